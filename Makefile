@@ -1,0 +1,57 @@
+# STT — one Makefile is the interface; CI just calls `make test`.
+# Run `make help` for the list of targets.
+
+GO          ?= go
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+BENCHSTAT   ?= golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+FUZZTIME    ?= 30s
+BENCHCOUNT  ?= 10
+BENCH       ?= .
+PKGS        := ./...
+
+.PHONY: help test fmt-check vet lint staticcheck unit race bench-smoke bench fuzz demo build tidy-check compare
+
+help: ## show this help
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
+
+test: fmt-check vet staticcheck race bench-smoke ## the full check CI runs: gofmt, vet, staticcheck, go test -race, every benchmark once
+	@echo "make test: all checks passed"
+
+fmt-check: ## fail if gofmt would change any file
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+vet: ## go vet on every package
+	$(GO) vet $(PKGS)
+
+staticcheck: ## staticcheck at a pinned version (run through the module proxy, not go.mod)
+	$(GO) run $(STATICCHECK) $(PKGS)
+
+lint: fmt-check vet staticcheck ## gofmt + vet + staticcheck
+
+unit: ## go test without the race detector
+	$(GO) test -shuffle=on $(PKGS)
+
+race: ## go test -race on every package
+	$(GO) test -race -shuffle=on -timeout 20m $(PKGS)
+
+bench-smoke: ## run every benchmark once so none rots
+	$(GO) test -run '^$$' -bench . -benchtime=1x -timeout 20m $(PKGS)
+
+bench: ## benchstat-ready benchmarks (BENCHCOUNT=10, BENCH=regexp); save with `make bench > new.txt`
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count=$(BENCHCOUNT) -timeout 60m $(PKGS)
+
+benchstat: ## compare two bench outputs: make benchstat OLD=old.txt NEW=new.txt
+	$(GO) run $(BENCHSTAT) $(OLD) $(NEW)
+
+fuzz: ## run every Fuzz* target in ./fuzz for FUZZTIME each (default 30s)
+	@set -e; for t in $$($(GO) test ./fuzz/ -list '^Fuzz' | grep '^Fuzz'); do \
+		echo "== $$t ($(FUZZTIME))"; \
+		$(GO) test ./fuzz/ -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME); \
+	done
+
+build: ## build every package and the stt binary into ./bin
+	$(GO) build $(PKGS)
+
+tidy-check: ## fail if go.mod/go.sum are not tidy
+	$(GO) mod tidy -diff
