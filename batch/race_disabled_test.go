@@ -1,0 +1,6 @@
+//go:build !race
+
+package batch
+
+// raceEnabled skips allocation tests: the race detector allocates.
+const raceEnabled = false

@@ -1,0 +1,128 @@
+package stt
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/stt-go/stt/dataplane"
+	"github.com/stt-go/stt/stc"
+)
+
+// Config configures a Node. Only the two seeds are required; every other
+// field has a documented default at its zero value. NewNode copies the
+// Config, so the caller may reuse it.
+type Config struct {
+	// NodeSeed is this node's secret identity seed (≥ 32 bytes, from
+	// `stt keygen`). The node's static X25519 key and its node ID — the
+	// seed's "fingerprint from DNA" — are derived from it deterministically.
+	NodeSeed []byte
+	// SharedSeed is the pre-shared secret (≥ 32 bytes) every peer of this
+	// node holds; handshakes with nodes holding another seed fail.
+	SharedSeed []byte
+	// ListenAddr is the UDP address to listen on, "host:port". Default
+	// ":0" (every interface, a free port).
+	ListenAddr string
+
+	// Loops is the number of event loops (one UDP socket each, with
+	// SO_REUSEPORT). Default GOMAXPROCS, clamped to [1, 64].
+	Loops int
+	// Suite forces the traffic AEAD: "aes256gcm", "chacha20poly1305" or
+	// "aes128gcm". Default: AES-256-GCM when the CPU has AES and carry-less
+	// multiply instructions, ChaCha20-Poly1305 otherwise (the STT_SUITE
+	// environment variable also overrides). An unknown name is an error.
+	Suite string
+	// DisableHybrid turns off the ML-KEM-768 part of the handshake (hybrid
+	// post-quantum is on by default). A responder accepts both modes.
+	DisableHybrid bool
+	// AllowPeers, when non-empty, is the only set of peer node IDs this node
+	// accepts, in either role.
+	AllowPeers []NodeID
+	// HandshakeTimeout bounds Connect (together with its context). Default
+	// 10 s.
+	HandshakeTimeout time.Duration
+	// RejectWrongSeed answers HELLOs that do not open under our shared seed
+	// with a rate-limited REJECT, so a misconfigured peer gets
+	// ErrAuthentication early instead of ErrHandshakeTimeout. Off by
+	// default: it reveals that a node listens here.
+	RejectWrongSeed bool
+
+	// MaxDatagram is the largest UDP payload sent, in bytes. Default 1452
+	// (IPv4, 1500-byte MTU); clamped to [1232, 2000].
+	MaxDatagram int
+	// MaxStreams is how many streams the peer may have open towards us at
+	// once. Default 256.
+	MaxStreams int
+	// StreamWindow and MaxStreamWindow are the initial and maximum
+	// per-stream receive credit in bytes (auto-tuned between them). Defaults
+	// 512 KiB and 16 MiB.
+	StreamWindow, MaxStreamWindow int
+	// SessionWindow and MaxSessionWindow are the same for a whole session.
+	// Defaults 1 MiB and 24 MiB.
+	SessionWindow, MaxSessionWindow int
+	// SendBuffer is how many unacknowledged bytes a stream buffers before
+	// Write blocks. Default 4 MiB.
+	SendBuffer int
+	// MaxMessageSize bounds SendMessage/ReceiveMessage. Default 2 MiB (the
+	// seed's frame limit).
+	MaxMessageSize int
+	// IdleTimeout closes a session that heard nothing authenticated for this
+	// long. Default 30 s.
+	IdleTimeout time.Duration
+	// KeepAlive is the PING interval of an otherwise idle session. Default
+	// 10 s; negative disables.
+	KeepAlive time.Duration
+	// RotateBytes, RotateAfter and RotateMessages are the key-rotation
+	// thresholds per direction: bytes (default 1 GiB), age (default 1 h)
+	// and packets (default 100 000). The AEAD's usage limit always applies,
+	// and every session rotates once early (after ~100 packets).
+	RotateBytes    uint64
+	RotateAfter    time.Duration
+	RotateMessages uint64
+
+	// DisableGSO, DisableGRO and DisableSteering turn off UDP segmentation
+	// offload, receive offload and the reuseport BPF steering program (the
+	// STT_DISABLE_GSO/GRO/STEERING environment variables do the same).
+	DisableGSO, DisableGRO, DisableSteering bool
+
+	// Logger receives rare events (warnings about socket buffers, session
+	// closes at Debug). Nil means silent. Drops are counted, never logged.
+	Logger *slog.Logger
+}
+
+// MinSeedLen is the minimum length of NodeSeed and SharedSeed.
+const MinSeedLen = stc.MinSeedLen
+
+func (c *Config) validate() error {
+	if len(c.NodeSeed) < MinSeedLen {
+		return fmt.Errorf("stt: Config.NodeSeed must be at least %d bytes (got %d)", MinSeedLen, len(c.NodeSeed))
+	}
+	if len(c.SharedSeed) < MinSeedLen {
+		return fmt.Errorf("stt: Config.SharedSeed must be at least %d bytes (got %d)", MinSeedLen, len(c.SharedSeed))
+	}
+	if c.Suite != "" {
+		if _, err := stc.ParseSuite(c.Suite); err != nil {
+			return fmt.Errorf("stt: Config.Suite: %w", err)
+		}
+	}
+	return nil
+}
+
+func (c *Config) dataplaneConfig() *dataplane.Config {
+	return &dataplane.Config{
+		MaxDatagram:      c.MaxDatagram,
+		MaxStreams:       c.MaxStreams,
+		StreamWindow:     c.StreamWindow,
+		MaxStreamWindow:  c.MaxStreamWindow,
+		SessionWindow:    c.SessionWindow,
+		MaxSessionWindow: c.MaxSessionWindow,
+		SendBuffer:       c.SendBuffer,
+		MaxMessageSize:   c.MaxMessageSize,
+		IdleTimeout:      c.IdleTimeout,
+		KeepAlive:        c.KeepAlive,
+		RotateBytes:      c.RotateBytes,
+		RotateAfter:      c.RotateAfter,
+		RotateMessages:   c.RotateMessages,
+		Logger:           c.Logger,
+	}
+}

@@ -1,0 +1,487 @@
+package control
+
+import (
+	"container/list"
+	"crypto/ecdh"
+	"crypto/mlkem"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/binary"
+	"errors"
+	"net/netip"
+	"time"
+
+	"github.com/stt-go/stt/stc"
+	"github.com/stt-go/stt/wire"
+	"golang.org/x/crypto/chacha20poly1305"
+)
+
+// Handshake transcript (docs/HANDSHAKE.md), Noise XXpsk0 plus an optional
+// ML-KEM-768 exchange:
+//
+//	HELLO      -> psk, e, [ekem]
+//	RESPONSE   <- e, ee, [ct → MixKey(kem ss)], s, es
+//	AUTH_PROOF -> s, se
+//
+// DH operations per handshake: 3 per side (ee, es, se); ephemeral key
+// generation is precomputed by the key pool, so none is on the latency path.
+
+// prologueLabel starts the prologue; the HELLO header follows it.
+const prologueLabel = "STT/1"
+
+// Labels for keys derived from the PSK or the final chaining key.
+const (
+	cookieKeyLabel = "stt/1 cookie reply"
+	rejectKeyLabel = "stt/1 reject"
+)
+
+// pskState caches the part of the transcript that depends only on the PSK:
+// MixKeyAndHash(psk) from the initial ck gives constant ck, temp_h and k,
+// so each HELLO costs one HMAC chain less.
+type pskState struct {
+	ck, th, k [32]byte
+	cookieKey [32]byte
+}
+
+func (s *pskState) init(psk *[32]byte) {
+	s.ck, s.th, s.k = hkdf3(&initialH, psk[:])
+	s.cookieKey = hmacSHA256(psk, []byte(cookieKeyLabel), nil)
+}
+
+// start initialises sym for a HELLO with header hdr (bytes [0,32) of the
+// HELLO): h = HASH(HASH(name) ‖ "STT/1" ‖ hdr), then the psk token.
+func (s *pskState) start(sym *symmetric, hdr []byte) {
+	var pro [len(prologueLabel) + wire.HelloHeaderLen]byte
+	copy(pro[:], prologueLabel)
+	copy(pro[len(prologueLabel):], hdr)
+	sym.init(pro[:])
+	sym.ck = s.ck
+	sym.mixHash(s.th[:])
+	sym.k = s.k
+	sym.n = 0
+	sym.hasK = true
+}
+
+// workerScratch is one worker's reusable buffers, so the reject path
+// allocates nothing.
+type workerScratch struct {
+	sym symmetric
+	pt  [wire.HelloPayloadLen]byte
+	out [wire.MaxHandshakeLen]byte
+	buf [wire.AuthProofPayloadLen]byte
+}
+
+func newWorkerScratch() *workerScratch {
+	w := new(workerScratch)
+	w.sym.mixHashLong(make([]byte, smallHashLen+1)) // allocates the scratch digest now
+	return w
+}
+
+// respState is a responder half-open handshake: the transcript after
+// RESPONSE, waiting for AUTH_PROOF.
+type respState struct {
+	sym     symmetric
+	e       *ecdh.PrivateKey
+	from    netip.AddrPort
+	id      wire.SessionID // handshake ID
+	peerID  stc.NodeID     // claimed in HELLO, checked against s in AUTH_PROOF
+	sid     wire.SessionID
+	suite   stc.Suite
+	expires time.Time
+}
+
+// handleHello is the responder's HELLO path, cheapest checks first:
+// size/version → cookie (under load) → PSK AEAD open → freshness →
+// commitment, allow-list, reflection → replay cache → DH and half-open
+// state. Up to the AEAD open it allocates nothing.
+func (p *Plane) handleHello(w *workerScratch, b []byte, from netip.AddrPort, now time.Time) {
+	h, err := wire.ParseHello(b)
+	if err != nil {
+		p.st.malformed.Add(1)
+		return
+	}
+	if p.underLoad() && !p.cookie.valid(h.Cookie(), from) {
+		p.st.cookieRejects.Add(1)
+		p.sendCookieReply(w, h, from)
+		return
+	}
+	sym := &w.sym
+	p.psk.start(sym, h.Header())
+	sym.mixHash(h.Ephemeral())
+	sym.mixKey(h.Ephemeral())
+	hybrid := h.Hybrid()
+	if hybrid {
+		sym.mixHashLong(h.KEMKey())
+	}
+	pt, err := sym.decryptAndHash(w.pt[:], h.Sealed())
+	if err != nil {
+		p.st.forged.Add(1)
+		if p.cfg.RejectWrongSeed && p.rejects.take(now) {
+			p.sendReject(w, h.ID(), wire.RejectAuthentication, nil, from)
+		}
+		return
+	}
+	var hp helloPayload
+	if !hp.parse(pt, h.Suites()) {
+		p.st.malformed.Add(1)
+		return
+	}
+	if skew := now.UnixMilli() - hp.ts; skew > p.cfg.FreshnessWindow.Milliseconds() || -skew > p.cfg.FreshnessWindow.Milliseconds() {
+		p.st.stale.Add(1)
+		return
+	}
+	if c := commitment(hp.nodeID, &hp.nonce); subtle.ConstantTimeCompare(c[:], hp.commit[:]) != 1 {
+		p.st.malformed.Add(1)
+		return
+	}
+	if !p.allowed(hp.nodeID) {
+		p.st.failedAuth.Add(1)
+		if p.cfg.RejectWrongSeed && p.rejects.take(now) {
+			p.sendReject(w, h.ID(), wire.RejectAuthentication, nil, from)
+		}
+		return
+	}
+	suite := p.chooseSuite(h.Suites())
+	if suite == 0 {
+		p.st.failedAuth.Add(1)
+		return
+	}
+	ePub := [32]byte(h.Ephemeral())
+	p.mu.Lock()
+	_, dup := p.mu.halfOpen[h.ID()]
+	_, own := p.mu.dials[h.ID()]
+	fresh := !dup && !own && p.mu.replay.insert(ePub)
+	if fresh {
+		p.ledgerRecvLocked(from.Addr(), len(b), true, now)
+	}
+	p.mu.Unlock()
+	if !fresh {
+		p.st.replays.Add(1)
+		return
+	}
+	p.respond(w, h, &hp, suite, from, now)
+}
+
+// respond runs the DH half of the responder's HELLO processing and sends
+// RESPONSE. The transcript continues in w.sym.
+func (p *Plane) respond(w *workerScratch, h wire.Hello, hp *helloPayload, suite stc.Suite, from netip.AddrPort, now time.Time) {
+	sym := &w.sym
+	ei, err := ecdh.X25519().NewPublicKey(h.Ephemeral())
+	if err != nil {
+		p.st.malformed.Add(1)
+		return
+	}
+	er := p.pool.ephemeral()
+	out := w.out[:wire.ResponseKEMOffset]
+	wire.PutHandshakePrefix(out, h.ID(), wire.HandshakeResponse)
+	copy(out[wire.ResponseEphemeralOffset:], er.pub[:])
+	sym.mixHash(er.pub[:]) // e
+	sym.mixKey(er.pub[:])  // psk modifier: e also feeds MixKey
+	ee, err := er.priv.ECDH(ei)
+	if err != nil { // low-order point: a forgery
+		p.st.malformed.Add(1)
+		return
+	}
+	sym.mixKey(ee) // ee
+	if h.Hybrid() {
+		ek, err := mlkem.NewEncapsulationKey768(h.KEMKey())
+		if err != nil {
+			p.st.malformed.Add(1)
+			return
+		}
+		ss, ct := ek.Encapsulate()
+		out = append(out, ct...)
+		sym.mixHashLong(ct)
+		sym.mixKey(ss)
+	}
+	spub := p.cfg.Identity.Public()
+	out = sym.encryptAndHash(out, spub[:]) // s
+	es, err := p.cfg.Identity.PrivateKey().ECDH(ei)
+	if err != nil {
+		p.st.malformed.Add(1)
+		return
+	}
+	sym.mixKey(es) // es
+	nonceR, sid := p.pickNonce(&hp.nonce, hp.nodeID)
+	var pl [wire.ResponsePayloadLen]byte
+	copy(pl[0:32], nonceR[:])
+	myID := p.cfg.Identity.ID()
+	copy(pl[32:64], myID[:])
+	pl[64] = byte(suite)
+	putParams(pl[65:], &p.cfg.Params)
+	out = sym.encryptAndHash(out, pl[:])
+	rs := &respState{sym: *sym, e: er.priv, from: from, id: h.ID(), peerID: hp.nodeID, sid: sid, suite: suite,
+		expires: now.Add(p.cfg.HandshakeTimeout)}
+	rs.sym.d = nil // the scratch digest stays with the worker
+	p.mu.Lock()
+	ok := p.ledgerSendLocked(from.Addr(), len(out))
+	if ok {
+		p.insertHalfOpenLocked(rs)
+	}
+	p.mu.Unlock()
+	if ok {
+		p.send(out, from)
+	}
+}
+
+// pickNonce returns nonce_r and the session ID it yields. nonce_r is random
+// except that its first 8 bytes are then adjusted so that
+// session_id mod Loops() is the next loop in round-robin order: XOR with a
+// value that moves the ID to the wanted residue keeps nonce_r uniform
+// within that residue class, exactly as re-drawing until it lands would,
+// at the cost of one draw (docs/HANDSHAKE.md "Session ID").
+func (p *Plane) pickNonce(ni *[32]byte, idi stc.NodeID) (nr [32]byte, sid wire.SessionID) {
+	_, _ = rand.Read(nr[:])
+	idr := p.cfg.Identity.ID()
+	sid = sessionID(ni, &nr, idi, idr)
+	loops := uint64(max(1, p.dp.Loops()))
+	want := p.nextLoop.Add(1) % loops
+	s := uint64(sid)
+	t := s - s%loops + want
+	if t < s-s%loops { // wrapped past 2^64
+		t -= loops
+	}
+	var x [8]byte
+	binary.BigEndian.PutUint64(x[:], s^t)
+	for i := range x {
+		nr[i] ^= x[i]
+	}
+	return nr, wire.SessionID(t)
+}
+
+// sessionID is the seed formula: XOR(nonce_i, nonce_r, node_id_i,
+// node_id_r)[0:8] read big-endian.
+func sessionID(ni, nr *[32]byte, idi, idr stc.NodeID) wire.SessionID {
+	var x uint64
+	x ^= binary.BigEndian.Uint64(ni[:8])
+	x ^= binary.BigEndian.Uint64(nr[:8])
+	x ^= binary.BigEndian.Uint64(idi[:8])
+	x ^= binary.BigEndian.Uint64(idr[:8])
+	return wire.SessionID(x)
+}
+
+// commitment is H(node_id ‖ nonce) with SHA3-256 (stc.Hash).
+func commitment(id stc.NodeID, nonce *[32]byte) [32]byte {
+	var in [64]byte
+	copy(in[:32], id[:])
+	copy(in[32:], nonce[:])
+	return stc.Hash(in[:])
+}
+
+// chooseSuite picks our most preferred suite among those offered.
+func (p *Plane) chooseSuite(offered []byte) stc.Suite {
+	for _, s := range p.cfg.Suites {
+		for _, o := range offered {
+			if o != 0 && stc.Suite(o) == s {
+				return s
+			}
+		}
+	}
+	return 0
+}
+
+// insertHalfOpenLocked stores rs, evicting the oldest half-open handshake
+// (of the same address first) when a cap is reached. Caller holds p.mu.
+func (p *Plane) insertHalfOpenLocked(rs *respState) {
+	addr := rs.from.Addr()
+	if p.mu.perAddr[addr] >= p.cfg.MaxHalfOpenPerAddr {
+		for e := p.mu.order.Front(); e != nil; e = e.Next() {
+			if e.Value.(*respState).from.Addr() == addr {
+				p.removeHalfOpenLocked(e)
+				p.st.hoEvicted.Add(1)
+				break
+			}
+		}
+	}
+	for p.mu.order.Len() >= p.cfg.MaxHalfOpen {
+		p.removeHalfOpenLocked(p.mu.order.Front())
+		p.st.hoEvicted.Add(1)
+	}
+	p.mu.halfOpen[rs.id] = p.mu.order.PushBack(rs)
+	p.mu.perAddr[addr]++
+}
+
+// removeHalfOpenLocked forgets a half-open handshake. Caller holds p.mu.
+func (p *Plane) removeHalfOpenLocked(e *list.Element) {
+	rs := e.Value.(*respState)
+	p.mu.order.Remove(e)
+	delete(p.mu.halfOpen, rs.id)
+	addr := rs.from.Addr()
+	if p.mu.perAddr[addr] <= 1 {
+		delete(p.mu.perAddr, addr)
+	} else {
+		p.mu.perAddr[addr]--
+	}
+}
+
+// handleAuthProof completes a responder handshake: opens s and se, checks
+// the initiator's node ID against its static key and the session ID, then
+// installs the session. A duplicate AUTH_PROOF finds no half-open state and
+// is ignored (the data plane retransmits FINAL).
+func (p *Plane) handleAuthProof(b []byte, from netip.AddrPort) {
+	a, err := wire.ParseAuthProof(b)
+	if err != nil {
+		p.st.malformed.Add(1)
+		return
+	}
+	id, _, _ := wire.ParseHandshakeType(b)
+	now := p.cfg.Now()
+	p.mu.Lock()
+	e := p.mu.halfOpen[id]
+	var rs *respState
+	if e != nil {
+		rs = e.Value.(*respState)
+		p.ledgerRecvLocked(from.Addr(), len(b), false, now)
+	}
+	p.mu.Unlock()
+	if rs == nil || rs.from != from {
+		p.st.malformed.Add(1)
+		return
+	}
+	sym := rs.sym // a copy: a forged AUTH_PROOF leaves the half-open state intact
+	var sbuf [wire.KeyLen]byte
+	spt, err := sym.decryptAndHash(sbuf[:], a.SealedStatic()) // s
+	if err != nil {
+		p.st.malformed.Add(1)
+		return
+	}
+	spub := [32]byte(spt)
+	si, err := ecdh.X25519().NewPublicKey(spub[:])
+	if err != nil {
+		p.st.malformed.Add(1)
+		return
+	}
+	se, err := rs.e.ECDH(si)
+	if err != nil {
+		p.st.malformed.Add(1)
+		return
+	}
+	sym.mixKey(se) // se
+	var pbuf [wire.AuthProofPayloadLen]byte
+	pt, err := sym.decryptAndHash(pbuf[:], a.Sealed())
+	if err != nil {
+		p.st.malformed.Add(1)
+		return
+	}
+	sid := wire.SessionID(binary.BigEndian.Uint64(pt[:8]))
+	peerParams := parseParams(pt[8:])
+	p.mu.Lock()
+	mine := p.mu.halfOpen[id] == e
+	if mine {
+		p.removeHalfOpenLocked(e)
+		delete(p.mu.ledger, from.Addr()) // address validated
+	}
+	p.mu.Unlock()
+	if !mine {
+		return // another worker completed it
+	}
+	if stc.NodeIDFromPublic(spub) != rs.peerID || !p.allowed(rs.peerID) || sid != rs.sid {
+		p.st.failedAuth.Add(1)
+		return
+	}
+	i2r, r2i := sym.split()
+	est := &Established{
+		SessionID: sid, Suite: rs.suite, SendSecret: stc.Secret(r2i), RecvSecret: stc.Secret(i2r),
+		Initiator: false, Peer: from, PeerID: rs.peerID, PeerStatic: spub,
+		LocalParams: p.cfg.Params, PeerParams: peerParams, Confirmed: make(chan struct{}),
+	}
+	clear(i2r[:])
+	clear(r2i[:])
+	if err := p.dp.Install(est); err != nil {
+		if errors.Is(err, ErrSessionExists) {
+			p.st.collisions.Add(1)
+			rk := hmacSHA256(&sym.ck, []byte(rejectKeyLabel), nil)
+			var w workerScratch
+			p.sendReject(&w, id, wire.RejectCollision, &rk, from)
+			return
+		}
+		p.log.Warn("control: install session", "peer", from, "err", err)
+		return
+	}
+	p.st.accepted.Add(1)
+}
+
+// sendCookieReply answers a HELLO without a valid cookie under load. The
+// cookie is sealed under a PSK-derived key with the HELLO's ephemeral as
+// AD, so only a PSK holder that sent that HELLO can use it, and the reply
+// (67 bytes) is smaller than any HELLO.
+func (p *Plane) sendCookieReply(w *workerScratch, h wire.Hello, from netip.AddrPort) {
+	c := p.cookie.make(from)
+	out := w.out[:wire.CookieReplySealedOffset]
+	wire.PutHandshakePrefix(out, h.ID(), wire.HandshakeCookieReply)
+	nonce := out[wire.CookieReplyNonceOffset:wire.CookieReplySealedOffset]
+	_, _ = rand.Read(nonce)
+	a, err := chacha20poly1305.NewX(p.psk.cookieKey[:])
+	if err != nil {
+		return
+	}
+	out = a.Seal(out, nonce, c[:], h.Ephemeral())
+	p.st.cookiesSent.Add(1)
+	p.send(out, from)
+}
+
+// sendReject sends a REJECT; key is nil for RejectAuthentication (no key is
+// shared) and the final-ck-derived key for RejectCollision.
+func (p *Plane) sendReject(w *workerScratch, id wire.SessionID, reason byte, key *[32]byte, to netip.AddrPort) {
+	out := w.out[:wire.RejectLen]
+	wire.PutHandshakePrefix(out, id, wire.HandshakeReject)
+	out[wire.RejectReasonOffset] = reason
+	clear(out[wire.RejectTagOffset:])
+	if key != nil {
+		t := rejectTag(key, out[:wire.RejectTagOffset])
+		copy(out[wire.RejectTagOffset:], t[:])
+	}
+	p.st.rejectsSent.Add(1)
+	p.send(out, to)
+}
+
+// helloPayload is the decrypted HELLO payload.
+type helloPayload struct {
+	nonce  [32]byte
+	nodeID stc.NodeID
+	commit [32]byte
+	ts     int64
+}
+
+// parse reads pt; the suites must repeat the cleartext header's and the
+// padding must be zero.
+func (hp *helloPayload) parse(pt, hdrSuites []byte) bool {
+	if len(pt) != wire.HelloPayloadLen {
+		return false
+	}
+	copy(hp.nonce[:], pt[0:32])
+	copy(hp.nodeID[:], pt[32:64])
+	copy(hp.commit[:], pt[64:96])
+	hp.ts = int64(binary.BigEndian.Uint64(pt[96:104]))
+	if subtle.ConstantTimeCompare(pt[104:108], hdrSuites) != 1 {
+		return false
+	}
+	for _, c := range pt[108:] {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// putParams encodes tp into b[:wire.TransportParamsLen].
+func putParams(b []byte, tp *TransportParams) {
+	_ = b[wire.TransportParamsLen-1]
+	binary.BigEndian.PutUint64(b[0:], tp.MaxStreams)
+	binary.BigEndian.PutUint64(b[8:], tp.InitialMaxData)
+	binary.BigEndian.PutUint64(b[16:], tp.InitialMaxStreamData)
+	binary.BigEndian.PutUint16(b[24:], tp.MaxDatagram)
+	binary.BigEndian.PutUint32(b[26:], tp.IdleTimeoutMs)
+}
+
+// parseParams decodes b[:wire.TransportParamsLen].
+func parseParams(b []byte) TransportParams {
+	_ = b[wire.TransportParamsLen-1]
+	return TransportParams{
+		MaxStreams:           binary.BigEndian.Uint64(b[0:]),
+		InitialMaxData:       binary.BigEndian.Uint64(b[8:]),
+		InitialMaxStreamData: binary.BigEndian.Uint64(b[16:]),
+		MaxDatagram:          binary.BigEndian.Uint16(b[24:]),
+		IdleTimeoutMs:        binary.BigEndian.Uint32(b[26:]),
+	}
+}

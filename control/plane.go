@@ -1,0 +1,454 @@
+package control
+
+import (
+	"container/list"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/stt-go/stt/stc"
+	"github.com/stt-go/stt/wire"
+)
+
+// DataPlane is the narrow interface the control plane uses to reach the fast
+// path; implementations never block on the control plane. Methods may be
+// called from several control goroutines at once.
+type DataPlane interface {
+	// SendHandshake sends one handshake datagram. pkt is borrowed for the call.
+	SendHandshake(pkt []byte, to netip.AddrPort) error
+	// Install installs s into the owning loop's shard. It returns an error
+	// wrapping ErrSessionExists if s.SessionID is taken (never overwrites).
+	Install(s *Established) error
+	// Remove removes a session Install added (failed confirmation).
+	Remove(id wire.SessionID)
+	// Loops returns the number of loops, for choosing session IDs (>= 1).
+	Loops() int
+}
+
+// TransportParams are the initial transport parameters each side announces
+// (encoded in wire.TransportParamsLen fixed bytes). Zero values mean "use
+// the data plane's defaults"; the control plane does not interpret them.
+type TransportParams struct {
+	MaxStreams           uint64
+	InitialMaxData       uint64
+	InitialMaxStreamData uint64
+	MaxDatagram          uint16
+	IdleTimeoutMs        uint32
+}
+
+// Established is a completed handshake handed to the data plane. The
+// secrets are the Noise Split outputs; they are never sent.
+type Established struct {
+	SessionID              wire.SessionID
+	Suite                  stc.Suite
+	SendSecret, RecvSecret stc.Secret
+	Initiator              bool
+	Peer                   netip.AddrPort
+	PeerID                 stc.NodeID
+	PeerStatic             [32]byte
+	LocalParams            TransportParams
+	PeerParams             TransportParams
+	// Confirmed is closed by the data plane when the first packet from the
+	// peer opens under RecvSecret (for the initiator: FINAL).
+	Confirmed chan struct{}
+}
+
+// Config configures a Plane. NewPlane clones it; the caller may reuse it.
+type Config struct {
+	// Identity is this node's static key pair and node ID. Required.
+	Identity *stc.Identity
+	// PSK is the key derived from the shared seed (stc.DerivePSK). Required
+	// (all-zero is rejected).
+	PSK [32]byte
+	// Suites are the AEAD suites offered/accepted in preference order, at most
+	// wire.MaxOfferedSuites. Empty: stc.PreferredSuite then the rest of
+	// stc.Available. Invalid suites are an error.
+	Suites []stc.Suite
+	// Hybrid adds ML-KEM-768 to the handshake (post-quantum). Callers set
+	// the default (true); a responder accepts both modes.
+	Hybrid bool
+	// AllowPeers, when non-empty, is the only set of peer node IDs accepted.
+	AllowPeers []stc.NodeID
+	// HandshakeTimeout bounds Dial and half-open state. Zero: 10 s.
+	HandshakeTimeout time.Duration
+	// FreshnessWindow is the accepted HELLO clock skew either way. Zero: 90 s.
+	FreshnessWindow time.Duration
+	// MaxHalfOpen caps responder half-open handshakes. Zero: 1024.
+	MaxHalfOpen int
+	// MaxHalfOpenPerAddr caps half-open handshakes per source IP. Zero: 16.
+	MaxHalfOpenPerAddr int
+	// CookieThreshold is the queue length above which HELLOs without a valid
+	// cookie get a COOKIE_REPLY instead of crypto. Zero: queue/4 (256);
+	// negative: cookies always required.
+	CookieThreshold int
+	// RejectWrongSeed sends a rate-limited REJECT for HELLOs that do not
+	// open, so a wrong shared seed surfaces as ErrAuthentication at the
+	// dialler instead of a timeout. It reveals that a node listens.
+	RejectWrongSeed bool
+	// Params are this node's transport parameters, sent in the handshake.
+	Params TransportParams
+	// Logger receives rare events (nil: silent). Drops are counted, not logged.
+	Logger *slog.Logger
+	// Now is the wall clock for HELLO timestamps and timers (nil: time.Now).
+	Now func() time.Time
+}
+
+// Stats are cumulative counters, read with Plane.Stats.
+type Stats struct {
+	HandshakesOK     uint64 // Dials that returned a confirmed session
+	Accepted         uint64 // responder sessions installed
+	FailedTimeout    uint64 // Dials that ended in ErrHandshakeTimeout
+	FailedAuth       uint64 // authentication failures (either role)
+	ForgedHellos     uint64 // HELLOs that failed the PSK AEAD open
+	Malformed        uint64 // handshake packets that failed to parse or open
+	QueueDrops       uint64 // packets dropped because the queue was full
+	CookiesSent      uint64 // COOKIE_REPLY messages sent
+	CookieRejects    uint64 // HELLOs dropped for a missing/invalid cookie
+	Replays          uint64 // HELLOs whose ephemeral was already seen
+	Stale            uint64 // HELLOs outside the freshness window
+	HalfOpenEvicted  uint64 // half-open handshakes evicted by the caps
+	HalfOpenExpired  uint64 // half-open handshakes that timed out
+	AmplificationCap uint64 // sends suppressed by the 3x ledger
+	Collisions       uint64 // session-ID collisions (either role)
+	RejectsSent      uint64 // REJECT messages sent
+	Retransmits      uint64 // HELLO/AUTH_PROOF retransmissions
+	PoolMisses       uint64 // ephemeral key pairs generated inline
+}
+
+type stats struct {
+	handshakesOK, accepted, failedTimeout, failedAuth, forged, malformed, queueDrops,
+	cookiesSent, cookieRejects, replays, stale, hoEvicted, hoExpired, ampCap,
+	collisions, rejectsSent, retransmits, poolMisses atomic.Uint64
+}
+
+// Plane is the control plane: it dials, answers handshakes, and installs
+// finished sessions into the data plane. All methods are safe for
+// concurrent use. It runs worker goroutines, a janitor and key-pair
+// refillers until Close.
+type Plane struct {
+	cfg    Config
+	dp     DataPlane
+	psk    pskState
+	cookie cookieState
+	pool   *keyPool
+	log    *slog.Logger
+	allow  map[stc.NodeID]struct{}
+	st     stats
+
+	queue     chan *packet
+	free      chan *packet
+	allocated atomic.Int64
+
+	done      chan struct{}
+	closeOnce sync.Once
+	wg        sync.WaitGroup
+	nextLoop  atomic.Uint64
+
+	rejects tokenBucket
+
+	mu struct {
+		sync.Mutex
+		dials    map[wire.SessionID]*dial         // initiator handshakes in flight
+		halfOpen map[wire.SessionID]*list.Element // *respState, responder side
+		order    list.List                        // half-open by age, oldest first
+		perAddr  map[netip.Addr]int
+		replay   replayCache
+		ledger   map[netip.Addr]*ledgerEntry
+		cookies  map[netip.AddrPort]cookieEntry // cookies received as initiator
+	}
+}
+
+// packet is one queued handshake datagram (a copy; HandlePacket's buffer
+// is the loop's).
+type packet struct {
+	buf  [wire.MaxHandshakeLen]byte
+	n    int
+	from netip.AddrPort
+}
+
+func (pk *packet) bytes() []byte { return pk.buf[:pk.n] }
+
+// NewPlane validates cfg (cloned; defaults filled) and starts the plane's
+// goroutines. Errors name the offending Config field.
+func NewPlane(cfg *Config, dp DataPlane) (*Plane, error) {
+	if cfg == nil || cfg.Identity == nil {
+		return nil, errors.New("control: Config.Identity is required")
+	}
+	if dp == nil {
+		return nil, errors.New("control: NewPlane needs a DataPlane")
+	}
+	c := *cfg
+	c.Suites = slices.Clone(cfg.Suites)
+	c.AllowPeers = slices.Clone(cfg.AllowPeers)
+	if c.PSK == ([32]byte{}) {
+		return nil, errors.New("control: Config.PSK is required (stc.DerivePSK of the shared seed)")
+	}
+	if len(c.Suites) == 0 {
+		c.Suites = append(c.Suites, stc.PreferredSuite())
+		for _, s := range stc.Available() {
+			if !slices.Contains(c.Suites, s) && len(c.Suites) < wire.MaxOfferedSuites {
+				c.Suites = append(c.Suites, s)
+			}
+		}
+	}
+	if len(c.Suites) > wire.MaxOfferedSuites {
+		return nil, fmt.Errorf("control: Config.Suites has %d entries, at most %d", len(c.Suites), wire.MaxOfferedSuites)
+	}
+	for _, s := range c.Suites {
+		if !s.Valid() {
+			return nil, fmt.Errorf("control: Config.Suites contains invalid suite %v", s)
+		}
+	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if c.FreshnessWindow <= 0 {
+		c.FreshnessWindow = DefaultFreshnessWindow
+	}
+	if c.MaxHalfOpen <= 0 {
+		c.MaxHalfOpen = DefaultMaxHalfOpen
+	}
+	if c.MaxHalfOpenPerAddr <= 0 {
+		c.MaxHalfOpenPerAddr = DefaultMaxHalfOpenPerAddr
+	}
+	if c.CookieThreshold == 0 {
+		c.CookieThreshold = DefaultCookieThreshold
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	p := &Plane{
+		cfg:   c,
+		dp:    dp,
+		log:   c.Logger,
+		queue: make(chan *packet, queueLen),
+		free:  make(chan *packet, queueLen),
+		done:  make(chan struct{}),
+	}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	if len(c.AllowPeers) > 0 {
+		p.allow = make(map[stc.NodeID]struct{}, len(c.AllowPeers))
+		for _, id := range c.AllowPeers {
+			p.allow[id] = struct{}{}
+		}
+	}
+	p.psk.init(&c.PSK)
+	now := c.Now()
+	p.cookie.init(now)
+	p.rejects = tokenBucket{rate: rejectRate, tokens: rejectRate, last: now}
+	p.mu.dials = make(map[wire.SessionID]*dial)
+	p.mu.halfOpen = make(map[wire.SessionID]*list.Element)
+	p.mu.perAddr = make(map[netip.Addr]int)
+	p.mu.replay.init(replayCacheSize)
+	p.mu.ledger = make(map[netip.Addr]*ledgerEntry)
+	p.mu.cookies = make(map[netip.AddrPort]cookieEntry)
+	p.pool = newKeyPool(c.Hybrid, &p.st.poolMisses, &p.wg)
+	workers := max(1, min(runtime.GOMAXPROCS(0), 4))
+	for range workers {
+		p.wg.Add(1)
+		go p.worker()
+	}
+	p.wg.Add(1)
+	go p.janitor()
+	return p, nil
+}
+
+// Close stops the plane's goroutines and fails Dials in progress with
+// ErrClosed. Installed sessions stay with the data plane. Idempotent.
+func (p *Plane) Close() error {
+	p.closeOnce.Do(func() {
+		close(p.done)
+		p.pool.close()
+	})
+	p.wg.Wait()
+	return nil
+}
+
+// Stats returns a snapshot of the counters. It does not allocate.
+func (p *Plane) Stats() Stats {
+	s := &p.st
+	return Stats{
+		HandshakesOK: s.handshakesOK.Load(), Accepted: s.accepted.Load(),
+		FailedTimeout: s.failedTimeout.Load(), FailedAuth: s.failedAuth.Load(),
+		ForgedHellos: s.forged.Load(), Malformed: s.malformed.Load(),
+		QueueDrops: s.queueDrops.Load(), CookiesSent: s.cookiesSent.Load(),
+		CookieRejects: s.cookieRejects.Load(), Replays: s.replays.Load(),
+		Stale: s.stale.Load(), HalfOpenEvicted: s.hoEvicted.Load(),
+		HalfOpenExpired: s.hoExpired.Load(), AmplificationCap: s.ampCap.Load(),
+		Collisions: s.collisions.Load(), RejectsSent: s.rejectsSent.Load(),
+		Retransmits: s.retransmits.Load(), PoolMisses: s.poolMisses.Load(),
+	}
+}
+
+// HandlePacket is called by the loops with one HANDSHAKE datagram. It never
+// blocks: it copies pkt (borrowed for the call) into a bounded queue, or
+// drops and counts it when the queue is full or pkt cannot be a handshake
+// message. It does not allocate once the packet pool is warm.
+func (p *Plane) HandlePacket(pkt []byte, from netip.AddrPort) {
+	if len(pkt) < wire.HandshakePrefixLen || len(pkt) > wire.MaxHandshakeLen ||
+		pkt[0] != wire.Version || pkt[1] != byte(wire.KindHandshake) {
+		p.st.malformed.Add(1)
+		return
+	}
+	var pk *packet
+	select {
+	case pk = <-p.free:
+	default:
+		if p.allocated.Add(1) > queueLen {
+			p.allocated.Add(-1)
+			p.st.queueDrops.Add(1)
+			return
+		}
+		pk = new(packet)
+	}
+	pk.n = copy(pk.buf[:], pkt)
+	pk.from = from
+	select {
+	case p.queue <- pk:
+	default:
+		p.release(pk)
+		p.st.queueDrops.Add(1)
+	}
+}
+
+// release returns a packet to the free list.
+func (p *Plane) release(pk *packet) {
+	select {
+	case p.free <- pk:
+	default:
+		p.allocated.Add(-1)
+	}
+}
+
+// underLoad reports whether cookie mode is on.
+func (p *Plane) underLoad() bool {
+	return p.cfg.CookieThreshold < 0 || len(p.queue) > p.cfg.CookieThreshold
+}
+
+// worker is the handshake worker goroutine: it takes packets off the queue
+// and runs the responder state machine, or hands initiator packets to the
+// Dial that owns them.
+func (p *Plane) worker() {
+	defer p.wg.Done()
+	w := newWorkerScratch()
+	for {
+		select {
+		case <-p.done:
+			return
+		case pk := <-p.queue:
+			if p.dispatch(w, pk) {
+				p.release(pk)
+			}
+		}
+	}
+}
+
+// dispatch routes one packet; it reports whether the caller still owns pk.
+func (p *Plane) dispatch(w *workerScratch, pk *packet) bool {
+	b := pk.bytes()
+	id, t, err := wire.ParseHandshakeType(b)
+	if err != nil {
+		p.st.malformed.Add(1)
+		return true
+	}
+	switch t {
+	case wire.HandshakeHello:
+		p.handleHello(w, b, pk.from, p.cfg.Now())
+	case wire.HandshakeAuthProof:
+		p.handleAuthProof(b, pk.from)
+	case wire.HandshakeResponse, wire.HandshakeCookieReply, wire.HandshakeReject:
+		p.mu.Lock()
+		d := p.mu.dials[id]
+		p.mu.Unlock()
+		if d == nil || d.to != pk.from {
+			p.st.malformed.Add(1)
+			return true
+		}
+		select {
+		case d.in <- pk:
+			return false
+		default:
+			p.st.queueDrops.Add(1)
+		}
+	default:
+		p.st.malformed.Add(1)
+	}
+	return true
+}
+
+// janitor expires half-open state, rotates the cookie secret and forgets
+// old cookies, once per janitorInterval.
+func (p *Plane) janitor() {
+	defer p.wg.Done()
+	t := time.NewTicker(janitorInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.done:
+			return
+		case <-t.C:
+			p.sweep(p.cfg.Now())
+		}
+	}
+}
+
+// sweep is one janitor pass at now.
+func (p *Plane) sweep(now time.Time) {
+	p.cookie.rotate(now)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for e := p.mu.order.Front(); e != nil; e = p.mu.order.Front() {
+		rs := e.Value.(*respState)
+		if now.Before(rs.expires) {
+			break
+		}
+		p.removeHalfOpenLocked(e)
+		p.st.hoExpired.Add(1)
+	}
+	for k, c := range p.mu.cookies {
+		if now.After(c.expires) {
+			delete(p.mu.cookies, k)
+		}
+	}
+	for k, l := range p.mu.ledger {
+		if now.After(l.expires) {
+			delete(p.mu.ledger, k)
+		}
+	}
+}
+
+// allowed reports whether id may complete a handshake with us.
+func (p *Plane) allowed(id stc.NodeID) bool {
+	if id == p.cfg.Identity.ID() {
+		return false // reflection or a clone of our own seed
+	}
+	if p.allow == nil {
+		return true
+	}
+	_, ok := p.allow[id]
+	return ok
+}
+
+// send transmits b, logging (at debug) a data-plane error.
+func (p *Plane) send(b []byte, to netip.AddrPort) {
+	if err := p.dp.SendHandshake(b, to); err != nil {
+		p.log.Debug("control: send handshake", "to", to, "err", err)
+	}
+}
+
+// randomID returns a fresh random handshake ID.
+func randomID() wire.SessionID {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return wire.SessionID(uint64(b[0])<<56 | uint64(b[1])<<48 | uint64(b[2])<<40 | uint64(b[3])<<32 |
+		uint64(b[4])<<24 | uint64(b[5])<<16 | uint64(b[6])<<8 | uint64(b[7]))
+}

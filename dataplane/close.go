@@ -1,0 +1,94 @@
+package dataplane
+
+import (
+	"github.com/stt-go/stt/internal/monotime"
+	"github.com/stt-go/stt/wire"
+)
+
+// closeLocal closes the session from this side: CLOSE goes out (and is
+// repeated for packets that arrive while lingering), streams fail with the
+// session error, and the session leaves the shard after closeLingerPTOs.
+func (s *Session) closeLocal(now monotime.Time, code uint64, reason string) {
+	if s.State() == StateClosed || s.closingUntil != 0 {
+		return
+	}
+	s.closeCode, s.closeReason, s.closedByPeer = code, reason, false
+	s.setErr(&SessionError{Code: code, Reason: reason})
+	s.state.Store(int32(StateClosing))
+	s.pend = ctrlClose
+	s.ctlStreams = s.ctlStreams[:0]
+	s.active = s.active[:0]
+	s.closingUntil = now.Add(closeLingerPTOs * s.ptoBase())
+	s.markDirty()
+	s.rearm(now)
+}
+
+// closeRemote handles a CLOSE from the peer: no reply, immediate teardown.
+func (s *Session) closeRemote(code uint64, reason string) {
+	s.closeCode, s.closeReason, s.closedByPeer = code, reason, true
+	s.finish(&SessionError{Code: code, Reason: reason, Remote: true})
+}
+
+// setErr records the first close error; later ones are ignored.
+func (s *Session) setErr(err error) {
+	s.closeErr.CompareAndSwap(nil, &err)
+}
+
+// finish tears the session down: the shard entry goes, waiters wake, and
+// every stream's buffers are released.
+func (s *Session) finish(err error) {
+	if s.State() == StateClosed {
+		return
+	}
+	s.setErr(err)
+	s.state.Store(int32(StateClosed))
+	s.loop.wheel.Cancel(&s.timer)
+	s.loop.remove(s)
+	for _, st := range s.streams {
+		st.send.Reset(CodeNodeStopping)
+		st.recv.CloseRead()
+	}
+	s.stats.activeStreams.Store(0)
+	s.streams = nil
+	s.active, s.ctlStreams = nil, nil
+	if s.confirmed != nil {
+		// The initiator's Dial is waiting: it sees Done and the error.
+		s.confirmed = nil
+	}
+	s.closeOnce.Do(func() { close(s.done) })
+	if s.cfg.OnClose != nil {
+		s.cfg.OnClose(s)
+	}
+}
+
+// startDrain begins a graceful close: once every stream's sent data is
+// acknowledged (or the idle timeout passes) CLOSE goes out.
+func (s *Session) startDrain(now monotime.Time) {
+	if s.State() >= StateClosing || s.draining {
+		return
+	}
+	s.draining = true
+	s.drainDL = now.Add(s.idleTimeout())
+	s.checkDrained(now)
+	s.rearm(now)
+}
+
+// checkDrained sends CLOSE when a draining session has nothing left
+// unacknowledged.
+func (s *Session) checkDrained(now monotime.Time) {
+	if !s.draining || s.closingUntil != 0 {
+		return
+	}
+	for _, st := range s.streams {
+		if !st.localReset.Load() && st.send.Acked() < st.send.Written() {
+			return
+		}
+	}
+	if len(s.ctlStreams) > 0 || s.pend&ctrlFinal != 0 {
+		return
+	}
+	s.closeLocal(now, CodeNoError, "")
+}
+
+// streamID converts a recovery stream ID back to the wire type.
+func streamID(v uint64) wire.StreamID { return wire.StreamID(v) }

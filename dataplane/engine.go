@@ -1,0 +1,328 @@
+package dataplane
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/stt-go/stt/batch"
+	"github.com/stt-go/stt/dataplane/recovery"
+	"github.com/stt-go/stt/dataplane/streambuf"
+	"github.com/stt-go/stt/internal/monotime"
+	"github.com/stt-go/stt/ring"
+	"github.com/stt-go/stt/stc"
+	"github.com/stt-go/stt/wire"
+)
+
+// Config configures an Engine. Zero fields take the documented defaults
+// (params.go); the root package's Config documents each for users.
+type Config struct {
+	MaxDatagram      int           // bytes per UDP payload; default DefaultMaxDatagram, range [MinDatagram, MaxDatagramLimit]
+	MaxStreams       int           // concurrent peer-opened streams we allow; default DefaultMaxStreams
+	StreamWindow     int           // initial per-stream receive credit; default DefaultStreamWindow
+	MaxStreamWindow  int           // per-stream auto-tune ceiling; default DefaultMaxStreamWindow
+	SessionWindow    int           // initial per-session receive credit; default DefaultSessionWindow
+	MaxSessionWindow int           // per-session auto-tune ceiling; default DefaultMaxSessionWindow
+	SendBuffer       int           // unacknowledged bytes a stream buffers; default DefaultSendBuffer
+	MaxGaps          int           // out-of-order holes per stream; default DefaultMaxGaps
+	MaxMessageSize   int           // SendMessage limit; default DefaultMaxMessageSize
+	IdleTimeout      time.Duration // default DefaultIdleTimeout
+	KeepAlive        time.Duration // default DefaultKeepAlive; negative disables
+	RotateBytes      uint64        // default DefaultRotateBytes
+	RotateAfter      time.Duration // default DefaultRotateAfter
+	RotateMessages   uint64        // packets per key after the first rotation; default DefaultRotateMessages
+	IntegrityLimit   uint64        // failed opens that close a session; 0 = the suite's limit (tests lower it)
+
+	// OnHandshake receives HANDSHAKE datagrams (borrowed for the call). It
+	// must copy and return at once: the loop never waits for the control
+	// plane (Invariant 4).
+	OnHandshake func(pkt []byte, from netip.AddrPort)
+	// OnAccept announces a session the peer opened, once installed. Called
+	// on the loop goroutine; must not block.
+	OnAccept func(*Session)
+	// OnStream, if set, is offered every peer-opened stream first; returning
+	// true takes it (Node.Receive mode) instead of queueing it for
+	// AcceptStream. Called on the loop goroutine; must not block.
+	OnStream func(*Session, *Stream) bool
+	// OnClose is called on the loop goroutine when a session ends.
+	OnClose func(*Session)
+	// OnCustomFrame handles application frames 0x80-0xFF; payload is
+	// borrowed for the call. It returns false if no handler is registered
+	// (the frame is counted as dropped). Must not block.
+	OnCustomFrame func(s *Session, typ byte, payload []byte) bool
+	// Logger receives rare events; nil means silent.
+	Logger *slog.Logger
+}
+
+func (c *Config) withDefaults() *Config {
+	cc := *c
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&cc.MaxDatagram, DefaultMaxDatagram)
+	cc.MaxDatagram = min(max(cc.MaxDatagram, MinDatagram), MaxDatagramLimit)
+	def(&cc.MaxStreams, DefaultMaxStreams)
+	def(&cc.StreamWindow, DefaultStreamWindow)
+	def(&cc.MaxStreamWindow, DefaultMaxStreamWindow)
+	cc.MaxStreamWindow = max(cc.MaxStreamWindow, cc.StreamWindow)
+	def(&cc.SessionWindow, DefaultSessionWindow)
+	def(&cc.MaxSessionWindow, DefaultMaxSessionWindow)
+	cc.MaxSessionWindow = max(cc.MaxSessionWindow, cc.SessionWindow)
+	def(&cc.SendBuffer, DefaultSendBuffer)
+	def(&cc.MaxGaps, DefaultMaxGaps)
+	def(&cc.MaxMessageSize, DefaultMaxMessageSize)
+	if cc.IdleTimeout <= 0 {
+		cc.IdleTimeout = DefaultIdleTimeout
+	}
+	if cc.KeepAlive == 0 {
+		cc.KeepAlive = DefaultKeepAlive
+	} else if cc.KeepAlive < 0 {
+		cc.KeepAlive = 0
+	}
+	if cc.RotateBytes == 0 {
+		cc.RotateBytes = DefaultRotateBytes
+	}
+	if cc.RotateAfter <= 0 {
+		cc.RotateAfter = DefaultRotateAfter
+	}
+	if cc.RotateMessages == 0 {
+		cc.RotateMessages = DefaultRotateMessages
+	}
+	return &cc
+}
+
+func (c *Config) integrityLimit(s stc.Suite) uint64 {
+	if c.IntegrityLimit > 0 {
+		return c.IntegrityLimit
+	}
+	return s.IntegrityLimit()
+}
+
+// EngineStats are node-wide data-plane counters.
+type EngineStats struct {
+	DropsUnknownSession uint64 // TRANSPORT packets for no session we hold
+	DropsMalformed      uint64 // datagrams too short or of an unknown kind
+	DropsHandoff        uint64 // fallback hand-offs lost to a full ring or pool
+	ReadErrors          uint64
+	WriteErrors         uint64
+	Sessions            int
+	Steered             bool // BPF steering attached
+}
+
+type engineCounters struct {
+	dropUnknownSession, dropMalformed, dropHandoff atomic.Uint64
+	readErrors, writeErrors                        atomic.Uint64
+	sessions                                       atomic.Int64
+}
+
+// Engine is the data plane: one loop per socket of a reuseport group.
+// Its methods are safe for concurrent use.
+type Engine struct {
+	cfg         *Config
+	loops       []*loop
+	steered     bool
+	handoffPool *ring.Pool
+	stats       engineCounters
+	wg          sync.WaitGroup
+	closeOnce   sync.Once
+	closed      chan struct{}
+}
+
+// New builds an engine over conns (one loop per conn). steered says
+// whether the kernel steers TRANSPORT packets to conn index = session ID
+// mod len(conns); when false, loops hand misdelivered packets to their
+// owner. The engine takes ownership of conns and closes them in Close.
+func New(cfg *Config, conns []batch.Conn, steered bool) (*Engine, error) {
+	if len(conns) == 0 {
+		return nil, errors.New("stt: dataplane needs at least one socket")
+	}
+	if cfg == nil {
+		cfg = &Config{}
+	}
+	e := &Engine{
+		cfg:     cfg.withDefaults(),
+		steered: steered || len(conns) == 1,
+		closed:  make(chan struct{}),
+		// Fallback hand-offs copy into pooled packet buffers; the cap bounds
+		// memory when one loop floods another.
+		handoffPool: ring.NewPool(ring.PacketBufSize, 64, 4096),
+	}
+	now := monotime.Now()
+	for i, c := range conns {
+		e.loops = append(e.loops, newLoop(e, i, c, now))
+	}
+	return e, nil
+}
+
+// Start launches the loops' goroutines.
+func (e *Engine) Start() {
+	for _, l := range e.loops {
+		e.wg.Add(2)
+		go func() { defer e.wg.Done(); l.readLoop() }()
+		go func() { defer e.wg.Done(); l.run() }()
+	}
+}
+
+// Loops returns the number of loops.
+func (e *Engine) Loops() int { return len(e.loops) }
+
+// owner returns the loop index that owns session id.
+func (e *Engine) owner(id wire.SessionID) int {
+	return int(uint32(id) % uint32(len(e.loops)))
+}
+
+// Install creates the session the handshake established and installs it in
+// its owner loop's shard. It returns ErrSessionExists if the ID is taken
+// (never overwriting) and ErrClosed after Close. Responder sessions send
+// FINAL at once and are announced through Config.OnAccept.
+func (e *Engine) Install(p *SessionParams) (*Session, error) {
+	select {
+	case <-e.closed:
+		return nil, ErrClosed
+	default:
+	}
+	l := e.loops[e.owner(p.ID)]
+	s := &Session{
+		id:        p.ID,
+		initiator: p.Initiator,
+		peerID:    p.PeerID,
+		suite:     p.Suite,
+		cfg:       e.cfg,
+		loop:      l,
+		created:   time.Now(),
+		done:      make(chan struct{}),
+		confirmed: p.Confirmed,
+		acceptQ:   make(chan *Stream, e.cfg.MaxStreams),
+		peer:      p.Peer,
+		pathValid: true,
+		streams:   make(map[wire.StreamID]*Stream),
+	}
+	s.remote.Store(&p.Peer)
+	s.peerStreamMax = p.PeerMaxStreamData
+	s.peerIdle = p.PeerIdleTimeout
+	s.api.peerMaxStrms = p.PeerMaxStreams
+	s.api.limitCh = make(chan struct{})
+	if p.Initiator {
+		s.api.nextLocal = 1
+	} else {
+		s.api.nextLocal = 2
+	}
+	s.localMaxStreams = uint64(e.cfg.MaxStreams)
+	s.sendWin.SetLimit(p.PeerMaxData)
+	s.recvWin = streambuf.NewRecvWindow(e.cfg.SessionWindow, e.cfg.MaxSessionWindow)
+	maxDatagram := e.cfg.MaxDatagram
+	if p.PeerMaxDatagram > 0 && p.PeerMaxDatagram < maxDatagram {
+		maxDatagram = max(p.PeerMaxDatagram, MinDatagram)
+	}
+	s.sent = recovery.NewSent(1024, 1<<16)
+	s.cc = recovery.NewCubic(maxDatagram)
+	s.pacer = recovery.NewPacer(maxDatagram)
+	s.skipPN = 1 + uint64(randUint32()%(2*pnSkipInterval))
+	s.onAckedFn = s.onAcked
+	s.onLostFn = s.onLost
+	s.timer.Fire = s.onTimer
+	now := monotime.Now()
+	if err := s.installKeys(p, now); err != nil {
+		return nil, err
+	}
+	s.stats.lastActive.Store(int64(now))
+	s.state.Store(int32(StateHandshake))
+	if !p.Initiator {
+		// The responder's keys are confirmed by AUTH_PROOF having opened.
+		s.state.Store(int32(StateActive))
+	}
+	reply := make(chan error, 1)
+	l.post(cmd{op: opInstall, sess: s, reply: reply})
+	select {
+	case err := <-reply:
+		if err != nil {
+			return nil, err
+		}
+	case <-l.done:
+		return nil, ErrClosed
+	}
+	e.stats.sessions.Add(1)
+	if !p.Initiator && e.cfg.OnAccept != nil {
+		e.cfg.OnAccept(s)
+	}
+	return s, nil
+}
+
+// Remove tears down a session Install added whose handshake failed to
+// confirm.
+func (e *Engine) Remove(id wire.SessionID) {
+	e.loops[e.owner(id)].post(cmd{op: opRemove, id: id})
+}
+
+// SendRaw transmits one datagram (a handshake message) to addr. pkt is
+// copied; the call never waits for the network.
+func (e *Engine) SendRaw(pkt []byte, to netip.AddrPort) error {
+	select {
+	case <-e.closed:
+		return ErrClosed
+	default:
+	}
+	if len(pkt) > ring.PacketBufSize {
+		return errors.New("stt: datagram larger than a packet buffer")
+	}
+	l := e.loops[int(to.Port())%len(e.loops)]
+	l.post(cmd{op: opSendRaw, pkt: append([]byte(nil), pkt...), addr: to})
+	return nil
+}
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() EngineStats {
+	return EngineStats{
+		DropsUnknownSession: e.stats.dropUnknownSession.Load(),
+		DropsMalformed:      e.stats.dropMalformed.Load(),
+		DropsHandoff:        e.stats.dropHandoff.Load(),
+		ReadErrors:          e.stats.readErrors.Load(),
+		WriteErrors:         e.stats.writeErrors.Load(),
+		Steered:             e.steered,
+	}
+}
+
+// Close stops the loops (closing every remaining session abruptly with
+// CodeNodeStopping), closes the sockets and waits for every goroutine.
+func (e *Engine) Close() error {
+	e.closeOnce.Do(func() {
+		close(e.closed)
+		for _, l := range e.loops {
+			close(l.quit)
+		}
+		for _, l := range e.loops {
+			<-l.done
+		}
+		for _, l := range e.loops {
+			_ = l.conn.Close()
+		}
+		e.wg.Wait()
+	})
+	return nil
+}
+
+func isClosedErr(err error) bool { return errors.Is(err, net.ErrClosed) }
+
+// randUint32 returns a random number from the OS CSPRNG.
+func randUint32() uint32 {
+	var b [4]byte
+	fillRandom(b[:])
+	return binary.LittleEndian.Uint32(b[:])
+}
+
+func fillRandom(b []byte) {
+	if _, err := rand.Read(b); err != nil {
+		panic("stt: crypto/rand failed: " + err.Error())
+	}
+}
+
+// Config returns the engine's effective configuration (defaults filled).
+func (e *Engine) Config() Config { return *e.cfg }

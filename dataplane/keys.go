@@ -1,0 +1,113 @@
+package dataplane
+
+// Key rotation (docs/PROTOCOL.md §Key update; issue 4):
+//
+//   - Each direction ratchets its own traffic secret: next = secret.Next().
+//   - The sender rotates when the packets, bytes or age under the current
+//     key cross the configured thresholds (the first rotation of every
+//     session comes after FirstRotationPackets so the path is always
+//     exercised), and always before the suite's confidentiality limit. It
+//     never starts a second update before a packet under the current key
+//     has been acknowledged.
+//   - The header's key-phase bit tells the receiver. The receiver keeps the
+//     next key precomputed, so the packet path derives nothing; it switches
+//     only after a packet opens under the new key, and keeps the previous
+//     key for oldKeyLifetimePTOs so reordered packets still open.
+
+import (
+	"github.com/stt-go/stt/internal/monotime"
+	"github.com/stt-go/stt/stc"
+)
+
+// installKeys sets up both directions from the handshake's secrets and
+// precomputes the next keys.
+func (s *Session) installKeys(p *SessionParams, now monotime.Time) error {
+	var err error
+	if s.sendKey, err = stc.NewPacketAEAD(p.Suite, p.SendSecret); err != nil {
+		return err
+	}
+	if s.recvKey, err = stc.NewPacketAEAD(p.Suite, p.RecvSecret); err != nil {
+		return err
+	}
+	s.sendSecret, s.recvSecret = p.SendSecret, p.RecvSecret
+	s.keyStart = now
+	s.keyUpdAcked = true
+	s.rotateAt = FirstRotationPackets
+	s.precomputeKeys()
+	return nil
+}
+
+// precomputeKeys derives any missing next key. It allocates (one AEAD per
+// rotation) and runs after a batch, never per packet.
+func (s *Session) precomputeKeys() {
+	if s.sendNext == nil {
+		next := s.sendSecret.Next()
+		s.sendNext, _ = stc.NewPacketAEAD(s.suite, next)
+	}
+	if s.recvNext == nil {
+		next := s.recvSecret.Next()
+		s.recvNext, _ = stc.NewPacketAEAD(s.suite, next)
+	}
+}
+
+// recvKeyFor picks the key for a packet's key phase. promote reports that
+// the packet uses the peer's next key, so a successful open switches keys.
+func (s *Session) recvKeyFor(phase bool, pn uint64) (key *stc.PacketAEAD, promote bool) {
+	if phase == s.recvPhase {
+		return s.recvKey, false
+	}
+	if s.recvPrev != nil && pn < s.recvFirst {
+		return s.recvPrev, false
+	}
+	if s.recvNext == nil {
+		return nil, false
+	}
+	return s.recvNext, true
+}
+
+// promoteRecvKey switches to the next receive key after a packet opened
+// under it.
+func (s *Session) promoteRecvKey(now monotime.Time, pn uint64) {
+	s.recvPrev = s.recvKey
+	s.recvKey = s.recvNext
+	s.recvNext = nil
+	s.recvSecret = s.recvSecret.Next()
+	s.recvPhase = !s.recvPhase
+	s.recvFirst = pn
+	s.prevExpiry = now.Add(oldKeyLifetimePTOs * s.ptoBase())
+	s.stats.rotRecv.Add(1)
+	s.loop.needKeys = append(s.loop.needKeys, s)
+}
+
+// maybeRotateSend switches the send key when a threshold is crossed.
+func (s *Session) maybeRotateSend(now monotime.Time) {
+	if !s.keyUpdAcked || s.sendNext == nil {
+		return
+	}
+	due := s.keyPackets >= s.rotateAt ||
+		s.keyBytes >= s.cfg.RotateBytes ||
+		now.Sub(s.keyStart) >= s.cfg.RotateAfter ||
+		s.keyPackets >= s.suite.ConfidentialityLimit()-1024
+	if !due {
+		return
+	}
+	s.sendKey = s.sendNext
+	s.sendNext = nil
+	s.sendSecret = s.sendSecret.Next()
+	s.sendPhase = !s.sendPhase
+	s.keyPackets, s.keyBytes = 0, 0
+	s.keyStart = now
+	s.keyUpdPN = s.nextPN
+	s.keyUpdAcked = false
+	s.rotateAt = s.cfg.RotateMessages
+	s.stats.rotSent.Add(1)
+	s.loop.needKeys = append(s.loop.needKeys, s)
+}
+
+// dropPrevKey forgets the previous receive key once its lifetime ends.
+func (s *Session) dropPrevKey(now monotime.Time) {
+	if s.recvPrev != nil && !now.Before(s.prevExpiry) {
+		s.recvPrev = nil
+		s.prevExpiry = 0
+	}
+}

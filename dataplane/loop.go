@@ -1,0 +1,499 @@
+package dataplane
+
+// A loop owns one UDP socket of the node's reuseport group, the shard of
+// the session table whose IDs steer to it, a timer wheel and a tx batch.
+// Two goroutines serve it:
+//
+//   - readLoop (one per loop): recvmmsg into preallocated rx batches and
+//     hand each full batch to the loop goroutine over a channel. When the
+//     loop falls behind, no free batch is left, the reader stops reading
+//     and the kernel drops (SO_RXQ_OVFL counts it): memory stays bounded.
+//   - run (the loop goroutine) processes, in order per wake-up:
+//     1. an rx batch: split GRO trains into datagrams; HANDSHAKE packets go
+//        to the control plane (Config.OnHandshake copies, never blocks);
+//        TRANSPORT packets are looked up in the shard (or handed to their
+//        owner loop when BPF steering is off) and opened by their session
+//     2. commands from API goroutines and the control plane (MPSC ring)
+//     3. timers due on the wheel
+//     4. flush: every session marked dirty packetizes and seals into the
+//        tx batch; full batches leave with sendmmsg + GSO
+//     5. after-batch work: derive precomputed keys for sessions that
+//        rotated (allocates once per rotation, never per packet)
+//
+// The clock is read once per wake-up.
+
+import (
+	"net/netip"
+	"runtime"
+	"time"
+
+	"github.com/stt-go/stt/batch"
+	"github.com/stt-go/stt/dataplane/recovery"
+	"github.com/stt-go/stt/internal/monotime"
+	"github.com/stt-go/stt/ring"
+	"github.com/stt-go/stt/wire"
+)
+
+// Commands from other goroutines to a loop.
+const (
+	opInstall uint8 = iota + 1
+	opRemove
+	opStreamOpen
+	opStreamWake
+	opStreamReset
+	opStreamStop
+	opSessionDrain
+	opSessionClose
+	opSendRaw
+	opHandoff
+)
+
+// cmd is one command on a loop's MPSC ring (a value, so posting does not
+// allocate).
+type cmd struct {
+	op     uint8
+	sess   *Session
+	stream *Stream
+	code   uint64
+	reason string
+	pkt    []byte
+	addr   netip.AddrPort
+	id     wire.SessionID
+	reply  chan error
+}
+
+// rxBatch is one recvmmsg batch with its own buffers.
+type rxBatch struct {
+	msgs []batch.Message
+	bufs [][]byte
+	n    int
+}
+
+const (
+	// rxBatches is the number of rx batches per loop: one being read, one
+	// being processed, and slack for bursts.
+	rxBatches = 4
+	// cmdRingSize bounds queued commands per loop; posters wait (yielding)
+	// when it is full, so API goroutines feel back-pressure, never loss.
+	cmdRingSize = 4096
+)
+
+type loop struct {
+	e    *Engine
+	idx  int
+	conn batch.Conn
+
+	sessions map[wire.SessionID]*Session // owned by this loop; touched only from run
+	wheel    *recovery.Wheel
+	cmds     *ring.MPSC[cmd]
+	notify   *ring.Notify
+	rxFull   chan *rxBatch
+	rxFree   chan *rxBatch
+	quit     chan struct{}
+	done     chan struct{}
+	readDone chan struct{}
+
+	tx     []batch.Message
+	txBufs [][]byte
+	txN    int
+
+	dirty    []*Session
+	needKeys []*Session
+	timer    *time.Timer
+	timerAt  monotime.Time
+	now      monotime.Time // clock read once per wake-up
+}
+
+func newLoop(e *Engine, idx int, conn batch.Conn, now monotime.Time) *loop {
+	l := &loop{
+		e:        e,
+		idx:      idx,
+		conn:     conn,
+		sessions: make(map[wire.SessionID]*Session),
+		wheel:    recovery.NewWheel(time.Millisecond, 1024, now),
+		cmds:     ring.NewMPSC[cmd](cmdRingSize),
+		notify:   ring.NewNotify(),
+		rxFull:   make(chan *rxBatch, rxBatches),
+		rxFree:   make(chan *rxBatch, rxBatches),
+		quit:     make(chan struct{}),
+		done:     make(chan struct{}),
+		readDone: make(chan struct{}),
+		tx:       make([]batch.Message, txQueueMax),
+		txBufs:   make([][]byte, txQueueMax),
+	}
+	gro := conn.Stats().GRO
+	msgs, size := batch.BatchSize, ring.PacketBufSize
+	if gro {
+		// With GRO one message holds a train of up to 64 KiB; fewer messages
+		// per batch keep the memory per loop at 4 x 8 x 64 KiB = 2 MiB.
+		msgs, size = 8, batch.GROBufferSize
+	}
+	for range rxBatches {
+		b := &rxBatch{msgs: make([]batch.Message, msgs), bufs: make([][]byte, msgs)}
+		for i := range b.bufs {
+			b.bufs[i] = make([]byte, size)
+		}
+		l.rxFree <- b
+	}
+	slab := make([]byte, txQueueMax*ring.PacketBufSize)
+	for i := range l.txBufs {
+		l.txBufs[i] = slab[i*ring.PacketBufSize : (i+1)*ring.PacketBufSize : (i+1)*ring.PacketBufSize]
+	}
+	l.timer = time.NewTimer(time.Hour)
+	l.timer.Stop()
+	return l
+}
+
+// post queues a command for the loop; it never drops. When the ring is
+// full the caller yields until there is room (back-pressure on the API).
+func (l *loop) post(c cmd) {
+	for !l.cmds.Push(c) {
+		select {
+		case <-l.done:
+			return
+		default:
+		}
+		runtime.Gosched()
+	}
+	l.notify.Signal()
+}
+
+// readLoop is the loop's reader goroutine.
+func (l *loop) readLoop() {
+	defer close(l.readDone)
+	for {
+		var b *rxBatch
+		select {
+		case b = <-l.rxFree:
+		case <-l.quit:
+			return
+		}
+		for i := range b.msgs {
+			b.msgs[i] = batch.Message{Buf: b.bufs[i]}
+		}
+		n, err := l.conn.ReadBatch(b.msgs)
+		if err != nil {
+			if isClosedErr(err) {
+				return
+			}
+			l.e.stats.readErrors.Add(1)
+			l.rxFree <- b
+			continue
+		}
+		b.n = n
+		select {
+		case l.rxFull <- b:
+		case <-l.quit:
+			return
+		}
+	}
+}
+
+// run is the loop goroutine.
+func (l *loop) run() {
+	defer close(l.done)
+	for {
+		select {
+		case b := <-l.rxFull:
+			l.now = monotime.Now()
+			l.processRx(l.now, b)
+			l.rxFree <- b
+		case <-l.notify.C():
+		case <-l.timer.C:
+			l.timerAt = 0
+		case <-l.quit:
+			l.shutdown()
+			return
+		}
+		now := monotime.Now()
+		l.now = now
+		l.drainCmds(now)
+		l.wheel.Advance(now)
+		l.flushDirty(now)
+		l.afterBatch()
+		l.rearmTimer(now)
+	}
+}
+
+// processRx handles one rx batch.
+func (l *loop) processRx(now monotime.Time, b *rxBatch) {
+	for i := 0; i < b.n; i++ {
+		m := &b.msgs[i]
+		buf := m.Buf[:m.N]
+		seg := m.SegSize
+		if seg <= 0 {
+			seg = len(buf)
+		}
+		for len(buf) > 0 {
+			k := min(seg, len(buf))
+			l.processPacket(now, buf[:k], m.Addr)
+			buf = buf[k:]
+		}
+	}
+	l.drainCmds(now)
+	l.flushDirty(now)
+}
+
+// processPacket dispatches one datagram.
+func (l *loop) processPacket(now monotime.Time, pkt []byte, from netip.AddrPort) {
+	kind, ok := wire.PeekKind(pkt)
+	if !ok {
+		l.e.stats.dropMalformed.Add(1)
+		return
+	}
+	switch kind {
+	case wire.KindHandshake:
+		if h := l.e.cfg.OnHandshake; h != nil {
+			h(pkt, from)
+		}
+	case wire.KindTransport:
+		id, _ := wire.PeekSessionID(pkt)
+		if s := l.sessions[id]; s != nil {
+			s.onPacket(now, pkt, from)
+			return
+		}
+		if owner := l.e.owner(id); owner != l.idx && !l.e.steered {
+			// No BPF steering: hand the datagram to its owner loop. The copy
+			// is the price of the fallback path.
+			cp := l.e.handoffPool.Get()
+			if cp == nil {
+				l.e.stats.dropHandoff.Add(1)
+				return
+			}
+			n := copy(cp, pkt)
+			if n < len(pkt) {
+				l.e.handoffPool.Put(cp)
+				l.e.stats.dropMalformed.Add(1)
+				return
+			}
+			o := l.e.loops[owner]
+			if !o.cmds.Push(cmd{op: opHandoff, pkt: cp[:n], addr: from}) {
+				l.e.handoffPool.Put(cp)
+				l.e.stats.dropHandoff.Add(1)
+				return
+			}
+			o.notify.Signal()
+			return
+		}
+		l.e.stats.dropUnknownSession.Add(1)
+	default:
+		l.e.stats.dropMalformed.Add(1)
+	}
+}
+
+// drainCmds runs queued commands.
+func (l *loop) drainCmds(now monotime.Time) {
+	for {
+		c, ok := l.cmds.Pop()
+		if !ok {
+			return
+		}
+		l.exec(now, &c)
+	}
+}
+
+func (l *loop) exec(now monotime.Time, c *cmd) {
+	switch c.op {
+	case opInstall:
+		s := c.sess
+		if _, taken := l.sessions[s.id]; taken {
+			c.reply <- ErrSessionExists
+			return
+		}
+		l.sessions[s.id] = s
+		s.lastRecv, s.lastSend = now, now
+		s.keyStart = now
+		if !s.initiator {
+			s.pend |= ctrlFinal
+			s.markDirty()
+		}
+		s.rearm(now)
+		c.reply <- nil
+	case opRemove:
+		if s := l.sessions[c.id]; s != nil {
+			s.finish(&SessionError{Code: CodeInternal, Reason: "handshake not confirmed"})
+		}
+	case opStreamOpen:
+		st := c.stream
+		s := st.sess
+		if s.State() == StateClosed || st.removed {
+			return
+		}
+		if s.streams[st.id] == nil {
+			s.streams[st.id] = st
+			s.stats.activeStreams.Add(1)
+		}
+	case opStreamWake:
+		l.streamWake(now, c.stream)
+	case opStreamReset:
+		st := c.stream
+		if st.sess.State() == StateClosed || st.removed {
+			return
+		}
+		st.sess.resetStream(st, c.code)
+		st.sess.checkStreamDone(st)
+	case opStreamStop:
+		st := c.stream
+		if st.sess.State() == StateClosed || st.removed {
+			return
+		}
+		st.stopCode = c.code
+		st.pendStop = true
+		st.sess.queueStreamCtl(st)
+		st.sess.checkStreamDone(st)
+	case opSessionDrain:
+		c.sess.startDrain(now)
+	case opSessionClose:
+		c.sess.closeLocal(now, c.code, c.reason)
+	case opSendRaw:
+		buf := l.txSlot(c.addr)
+		n := copy(buf, c.pkt)
+		l.txCommit(n)
+	case opHandoff:
+		id, _ := wire.PeekSessionID(c.pkt)
+		if s := l.sessions[id]; s != nil {
+			s.onPacket(now, c.pkt, c.addr)
+		} else {
+			l.e.stats.dropUnknownSession.Add(1)
+		}
+		l.e.handoffPool.Put(c.pkt[:cap(c.pkt)])
+	}
+}
+
+// streamWake handles a stream's wake-up from the API side: new data to
+// send, consumed receive window to return, a finished direction.
+func (l *loop) streamWake(now monotime.Time, st *Stream) {
+	st.wakeQueued.Store(false)
+	s := st.sess
+	if s.State() == StateClosed || st.removed {
+		return
+	}
+	if s.streams[st.id] == nil && s.isLocal(st.id) {
+		s.streams[st.id] = st
+		s.stats.activeStreams.Add(1)
+	}
+	if st.send.HasData() {
+		s.activate(st)
+	}
+	if lim, ok := st.recv.MaybeGrowLimit(now, s.rtt.Smoothed()); ok {
+		st.advertised = lim
+		st.pendWindow = true
+		s.queueStreamCtl(st)
+	}
+	consumed := st.recv.Consumed()
+	if d := consumed - st.consumedSeen; d > 0 {
+		st.consumedSeen = consumed
+		s.recvWin.OnConsumed(int(d))
+		if _, ok := s.recvWin.MaybeGrowLimit(now, s.rtt.Smoothed()); ok {
+			s.pend |= ctrlMaxData
+			s.markDirty()
+		}
+	}
+	s.checkStreamDone(st)
+	s.checkDrained(now)
+}
+
+// flushDirty lets every dirty session send, then writes the tx batch.
+func (l *loop) flushDirty(now monotime.Time) {
+	for i := 0; i < len(l.dirty); i++ {
+		s := l.dirty[i]
+		s.dirty = false
+		s.checkDrained(now)
+		s.flush(now)
+		l.dirty[i] = nil
+	}
+	l.dirty = l.dirty[:0]
+	l.txFlush()
+}
+
+// afterBatch derives the next keys of sessions that rotated.
+func (l *loop) afterBatch() {
+	for i, s := range l.needKeys {
+		if s.State() != StateClosed {
+			s.precomputeKeys()
+		}
+		l.needKeys[i] = nil
+	}
+	l.needKeys = l.needKeys[:0]
+}
+
+// rearmTimer points the loop's timer at the wheel's next deadline.
+func (l *loop) rearmTimer(now monotime.Time) {
+	next, ok := l.wheel.Next()
+	if !ok {
+		if l.timerAt != 0 {
+			l.timer.Stop()
+			l.timerAt = 0
+		}
+		return
+	}
+	if next == l.timerAt {
+		return
+	}
+	l.timerAt = next
+	d := next.Sub(now)
+	if d < 0 {
+		d = 0
+	}
+	l.timer.Reset(d)
+}
+
+// txSlot returns the next tx buffer (full capacity) for a packet to addr,
+// flushing the batch first if it is full.
+func (l *loop) txSlot(addr netip.AddrPort) []byte {
+	if l.txN == len(l.txBufs) {
+		l.txFlush()
+	}
+	l.tx[l.txN].Addr = addr
+	return l.txBufs[l.txN][:cap(l.txBufs[l.txN])]
+}
+
+// txCommit records the packet written into the current slot.
+func (l *loop) txCommit(n int) {
+	l.tx[l.txN].Buf = l.txBufs[l.txN][:n]
+	l.txN++
+	if l.txN == len(l.txBufs) {
+		l.txFlush()
+	}
+}
+
+// txAbort discards the current slot (nothing was committed).
+func (l *loop) txAbort() {}
+
+// txFlush writes the queued packets with one sendmmsg (+GSO).
+func (l *loop) txFlush() {
+	if l.txN == 0 {
+		return
+	}
+	msgs := l.tx[:l.txN]
+	for len(msgs) > 0 {
+		n, err := l.conn.WriteBatch(msgs)
+		if err != nil {
+			if isClosedErr(err) {
+				break
+			}
+			l.e.stats.writeErrors.Add(1)
+			if n == 0 {
+				n = 1 // skip the message that failed
+			}
+		}
+		msgs = msgs[n:]
+	}
+	l.txN = 0
+}
+
+// remove deletes s from the shard.
+func (l *loop) remove(s *Session) {
+	if l.sessions[s.id] == s {
+		delete(l.sessions, s.id)
+	}
+}
+
+// shutdown closes every session abruptly (Engine.Close after the node's
+// graceful drain) and stops.
+func (l *loop) shutdown() {
+	for _, s := range l.sessions {
+		s.finish(&SessionError{Code: CodeNodeStopping, Reason: "node stopped"})
+	}
+	l.timer.Stop()
+}

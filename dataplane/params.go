@@ -1,0 +1,76 @@
+package dataplane
+
+import "time"
+
+// Defaults for Config fields left at zero. Each names its source.
+const (
+	// DefaultMaxDatagram is the largest UDP payload STT sends: an IPv4
+	// 1500-byte MTU minus 20 (IPv4) and 8 (UDP) bytes, minus 20 bytes of
+	// margin for tunnels (the same budget quic-go uses for 1452).
+	DefaultMaxDatagram = 1452
+	// MinDatagram is the smallest MaxDatagram accepted (IPv6 minimum MTU
+	// 1280 − 48 bytes of headers).
+	MinDatagram = 1232
+	// MaxDatagramLimit caps MaxDatagram: a datagram must fit one pooled
+	// packet buffer (ring.PacketBufSize) with its tag.
+	MaxDatagramLimit = 2000
+
+	// DefaultMaxStreams is the concurrent-stream limit each side advertises
+	// (issue 5: default 256).
+	DefaultMaxStreams = 256
+	// DefaultStreamWindow is the initial per-stream receive credit; it is
+	// auto-tuned upward to DefaultMaxStreamWindow when the reader keeps up.
+	DefaultStreamWindow = 512 << 10
+	// DefaultMaxStreamWindow is the per-stream auto-tuning ceiling.
+	DefaultMaxStreamWindow = 16 << 20
+	// DefaultSessionWindow is the initial per-session receive credit.
+	DefaultSessionWindow = 1 << 20
+	// DefaultMaxSessionWindow is the per-session auto-tuning ceiling
+	// (issue 5: grow to ≥ 16 MiB per session).
+	DefaultMaxSessionWindow = 24 << 20
+	// DefaultSendBuffer is how many unacknowledged bytes a stream buffers
+	// before Write blocks.
+	DefaultSendBuffer = 4 << 20
+	// DefaultMaxGaps bounds out-of-order holes per stream receive buffer.
+	DefaultMaxGaps = 256
+
+	// DefaultMaxMessageSize is the largest message SendMessage accepts: the
+	// seed's 2 MB frame limit.
+	DefaultMaxMessageSize = 2 << 20
+
+	// DefaultIdleTimeout closes a session that has heard nothing
+	// authenticated for this long (issue 4: 30 s).
+	DefaultIdleTimeout = 30 * time.Second
+	// DefaultKeepAlive is how often an otherwise idle session sends a PING
+	// (issue 4: 10 s).
+	DefaultKeepAlive = 10 * time.Second
+
+	// DefaultRotateBytes, DefaultRotateAfter and DefaultRotateMessages are
+	// the seed's key-rotation thresholds (1 GB, 1 hour, 100 000 messages);
+	// the AEAD confidentiality limit (2^23 packets for AES-GCM) always
+	// applies on top.
+	DefaultRotateBytes    = 1 << 30
+	DefaultRotateAfter    = time.Hour
+	DefaultRotateMessages = 100_000
+	// FirstRotationPackets makes every session rotate early so the key
+	// update path is always exercised (issue 4: after ~100 packets).
+	FirstRotationPackets = 100
+
+	// maxAckDelay is the delay we promise the peer before acknowledging
+	// (RFC 9000 default 25 ms).
+	maxAckDelay = 25 * time.Millisecond
+	// batchSize is the number of messages per recvmmsg/sendmmsg call:
+	// batch.MaxBatch, the GSO segment cap.
+	batchSize = 64
+	// txQueueMax bounds packets a loop builds before flushing them.
+	txQueueMax = 64
+	// maxPacketsPerFlush bounds how many packets one session sends per
+	// flush so one busy session cannot starve the others on its loop.
+	maxPacketsPerFlush = 256
+	// oldKeyLifetimePTOs keeps the previous receive key this many PTOs
+	// after a key update so reordered packets still open (issue 4: ~3 PTO).
+	oldKeyLifetimePTOs = 3
+	// closeLingerPTOs keeps a closed session this long to answer
+	// retransmitted packets with CLOSE.
+	closeLingerPTOs = 3
+)

@@ -1,0 +1,499 @@
+package dataplane
+
+// Receive path of one session, run on its loop's goroutine:
+//
+//  1. replay check (stc.ReplayWindow.Check) before any crypto
+//  2. key selection by the header's key-phase bit: current key, previous
+//     key (reordered packets within ~3 PTO of an update) or the
+//     precomputed next key (the peer rotated)
+//  3. AEAD open in place; failures are counted and dropped, the session
+//     survives until the integrity limit (Invariant 1)
+//  4. replay window update, idle timer refresh, address migration
+//  5. frames in order: DATA → stream reassembly, ACK → loss recovery and
+//     congestion control, the rest → session and stream state
+//  6. ACK scheduling (immediately or within max_ack_delay)
+
+import (
+	"errors"
+	"net/netip"
+	"time"
+
+	"github.com/stt-go/stt/dataplane/recovery"
+	"github.com/stt-go/stt/dataplane/streambuf"
+	"github.com/stt-go/stt/internal/monotime"
+	"github.com/stt-go/stt/wire"
+)
+
+// errProtocol carries a close code and reason out of frame processing.
+type errProtocol struct {
+	code   uint64
+	reason string
+}
+
+func (e *errProtocol) Error() string { return e.reason }
+
+// onPacket handles one TRANSPORT packet addressed to s. pkt is borrowed
+// from the loop's receive buffer for the duration of the call.
+func (s *Session) onPacket(now monotime.Time, pkt []byte, from netip.AddrPort) {
+	if s.State() == StateClosed {
+		return
+	}
+	hdr, _, err := wire.ParseHeader(pkt)
+	if err != nil || len(pkt) < wire.HeaderLen+stcOverhead {
+		s.stats.dropMalform.Add(1)
+		return
+	}
+	if s.closingUntil != 0 {
+		// Closing: answer (rate-limited by the flush) with CLOSE again.
+		s.pend |= ctrlClose
+		s.markDirty()
+		return
+	}
+	pn := hdr.PacketNumber
+	if !s.replay.Check(pn) {
+		s.stats.dropReplay.Add(1)
+		return
+	}
+	key, promote := s.recvKeyFor(hdr.KeyPhase, pn)
+	if key == nil {
+		s.countFailedOpen()
+		return
+	}
+	payload, err := key.Open(pkt, wire.HeaderLen, pn)
+	if err != nil {
+		s.countFailedOpen()
+		return
+	}
+	if !s.replay.Update(pn) {
+		s.stats.dropReplay.Add(1)
+		return
+	}
+	if promote {
+		s.promoteRecvKey(now, pn)
+	}
+	s.lastRecv = now
+	s.stats.pktsRecv.Add(1)
+	s.stats.lastActive.Store(int64(now))
+	if s.State() == StateHandshake {
+		s.confirm()
+	}
+	if from != s.peer {
+		s.migrate(from)
+	}
+	if !s.pathValid {
+		s.pathRecv += uint64(len(pkt))
+	}
+	ackEliciting, err := s.processFrames(now, payload)
+	if err != nil {
+		var pe *errProtocol
+		if errors.As(err, &pe) {
+			s.closeLocal(now, pe.code, pe.reason)
+		} else {
+			s.closeLocal(now, CodeProtocol, err.Error())
+		}
+		return
+	}
+	s.rx.Add(pn, now, ackEliciting)
+	if s.rx.ShouldAckNow() {
+		s.pendingAck = true
+		s.markDirty()
+	}
+	s.rearm(now)
+}
+
+// stcOverhead is the AEAD tag length every TRANSPORT packet carries.
+const stcOverhead = 16
+
+func (s *Session) countFailedOpen() {
+	s.stats.dropAuth.Add(1)
+	s.failed++
+	if s.failed >= s.cfg.integrityLimit(s.suite) {
+		s.closeLocal(monotime.Now(), CodeAEADLimit, "integrity limit reached: too many packets failed to open")
+	}
+}
+
+// confirm marks the handshake complete on the first packet that opens.
+func (s *Session) confirm() {
+	s.state.CompareAndSwap(int32(StateHandshake), int32(StateActive))
+	if s.confirmed != nil {
+		close(s.confirmed)
+		s.confirmed = nil
+	}
+}
+
+// migrate adopts a new peer address seen on an authenticated, non-replayed
+// packet (NAT rebinding). Until the peer answers a PATH_CHALLENGE on the
+// new path, sending there stays within 3x of what was received from it.
+func (s *Session) migrate(from netip.AddrPort) {
+	s.peer = from
+	s.remote.Store(&from)
+	s.pathValid = false
+	s.pathRecv, s.pathSent = 0, 0
+	fillRandom(s.pathChal[:])
+	s.pend |= ctrlPath
+	s.markDirty()
+}
+
+// processFrames walks a packet's frames. It returns whether any was
+// ack-eliciting, or an *errProtocol that closes the session.
+func (s *Session) processFrames(now monotime.Time, b []byte) (ackEliciting bool, err error) {
+	f := &s.frame
+	for len(b) > 0 {
+		n, err := wire.ParseFrame(b, f)
+		if err != nil {
+			s.stats.dropMalform.Add(1)
+			return false, &errProtocol{CodeProtocol, "malformed frame: " + err.Error()}
+		}
+		b = b[n:]
+		if f.IsAckEliciting() {
+			ackEliciting = true
+		}
+		if err := s.handleFrame(now, f); err != nil {
+			return false, err
+		}
+	}
+	return ackEliciting, nil
+}
+
+func (s *Session) handleFrame(now monotime.Time, f *wire.Frame) error {
+	switch f.Type {
+	case wire.FramePadding:
+		return nil
+	case wire.FrameData:
+		return s.onData(now, &f.Data)
+	case wire.FrameControl:
+		switch f.Sub {
+		case wire.ControlAck:
+			return s.onAck(now, &f.Ack)
+		case wire.ControlPing:
+			return nil
+		case wire.ControlClose:
+			s.closeRemote(f.Close.Code, string(f.Close.Reason))
+			return nil
+		case wire.ControlMaxData:
+			s.sendWin.SetLimit(f.MaxData.Max)
+			s.wakeBlocked()
+			return nil
+		case wire.ControlFinal:
+			if f.Final.SessionID != s.id {
+				return &errProtocol{CodeProtocol, "FINAL names another session"}
+			}
+			return nil
+		case wire.ControlPathChallenge:
+			s.pathResp = f.PathChallenge.Data
+			s.pend |= ctrlPath
+			s.markDirty()
+			return nil
+		case wire.ControlPathResponse:
+			if f.PathResponse.Data == s.pathChal {
+				s.pathValid = true
+			}
+			return nil
+		}
+	case wire.FrameStreamControl:
+		return s.onStreamControl(f)
+	default:
+		if f.Type.IsCustom() {
+			if s.cfg.OnCustomFrame == nil || !s.cfg.OnCustomFrame(s, byte(f.Type), f.Custom.Payload) {
+				s.stats.dropCustom.Add(1)
+			}
+			return nil
+		}
+	}
+	return &errProtocol{CodeProtocol, "unexpected frame " + f.Type.String()}
+}
+
+// streamFor returns the stream a peer frame names, opening peer streams
+// implicitly (QUIC style: opening index k opens every lower index). It
+// returns (nil, nil) for a stream that was already finished and removed:
+// late frames for it are ignored.
+func (s *Session) streamFor(id wire.StreamID) (*Stream, error) {
+	if st := s.streams[id]; st != nil {
+		return st, nil
+	}
+	if id == 0 {
+		return nil, &errProtocol{CodeProtocol, "stream 0 is the control stream"}
+	}
+	idx := streamIndex(id)
+	if s.isLocal(id) {
+		s.api.mu.Lock()
+		opened := s.api.openedLocal
+		s.api.mu.Unlock()
+		if idx <= opened {
+			return nil, nil // ours, finished and removed
+		}
+		return nil, &errProtocol{CodeStreamLimit, "peer used a stream ID of our parity we never opened"}
+	}
+	if idx <= s.peerStreamsSeen {
+		return nil, nil // finished and removed
+	}
+	if idx > s.localMaxStreams {
+		return nil, &errProtocol{CodeStreamLimit, "peer opened a stream beyond the advertised limit"}
+	}
+	odd := !s.initiator
+	var st *Stream
+	for i := s.peerStreamsSeen + 1; i <= idx; i++ {
+		st = s.newStream(streamIDFromIndex(i, odd), s.peerStreamMax)
+		s.streams[st.id] = st
+		s.stats.activeStreams.Add(1)
+		if s.cfg.OnStream != nil && s.cfg.OnStream(s, st) {
+			continue
+		}
+		select {
+		case s.acceptQ <- st:
+		default:
+			// acceptQ holds MaxStreams entries and the peer cannot open more
+			// than that many unfinished streams, so this cannot happen.
+			return nil, &errProtocol{CodeInternal, "BUG: accept queue full"}
+		}
+	}
+	s.peerStreamsSeen = idx
+	return st, nil
+}
+
+func (s *Session) onData(now monotime.Time, d *wire.DataFrame) error {
+	st, err := s.streamFor(d.StreamID)
+	if err != nil || st == nil {
+		return err
+	}
+	end := d.Offset + uint64(len(d.Data))
+	if end > st.recvHighest {
+		if err := s.recvWin.OnReceived(end - st.recvHighest); err != nil {
+			return &errProtocol{CodeFlowControl, "session flow-control limit exceeded"}
+		}
+		st.recvHighest = end
+	}
+	if _, err := st.recv.Push(d.Offset, d.Data, d.Fin); err != nil {
+		switch {
+		case errors.Is(err, streambuf.ErrFlowControl):
+			return &errProtocol{CodeFlowControl, "stream flow-control limit exceeded"}
+		case errors.Is(err, streambuf.ErrFinalSize):
+			return &errProtocol{CodeFinalSize, "stream final size changed"}
+		case errors.Is(err, streambuf.ErrTooManyGaps):
+			return &errProtocol{CodeTooManyFrames, "too many out-of-order gaps on a stream"}
+		case errors.Is(err, streambuf.ErrClosed):
+			// Read side cancelled: bytes counted for flow control only.
+		default:
+			return &errProtocol{CodeInternal, "BUG: " + err.Error()}
+		}
+	}
+	s.checkStreamDone(st)
+	return nil
+}
+
+func (s *Session) onAck(now monotime.Time, a *wire.AckFrame) error {
+	n := 0
+	for i := 0; i < a.N && n < len(s.ackRanges); i++ {
+		s.ackRanges[n] = recovery.AckRange{Smallest: a.Ranges[i].Smallest, Largest: a.Ranges[i].Largest}
+		n++
+	}
+	delay := ackDelayDuration(a.Delay)
+	_, err := s.sent.OnAck(now, s.ackRanges[:n], delay, &s.rtt, s.onAckedFn, s.onLostFn)
+	if err != nil {
+		return &errProtocol{CodeProtocol, "ACK of a packet never sent: " + err.Error()}
+	}
+	s.ptoCount = 0
+	s.publishRecoveryStats()
+	s.markDirty()
+	return nil
+}
+
+// onAcked is called by recovery for each newly acknowledged packet.
+func (s *Session) onAcked(p *recovery.SentPacket) {
+	for i := 0; i < int(p.NRanges); i++ {
+		r := &p.Ranges[i]
+		if st := s.streams[wire.StreamID(r.StreamID)]; st != nil {
+			st.send.OnAcked(r.Offset, int(r.Len), r.Fin)
+			s.checkStreamDone(st)
+		}
+	}
+	if p.Ctrl&ctrlStream != 0 {
+		for _, st := range s.streams {
+			if st.ctlInFlight && st.ctlPN == p.PN {
+				st.ctlInFlight = false
+			}
+		}
+	}
+	if !s.keyUpdAcked && p.PN >= s.keyUpdPN {
+		s.keyUpdAcked = true
+	}
+	if p.InFlight {
+		s.cc.OnAck(s.loop.now, p, &s.rtt, s.sent.BytesInFlight())
+	}
+}
+
+// onLost is called by recovery for each packet declared lost: its stream
+// ranges and control frames are queued again (always in a new packet with a
+// new packet number).
+func (s *Session) onLost(p *recovery.SentPacket) {
+	if !p.AckEliciting {
+		return // an ACK-only packet: the next ACK supersedes it
+	}
+	s.stats.pktsLost.Add(1)
+	for i := 0; i < int(p.NRanges); i++ {
+		r := &p.Ranges[i]
+		if st := s.streams[wire.StreamID(r.StreamID)]; st != nil {
+			st.send.OnLost(r.Offset, int(r.Len), r.Fin)
+			s.activate(st)
+		}
+	}
+	s.pend |= p.Ctrl & (ctrlMaxData | ctrlMaxStreams | ctrlFinal | ctrlClose)
+	if p.Ctrl&ctrlStream != 0 {
+		for _, st := range s.streams {
+			if st.ctlInFlight && st.ctlPN == p.PN {
+				st.ctlInFlight = false
+				st.pendWindow = st.pendWindow || st.advertised > 0
+				s.queueStreamCtl(st)
+			}
+		}
+	}
+	if p.InFlight {
+		s.cc.OnLoss(s.loop.now, p, s.sent.BytesInFlight())
+	}
+	s.markDirty()
+}
+
+func (s *Session) onStreamControl(f *wire.Frame) error {
+	switch f.Sub {
+	case wire.StreamReset:
+		r := &f.ResetStream
+		st, err := s.streamFor(r.StreamID)
+		if err != nil || st == nil {
+			return err
+		}
+		st.recv.SetResetCode(r.Code)
+		if err := st.recv.Reset(r.FinalSize); err != nil {
+			return &errProtocol{CodeFinalSize, "RESET final size conflicts with data received"}
+		}
+		if r.FinalSize > st.recvHighest {
+			if err := s.recvWin.OnReceived(r.FinalSize - st.recvHighest); err != nil {
+				return &errProtocol{CodeFlowControl, "session flow-control limit exceeded by RESET"}
+			}
+			st.recvHighest = r.FinalSize
+		}
+		s.checkStreamDone(st)
+	case wire.StreamStopSending:
+		r := &f.StopSending
+		st, err := s.streamFor(r.StreamID)
+		if err != nil || st == nil {
+			return err
+		}
+		s.api.mu.Lock()
+		if s.api.stopped == nil {
+			s.api.stopped = make(map[wire.StreamID]uint64)
+		}
+		s.api.stopped[st.id] = r.Code
+		s.api.mu.Unlock()
+		s.resetStream(st, r.Code)
+	case wire.StreamMaxStreamData:
+		r := &f.MaxStreamData
+		st, err := s.streamFor(r.StreamID)
+		if err != nil || st == nil {
+			return err
+		}
+		if r.Max > st.peerMaxData {
+			st.peerMaxData = r.Max
+			if st.send.HasData() {
+				s.activate(st)
+			}
+		}
+	case wire.StreamMaxStreams:
+		s.api.mu.Lock()
+		if f.MaxStreams.Max > s.api.peerMaxStrms {
+			s.api.peerMaxStrms = f.MaxStreams.Max
+			close(s.api.limitCh)
+			s.api.limitCh = make(chan struct{})
+		}
+		s.api.mu.Unlock()
+	case wire.StreamBlocked, wire.StreamDataBlocked:
+		// Informational: the peer is limited by our credit. Credit is granted
+		// as the application reads, so nothing to do here.
+	default:
+		return &errProtocol{CodeProtocol, "unknown STREAM_CONTROL subtype"}
+	}
+	return nil
+}
+
+// wakeBlocked re-activates streams that were waiting on session credit.
+func (s *Session) wakeBlocked() {
+	for _, st := range s.streams {
+		if st.send.HasData() {
+			s.activate(st)
+		}
+	}
+}
+
+// checkStreamDone removes a stream from the map once both directions are
+// finished, and returns credit for peer-opened streams (MAX_STREAMS).
+func (s *Session) checkStreamDone(st *Stream) {
+	if st.removed {
+		return
+	}
+	if !st.sendFinished && st.send.Done() {
+		st.sendFinished = true
+	}
+	if !st.recvFinished {
+		fs, ok := st.recv.FinalSize()
+		if (ok && st.recv.Consumed() == fs) || st.readCancelled.Load() && ok {
+			st.recvFinished = true
+		}
+	}
+	if !st.sendFinished || !st.recvFinished || st.pendReset || st.pendStop || st.ctlInFlight {
+		return
+	}
+	st.removed = true
+	delete(s.streams, st.id)
+	s.stats.activeStreams.Add(-1)
+	if !s.isLocal(st.id) {
+		s.peerStreamsDone++
+		s.localMaxStreams++
+		s.pend |= ctrlMaxStreams
+		s.markDirty()
+	}
+}
+
+func (s *Session) resetStream(st *Stream, code uint64) {
+	if st.pendReset || st.resetFinal != 0 || st.sendFinished && st.send.Done() {
+		return
+	}
+	st.localReset.Store(true)
+	st.resetCode = code
+	st.resetFinal = st.send.Reset(code)
+	st.pendReset = true
+	st.sendFinished = true
+	s.queueStreamCtl(st)
+}
+
+func (s *Session) queueStreamCtl(st *Stream) {
+	for _, x := range s.ctlStreams {
+		if x == st {
+			return
+		}
+	}
+	s.ctlStreams = append(s.ctlStreams, st)
+	s.markDirty()
+}
+
+// activate puts st on the round-robin list of streams with data to send.
+func (s *Session) activate(st *Stream) {
+	if !st.inActive && !st.removed {
+		st.inActive = true
+		s.active = append(s.active, st)
+	}
+	s.markDirty()
+}
+
+func (s *Session) markDirty() {
+	if !s.dirty {
+		s.dirty = true
+		s.loop.dirty = append(s.loop.dirty, s)
+	}
+}
+
+func ackDelayDuration(us uint64) time.Duration {
+	const maxDelay = uint64(1 << 30) // clamp absurd peer values (~18 min)
+	if us > maxDelay {
+		us = maxDelay
+	}
+	return time.Duration(us) * time.Microsecond
+}

@@ -1,0 +1,7 @@
+//go:build !race
+
+package recovery
+
+// raceEnabled reports whether the race detector is on; allocation counts are
+// meaningless under it, so TestNoAllocs skips.
+const raceEnabled = false

@@ -1,0 +1,349 @@
+package dataplane
+
+// Send path of one session, run on its loop's goroutine when the session is
+// flushed (after each receive batch, command batch or timer tick):
+//
+//  1. key rotation check (thresholds, confidentiality limit)
+//  2. budget: congestion window, pacing and, on an unvalidated migrated
+//     path, 3x what was received there
+//  3. packetize into a loop tx slot with header headroom: ACK first, then
+//     control frames (FINAL, CLOSE, MAX_DATA, MAX_STREAMS, stream control,
+//     path), then stream data round-robin over active streams
+//     (retransmissions before new data, always under a new packet number)
+//  4. seal in place with the header as associated data
+//  5. record the packet for loss recovery; the loop batches slots and
+//     flushes them with sendmmsg + UDP GSO
+
+import (
+	"github.com/stt-go/stt/dataplane/recovery"
+	"github.com/stt-go/stt/internal/monotime"
+	"github.com/stt-go/stt/wire"
+)
+
+// pnSkipInterval is the mean distance between deliberately skipped packet
+// numbers: an ACK covering one proves an optimistic (lying) peer.
+const pnSkipInterval = 4096
+
+// flush sends whatever s has to send, within its budgets.
+func (s *Session) flush(now monotime.Time) {
+	if s.State() == StateClosed {
+		return
+	}
+	maxPayload := s.cfg.MaxDatagram - wire.HeaderLen - stcOverhead
+	for sentN := 0; sentN < maxPacketsPerFlush; sentN++ {
+		s.maybeRotateSend(now)
+		wantAck := s.pendingAck || (s.ackOwed() && s.hasWork())
+		work := s.hasWork()
+		if !wantAck && !work {
+			break
+		}
+		if work && !s.canSendEliciting(now) {
+			if !wantAck {
+				break
+			}
+			work = false // ACK-only packets ignore congestion control
+		}
+		if !s.pathValid && s.pathSent >= 3*s.pathRecv {
+			break // amplification limit on an unvalidated path
+		}
+		if !s.buildPacket(now, maxPayload, wantAck, work) {
+			break
+		}
+	}
+	s.rearm(now)
+}
+
+// hasWork reports whether an ack-eliciting packet is wanted.
+func (s *Session) hasWork() bool {
+	if s.pend != 0 || len(s.ctlStreams) > 0 {
+		return true
+	}
+	for _, st := range s.active {
+		if st.send.HasData() {
+			return true
+		}
+	}
+	return false
+}
+
+// canSendEliciting checks congestion control and pacing.
+func (s *Session) canSendEliciting(now monotime.Time) bool {
+	if s.pend&(ctrlClose) != 0 || s.probes > 0 {
+		return true
+	}
+	inflight := s.sent.BytesInFlight()
+	if !s.cc.CanSend(inflight) {
+		return false
+	}
+	return s.pacer.Budget(now, s.cc.Window(), s.rtt.Smoothed()) >= s.cfg.MaxDatagram
+}
+
+// buildPacket assembles, seals and queues one packet. It reports false if
+// nothing was put in it.
+func (s *Session) buildPacket(now monotime.Time, maxPayload int, wantAck, work bool) bool {
+	pn := s.nextPN
+	if pn == s.skipPN {
+		s.sent.Skip(pn)
+		pn++
+		s.skipPN = pn + 1 + uint64(randUint32()%(2*pnSkipInterval))
+	}
+	s.curPN = pn
+	buf := s.loop.txSlot(s.peer)
+	b := buf[:wire.HeaderLen]
+	limit := wire.HeaderLen + maxPayload
+	var sp recovery.SentPacket
+	ackEliciting := false
+
+	if wantAck || s.ackOwed() {
+		n, delay := s.rx.FillAck(now, s.ackRanges[:])
+		if n > 0 {
+			var af wire.AckFrame
+			af.Delay = uint64(delay.Microseconds())
+			for i := 0; i < n; i++ {
+				af.Ranges[i] = wire.AckRange{Smallest: s.ackRanges[i].Smallest, Largest: s.ackRanges[i].Largest}
+			}
+			af.N = n
+			f := &s.frame
+			f.Type, f.Sub = wire.FrameControl, wire.ControlAck
+			f.Ack = af
+			if len(b)+f.Len() <= limit {
+				b = f.AppendTo(b)
+				s.rx.OnAckSent()
+			}
+		}
+		s.pendingAck = false
+	}
+	if work {
+		b, ackEliciting = s.appendControl(now, b, limit, &sp)
+		var dataEl bool
+		b, dataEl = s.appendStreamData(b, limit, &sp)
+		ackEliciting = ackEliciting || dataEl
+	}
+	if len(b) == wire.HeaderLen {
+		s.loop.txAbort()
+		s.nextPN = pn
+		return false
+	}
+	s.nextPN = pn + 1
+	h := wire.Header{Kind: wire.KindTransport, KeyPhase: s.sendPhase, SessionID: s.id, PacketNumber: pn}
+	h.PutTo(b)
+	pkt := s.sendKey.Seal(b, wire.HeaderLen, pn)
+	s.loop.txCommit(len(pkt))
+	s.keyPackets++
+	s.keyBytes += uint64(len(pkt))
+	s.stats.pktsSent.Add(1)
+	s.lastSend = now
+	if !s.pathValid {
+		s.pathSent += uint64(len(pkt))
+	}
+	// Every packet is recorded, ACK-only ones too (not in flight), so that
+	// an ACK covering any packet number we did not send is detectable.
+	sp.PN = pn
+	sp.Time = now
+	sp.Size = uint32(len(pkt))
+	sp.AckEliciting = ackEliciting
+	sp.InFlight = ackEliciting
+	if !s.sent.Add(&sp) {
+		// The history is bounded; congestion control keeps far fewer
+		// packets in flight, so this is our bug, not the peer's.
+		s.closeLocal(now, CodeInternal, "BUG: sent-packet history full")
+		return false
+	}
+	if ackEliciting {
+		s.cc.OnPacketSent(now, len(pkt), s.sent.BytesInFlight())
+		s.pacer.OnSent(len(pkt))
+		s.lastAckEl = now
+		if s.probes > 0 {
+			s.probes--
+		}
+	}
+	return true
+}
+
+// appendControl appends pending control frames.
+func (s *Session) appendControl(now monotime.Time, b []byte, limit int, sp *recovery.SentPacket) ([]byte, bool) {
+	f := &s.frame
+	el := false
+	try := func(bit uint32) bool {
+		if len(b)+f.Len() > limit {
+			return false
+		}
+		b = f.AppendTo(b)
+		sp.Ctrl |= bit
+		s.pend &^= bit
+		el = true
+		return true
+	}
+	if s.pend&ctrlClose != 0 {
+		f.Type, f.Sub = wire.FrameControl, wire.ControlClose
+		f.Close = wire.CloseFrame{Code: s.closeCode, Reason: []byte(s.closeReason)}
+		try(ctrlClose)
+		return b, el
+	}
+	if s.pend&ctrlFinal != 0 {
+		f.Type, f.Sub = wire.FrameControl, wire.ControlFinal
+		f.Final = wire.FinalFrame{Status: 0, SessionID: s.id}
+		try(ctrlFinal)
+	}
+	if s.pend&ctrlMaxData != 0 {
+		f.Type, f.Sub = wire.FrameControl, wire.ControlMaxData
+		f.MaxData = wire.MaxDataFrame{Max: s.recvWin.Limit()}
+		try(ctrlMaxData)
+	}
+	if s.pend&ctrlMaxStreams != 0 {
+		f.Type, f.Sub = wire.FrameStreamControl, wire.StreamMaxStreams
+		f.MaxStreams = wire.MaxStreamsFrame{Max: s.localMaxStreams}
+		try(ctrlMaxStreams)
+	}
+	if s.pend&ctrlPath != 0 {
+		ok := true
+		if s.pathResp != ([8]byte{}) {
+			f.Type, f.Sub = wire.FrameControl, wire.ControlPathResponse
+			f.PathResponse = wire.PathResponseFrame{Data: s.pathResp}
+			if ok = len(b)+f.Len() <= limit; ok {
+				b = f.AppendTo(b)
+				s.pathResp = [8]byte{}
+			}
+		}
+		if ok && !s.pathValid {
+			f.Type, f.Sub = wire.FrameControl, wire.ControlPathChallenge
+			f.PathChallenge = wire.PathChallengeFrame{Data: s.pathChal}
+			ok = len(b)+f.Len() <= limit
+			if ok {
+				b = f.AppendTo(b)
+			}
+		}
+		if ok {
+			s.pend &^= ctrlPath
+			el = true
+		}
+	}
+	if s.pend&ctrlPing != 0 {
+		f.Type, f.Sub = wire.FrameControl, wire.ControlPing
+		try(ctrlPing)
+	}
+	// Stream control frames.
+	kept := s.ctlStreams[:0]
+	for _, st := range s.ctlStreams {
+		if !s.appendStreamCtl(b, limit, st, &b) {
+			kept = append(kept, st)
+			continue
+		}
+		st.ctlPN = s.curPN
+		st.ctlInFlight = true
+		sp.Ctrl |= ctrlStream
+		el = true
+	}
+	clear(s.ctlStreams[len(kept):])
+	s.ctlStreams = kept
+	return b, el
+}
+
+// appendStreamCtl appends st's pending RESET / STOP_SENDING /
+// MAX_STREAM_DATA frames; it reports false if they did not all fit.
+func (s *Session) appendStreamCtl(b []byte, limit int, st *Stream, out *[]byte) bool {
+	f := &s.frame
+	if st.pendReset {
+		f.Type, f.Sub = wire.FrameStreamControl, wire.StreamReset
+		f.ResetStream = wire.ResetStreamFrame{StreamID: st.id, Code: st.resetCode, FinalSize: st.resetFinal}
+		if len(b)+f.Len() > limit {
+			return false
+		}
+		b = f.AppendTo(b)
+		st.pendReset = false
+	}
+	if st.pendStop {
+		f.Type, f.Sub = wire.FrameStreamControl, wire.StreamStopSending
+		f.StopSending = wire.StopSendingFrame{StreamID: st.id, Code: st.stopCode}
+		if len(b)+f.Len() > limit {
+			*out = b
+			return false
+		}
+		b = f.AppendTo(b)
+		st.pendStop = false
+	}
+	if st.pendWindow {
+		f.Type, f.Sub = wire.FrameStreamControl, wire.StreamMaxStreamData
+		f.MaxStreamData = wire.MaxStreamDataFrame{StreamID: st.id, Max: st.advertised}
+		if len(b)+f.Len() > limit {
+			*out = b
+			return false
+		}
+		b = f.AppendTo(b)
+		st.pendWindow = false
+	}
+	*out = b
+	return true
+}
+
+// appendStreamData fills the rest of the packet with stream data,
+// round-robin across active streams.
+func (s *Session) appendStreamData(b []byte, limit int, sp *recovery.SentPacket) ([]byte, bool) {
+	el := false
+	for len(s.active) > 0 && sp.NRanges < recovery.MaxStreamRangesPerPacket {
+		room := limit - len(b)
+		if room < 16 {
+			break
+		}
+		st := s.active[0]
+		// Session credit limits new bytes; retransmissions are free.
+		peerLimit := min(st.peerMaxData, st.highestSent+s.sendWin.Available())
+		hdrMax := wire.DataFrameOverhead(st.id, wire.MaxStreamOffset-1, room)
+		maxData := room - hdrMax
+		if maxData <= 0 {
+			break
+		}
+		// Copy data at the position after the largest possible header, then
+		// slide it down behind the real header (one small memmove).
+		dst := b[len(b)+hdrMax : limit]
+		n, off, fin, _ := st.send.NextFrame(dst, maxData, peerLimit)
+		if n == 0 && !fin {
+			s.deactivateFront()
+			continue
+		}
+		start := len(b)
+		b = wire.AppendDataHeader(b, st.id, off, n, fin, false)
+		copy(b[len(b):len(b)+n], b[start+hdrMax:start+hdrMax+n])
+		b = b[:len(b)+n]
+		if end := off + uint64(n); end > st.highestSent {
+			s.sendWin.Consume(int(end - st.highestSent))
+			st.highestSent = end
+		}
+		r := &sp.Ranges[sp.NRanges]
+		r.StreamID, r.Offset, r.Len, r.Fin = uint64(st.id), off, uint32(n), fin
+		sp.NRanges++
+		el = true
+		if !st.send.HasData() {
+			s.deactivateFront()
+		} else if n < maxData {
+			// Flow-limited or the packet is full: rotate for fairness.
+			s.rotateActive()
+		} else {
+			s.rotateActive()
+			break
+		}
+	}
+	return b, el
+}
+
+func (s *Session) deactivateFront() {
+	st := s.active[0]
+	st.inActive = false
+	copy(s.active, s.active[1:])
+	s.active[len(s.active)-1] = nil
+	s.active = s.active[:len(s.active)-1]
+}
+
+func (s *Session) rotateActive() {
+	if len(s.active) > 1 {
+		st := s.active[0]
+		copy(s.active, s.active[1:])
+		s.active[len(s.active)-1] = st
+	}
+}
+
+// ackOwed reports whether received packets await acknowledgement.
+func (s *Session) ackOwed() bool {
+	_, ok := s.rx.AckDeadline()
+	return ok || s.rx.ShouldAckNow()
+}

@@ -1,0 +1,418 @@
+package dataplane
+
+import (
+	"context"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/stt-go/stt/dataplane/recovery"
+	"github.com/stt-go/stt/dataplane/streambuf"
+	"github.com/stt-go/stt/internal/monotime"
+	"github.com/stt-go/stt/stc"
+	"github.com/stt-go/stt/wire"
+)
+
+// SessionState is a session's lifecycle state, the seed's
+// Handshake → Active → Closing → Closed.
+type SessionState int32
+
+// Session states.
+const (
+	StateHandshake SessionState = iota // installed, waiting for the peer's first packet (initiator: FINAL)
+	StateActive                        // keys confirmed, streams flow
+	StateClosing                       // Close called: draining unacknowledged data
+	StateClosed                        // terminated; resources released
+)
+
+func (s SessionState) String() string {
+	switch s {
+	case StateHandshake:
+		return "Handshake"
+	case StateActive:
+		return "Active"
+	case StateClosing:
+		return "Closing"
+	case StateClosed:
+		return "Closed"
+	}
+	return "SessionState(?)"
+}
+
+// SessionParams is what the handshake hands the data plane to install a
+// session (the root package translates control.Established into it).
+type SessionParams struct {
+	ID         wire.SessionID
+	Suite      stc.Suite
+	SendSecret stc.Secret
+	RecvSecret stc.Secret
+	Initiator  bool
+	Peer       netip.AddrPort
+	PeerID     stc.NodeID
+
+	// The peer's transport parameters from the handshake.
+	PeerMaxStreams       uint64
+	PeerMaxData          uint64
+	PeerMaxStreamData    uint64
+	PeerIdleTimeout      time.Duration
+	PeerMaxDatagram      int
+	Confirmed            chan struct{} // closed on the first packet that opens (may be nil)
+	AcceptedByApp        bool          // responder sessions are announced through Config.OnAccept
+	InitialRecvWindow    uint64        // what we advertised as session credit (LocalParams.InitialMaxData)
+	InitialStreamWindow  uint64        // what we advertised per stream
+	InitialLocalMaxStrms uint64        // what we advertised as MAX_STREAMS
+}
+
+// SessionStats is a snapshot of a session's counters: the seed's list
+// (bytes and messages sent/received, created, last active, active streams)
+// plus transport health. Safe to call from any goroutine.
+type SessionStats struct {
+	BytesSent, BytesReceived               uint64 // stream payload bytes written by the app / delivered to it
+	MessagesSent, MessagesReceived         uint64 // SendMessage / ReceiveMessage calls
+	PacketsSent, PacketsReceived           uint64
+	PacketsLost, PacketsRetransmitted      uint64
+	Created, LastActive                    time.Time
+	ActiveStreams                          int
+	SmoothedRTT, MinRTT, LatestRTT         time.Duration
+	CongestionWindow                       int
+	KeyRotationsSent, KeyRotationsReceived uint64
+	Suite                                  string
+	// Drops by cause.
+	DropsAuth, DropsReplay, DropsMalformed, DropsCustomUnregistered uint64
+}
+
+// sessionCounters are updated by the loop and read by Stats from any
+// goroutine.
+type sessionCounters struct {
+	bytesWritten, bytesRead           atomic.Uint64
+	msgsSent, msgsRecv                atomic.Uint64
+	pktsSent, pktsRecv                atomic.Uint64
+	pktsLost, pktsRetx                atomic.Uint64
+	lastActive                        atomic.Int64 // monotime.Time
+	srtt, minRTT, latestRTT           atomic.Int64
+	cwnd                              atomic.Int64
+	rotSent, rotRecv                  atomic.Uint64
+	dropAuth, dropReplay, dropMalform atomic.Uint64
+	dropCustom                        atomic.Uint64
+	activeStreams                     atomic.Int64
+}
+
+// control-frame bits recorded in recovery.SentPacket.Ctrl so a lost packet
+// re-queues what it carried.
+const (
+	ctrlMaxData    = 1 << iota // MAX_DATA
+	ctrlMaxStreams             // MAX_STREAMS
+	ctrlFinal                  // FINAL
+	ctrlStream                 // some stream's RESET/STOP_SENDING/MAX_STREAM_DATA (stream.ctlPN)
+	ctrlPing                   // PING
+	ctrlClose                  // CLOSE
+	ctrlPath                   // PATH_CHALLENGE/RESPONSE
+)
+
+// Session is an established, encrypted connection to one peer, carrying
+// streams. Its methods are safe for concurrent use. It is owned by one loop
+// of the data plane: every field below "loop-owned" is touched only from
+// that loop's goroutine.
+type Session struct {
+	id        wire.SessionID
+	initiator bool
+	peerID    stc.NodeID
+	suite     stc.Suite
+	cfg       *Config
+	loop      *loop
+	created   time.Time
+
+	state     atomic.Int32
+	done      chan struct{} // closed when the session is closed
+	closeOnce sync.Once
+	closeErr  atomic.Pointer[error]
+	confirmed chan struct{}
+	remote    atomic.Pointer[netip.AddrPort]
+
+	stats sessionCounters
+
+	api struct {
+		mu           sync.Mutex    // protects the fields below
+		nextLocal    wire.StreamID // next stream ID we open
+		openedLocal  uint64        // streams we opened
+		peerMaxStrms uint64        // streams we may open in total (peer's MAX_STREAMS)
+		limitCh      chan struct{} // closed and replaced when peerMaxStrms grows
+		stopped      map[wire.StreamID]uint64
+	}
+	acceptQ chan *Stream // peer-opened streams for AcceptStream (bounded by MaxStreams)
+
+	// ---- loop-owned ----
+	peer          netip.AddrPort
+	peerStreamMax uint64 // peer's initial per-stream credit (transport parameter)
+	peerIdle      time.Duration
+	sendKey     *stc.PacketAEAD
+	sendNext    *stc.PacketAEAD
+	sendSecret  stc.Secret // secret of sendKey
+	sendPhase   bool
+	keyPackets  uint64 // packets sealed with sendKey
+	keyBytes    uint64
+	keyStart    monotime.Time
+	keyUpdPN    uint64 // first PN sealed with the current key after an update
+	keyUpdAcked bool   // a packet sealed with the current key has been acknowledged
+	rotateAt    uint64 // packets under the current key before the next rotation
+
+	recvKey    *stc.PacketAEAD
+	recvPrev   *stc.PacketAEAD
+	recvNext   *stc.PacketAEAD
+	recvSecret stc.Secret // secret of recvKey
+	recvPhase  bool
+	recvFirst  uint64 // first PN opened under recvKey
+	prevExpiry monotime.Time
+	replay     stc.ReplayWindow
+	failed     uint64 // failed opens across keys (integrity limit)
+
+	nextPN     uint64
+	curPN      uint64 // packet number of the packet being built
+	skipPN     uint64 // next PN to skip deliberately (optimistic-ACK detection)
+	sent       *recovery.Sent
+	rtt        recovery.RTT
+	cc         *recovery.Cubic
+	pacer      *recovery.Pacer
+	rx         recovery.Received
+	ptoCount   int
+	probes     int // PTO probe packets still to send
+	lastAckEl  monotime.Time // last ack-eliciting packet sent
+	lastRecv   monotime.Time // last authenticated packet received
+	lastSend   monotime.Time
+	timer      recovery.Timer
+	ackRanges  [wire.MaxAckRanges + 1]recovery.AckRange
+	onAckedFn  func(*recovery.SentPacket)
+	onLostFn   func(*recovery.SentPacket)
+	frame      wire.Frame
+	pendingAck bool
+
+	sendWin streambuf.SendWindow
+	recvWin *streambuf.RecvWindow
+
+	streams         map[wire.StreamID]*Stream
+	active          []*Stream // streams with data to send, round-robin
+	ctlStreams      []*Stream // streams with stream-control frames pending
+	peerStreamsSeen uint64    // highest peer stream index opened (implicitly opens lower ones)
+	localMaxStreams uint64    // MAX_STREAMS we advertised (cumulative)
+	peerStreamsDone uint64    // peer streams fully finished (to raise localMaxStreams)
+
+	pend         uint32 // ctrl* bits of control frames to (re)send
+	closeCode    uint64
+	closeReason  string
+	closedByPeer bool
+	draining     bool // Close called: send CLOSE once all streams are done
+	drainDL      monotime.Time
+	closingUntil monotime.Time // after CLOSE sent: linger, answer packets with CLOSE
+	dirty        bool          // queued in the loop's flush list
+	pathChal     [8]byte
+	pathResp     [8]byte
+	pathValid    bool
+	pathRecv     uint64 // bytes received on an unvalidated new path
+	pathSent     uint64 // bytes sent on an unvalidated new path
+}
+
+// ID returns the session ID: the XOR of both nonces and node IDs (first 8
+// bytes), identical on both ends.
+func (s *Session) ID() wire.SessionID { return s.id }
+
+// PeerID returns the authenticated node ID of the peer.
+func (s *Session) PeerID() stc.NodeID { return s.peerID }
+
+// Initiator reports whether this side dialled the session.
+func (s *Session) Initiator() bool { return s.initiator }
+
+// RemoteAddr returns the peer's current UDP address (it changes when the
+// peer migrates and the new address is authenticated).
+func (s *Session) RemoteAddr() netip.AddrPort {
+	if p := s.remote.Load(); p != nil {
+		return *p
+	}
+	return netip.AddrPort{}
+}
+
+// State returns the session's lifecycle state.
+func (s *Session) State() SessionState { return SessionState(s.state.Load()) }
+
+// Done returns a channel closed when the session is closed.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Err returns why the session closed, or nil while it is open.
+func (s *Session) Err() error { return s.closedErr() }
+
+func (s *Session) closedErr() error {
+	if p := s.closeErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Stats returns a snapshot of the session's counters.
+func (s *Session) Stats() SessionStats {
+	c := &s.stats
+	return SessionStats{
+		BytesSent:               c.bytesWritten.Load(),
+		BytesReceived:           c.bytesRead.Load(),
+		MessagesSent:            c.msgsSent.Load(),
+		MessagesReceived:        c.msgsRecv.Load(),
+		PacketsSent:             c.pktsSent.Load(),
+		PacketsReceived:         c.pktsRecv.Load(),
+		PacketsLost:             c.pktsLost.Load(),
+		PacketsRetransmitted:    c.pktsRetx.Load(),
+		Created:                 s.created,
+		LastActive:              monotime.Time(c.lastActive.Load()).Time(),
+		ActiveStreams:           int(c.activeStreams.Load()),
+		SmoothedRTT:             time.Duration(c.srtt.Load()),
+		MinRTT:                  time.Duration(c.minRTT.Load()),
+		LatestRTT:               time.Duration(c.latestRTT.Load()),
+		CongestionWindow:        int(c.cwnd.Load()),
+		KeyRotationsSent:        c.rotSent.Load(),
+		KeyRotationsReceived:    c.rotRecv.Load(),
+		Suite:                   s.suite.String(),
+		DropsAuth:               c.dropAuth.Load(),
+		DropsReplay:             c.dropReplay.Load(),
+		DropsMalformed:          c.dropMalform.Load(),
+		DropsCustomUnregistered: c.dropCustom.Load(),
+	}
+}
+
+// OpenStream opens a new stream. It blocks while the peer's concurrent
+// stream limit is reached, until ctx ends (ErrStreamLimit wrapping
+// ctx.Err()) or the session closes.
+func (s *Session) OpenStream(ctx context.Context) (*Stream, error) {
+	for {
+		if err := s.closedErr(); err != nil {
+			return nil, err
+		}
+		s.api.mu.Lock()
+		if s.api.openedLocal < s.api.peerMaxStrms {
+			id := s.api.nextLocal
+			s.api.nextLocal += 2
+			s.api.openedLocal++
+			s.api.mu.Unlock()
+			st := s.newStream(id, s.peerStreamMax)
+			s.loop.post(cmd{op: opStreamOpen, stream: st})
+			return st, nil
+		}
+		ch := s.api.limitCh
+		s.api.mu.Unlock()
+		select {
+		case <-ch:
+		case <-s.done:
+		case <-ctx.Done():
+			return nil, &limitError{ctx.Err()}
+		}
+	}
+}
+
+type limitError struct{ cause error }
+
+func (e *limitError) Error() string { return ErrStreamLimit.Error() + ": " + e.cause.Error() }
+func (e *limitError) Unwrap() []error {
+	return []error{ErrStreamLimit, e.cause}
+}
+
+// AcceptStream returns the next stream the peer opened, blocking until
+// one arrives, ctx ends, or the session closes.
+func (s *Session) AcceptStream(ctx context.Context) (*Stream, error) {
+	select {
+	case st := <-s.acceptQ:
+		return st, nil
+	default:
+	}
+	select {
+	case st := <-s.acceptQ:
+		return st, nil
+	case <-s.done:
+		select {
+		case st := <-s.acceptQ:
+			return st, nil
+		default:
+		}
+		return nil, s.closedErr()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Close closes the session gracefully: it waits (bounded by the idle
+// timeout) until the peer has acknowledged all data written to every
+// stream, then sends CLOSE. It returns once the session is closed.
+func (s *Session) Close() error {
+	return s.CloseContext(context.Background())
+}
+
+// CloseContext is Close bounded by ctx: when ctx ends before the drain
+// completes the session is closed immediately.
+func (s *Session) CloseContext(ctx context.Context) error {
+	if s.State() == StateClosed {
+		return nil
+	}
+	s.loop.post(cmd{op: opSessionDrain, sess: s})
+	select {
+	case <-s.done:
+	case <-ctx.Done():
+		s.CloseWithError(CodeNoError, "close: context ended before drain")
+		<-s.done
+	}
+	return nil
+}
+
+// CloseWithError closes the session at once with an application code and
+// reason, sent to the peer in CLOSE; unsent data is discarded.
+func (s *Session) CloseWithError(code uint64, reason string) {
+	if len(reason) > wire.MaxCloseReason {
+		reason = reason[:wire.MaxCloseReason]
+	}
+	s.loop.post(cmd{op: opSessionClose, sess: s, code: code, reason: reason})
+}
+
+func (s *Session) newStream(id wire.StreamID, peerMax uint64) *Stream {
+	st := &Stream{
+		id:   id,
+		sess: s,
+		send:      streambuf.NewSend(s.cfg.SendBuffer),
+		kickRead:  make(chan struct{}, 1),
+		kickWrite: make(chan struct{}, 1),
+		recv: streambuf.NewRecv(s.cfg.StreamWindow, s.cfg.MaxStreamWindow, s.cfg.MaxGaps),
+	}
+	st.peerMaxData = peerMax
+	st.advertised = uint64(s.cfg.StreamWindow)
+	return st
+}
+
+// peerStopped returns the *StreamError for a stream the peer asked to stop
+// (STOP_SENDING), or nil.
+func (s *Session) peerStopped(st *Stream) error {
+	s.api.mu.Lock()
+	defer s.api.mu.Unlock()
+	if code, ok := s.api.stopped[st.id]; ok {
+		return &StreamError{StreamID: st.id, Code: code, Remote: true}
+	}
+	return nil
+}
+
+func (s *Session) queueReset(st *Stream, code uint64) {
+	s.loop.post(cmd{op: opStreamReset, stream: st, code: code})
+}
+
+func (s *Session) queueStop(st *Stream, code uint64) {
+	s.loop.post(cmd{op: opStreamStop, stream: st, code: code})
+}
+
+// isLocal reports whether id is of the parity this side opens.
+func (s *Session) isLocal(id wire.StreamID) bool {
+	odd := id&1 == 1
+	return odd == s.initiator
+}
+
+// streamIndex maps a stream ID to its 1-based index among its side's IDs.
+func streamIndex(id wire.StreamID) uint64 { return (uint64(id) + 1) / 2 }
+
+// streamIDFromIndex is the inverse of streamIndex for the given parity.
+func streamIDFromIndex(idx uint64, odd bool) wire.StreamID {
+	if odd {
+		return wire.StreamID(2*idx - 1)
+	}
+	return wire.StreamID(2 * idx)
+}

@@ -1,0 +1,469 @@
+package dataplane
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/stt-go/stt/dataplane/streambuf"
+	"github.com/stt-go/stt/wire"
+)
+
+// Stream is one ordered, reliable byte stream inside a Session: an
+// io.ReadWriteCloser with deadlines, resets and message framing.
+//
+// Read and Write may be called from different goroutines at once; two
+// concurrent Reads (or Writes) are not meaningful and not supported, except
+// SendMessage, which serialises whole messages. Errors returned: ErrClosed
+// (matches net.ErrClosed) after Close/CloseWrite or session close (the
+// session's *SessionError when it ended abnormally), *StreamError after a
+// reset by either side, ErrDeadline (a net.Error timeout unwrapping to
+// os.ErrDeadlineExceeded) when a deadline passes, io.EOF from Read at the
+// end of the peer's data, ErrMessageTooLarge from the message methods.
+type Stream struct {
+	id   wire.StreamID
+	sess *Session
+
+	send *streambuf.Send
+	recv *streambuf.Recv
+
+	// wakeQueued coalesces wake-ups to the loop: set by the API side before
+	// it queues the stream, cleared by the loop when it takes it.
+	wakeQueued atomic.Bool
+
+	kickRead, kickWrite chan struct{} // deadline changes wake blocked Read/Write
+
+	// msgMu serialises SendMessage callers so messages never interleave.
+	msgMu sync.Mutex
+
+	deadlines struct {
+		mu    sync.Mutex // protects read, write
+		read  time.Time
+		write time.Time
+	}
+
+	// Loop-owned state (touched only by the session's loop goroutine).
+	peerMaxData   uint64 // peer's credit for this stream (absolute offset)
+	highestSent   uint64 // highest stream offset ever sent (session credit accounting)
+	recvHighest   uint64 // highest offset+len received (session credit accounting)
+	consumedSeen  uint64 // bytes the app had read at the last wake (session credit)
+	advertised    uint64 // last MAX_STREAM_DATA value sent
+	inActive      bool   // in the session's active (has data) list
+	sendFinished  bool   // all data and FIN acked, or reset sent
+	recvFinished  bool   // final size reached and consumed, reset received, or read cancelled
+	removed       bool   // removed from the session's stream map
+	pendWindow    bool   // MAX_STREAM_DATA to send
+	pendReset     bool   // RESET to send
+	pendStop      bool   // STOP_SENDING to send
+	resetCode     uint64 // our reset code
+	resetFinal    uint64 // final size for our RESET
+	stopCode      uint64 // our STOP_SENDING code
+	ctlPN         uint64 // packet number that last carried this stream's control frame
+	ctlInFlight   bool   // ctlPN is valid and unacknowledged
+	localReset    atomic.Bool
+	readCancelled atomic.Bool
+}
+
+// ID returns the stream's ID: odd when the session's initiator opened it,
+// even when the responder did.
+func (st *Stream) ID() wire.StreamID { return st.id }
+
+// Session returns the session the stream belongs to.
+func (st *Stream) Session() *Session { return st.sess }
+
+// Read reads in-order stream bytes into p. It blocks until at least one
+// byte is available, the peer's data ends (io.EOF), the stream is reset
+// (*StreamError), the read deadline passes (ErrDeadline) or the session
+// closes.
+func (st *Stream) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		n, err := st.recv.Read(p)
+		if n > 0 || err != nil {
+			if n > 0 {
+				st.sess.stats.bytesRead.Add(uint64(n))
+				st.wake()
+			}
+			if err == io.EOF {
+				st.wake()
+			}
+			return n, st.mapRecvErr(err)
+		}
+		if err := st.sess.closedErr(); err != nil {
+			return 0, err
+		}
+		dl := st.readDeadline()
+		var timeout <-chan time.Time
+		if !dl.IsZero() {
+			d := time.Until(dl)
+			if d <= 0 {
+				return 0, ErrDeadline
+			}
+			if timer == nil {
+				timer = time.NewTimer(d)
+			} else {
+				timer.Reset(d)
+			}
+			timeout = timer.C
+		}
+		select {
+		case <-st.recv.Readable():
+		case <-st.kickRead:
+		case <-st.sess.done:
+		case <-timeout:
+			return 0, ErrDeadline
+		}
+	}
+}
+
+func (st *Stream) mapRecvErr(err error) error {
+	if err == nil || err == io.EOF {
+		return err
+	}
+	var se *StreamError
+	if errors.As(err, &se) {
+		return err
+	}
+	if errors.Is(err, streambuf.ErrClosed) {
+		if st.readCancelled.Load() {
+			return ErrClosed
+		}
+		if cerr := st.sess.closedErr(); cerr != nil {
+			return cerr
+		}
+		return ErrClosed
+	}
+	return err
+}
+
+// Write writes p to the stream. It blocks until every byte is buffered
+// for sending (the stream buffers up to the configured send buffer of
+// unacknowledged bytes), the write deadline passes (ErrDeadline, with n
+// bytes written), the stream is reset, or the session closes.
+func (st *Stream) Write(p []byte) (int, error) {
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	written := 0
+	for {
+		n, err := st.send.Write(p[written:])
+		written += n
+		if n > 0 {
+			st.sess.stats.bytesWritten.Add(uint64(n))
+			st.wake()
+		}
+		if err != nil {
+			return written, st.mapSendErr(err)
+		}
+		if written == len(p) {
+			return written, nil
+		}
+		if err := st.sess.closedErr(); err != nil {
+			return written, err
+		}
+		dl := st.writeDeadline()
+		var timeout <-chan time.Time
+		if !dl.IsZero() {
+			d := time.Until(dl)
+			if d <= 0 {
+				return written, ErrDeadline
+			}
+			if timer == nil {
+				timer = time.NewTimer(d)
+			} else {
+				timer.Reset(d)
+			}
+			timeout = timer.C
+		}
+		select {
+		case <-st.send.Writable():
+		case <-st.kickWrite:
+		case <-st.sess.done:
+		case <-timeout:
+			return written, ErrDeadline
+		}
+	}
+}
+
+func (st *Stream) mapSendErr(err error) error {
+	if errors.Is(err, streambuf.ErrClosed) {
+		if st.localReset.Load() {
+			return ErrClosed
+		}
+		if cerr := st.sess.closedErr(); cerr != nil {
+			return cerr
+		}
+		if se := st.sess.peerStopped(st); se != nil {
+			return se
+		}
+		return ErrClosed
+	}
+	return err
+}
+
+// CloseWrite ends the sending direction: the peer reads io.EOF after the
+// bytes already written. Data written before CloseWrite is still delivered
+// reliably. Further Writes return ErrClosed.
+func (st *Stream) CloseWrite() error {
+	err := st.send.Close()
+	st.wake()
+	if err != nil {
+		return ErrClosed
+	}
+	return nil
+}
+
+// Close closes the sending direction like CloseWrite and stops reading:
+// buffered unread data is discarded and the peer is asked to stop sending.
+// It does not wait for delivery; the session keeps retransmitting until the
+// peer has acknowledged every byte (Session.Close drains).
+func (st *Stream) Close() error {
+	_ = st.send.Close()
+	if !st.recvDoneForClose() {
+		st.cancelRead(0)
+	}
+	st.wake()
+	return nil
+}
+
+// recvDoneForClose reports whether the peer's data has been read to the end
+// already, in which case Close need not ask it to stop sending.
+func (st *Stream) recvDoneForClose() bool {
+	fs, ok := st.recv.FinalSize()
+	return ok && st.recv.Consumed() == fs
+}
+
+// CancelWrite abandons the sending direction: unsent and unacknowledged data
+// is dropped and the peer's reads fail with a *StreamError carrying code.
+func (st *Stream) CancelWrite(code uint64) {
+	if st.localReset.Swap(true) {
+		return
+	}
+	st.sess.queueReset(st, code)
+}
+
+// CancelRead abandons the receiving direction: buffered data is dropped,
+// further data is discarded and the peer is asked (STOP_SENDING) to stop
+// with code. Reads return ErrClosed.
+func (st *Stream) CancelRead(code uint64) { st.cancelRead(code) }
+
+func (st *Stream) cancelRead(code uint64) {
+	if st.readCancelled.Swap(true) {
+		return
+	}
+	st.recv.CloseRead()
+	st.sess.queueStop(st, code)
+}
+
+// SetDeadline sets both the read and write deadlines.
+func (st *Stream) SetDeadline(t time.Time) error {
+	st.deadlines.mu.Lock()
+	st.deadlines.read, st.deadlines.write = t, t
+	st.deadlines.mu.Unlock()
+	st.kick()
+	return nil
+}
+
+// SetReadDeadline sets the deadline for Read and ReceiveMessage; the zero
+// time means none. A deadline in the past makes blocked reads return
+// ErrDeadline at once.
+func (st *Stream) SetReadDeadline(t time.Time) error {
+	st.deadlines.mu.Lock()
+	st.deadlines.read = t
+	st.deadlines.mu.Unlock()
+	st.kick()
+	return nil
+}
+
+// SetWriteDeadline sets the deadline for Write and SendMessage.
+func (st *Stream) SetWriteDeadline(t time.Time) error {
+	st.deadlines.mu.Lock()
+	st.deadlines.write = t
+	st.deadlines.mu.Unlock()
+	st.kick()
+	return nil
+}
+
+// kick wakes blocked readers and writers so they re-read their deadlines.
+func (st *Stream) kick() {
+	for _, ch := range []chan struct{}{st.kickRead, st.kickWrite} {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (st *Stream) readDeadline() time.Time {
+	st.deadlines.mu.Lock()
+	defer st.deadlines.mu.Unlock()
+	return st.deadlines.read
+}
+
+func (st *Stream) writeDeadline() time.Time {
+	st.deadlines.mu.Lock()
+	defer st.deadlines.mu.Unlock()
+	return st.deadlines.write
+}
+
+// SendMessage writes msg as one message: a varint length prefix and the
+// bytes, never interleaved with another SendMessage on this stream. It
+// returns ErrMessageTooLarge above the session's MaxMessageSize. ctx bounds
+// the wait for buffer space (on expiry the stream is reset, since a partial
+// message cannot be taken back, and ctx.Err() is returned).
+func (st *Stream) SendMessage(ctx context.Context, msg []byte) error {
+	if len(msg) > st.sess.cfg.MaxMessageSize {
+		return ErrMessageTooLarge
+	}
+	var hdr [streambuf.MaxMessageHeaderLen]byte
+	h := streambuf.AppendMessageHeader(hdr[:0], len(msg))
+	st.msgMu.Lock()
+	defer st.msgMu.Unlock()
+	if ctx.Done() == nil {
+		if _, err := st.Write(h); err != nil {
+			return err
+		}
+		if _, err := st.Write(msg); err != nil {
+			return err
+		}
+		st.sess.stats.msgsSent.Add(1)
+		return nil
+	}
+	if err := st.writeCtx(ctx, h); err != nil {
+		return err
+	}
+	if err := st.writeCtx(ctx, msg); err != nil {
+		return err
+	}
+	st.sess.stats.msgsSent.Add(1)
+	return nil
+}
+
+// writeCtx writes all of p or fails; on ctx expiry mid-message it resets
+// the stream (a partial message would corrupt the framing).
+func (st *Stream) writeCtx(ctx context.Context, p []byte) error {
+	for len(p) > 0 {
+		n, err := st.send.Write(p)
+		p = p[n:]
+		if n > 0 {
+			st.sess.stats.bytesWritten.Add(uint64(n))
+			st.wake()
+		}
+		if err != nil {
+			return st.mapSendErr(err)
+		}
+		if len(p) == 0 {
+			return nil
+		}
+		if err := st.sess.closedErr(); err != nil {
+			return err
+		}
+		select {
+		case <-st.send.Writable():
+		case <-st.sess.done:
+		case <-ctx.Done():
+			st.CancelWrite(CodeInternal)
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// ReceiveMessage reads one whole message written by the peer's SendMessage.
+// The returned slice is newly allocated and owned by the caller. It returns
+// ErrMessageTooLarge (and resets the stream's read side) for a message over
+// MaxMessageSize, io.EOF at a clean end of stream, io.ErrUnexpectedEOF if
+// the stream ends inside a message, and ctx.Err() when ctx ends first.
+func (st *Stream) ReceiveMessage(ctx context.Context) ([]byte, error) {
+	var hdr [streambuf.MaxMessageHeaderLen]byte
+	n := 0
+	var size uint64
+	for {
+		if err := st.readFullCtx(ctx, hdr[n:n+1]); err != nil {
+			if err == io.EOF && n > 0 {
+				return nil, io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+		n++
+		v, hl, err := streambuf.ParseMessageHeader(hdr[:n])
+		if err == nil && hl == n {
+			size = v
+			break
+		}
+		if !errors.Is(err, io.ErrUnexpectedEOF) || n == len(hdr) {
+			st.CancelRead(CodeProtocol)
+			return nil, errors.New("stt: malformed message header")
+		}
+	}
+	if size > uint64(st.sess.cfg.MaxMessageSize) {
+		st.CancelRead(CodeProtocol)
+		return nil, ErrMessageTooLarge
+	}
+	msg := make([]byte, size)
+	if err := st.readFullCtx(ctx, msg); err != nil {
+		if err == io.EOF {
+			return nil, io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	st.sess.stats.msgsRecv.Add(1)
+	return msg, nil
+}
+
+// readFullCtx fills p or returns an error; io.EOF only if nothing was read.
+func (st *Stream) readFullCtx(ctx context.Context, p []byte) error {
+	got := 0
+	for got < len(p) {
+		n, err := st.recv.Read(p[got:])
+		got += n
+		if n > 0 {
+			st.sess.stats.bytesRead.Add(uint64(n))
+			st.wake()
+		}
+		if err != nil {
+			if err == io.EOF {
+				st.wake()
+				if got > 0 {
+					return io.ErrUnexpectedEOF
+				}
+			}
+			return st.mapRecvErr(err)
+		}
+		if got == len(p) {
+			return nil
+		}
+		if err := st.sess.closedErr(); err != nil {
+			return err
+		}
+		select {
+		case <-st.recv.Readable():
+		case <-st.sess.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// wake tells the loop the stream has new data to send, freed receive
+// window, or a state change. Wake-ups coalesce: at most one is queued.
+func (st *Stream) wake() {
+	if st.wakeQueued.CompareAndSwap(false, true) {
+		st.sess.loop.post(cmd{op: opStreamWake, stream: st})
+	}
+}

@@ -1,0 +1,154 @@
+package dataplane
+
+// Session timers. Each session owns one recovery.Timer on its loop's wheel,
+// armed at the earliest of its deadlines; when it fires, every deadline that
+// has passed is handled (event names follow RFC 9002 and the seed):
+//
+//   - expiredLoss / expiredPTO: loss detection and probe timeout
+//   - expiredAck: the delayed ACK is due
+//   - expiredIdle: nothing authenticated heard for the idle timeout
+//   - expiredKeepAlive: send a PING so the peer's idle timer stays fresh
+//   - expiredPrevKey: forget the previous receive key
+//   - expiredDrain / expiredClosing: end of a graceful drain or close linger
+
+import (
+	"time"
+
+	"github.com/stt-go/stt/dataplane/recovery"
+	"github.com/stt-go/stt/internal/monotime"
+)
+
+// ptoBase is one probe timeout without backoff.
+func (s *Session) ptoBase() time.Duration {
+	return s.rtt.PTO(maxAckDelay)
+}
+
+func (s *Session) idleTimeout() time.Duration {
+	d := s.cfg.IdleTimeout
+	if s.peerIdle > 0 && s.peerIdle < d {
+		d = s.peerIdle
+	}
+	return d
+}
+
+// deadline computes the earliest timer deadline.
+func (s *Session) deadline(now monotime.Time) monotime.Time {
+	var dl monotime.Time
+	take := func(t monotime.Time) {
+		if t != 0 && (dl == 0 || t < dl) {
+			dl = t
+		}
+	}
+	if s.closingUntil != 0 {
+		return s.closingUntil
+	}
+	if lt := s.sent.LossTime(); lt != 0 {
+		take(lt)
+	} else if s.sent.BytesInFlight() > 0 || s.State() == StateHandshake && !s.initiator {
+		take(recovery.PTODeadline(s.lastAckEl, &s.rtt, maxAckDelay, s.ptoCount))
+	}
+	if t, ok := s.rx.AckDeadline(); ok {
+		take(t)
+	}
+	take(s.lastRecv.Add(s.idleTimeout()))
+	if ka := s.cfg.KeepAlive; ka > 0 {
+		take(max(s.lastSend, s.lastRecv).Add(ka))
+	}
+	if s.recvPrev != nil {
+		take(s.prevExpiry)
+	}
+	if s.draining {
+		take(s.drainDL)
+	}
+	return dl
+}
+
+// rearm schedules the session's timer at its earliest deadline.
+func (s *Session) rearm(now monotime.Time) {
+	if s.State() == StateClosed {
+		s.loop.wheel.Cancel(&s.timer)
+		return
+	}
+	if dl := s.deadline(now); dl != 0 {
+		if !s.timer.Scheduled() || s.timer.Deadline() != dl {
+			s.loop.wheel.Schedule(&s.timer, dl)
+		}
+	}
+}
+
+// onTimer runs when the session's timer fires.
+func (s *Session) onTimer(now monotime.Time) {
+	if s.State() == StateClosed {
+		return
+	}
+	if s.closingUntil != 0 {
+		if !now.Before(s.closingUntil) {
+			s.finish(&SessionError{Code: s.closeCode, Reason: s.closeReason, Remote: s.closedByPeer})
+		} else {
+			s.rearm(now)
+		}
+		return
+	}
+	// expiredIdle
+	if now.Sub(s.lastRecv) >= s.idleTimeout() {
+		s.closeCode, s.closeReason = CodeIdleTimeout, "idle timeout"
+		s.finish(&SessionError{Code: CodeIdleTimeout, Reason: "idle timeout: nothing heard from the peer for " + s.idleTimeout().String()})
+		return
+	}
+	// expiredDrain
+	if s.draining && !now.Before(s.drainDL) {
+		s.closeLocal(now, CodeNoError, "drain timeout")
+		return
+	}
+	// expiredLoss / expiredPTO
+	if lt := s.sent.LossTime(); lt != 0 {
+		if !now.Before(lt) {
+			s.sent.DetectLost(now, &s.rtt, s.onLostFn)
+		}
+	} else if s.sent.BytesInFlight() > 0 {
+		if pto := recovery.PTODeadline(s.lastAckEl, &s.rtt, maxAckDelay, s.ptoCount); !now.Before(pto) {
+			s.ptoCount++
+			s.probe()
+		}
+	}
+	// expiredAck
+	if t, ok := s.rx.AckDeadline(); ok && !now.Before(t) {
+		s.pendingAck = true
+		s.markDirty()
+	}
+	// expiredKeepAlive
+	if ka := s.cfg.KeepAlive; ka > 0 && !now.Before(max(s.lastSend, s.lastRecv).Add(ka)) {
+		s.pend |= ctrlPing
+		s.markDirty()
+	}
+	// expiredPrevKey
+	s.dropPrevKey(now)
+	s.rearm(now)
+}
+
+// probe sends ack-eliciting data on PTO (RFC 9002 §6.2.4): the oldest
+// unacknowledged data is re-queued, or a PING when there is none.
+func (s *Session) probe() {
+	if p, ok := s.sent.OldestUnacked(); ok && p.NRanges > 0 {
+		for i := 0; i < int(p.NRanges); i++ {
+			r := &p.Ranges[i]
+			if st := s.streams[streamID(r.StreamID)]; st != nil {
+				st.send.OnLost(r.Offset, int(r.Len), r.Fin)
+				s.activate(st)
+			}
+		}
+		s.stats.pktsRetx.Add(1)
+	} else {
+		s.pend |= ctrlPing
+	}
+	s.probes = 2 // RFC 9002 §6.2.4: up to two probe packets, exempt from the congestion window
+	s.markDirty()
+}
+
+// publishRecoveryStats copies RTT and window into the atomic counters.
+func (s *Session) publishRecoveryStats() {
+	s.stats.srtt.Store(int64(s.rtt.Smoothed()))
+	s.stats.minRTT.Store(int64(s.rtt.Min()))
+	s.stats.latestRTT.Store(int64(s.rtt.Latest()))
+	s.stats.cwnd.Store(int64(s.cc.Window()))
+}

@@ -1,0 +1,45 @@
+package stt
+
+import (
+	"errors"
+
+	"github.com/stt-go/stt/control"
+	"github.com/stt-go/stt/dataplane"
+)
+
+// Errors callers branch on (errors.Is).
+var (
+	// ErrClosed is returned by operations on a stopped node or a closed
+	// session or stream. It matches net.ErrClosed.
+	ErrClosed = dataplane.ErrClosed
+	// ErrHandshakeTimeout is returned by Connect when no authenticated answer
+	// came within Config.HandshakeTimeout: the peer is unreachable or holds
+	// another shared seed. It is a net.Error with Timeout() true.
+	ErrHandshakeTimeout = control.ErrHandshakeTimeout
+	// ErrAuthentication is returned by Connect when the peer rejected the
+	// handshake or failed authentication (wrong node ID, not on the
+	// allow-list, or a REJECT for a wrong shared seed when the peer enables
+	// Config.RejectWrongSeed).
+	ErrAuthentication = control.ErrAuthentication
+	// ErrStreamLimit is returned by OpenStream when its context ends while
+	// the peer's concurrent-stream limit is reached.
+	ErrStreamLimit = dataplane.ErrStreamLimit
+	// ErrMessageTooLarge is returned by SendMessage and ReceiveMessage for a
+	// message over Config.MaxMessageSize.
+	ErrMessageTooLarge = dataplane.ErrMessageTooLarge
+	// ErrReceiveMode is returned when Node.Receive and AcceptStream/Accept
+	// are mixed on one node: Receive takes every incoming stream itself.
+	ErrReceiveMode = errors.New("stt: Node.Receive and Accept/AcceptStream cannot be mixed on one node")
+	// ErrNotStarted is returned by Connect, Accept and Receive before Start.
+	ErrNotStarted = errors.New("stt: node not started")
+	// ErrReservedFrameType is returned by FrameDispatcher.Register for frame
+	// types 0x00-0x7F, which STT reserves.
+	ErrReservedFrameType = errors.New("stt: frame types 0x00-0x7F are reserved to STT; use 0x80-0xFF")
+)
+
+// StreamError reports a stream reset by either side (Code, Remote).
+type StreamError = dataplane.StreamError
+
+// SessionError reports why a session closed (Code, Reason, Remote); it
+// unwraps to ErrClosed, and idle timeouts are net.Error timeouts.
+type SessionError = dataplane.SessionError

@@ -1,0 +1,475 @@
+package stt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/stt-go/stt/batch"
+	"github.com/stt-go/stt/control"
+	"github.com/stt-go/stt/dataplane"
+	"github.com/stt-go/stt/stc"
+	"github.com/stt-go/stt/wire"
+)
+
+// Session is an established, encrypted connection to one peer; see
+// dataplane.Session for its methods (OpenStream, AcceptStream, Stats,
+// Close, ...).
+type Session = dataplane.Session
+
+// Stream is an ordered, reliable byte stream within a Session; see
+// dataplane.Stream (io.ReadWriteCloser, deadlines, messages, resets).
+type Stream = dataplane.Stream
+
+// SessionStats is a snapshot of a session's counters.
+type SessionStats = dataplane.SessionStats
+
+// SessionState is a session's lifecycle state (Handshake, Active,
+// Closing, Closed).
+type SessionState = dataplane.SessionState
+
+// SessionID is the 8-byte session identifier both peers derive.
+type SessionID = wire.SessionID
+
+// StreamID identifies a stream within a session (odd: opened by the
+// initiator, even: by the responder).
+type StreamID = wire.StreamID
+
+// NodeID is a node's 32-byte identity fingerprint, SHA3-256 over a label
+// and its static public key.
+type NodeID = stc.NodeID
+
+// NodeState is a node's lifecycle state, the seed's
+// Created → Started → Running → Stopped.
+type NodeState int32
+
+// Node states.
+const (
+	NodeCreated  NodeState = iota // built, not listening
+	NodeStarted                   // sockets open, loops starting
+	NodeRunning                   // serving sessions
+	NodeStopping                  // Stop in progress: draining sessions
+	NodeStopped                   // shut down; all goroutines gone
+)
+
+func (s NodeState) String() string {
+	return [...]string{"Created", "Started", "Running", "Stopping", "Stopped"}[s]
+}
+
+// acceptQueueLen bounds sessions accepted but not yet taken by Accept;
+// beyond it new sessions are closed (a slow application cannot make the
+// node buffer without bound).
+const acceptQueueLen = 1024
+
+// NodeStats are node-wide counters.
+type NodeStats struct {
+	Sessions  int                   // sessions currently open
+	Handshake control.Stats         // handshake outcomes and anti-DoS counters
+	Dataplane dataplane.EngineStats // drops by cause, steering
+	Batch     []batch.Stats         // per socket: GSO/GRO state, queue overflows
+}
+
+// Node is a participant in STT: it listens on UDP, dials and accepts
+// sessions. Create it with NewNode, then Start; Stop shuts it down. All
+// methods are safe for concurrent use.
+type Node struct {
+	cfg      Config
+	identity *stc.Identity
+	psk      [32]byte
+	suites   []stc.Suite
+
+	state   atomic.Int32
+	startMu sync.Mutex // serialises Start and Stop
+
+	group  *batch.Group
+	engine *dataplane.Engine
+	plane  *control.Plane
+
+	dispatcher FrameDispatcher
+
+	acceptQ  chan *Session
+	mode     atomic.Int32 // 0 unset, 1 Accept/AcceptStream, 2 Receive
+	packets  chan Packet
+	recvWG   sync.WaitGroup
+	stopping chan struct{}
+
+	sessMu   sync.Mutex // protects sessions, dialled
+	sessions map[*Session]struct{}
+	dialled  map[wire.SessionID]*Session
+}
+
+const (
+	modeUnset int32 = iota
+	modeAccept
+	modeReceive
+)
+
+// NewNode validates cfg and derives the node's identity. It does not open
+// sockets (Start does). Errors name the Config field at fault.
+func NewNode(cfg Config) (*Node, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg.NodeSeed = append([]byte(nil), cfg.NodeSeed...)
+	cfg.SharedSeed = append([]byte(nil), cfg.SharedSeed...)
+	cfg.AllowPeers = append([]NodeID(nil), cfg.AllowPeers...)
+	id, err := stc.NewIdentity(cfg.NodeSeed)
+	if err != nil {
+		return nil, fmt.Errorf("stt: Config.NodeSeed: %w", err)
+	}
+	psk, err := stc.DerivePSK(cfg.SharedSeed)
+	if err != nil {
+		return nil, fmt.Errorf("stt: Config.SharedSeed: %w", err)
+	}
+	n := &Node{
+		cfg:      cfg,
+		identity: id,
+		psk:      psk,
+		acceptQ:  make(chan *Session, acceptQueueLen),
+		packets:  make(chan Packet, 1024),
+		stopping: make(chan struct{}),
+		sessions: make(map[*Session]struct{}),
+		dialled:  make(map[wire.SessionID]*Session),
+	}
+	n.suites = suitesFor(cfg.Suite)
+	return n, nil
+}
+
+// suitesFor returns the offered suites, preferred first.
+func suitesFor(name string) []stc.Suite {
+	first := stc.PreferredSuite()
+	if name != "" {
+		first, _ = stc.ParseSuite(name)
+	}
+	out := []stc.Suite{first}
+	for _, s := range stc.Available() {
+		if s != first {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// ID returns the node's ID, derived from its node seed.
+func (n *Node) ID() NodeID { return n.identity.ID() }
+
+// State returns the node's lifecycle state.
+func (n *Node) State() NodeState { return NodeState(n.state.Load()) }
+
+// Addr returns the bound UDP address (valid after Start).
+func (n *Node) Addr() netip.AddrPort {
+	if n.group == nil {
+		return netip.AddrPort{}
+	}
+	return n.group.LocalAddr()
+}
+
+// Suite returns the name of the AEAD suite this node prefers.
+func (n *Node) Suite() string { return n.suites[0].String() }
+
+// Start opens the sockets and starts the loops and the control plane:
+// Created → Started → Running. ctx bounds start-up only.
+func (n *Node) Start(ctx context.Context) error {
+	n.startMu.Lock()
+	defer n.startMu.Unlock()
+	if n.State() != NodeCreated {
+		return fmt.Errorf("stt: Start on a node in state %s", n.State())
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	addr, err := resolveListen(n.cfg.ListenAddr)
+	if err != nil {
+		return err
+	}
+	loops := n.cfg.Loops
+	if loops <= 0 {
+		loops = runtime.GOMAXPROCS(0)
+	}
+	loops = min(max(loops, 1), 64)
+	g, err := batch.ListenGroup(addr, loops, &batch.Options{
+		DisableGSO:      n.cfg.DisableGSO,
+		DisableGRO:      n.cfg.DisableGRO,
+		DisableSteering: n.cfg.DisableSteering,
+		Logger:          n.cfg.Logger,
+	})
+	if err != nil {
+		return fmt.Errorf("stt: listen on %s: %w", addr, err)
+	}
+	n.group = g
+	n.state.Store(int32(NodeStarted))
+
+	dcfg := n.cfg.dataplaneConfig()
+	dcfg.OnHandshake = n.onHandshake
+	dcfg.OnAccept = n.onAccept
+	dcfg.OnStream = n.onStream
+	dcfg.OnClose = n.onClose
+	dcfg.OnCustomFrame = n.dispatcher.dispatch
+	eng, err := dataplane.New(dcfg, g.Conns(), g.Steered())
+	if err != nil {
+		_ = g.Close()
+		return err
+	}
+	n.engine = eng
+	ec := eng.Config()
+	plane, err := control.NewPlane(&control.Config{
+		Identity:         n.identity,
+		PSK:              n.psk,
+		Suites:           n.suites,
+		Hybrid:           !n.cfg.DisableHybrid,
+		AllowPeers:       n.cfg.AllowPeers,
+		HandshakeTimeout: n.cfg.HandshakeTimeout,
+		RejectWrongSeed:  n.cfg.RejectWrongSeed,
+		Params: control.TransportParams{
+			MaxStreams:           uint64(ec.MaxStreams),
+			InitialMaxData:       uint64(ec.SessionWindow),
+			InitialMaxStreamData: uint64(ec.StreamWindow),
+			MaxDatagram:          uint16(ec.MaxDatagram),
+			IdleTimeoutMs:        uint32(ec.IdleTimeout / time.Millisecond),
+		},
+		Logger: n.cfg.Logger,
+	}, (*dataPlaneAdapter)(n))
+	if err != nil {
+		_ = eng.Close()
+		return err
+	}
+	n.plane = plane
+	eng.Start()
+	n.state.Store(int32(NodeRunning))
+	return nil
+}
+
+func resolveListen(s string) (netip.AddrPort, error) {
+	if s == "" {
+		s = ":0"
+	}
+	ua, err := net.ResolveUDPAddr("udp", s)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("stt: Config.ListenAddr %q: %w", s, err)
+	}
+	ap := ua.AddrPort()
+	if !ap.Addr().IsValid() {
+		ap = netip.AddrPortFrom(netip.IPv6Unspecified(), ap.Port())
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
+}
+
+func resolvePeer(s string) (netip.AddrPort, error) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
+	}
+	ua, err := net.ResolveUDPAddr("udp", s)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("stt: peer address %q: %w", s, err)
+	}
+	ap := ua.AddrPort()
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
+}
+
+// Connect dials a peer and returns once the four-message handshake is
+// complete (the seed's connect_udp). It fails with ErrHandshakeTimeout
+// (no answer: peer unreachable or shared seed mismatch), ErrAuthentication,
+// the context's error, or ErrClosed after Stop.
+func (n *Node) Connect(ctx context.Context, addr string) (*Session, error) {
+	if n.State() != NodeRunning {
+		return nil, n.notRunning()
+	}
+	to, err := resolvePeer(addr)
+	if err != nil {
+		return nil, err
+	}
+	est, err := n.plane.Dial(ctx, to)
+	if err != nil {
+		return nil, err
+	}
+	n.sessMu.Lock()
+	s := n.dialled[est.SessionID]
+	delete(n.dialled, est.SessionID)
+	n.sessMu.Unlock()
+	if s == nil {
+		return nil, errors.New("stt: BUG: handshake confirmed a session the data plane does not hold")
+	}
+	return s, nil
+}
+
+func (n *Node) notRunning() error {
+	if n.State() >= NodeStopping {
+		return ErrClosed
+	}
+	return ErrNotStarted
+}
+
+// Accept returns the next session a peer opened to this node, blocking
+// until one arrives, ctx ends or the node stops (ErrClosed).
+func (n *Node) Accept(ctx context.Context) (*Session, error) {
+	if n.State() < NodeRunning {
+		return nil, ErrNotStarted
+	}
+	if !n.mode.CompareAndSwap(modeUnset, modeAccept) && n.mode.Load() != modeAccept {
+		return nil, ErrReceiveMode
+	}
+	select {
+	case s := <-n.acceptQ:
+		return s, nil
+	case <-n.stopping:
+		return nil, ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Stats returns node-wide counters.
+func (n *Node) Stats() NodeStats {
+	var st NodeStats
+	n.sessMu.Lock()
+	st.Sessions = len(n.sessions)
+	n.sessMu.Unlock()
+	if n.plane != nil {
+		st.Handshake = n.plane.Stats()
+	}
+	if n.engine != nil {
+		st.Dataplane = n.engine.Stats()
+	}
+	if n.group != nil {
+		for _, c := range n.group.Conns() {
+			st.Batch = append(st.Batch, c.Stats())
+		}
+	}
+	return st
+}
+
+// Sessions returns the node's open sessions.
+func (n *Node) Sessions() []*Session {
+	n.sessMu.Lock()
+	defer n.sessMu.Unlock()
+	out := make([]*Session, 0, len(n.sessions))
+	for s := range n.sessions {
+		out = append(out, s)
+	}
+	return out
+}
+
+// FrameDispatcher returns the node's dispatcher for application frame types
+// 0x80-0xFF.
+func (n *Node) FrameDispatcher() *FrameDispatcher { return &n.dispatcher }
+
+// Stop shuts the node down gracefully: every session drains (peers
+// acknowledge what was written) and closes with CLOSE, bounded by ctx; then
+// the sockets close and every goroutine exits → Stopped. Stop on a node
+// that never started just marks it stopped.
+func (n *Node) Stop(ctx context.Context) error {
+	n.startMu.Lock()
+	defer n.startMu.Unlock()
+	switch n.State() {
+	case NodeStopped, NodeStopping:
+		return nil
+	case NodeCreated:
+		n.state.Store(int32(NodeStopped))
+		close(n.stopping)
+		return nil
+	}
+	n.state.Store(int32(NodeStopping))
+	close(n.stopping)
+	var wg sync.WaitGroup
+	for _, s := range n.Sessions() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = s.CloseContext(ctx)
+		}()
+	}
+	wg.Wait()
+	_ = n.plane.Close()
+	_ = n.engine.Close()
+	n.recvWG.Wait()
+	n.state.Store(int32(NodeStopped))
+	return ctx.Err()
+}
+
+// ---- hooks called by the data plane (loop goroutines; must not block) ----
+
+func (n *Node) onHandshake(pkt []byte, from netip.AddrPort) {
+	if p := n.plane; p != nil {
+		p.HandlePacket(pkt, from)
+	}
+}
+
+func (n *Node) onAccept(s *Session) {
+	n.sessMu.Lock()
+	n.sessions[s] = struct{}{}
+	n.sessMu.Unlock()
+	if n.mode.Load() == modeReceive {
+		return // Receive mode: streams are taken in onStream
+	}
+	select {
+	case n.acceptQ <- s:
+	default:
+		s.CloseWithError(dataplane.CodeInternal, "accept queue full")
+	}
+}
+
+func (n *Node) onClose(s *Session) {
+	n.sessMu.Lock()
+	delete(n.sessions, s)
+	delete(n.dialled, s.ID())
+	n.sessMu.Unlock()
+}
+
+// dataPlaneAdapter implements control.DataPlane over the engine.
+type dataPlaneAdapter Node
+
+func (a *dataPlaneAdapter) SendHandshake(pkt []byte, to netip.AddrPort) error {
+	return a.engine.SendRaw(pkt, to)
+}
+
+func (a *dataPlaneAdapter) Install(est *control.Established) error {
+	n := (*Node)(a)
+	ec := n.engine.Config()
+	p := &dataplane.SessionParams{
+		ID:                est.SessionID,
+		Suite:             est.Suite,
+		SendSecret:        est.SendSecret,
+		RecvSecret:        est.RecvSecret,
+		Initiator:         est.Initiator,
+		Peer:              est.Peer,
+		PeerID:            est.PeerID,
+		PeerMaxStreams:    orDefault(est.PeerParams.MaxStreams, uint64(dataplane.DefaultMaxStreams)),
+		PeerMaxData:       orDefault(est.PeerParams.InitialMaxData, uint64(dataplane.DefaultSessionWindow)),
+		PeerMaxStreamData: orDefault(est.PeerParams.InitialMaxStreamData, uint64(dataplane.DefaultStreamWindow)),
+		PeerIdleTimeout:   time.Duration(est.PeerParams.IdleTimeoutMs) * time.Millisecond,
+		PeerMaxDatagram:   int(est.PeerParams.MaxDatagram),
+		Confirmed:         est.Confirmed,
+	}
+	_ = ec
+	s, err := n.engine.Install(p)
+	if err != nil {
+		if errors.Is(err, dataplane.ErrSessionExists) {
+			return fmt.Errorf("%w: %v", control.ErrSessionExists, err)
+		}
+		return err
+	}
+	if est.Initiator {
+		n.sessMu.Lock()
+		n.sessions[s] = struct{}{}
+		n.dialled[s.ID()] = s
+		n.sessMu.Unlock()
+	}
+	return nil
+}
+
+func (a *dataPlaneAdapter) Remove(id wire.SessionID) { a.engine.Remove(id) }
+
+func (a *dataPlaneAdapter) Loops() int { return a.engine.Loops() }
+
+func orDefault(v, d uint64) uint64 {
+	if v == 0 {
+		return d
+	}
+	return v
+}

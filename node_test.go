@@ -1,0 +1,188 @@
+package stt_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/stt-go/stt"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func seed(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
+
+// newPair starts two nodes on 127.0.0.1 sharing a seed and connects them.
+func newPair(tb testing.TB, cfg func(*stt.Config)) (a, b *stt.Node, sa, sb *stt.Session) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	mk := func(ns byte) *stt.Node {
+		c := stt.Config{NodeSeed: seed(ns), SharedSeed: seed(0xAA), ListenAddr: "127.0.0.1:0"}
+		if cfg != nil {
+			cfg(&c)
+		}
+		n, err := stt.NewNode(c)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := n.Start(ctx); err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() {
+			sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
+			defer c()
+			_ = n.Stop(sctx)
+		})
+		return n
+	}
+	a, b = mk(1), mk(2)
+	accepted := make(chan *stt.Session, 1)
+	go func() {
+		s, err := b.Accept(ctx)
+		if err == nil {
+			accepted <- s
+		}
+		close(accepted)
+	}()
+	var err error
+	sa, err = a.Connect(ctx, b.Addr().String())
+	if err != nil {
+		tb.Fatalf("Connect: %v", err)
+	}
+	sb = <-accepted
+	if sb == nil {
+		tb.Fatal("Accept failed")
+	}
+	if sa.ID() != sb.ID() {
+		tb.Fatalf("session IDs differ: %v vs %v", sa.ID(), sb.ID())
+	}
+	if sa.PeerID() != b.ID() || sb.PeerID() != a.ID() {
+		tb.Fatal("peer IDs not authenticated correctly")
+	}
+	return a, b, sa, sb
+}
+
+func TestStreamTransfer(t *testing.T) {
+	_, _, sa, sb := newPair(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	data := make([]byte, 8<<20+12345)
+	r := rand.NewChaCha8([32]byte{1})
+	_, _ = r.Read(data)
+	st, err := sa.OpenStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		_, err := st.Write(data)
+		if err == nil {
+			err = st.CloseWrite()
+		}
+		errc <- err
+	}()
+	rs, err := sb.AcceptStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(rs)
+	if err != nil {
+		t.Fatalf("ReadAll: %v", err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	if sha256.Sum256(got) != sha256.Sum256(data) {
+		t.Fatalf("data mismatch: got %d bytes want %d", len(got), len(data))
+	}
+	stats := sa.Stats()
+	if stats.KeyRotationsSent == 0 {
+		t.Errorf("no key rotation after %d packets", stats.PacketsSent)
+	}
+	t.Logf("stats: %+v", stats)
+}
+
+func TestMessages(t *testing.T) {
+	_, _, sa, sb := newPair(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := sa.OpenStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 2000
+	go func() {
+		for i := range n {
+			msg := bytes.Repeat([]byte{byte(i)}, i%300)
+			if err := st.SendMessage(ctx, msg); err != nil {
+				t.Errorf("SendMessage %d: %v", i, err)
+				return
+			}
+		}
+		_ = st.CloseWrite()
+	}()
+	rs, err := sb.AcceptStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		msg, err := rs.ReceiveMessage(ctx)
+		if err != nil {
+			t.Fatalf("ReceiveMessage %d: %v", i, err)
+		}
+		if want := bytes.Repeat([]byte{byte(i)}, i%300); !bytes.Equal(msg, want) {
+			t.Fatalf("message %d: got %d bytes", i, len(msg))
+		}
+	}
+	if _, err := rs.ReceiveMessage(ctx); err != io.EOF {
+		t.Fatalf("after last message: %v, want io.EOF", err)
+	}
+}
+
+func TestWrongSharedSeed(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a, _ := stt.NewNode(stt.Config{NodeSeed: seed(1), SharedSeed: seed(0xAA), ListenAddr: "127.0.0.1:0", HandshakeTimeout: 500 * time.Millisecond})
+	b, _ := stt.NewNode(stt.Config{NodeSeed: seed(2), SharedSeed: seed(0xBB), ListenAddr: "127.0.0.1:0"})
+	for _, n := range []*stt.Node{a, b} {
+		if err := n.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer n.Stop(ctx)
+	}
+	_, err := a.Connect(ctx, b.Addr().String())
+	if !errors.Is(err, stt.ErrHandshakeTimeout) {
+		t.Fatalf("Connect with a wrong shared seed: %v, want ErrHandshakeTimeout", err)
+	}
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("error is not a net.Error timeout: %v", err)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  stt.Config
+		want string
+	}{
+		{"no node seed", stt.Config{SharedSeed: seed(1)}, "Config.NodeSeed"},
+		{"short shared seed", stt.Config{NodeSeed: seed(1), SharedSeed: []byte("short")}, "Config.SharedSeed"},
+		{"bad suite", stt.Config{NodeSeed: seed(1), SharedSeed: seed(2), Suite: "rot13"}, "Config.Suite"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := stt.NewNode(tc.cfg)
+			if err == nil || !bytes.Contains([]byte(err.Error()), []byte(tc.want)) {
+				t.Fatalf("err = %v, want mention of %s", err, tc.want)
+			}
+		})
+	}
+}

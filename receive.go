@@ -1,0 +1,128 @@
+package stt
+
+import (
+	"context"
+	"sync"
+
+	"github.com/stt-go/stt/wire"
+)
+
+// Packet is one whole message delivered by Node.Receive: the seed's
+// node.receive() view of incoming data.
+type Packet struct {
+	SessionID SessionID
+	StreamID  StreamID
+	// Session is the session the message arrived on (for replies).
+	Session *Session
+	// Data is the message; the caller owns it.
+	Data []byte
+}
+
+// Receive returns the next message any peer sent with SendMessage on any
+// stream, in arrival order (each stream's order is kept). The first call
+// switches the node into receive mode: incoming sessions and streams are
+// accepted automatically, and Accept/AcceptStream then fail with
+// ErrReceiveMode (as Receive does if they were used first).
+func (n *Node) Receive(ctx context.Context) (Packet, error) {
+	if n.State() < NodeRunning {
+		return Packet{}, ErrNotStarted
+	}
+	if !n.mode.CompareAndSwap(modeUnset, modeReceive) && n.mode.Load() != modeReceive {
+		return Packet{}, ErrReceiveMode
+	}
+	select {
+	case p := <-n.packets:
+		return p, nil
+	case <-n.stopping:
+		return Packet{}, ErrClosed
+	case <-ctx.Done():
+		return Packet{}, ctx.Err()
+	}
+}
+
+// onStream is offered every peer-opened stream; in receive mode it starts a
+// reader that turns the stream's messages into Packets.
+func (n *Node) onStream(s *Session, st *Stream) bool {
+	if n.mode.Load() != modeReceive {
+		return false
+	}
+	n.recvWG.Add(1)
+	go n.receiveStream(s, st)
+	return true
+}
+
+// receiveStream reads messages from one stream until it ends.
+func (n *Node) receiveStream(s *Session, st *Stream) {
+	defer n.recvWG.Done()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-n.stopping:
+		case <-s.Done():
+		case <-ctx.Done():
+		}
+		cancel()
+	}()
+	for {
+		msg, err := st.ReceiveMessage(ctx)
+		if err != nil {
+			return
+		}
+		select {
+		case n.packets <- Packet{SessionID: s.ID(), StreamID: st.ID(), Session: s, Data: msg}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// FrameHandler handles one application frame. payload is borrowed: valid
+// only during the call (copy to keep). It runs on the session's loop
+// goroutine and must not block.
+type FrameHandler func(s *Session, payload []byte)
+
+// FrameDispatcher routes application frame types 0x80-0xFF to handlers:
+// the seed's FrameDispatcher. Registering 0x00-0x7F is an error; frames of
+// an unregistered custom type are counted (SessionStats.DropsCustomUnregistered)
+// and dropped, never a crash. Safe for concurrent use.
+type FrameDispatcher struct {
+	mu       sync.RWMutex // protects handlers
+	handlers [128]FrameHandler
+}
+
+// Register sets the handler for typ (0x80-0xFF), replacing any previous one.
+func (d *FrameDispatcher) Register(typ byte, h FrameHandler) error {
+	if typ < byte(wire.FrameCustomMin) {
+		return ErrReservedFrameType
+	}
+	d.mu.Lock()
+	d.handlers[typ-byte(wire.FrameCustomMin)] = h
+	d.mu.Unlock()
+	return nil
+}
+
+// Unregister removes the handler for typ.
+func (d *FrameDispatcher) Unregister(typ byte) {
+	if typ < byte(wire.FrameCustomMin) {
+		return
+	}
+	d.mu.Lock()
+	d.handlers[typ-byte(wire.FrameCustomMin)] = nil
+	d.mu.Unlock()
+}
+
+// dispatch is the data plane's OnCustomFrame hook.
+func (d *FrameDispatcher) dispatch(s *Session, typ byte, payload []byte) bool {
+	if typ < byte(wire.FrameCustomMin) {
+		return false
+	}
+	d.mu.RLock()
+	h := d.handlers[typ-byte(wire.FrameCustomMin)]
+	d.mu.RUnlock()
+	if h == nil {
+		return false
+	}
+	h(s, payload)
+	return true
+}
