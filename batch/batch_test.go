@@ -474,3 +474,32 @@ func TestEnvOverrides(t *testing.T) {
 		t.Fatalf("resolve(%+v) = %+v, or modified the Options", before, c)
 	}
 }
+
+func TestNoAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	pkt := make([]byte, 64)
+	pkt[kindOffset] = kindTransport
+	seg := Message{Buf: make([]byte, 4000), N: 4000, SegSize: 1400}
+	var sinkInt int
+	cases := []struct {
+		name string
+		fn   func()
+	}{
+		{"SteerIndex", func() { sinkInt, _ = SteerIndex(pkt, 4) }},
+		{"Segments", func() {
+			for s := range seg.Segments {
+				sinkInt += len(s)
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := testing.AllocsPerRun(100, tc.fn); got != 0 {
+				t.Fatalf("%v allocs per run, want 0", got)
+			}
+		})
+	}
+	_ = sinkInt
+}

@@ -2,6 +2,7 @@ package batch
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -283,10 +284,14 @@ build:
 				return done + c.entryStart(tx.from), err
 			}
 			if tx.errno == 0 {
-				if tx.n > 0 {
-					c.stats.txBatches.Add(1)
-					c.stats.txMessages.Add(uint64(c.entryStart(tx.from+tx.n) - c.entryStart(tx.from)))
+				if tx.n <= 0 || tx.n > tx.to-tx.from {
+					// sendmmsg sends at least one entry or fails; anything
+					// else would loop forever.
+					c.releaseTx(iovs)
+					return done + c.entryStart(tx.from), fmt.Errorf("BUG: sendmmsg returned %d for %d entries", tx.n, tx.to-tx.from)
 				}
+				c.stats.txBatches.Add(1)
+				c.stats.txMessages.Add(uint64(c.entryStart(tx.from+tx.n) - c.entryStart(tx.from)))
 				tx.from += tx.n
 				continue
 			}

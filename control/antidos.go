@@ -109,6 +109,7 @@ func (r *replayCache) insert(e [32]byte) bool {
 // an AUTH_PROOF (amplification limit, Invariant 2).
 type ledgerEntry struct {
 	recv, sent uint64
+	validated  bool // an AUTH_PROOF from this address opened: no limit
 	expires    time.Time
 }
 
@@ -138,12 +139,23 @@ func (p *Plane) ledgerRecvLocked(addr netip.Addr, n int, create bool, now time.T
 // them if so. Caller holds p.mu.
 func (p *Plane) ledgerSendLocked(addr netip.Addr, n int) bool {
 	l := p.mu.ledger[addr]
+	if l != nil && l.validated {
+		return true
+	}
 	if l == nil || l.sent+uint64(n) > amplificationFactor*l.recv {
 		p.st.ampCap.Add(1)
 		return false
 	}
 	l.sent += uint64(n)
 	return true
+}
+
+// ledgerValidateLocked marks addr validated (an AUTH_PROOF from it opened):
+// it has proved it receives our packets, so the limit no longer applies
+// until the entry expires. Caller holds p.mu.
+func (p *Plane) ledgerValidateLocked(addr netip.Addr, now time.Time) {
+	p.ledgerRecvLocked(addr, 0, true, now)
+	p.mu.ledger[addr].validated = true
 }
 
 // tokenBucket rate-limits REJECTs.

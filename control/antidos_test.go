@@ -33,7 +33,8 @@ func TestNoAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are not meaningful under -race")
 	}
-	p := newPair(t, true, nil)
+	// Cookie mode off: under load a forged HELLO gets a COOKIE_REPLY by design.
+	p := newPair(t, true, func(_, b *Config) { b.CookieThreshold = queueLen + 1 })
 	w := newWorkerScratch()
 	now := time.Now()
 	tests := []struct {
@@ -45,6 +46,18 @@ func TestNoAllocs(t *testing.T) {
 		{"Stats", func() { _ = p.b.Stats() }},
 		{"CookieValid", func() { _ = p.b.cookie.valid(forgedHelloX[:wire.CookieLen], addrA) }},
 	}
+	// Warm the packet pool, then HandlePacket (and the worker dropping the
+	// forged HELLO) must not allocate either.
+	for range 2 * queueLen {
+		p.b.HandlePacket(forgedHelloH, addrA)
+	}
+	for len(p.b.queue) > 0 {
+		time.Sleep(time.Millisecond)
+	}
+	tests = append(tests, struct {
+		name string
+		fn   func()
+	}{"HandlePacket", func() { p.b.HandlePacket(forgedHelloH, addrA) }})
 	for _, tt := range tests {
 		if n := testing.AllocsPerRun(200, tt.fn); n != 0 {
 			t.Errorf("%s: %v allocs, want 0", tt.name, n)
@@ -237,6 +250,10 @@ func TestAmplificationLedger(t *testing.T) {
 	if !p.b.ledgerSendLocked(a, 30) || p.b.ledgerSendLocked(a, 1) {
 		t.Error("credit from later packets wrong")
 	}
+	p.b.ledgerValidateLocked(a, now)
+	if !p.b.ledgerSendLocked(a, 1<<20) {
+		t.Error("validated address still limited")
+	}
 	for i := range ledgerSize + 10 {
 		p.b.ledgerRecvLocked(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), 1, true, now)
 	}
@@ -256,8 +273,7 @@ func TestCookies(t *testing.T) {
 		if p.b.Stats().CookiesSent != 1 || p.b.Stats().CookieRejects != 1 {
 			t.Errorf("stats %+v", p.b.Stats())
 		}
-		var c [wire.CookieLen]byte
-		c = p.b.cookie.make(addrA)
+		c := p.b.cookie.make(addrA)
 		other := netip.MustParseAddrPort("127.0.0.1:1003")
 		flipped := c
 		flipped[5] ^= 0x10
@@ -409,6 +425,36 @@ func TestOutOfOrder(t *testing.T) {
 		}
 		if p.dpA.installs+p.dpB.installs != before || len(p.net.sent) != sent {
 			t.Errorf("stale messages caused installs or replies")
+		}
+	})
+}
+
+// TestSlowResponse delays every RESPONSE beyond the first retransmission
+// timeout: the RESPONSE to the superseded HELLO must still complete the
+// handshake, without waiting for the next round.
+func TestSlowResponse(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newPair(t, false, nil)
+		const delay = initialRTO + 100*time.Millisecond
+		p.net.filter = func(from, _ netip.AddrPort, b []byte) []byte {
+			if from == addrB && b[wire.HandshakeTypeOffset] == byte(wire.HandshakeResponse) {
+				time.AfterFunc(delay, func() { p.a.HandlePacket(b, addrB) })
+				return nil
+			}
+			return b
+		}
+		start := time.Now()
+		ei, err := p.dialB(t)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkEstablished(t, p, ei)
+		if d := time.Since(start); d != delay {
+			t.Errorf("completed after %v, want %v (the first RESPONSE)", d, delay)
+		}
+		time.Sleep(2 * delay) // let the second RESPONSE arrive: ignored
+		if p.dpA.count() != 1 || p.dpA.installs != 1 {
+			t.Errorf("initiator sessions %d installs %d", p.dpA.count(), p.dpA.installs)
 		}
 	})
 }

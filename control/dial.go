@@ -17,17 +17,24 @@ import (
 // dial is one initiator handshake in flight. It is owned by its Dial
 // goroutine; workers only deliver packets to in.
 type dial struct {
-	to     netip.AddrPort
-	in     chan *packet
-	id     wire.SessionID // current HELLO's handshake ID (registered in p.mu.dials)
-	hybrid bool
-	sym    symmetric // transcript after HELLO
-	e      ephemeral
-	kem    kemPair
-	nonce  [32]byte
-	suites [wire.MaxOfferedSuites]byte
-	hello  [wire.MaxHandshakeLen]byte
-	nHello int
+	to        netip.AddrPort
+	in        chan *packet
+	hybrid    bool
+	suites    [wire.MaxOfferedSuites]byte
+	helloKeys           // the current HELLO
+	prev      helloKeys // the HELLO before it: a late RESPONSE to it still counts
+	hasPrev   bool
+	hello     [wire.MaxHandshakeLen]byte
+	nHello    int
+}
+
+// helloKeys is what an initiator keeps per HELLO sent.
+type helloKeys struct {
+	id    wire.SessionID // handshake ID (registered in p.mu.dials)
+	sym   symmetric      // transcript after HELLO
+	e     ephemeral
+	kem   kemPair
+	nonce [32]byte
 }
 
 // Dial runs the initiator side of a handshake with the node at to and
@@ -103,6 +110,9 @@ func (p *Plane) Dial(ctx context.Context, to netip.AddrPort) (*Established, erro
 			_, t, _ := wire.ParseHandshakeType(b)
 			switch {
 			case t == wire.HandshakeResponse && est == nil:
+				if id, _, _ := wire.ParseHandshakeType(b); id != d.id && d.hasPrev && id == d.prev.id {
+					d.helloKeys, d.prev = d.prev, d.helloKeys
+				}
 				var err error
 				est, err = p.finish(d, b, &proof, &rejectKey)
 				p.release(pk)
@@ -156,22 +166,36 @@ func (p *Plane) Dial(ctx context.Context, to netip.AddrPort) (*Established, erro
 	}
 }
 
-// unregister removes d's handshake ID from the dial table.
+// unregister removes d's handshake IDs from the dial table.
 func (p *Plane) unregister(d *dial) {
 	p.mu.Lock()
-	if p.mu.dials[d.id] == d {
-		delete(p.mu.dials, d.id)
+	p.unregisterLocked(d, d.id)
+	if d.hasPrev {
+		p.unregisterLocked(d, d.prev.id)
 	}
 	p.mu.Unlock()
 }
 
+func (p *Plane) unregisterLocked(d *dial, id wire.SessionID) {
+	if p.mu.dials[id] == d {
+		delete(p.mu.dials, id)
+	}
+}
+
 // startHello builds a fresh HELLO (new handshake ID, ephemerals, nonce),
-// registers it and sends it. A late RESPONSE to an earlier HELLO is then
-// ignored.
+// registers it and sends it. The previous HELLO stays answerable (a
+// RESPONSE slower than the retransmission timer still completes); older
+// ones are forgotten.
 func (p *Plane) startHello(d *dial) {
-	p.unregister(d)
 	now := p.cfg.Now()
 	p.mu.Lock()
+	if d.hasPrev {
+		p.unregisterLocked(d, d.prev.id)
+		d.hasPrev = false
+	}
+	if p.mu.dials[d.id] == d {
+		d.prev, d.hasPrev = d.helloKeys, true
+	}
 	for {
 		d.id = randomID()
 		if _, taken := p.mu.dials[d.id]; !taken {
@@ -186,6 +210,18 @@ func (p *Plane) startHello(d *dial) {
 		d.kem = p.pool.kemPair()
 	}
 	_, _ = rand.Read(d.nonce[:])
+	var cookie []byte
+	if hasCookie && now.Before(c.expires) {
+		cookie = c.cookie[:]
+	}
+	p.buildHello(d, cookie, now)
+	p.send(d.hello[:d.nHello], d.to)
+}
+
+// buildHello writes d's HELLO from d.id, d.e, d.kem and d.nonce (all set by
+// the caller) and leaves the transcript in d.sym. Deterministic given its
+// inputs, which is what the docs/HANDSHAKE.md vectors rely on.
+func (p *Plane) buildHello(d *dial, cookie []byte, now time.Time) {
 	n := wire.HelloLenFor(d.hybrid)
 	b := d.hello[:wire.HelloEphemeralOffset]
 	wire.PutHandshakePrefix(b, d.id, wire.HandshakeHello)
@@ -195,9 +231,7 @@ func (p *Plane) startHello(d *dial) {
 	}
 	copy(b[wire.HelloSuitesOffset:], d.suites[:])
 	clear(b[wire.HelloCookieOffset:wire.HelloHeaderLen])
-	if hasCookie && now.Before(c.expires) {
-		copy(b[wire.HelloCookieOffset:], c.cookie[:])
-	}
+	copy(b[wire.HelloCookieOffset:wire.HelloHeaderLen], cookie)
 	p.psk.start(&d.sym, b[:wire.HelloHeaderLen])
 	b = append(b, d.e.pub[:]...)
 	d.sym.mixHash(d.e.pub[:]) // e
@@ -219,7 +253,6 @@ func (p *Plane) startHello(d *dial) {
 		panic("control: BUG: HELLO length")
 	}
 	d.nHello = n
-	p.send(d.hello[:n], d.to)
 }
 
 // finish processes a RESPONSE for d, writes AUTH_PROOF into proof, the
@@ -235,20 +268,31 @@ func (p *Plane) finish(d *dial, b []byte, proof *[wire.AuthProofLen]byte, reject
 	if err != nil {
 		return nil, errOpen
 	}
-	sym.mixHash(r.Ephemeral()) // e
-	sym.mixKey(r.Ephemeral())
-	ee, err := d.e.priv.ECDH(er)
-	if err != nil {
+	// ee, se and the KEM decapsulation need only the RESPONSE's cleartext:
+	// run them at once. se is computed before the responder is
+	// authenticated; a forged RESPONSE (it must match our handshake ID and
+	// address) costs one DH more.
+	var (
+		ee, se, ss           []byte
+		eeErr, seErr, kemErr error
+	)
+	jobs := [3]func(){
+		func() { ee, eeErr = d.e.priv.ECDH(er) },
+		func() { se, seErr = p.cfg.Identity.PrivateKey().ECDH(er) },
+		nil,
+	}
+	if d.hybrid {
+		jobs[2] = func() { ss, kemErr = d.kem.dk.Decapsulate(r.KEMCiphertext()) }
+	}
+	parallel(jobs[:])
+	if eeErr != nil || seErr != nil || kemErr != nil {
 		return nil, errOpen
 	}
+	sym.mixHash(r.Ephemeral()) // e
+	sym.mixKey(r.Ephemeral())
 	sym.mixKey(ee) // ee
 	if d.hybrid {
-		ct := r.KEMCiphertext()
-		sym.mixHashLong(ct)
-		ss, err := d.kem.dk.Decapsulate(ct)
-		if err != nil {
-			return nil, errOpen
-		}
+		sym.mixHashLong(r.KEMCiphertext())
 		sym.mixKey(ss)
 	}
 	var sbuf [wire.KeyLen]byte
@@ -285,11 +329,7 @@ func (p *Plane) finish(d *dial, b []byte, proof *[wire.AuthProofLen]byte, reject
 	wire.PutHandshakePrefix(out, d.id, wire.HandshakeAuthProof)
 	mypub := p.cfg.Identity.Public()
 	out = sym.encryptAndHash(out, mypub[:]) // s
-	se, err := p.cfg.Identity.PrivateKey().ECDH(er)
-	if err != nil {
-		return nil, errOpen
-	}
-	sym.mixKey(se) // se
+	sym.mixKey(se)                          // se
 	var pl [wire.AuthProofPayloadLen]byte
 	putUint64(pl[:8], uint64(sid))
 	putParams(pl[8:], &p.cfg.Params)
@@ -323,8 +363,12 @@ func (p *Plane) takeCookie(d *dial, b []byte) bool {
 	if err != nil {
 		return false
 	}
+	e := d.e.pub // the AD is the ephemeral of the HELLO the reply answers
+	if id, _, _ := wire.ParseHandshakeType(b); id != d.id && d.hasPrev && id == d.prev.id {
+		e = d.prev.e.pub
+	}
 	var cookie [wire.CookieLen]byte
-	if _, err := a.Open(cookie[:0], c.Nonce(), c.Sealed(), d.e.pub[:]); err != nil {
+	if _, err := a.Open(cookie[:0], c.Nonce(), c.Sealed(), e[:]); err != nil {
 		p.st.malformed.Add(1)
 		return false
 	}

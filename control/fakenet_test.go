@@ -1,7 +1,6 @@
 package control
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"sync"
@@ -223,5 +222,3 @@ func dials(p *Plane) int {
 	defer p.mu.Unlock()
 	return len(p.mu.dials)
 }
-
-var errAny = errors.New("any")

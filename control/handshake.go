@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/stt-go/stt/stc"
@@ -68,7 +69,6 @@ type workerScratch struct {
 	sym symmetric
 	pt  [wire.HelloPayloadLen]byte
 	out [wire.MaxHandshakeLen]byte
-	buf [wire.AuthProofPayloadLen]byte
 }
 
 func newWorkerScratch() *workerScratch {
@@ -95,6 +95,17 @@ type respState struct {
 // commitment, allow-list, reflection → replay cache → DH and half-open
 // state. Up to the AEAD open it allocates nothing.
 func (p *Plane) handleHello(w *workerScratch, b []byte, from netip.AddrPort, now time.Time) {
+	p.helloWith(w, b, from, now, nil)
+}
+
+// respInputs fixes the responder's random choices (docs vectors only).
+type respInputs struct {
+	e     ephemeral
+	nonce [32]byte
+}
+
+// helloWith is handleHello with the responder's randomness optionally fixed.
+func (p *Plane) helloWith(w *workerScratch, b []byte, from netip.AddrPort, now time.Time, fixed *respInputs) {
 	h, err := wire.ParseHello(b)
 	if err != nil {
 		p.st.malformed.Add(1)
@@ -159,50 +170,69 @@ func (p *Plane) handleHello(w *workerScratch, b []byte, from netip.AddrPort, now
 		p.st.replays.Add(1)
 		return
 	}
-	p.respond(w, h, &hp, suite, from, now)
+	if fixed != nil {
+		p.respond(w, h, &hp, suite, from, now, fixed.e, fixed.nonce)
+		return
+	}
+	var nr [32]byte
+	_, _ = rand.Read(nr[:])
+	p.respond(w, h, &hp, suite, from, now, p.pool.ephemeral(), nr)
 }
 
 // respond runs the DH half of the responder's HELLO processing and sends
 // RESPONSE. The transcript continues in w.sym.
-func (p *Plane) respond(w *workerScratch, h wire.Hello, hp *helloPayload, suite stc.Suite, from netip.AddrPort, now time.Time) {
+//
+// er is the responder's ephemeral and nr the random draw for nonce_r
+// (parameters so the docs/HANDSHAKE.md vectors are reproducible).
+func (p *Plane) respond(w *workerScratch, h wire.Hello, hp *helloPayload, suite stc.Suite, from netip.AddrPort, now time.Time, er ephemeral, nr [32]byte) {
 	sym := &w.sym
 	ei, err := ecdh.X25519().NewPublicKey(h.Ephemeral())
 	if err != nil {
 		p.st.malformed.Add(1)
 		return
 	}
-	er := p.pool.ephemeral()
 	out := w.out[:wire.ResponseKEMOffset]
 	wire.PutHandshakePrefix(out, h.ID(), wire.HandshakeResponse)
 	copy(out[wire.ResponseEphemeralOffset:], er.pub[:])
-	sym.mixHash(er.pub[:]) // e
-	sym.mixKey(er.pub[:])  // psk modifier: e also feeds MixKey
-	ee, err := er.priv.ECDH(ei)
-	if err != nil { // low-order point: a forgery
+	// ee, es and the KEM encapsulation are independent: run them at once
+	// (one goroutine each beyond the first) to shorten the latency path.
+	var (
+		ee, es, ss, ct []byte
+		eeErr, esErr   error
+		kemErr         error
+	)
+	jobs := [3]func(){
+		func() { ee, eeErr = er.priv.ECDH(ei) },
+		func() { es, esErr = p.cfg.Identity.PrivateKey().ECDH(ei) },
+		nil,
+	}
+	if h.Hybrid() {
+		jobs[2] = func() {
+			ek, err := mlkem.NewEncapsulationKey768(h.KEMKey())
+			if err != nil {
+				kemErr = err
+				return
+			}
+			ss, ct = ek.Encapsulate()
+		}
+	}
+	parallel(jobs[:])
+	if eeErr != nil || esErr != nil || kemErr != nil { // low-order point or bad KEM key: a forgery
 		p.st.malformed.Add(1)
 		return
 	}
-	sym.mixKey(ee) // ee
+	sym.mixHash(er.pub[:]) // e
+	sym.mixKey(er.pub[:])  // psk modifier: e also feeds MixKey
+	sym.mixKey(ee)         // ee
 	if h.Hybrid() {
-		ek, err := mlkem.NewEncapsulationKey768(h.KEMKey())
-		if err != nil {
-			p.st.malformed.Add(1)
-			return
-		}
-		ss, ct := ek.Encapsulate()
 		out = append(out, ct...)
 		sym.mixHashLong(ct)
 		sym.mixKey(ss)
 	}
 	spub := p.cfg.Identity.Public()
 	out = sym.encryptAndHash(out, spub[:]) // s
-	es, err := p.cfg.Identity.PrivateKey().ECDH(ei)
-	if err != nil {
-		p.st.malformed.Add(1)
-		return
-	}
-	sym.mixKey(es) // es
-	nonceR, sid := p.pickNonce(&hp.nonce, hp.nodeID)
+	sym.mixKey(es)                         // es
+	nonceR, sid := p.pickNonce(nr, &hp.nonce, hp.nodeID)
 	var pl [wire.ResponsePayloadLen]byte
 	copy(pl[0:32], nonceR[:])
 	myID := p.cfg.Identity.ID()
@@ -224,16 +254,15 @@ func (p *Plane) respond(w *workerScratch, h wire.Hello, hp *helloPayload, suite 
 	}
 }
 
-// pickNonce returns nonce_r and the session ID it yields. nonce_r is random
-// except that its first 8 bytes are then adjusted so that
+// pickNonce returns nonce_r and the session ID it yields. nonce_r is the
+// random draw nr except that its first 8 bytes are adjusted so that
 // session_id mod Loops() is the next loop in round-robin order: XOR with a
 // value that moves the ID to the wanted residue keeps nonce_r uniform
 // within that residue class, exactly as re-drawing until it lands would,
 // at the cost of one draw (docs/HANDSHAKE.md "Session ID").
-func (p *Plane) pickNonce(ni *[32]byte, idi stc.NodeID) (nr [32]byte, sid wire.SessionID) {
-	_, _ = rand.Read(nr[:])
+func (p *Plane) pickNonce(nr [32]byte, ni *[32]byte, idi stc.NodeID) ([32]byte, wire.SessionID) {
 	idr := p.cfg.Identity.ID()
-	sid = sessionID(ni, &nr, idi, idr)
+	sid := sessionID(ni, &nr, idi, idr)
 	loops := uint64(max(1, p.dp.Loops()))
 	want := p.nextLoop.Add(1) % loops
 	s := uint64(sid)
@@ -369,7 +398,7 @@ func (p *Plane) handleAuthProof(b []byte, from netip.AddrPort) {
 	mine := p.mu.halfOpen[id] == e
 	if mine {
 		p.removeHalfOpenLocked(e)
-		delete(p.mu.ledger, from.Addr()) // address validated
+		p.ledgerValidateLocked(from.Addr(), now)
 	}
 	p.mu.Unlock()
 	if !mine {
@@ -484,4 +513,20 @@ func parseParams(b []byte) TransportParams {
 		MaxDatagram:          binary.BigEndian.Uint16(b[24:]),
 		IdleTimeoutMs:        binary.BigEndian.Uint32(b[26:]),
 	}
+}
+
+// parallel runs the non-nil jobs concurrently (the first on the calling
+// goroutine) and returns when all are done: DH and KEM operations of one
+// handshake step that do not depend on each other.
+func parallel(jobs []func()) {
+	var wg sync.WaitGroup
+	for _, j := range jobs[1:] {
+		if j != nil {
+			wg.Go(j)
+		}
+	}
+	if jobs[0] != nil {
+		jobs[0]()
+	}
+	wg.Wait()
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/stt-go/stt/wire"
 	"golang.org/x/crypto/chacha20"
 	"golang.org/x/crypto/chacha20poly1305"
+	//lint:ignore SA1019 the one-shot Verify is x/crypto's only allocation-free Poly1305 (RFC 8439 §2.5); it is used exactly as the AEAD uses it.
 	"golang.org/x/crypto/poly1305"
 )
 
@@ -82,16 +83,6 @@ const smallHashLen = 160
 // mixKey is Noise MixKey: ck, k = HKDF(ck, ikm, 2); n = 0.
 func (s *symmetric) mixKey(ikm []byte) {
 	s.ck, s.k = hkdf2(&s.ck, ikm)
-	s.n = 0
-	s.hasK = true
-}
-
-// mixKeyAndHash is Noise MixKeyAndHash (the psk token):
-// ck, temp_h, k = HKDF(ck, ikm, 3); MixHash(temp_h); n = 0.
-func (s *symmetric) mixKeyAndHash(ikm []byte) {
-	var th [32]byte
-	s.ck, th, s.k = hkdf3(&s.ck, ikm)
-	s.mixHash(th[:])
 	s.n = 0
 	s.hasK = true
 }
@@ -174,7 +165,6 @@ func tagValid(k *[32]byte, n uint64, ct, ad []byte) bool {
 	off += 16
 	var tag [16]byte
 	copy(tag[:], ct[body:])
-	//lint:ignore SA1019 the one-shot Verify is the only allocation-free Poly1305 in x/crypto; RFC 8439 is the spec it implements.
 	ok := poly1305.Verify(&tag, m[:off], &polyKey)
 	clear(polyKey[:])
 	return ok

@@ -71,18 +71,24 @@ type Config struct {
 	// wire.MaxOfferedSuites. Empty: stc.PreferredSuite then the rest of
 	// stc.Available. Invalid suites are an error.
 	Suites []stc.Suite
-	// Hybrid adds ML-KEM-768 to the handshake (post-quantum). Callers set
-	// the default (true); a responder accepts both modes.
+	// Hybrid makes Dial add ML-KEM-768 to the handshake (post-quantum).
+	// Callers set the default (true). A responder answers both modes: the
+	// mode is in the prologue, so only a PSK holder can choose it.
 	Hybrid bool
 	// AllowPeers, when non-empty, is the only set of peer node IDs accepted.
 	AllowPeers []stc.NodeID
-	// HandshakeTimeout bounds Dial and half-open state. Zero: 10 s.
+	// HandshakeTimeout bounds Dial and half-open state. Zero or negative:
+	// DefaultHandshakeTimeout (10 s).
 	HandshakeTimeout time.Duration
-	// FreshnessWindow is the accepted HELLO clock skew either way. Zero: 90 s.
+	// FreshnessWindow is the accepted HELLO clock skew either way, in
+	// milliseconds' resolution. Zero or negative: DefaultFreshnessWindow (90 s).
 	FreshnessWindow time.Duration
-	// MaxHalfOpen caps responder half-open handshakes. Zero: 1024.
+	// MaxHalfOpen caps responder half-open handshakes; the oldest is evicted
+	// beyond it. Zero or negative: DefaultMaxHalfOpen (1024).
 	MaxHalfOpen int
-	// MaxHalfOpenPerAddr caps half-open handshakes per source IP. Zero: 16.
+	// MaxHalfOpenPerAddr caps half-open handshakes per source IP (that
+	// address's oldest is evicted). It also bounds concurrent dials from one
+	// peer IP. Zero or negative: DefaultMaxHalfOpenPerAddr (16).
 	MaxHalfOpenPerAddr int
 	// CookieThreshold is the queue length above which HELLOs without a valid
 	// cookie get a COOKIE_REPLY instead of crypto. Zero: queue/4 (256);

@@ -372,9 +372,7 @@ func (l *loop) streamWake(now monotime.Time, st *Stream) {
 		s.streams[st.id] = st
 		s.stats.activeStreams.Add(1)
 	}
-	if st.send.HasData() {
-		s.activate(st)
-	}
+	s.creditChanged(st)
 	if lim, ok := st.recv.MaybeGrowLimit(now, s.rtt.Smoothed()); ok {
 		st.advertised = lim
 		st.pendWindow = true

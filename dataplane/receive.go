@@ -393,9 +393,7 @@ func (s *Session) onStreamControl(f *wire.Frame) error {
 		}
 		if r.Max > st.peerMaxData {
 			st.peerMaxData = r.Max
-			if st.send.HasData() {
-				s.activate(st)
-			}
+			s.creditChanged(st)
 		}
 	case wire.StreamMaxStreams:
 		s.api.mu.Lock()
@@ -417,9 +415,16 @@ func (s *Session) onStreamControl(f *wire.Frame) error {
 // wakeBlocked re-activates streams that were waiting on session credit.
 func (s *Session) wakeBlocked() {
 	for _, st := range s.streams {
-		if st.send.HasData() {
-			s.activate(st)
-		}
+		s.creditChanged(st)
+	}
+}
+
+// creditChanged tells st's send buffer about new credit and re-activates
+// it if it now has something to send.
+func (s *Session) creditChanged(st *Stream) {
+	st.send.SetPeerLimit(st.peerMaxData)
+	if st.send.HasData() {
+		s.activate(st)
 	}
 }
 

@@ -75,7 +75,12 @@ func (s *Session) canSendEliciting(now monotime.Time) bool {
 	if !s.cc.CanSend(inflight) {
 		return false
 	}
-	return s.pacer.Budget(now, s.cc.Window(), s.rtt.Smoothed()) >= s.cfg.MaxDatagram
+	if s.pacer.Budget(now, s.cc.Window(), s.rtt.Smoothed()) >= s.cfg.MaxDatagram {
+		return true
+	}
+	// Paced: wake up when the next full packet may leave.
+	s.paceAt = s.pacer.NextSend(now, s.cc.Window(), s.rtt.Smoothed(), s.cfg.MaxDatagram)
+	return false
 }
 
 // buildPacket assembles, seals and queues one packet. It reports false if
@@ -286,8 +291,6 @@ func (s *Session) appendStreamData(b []byte, limit int, sp *recovery.SentPacket)
 			break
 		}
 		st := s.active[0]
-		// Session credit limits new bytes; retransmissions are free.
-		peerLimit := min(st.peerMaxData, st.highestSent+s.sendWin.Available())
 		hdrMax := wire.DataFrameOverhead(st.id, wire.MaxStreamOffset-1, room)
 		maxData := room - hdrMax
 		if maxData <= 0 {
@@ -296,7 +299,9 @@ func (s *Session) appendStreamData(b []byte, limit int, sp *recovery.SentPacket)
 		// Copy data at the position after the largest possible header, then
 		// slide it down behind the real header (one small memmove).
 		dst := b[len(b)+hdrMax : limit]
-		n, off, fin, _ := st.send.NextFrame(dst, maxData, peerLimit)
+		// Stream credit and session credit limit new bytes (the send buffer
+		// consumes session credit); retransmissions are free.
+		n, off, fin, _ := st.send.NextFrameWithin(dst, maxData, st.peerMaxData, &s.sendWin)
 		if n == 0 && !fin {
 			s.deactivateFront()
 			continue
@@ -305,10 +310,6 @@ func (s *Session) appendStreamData(b []byte, limit int, sp *recovery.SentPacket)
 		b = wire.AppendDataHeader(b, st.id, off, n, fin, false)
 		copy(b[len(b):len(b)+n], b[start+hdrMax:start+hdrMax+n])
 		b = b[:len(b)+n]
-		if end := off + uint64(n); end > st.highestSent {
-			s.sendWin.Consume(int(end - st.highestSent))
-			st.highestSent = end
-		}
 		r := &sp.Ranges[sp.NRanges]
 		r.StreamID, r.Offset, r.Len, r.Fin = uint64(st.id), off, uint32(n), fin
 		sp.NRanges++

@@ -146,16 +146,16 @@ type Session struct {
 	peer          netip.AddrPort
 	peerStreamMax uint64 // peer's initial per-stream credit (transport parameter)
 	peerIdle      time.Duration
-	sendKey     *stc.PacketAEAD
-	sendNext    *stc.PacketAEAD
-	sendSecret  stc.Secret // secret of sendKey
-	sendPhase   bool
-	keyPackets  uint64 // packets sealed with sendKey
-	keyBytes    uint64
-	keyStart    monotime.Time
-	keyUpdPN    uint64 // first PN sealed with the current key after an update
-	keyUpdAcked bool   // a packet sealed with the current key has been acknowledged
-	rotateAt    uint64 // packets under the current key before the next rotation
+	sendKey       *stc.PacketAEAD
+	sendNext      *stc.PacketAEAD
+	sendSecret    stc.Secret // secret of sendKey
+	sendPhase     bool
+	keyPackets    uint64 // packets sealed with sendKey
+	keyBytes      uint64
+	keyStart      monotime.Time
+	keyUpdPN      uint64 // first PN sealed with the current key after an update
+	keyUpdAcked   bool   // a packet sealed with the current key has been acknowledged
+	rotateAt      uint64 // packets under the current key before the next rotation
 
 	recvKey    *stc.PacketAEAD
 	recvPrev   *stc.PacketAEAD
@@ -176,7 +176,8 @@ type Session struct {
 	pacer      *recovery.Pacer
 	rx         recovery.Received
 	ptoCount   int
-	probes     int // PTO probe packets still to send
+	probes     int           // PTO probe packets still to send
+	paceAt     monotime.Time // pacer's next send time while paced (0: not paced)
 	lastAckEl  monotime.Time // last ack-eliciting packet sent
 	lastRecv   monotime.Time // last authenticated packet received
 	lastSend   monotime.Time
@@ -369,14 +370,15 @@ func (s *Session) CloseWithError(code uint64, reason string) {
 
 func (s *Session) newStream(id wire.StreamID, peerMax uint64) *Stream {
 	st := &Stream{
-		id:   id,
-		sess: s,
+		id:        id,
+		sess:      s,
 		send:      streambuf.NewSend(s.cfg.SendBuffer),
 		kickRead:  make(chan struct{}, 1),
 		kickWrite: make(chan struct{}, 1),
-		recv: streambuf.NewRecv(s.cfg.StreamWindow, s.cfg.MaxStreamWindow, s.cfg.MaxGaps),
+		recv:      streambuf.NewRecv(s.cfg.StreamWindow, s.cfg.MaxStreamWindow, s.cfg.MaxGaps),
 	}
 	st.peerMaxData = peerMax
+	st.send.SetPeerLimit(peerMax)
 	st.advertised = uint64(s.cfg.StreamWindow)
 	return st
 }

@@ -47,7 +47,6 @@ type Stream struct {
 
 	// Loop-owned state (touched only by the session's loop goroutine).
 	peerMaxData   uint64 // peer's credit for this stream (absolute offset)
-	highestSent   uint64 // highest stream offset ever sent (session credit accounting)
 	recvHighest   uint64 // highest offset+len received (session credit accounting)
 	consumedSeen  uint64 // bytes the app had read at the last wake (session credit)
 	advertised    uint64 // last MAX_STREAM_DATA value sent

@@ -57,6 +57,7 @@ func (s *Session) deadline(now monotime.Time) monotime.Time {
 	if s.recvPrev != nil {
 		take(s.prevExpiry)
 	}
+	take(s.paceAt)
 	if s.draining {
 		take(s.drainDL)
 	}
@@ -119,6 +120,11 @@ func (s *Session) onTimer(now monotime.Time) {
 	// expiredKeepAlive
 	if ka := s.cfg.KeepAlive; ka > 0 && !now.Before(max(s.lastSend, s.lastRecv).Add(ka)) {
 		s.pend |= ctrlPing
+		s.markDirty()
+	}
+	// expiredPacing
+	if s.paceAt != 0 && !now.Before(s.paceAt) {
+		s.paceAt = 0
 		s.markDirty()
 	}
 	// expiredPrevKey

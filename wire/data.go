@@ -64,7 +64,8 @@ func MaxDataFit(id StreamID, offset uint64, room int) int {
 	avail := room - 2 - VarintLen(uint64(id)) - VarintLen(offset)
 	// Take the shortest length field L that can describe avail-L bytes:
 	// a shorter field leaves more room for data.
-	for l := 1; l <= MaxVarintLen; l++ {
+	// The loop ends by l = MaxVarintLen, as VarintLen never exceeds it.
+	for l := 1; ; l++ {
 		n := avail - l
 		if n <= 0 {
 			return 0
@@ -73,7 +74,6 @@ func MaxDataFit(id StreamID, offset uint64, room int) int {
 			return n
 		}
 	}
-	return 0
 }
 
 // AppendDataHeader appends the header of a DATA frame carrying n >= 0 bytes

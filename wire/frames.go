@@ -125,7 +125,7 @@ func (p PaddingFrame) AppendTo(b []byte) []byte {
 // the others hold whatever they held before. Sub is 0 for other types.
 // Byte-slice fields (Data.Data, Close.Reason, Custom.Payload) are views into
 // the parsed input, valid as long as that buffer is; copy to keep. A Frame
-// is about 1.2 KB (the fixed ACK range array): reuse one per packet rather
+// is about 1.3 KB (the fixed ACK range array): reuse one per packet rather
 // than copying it. Not safe for concurrent mutation.
 type Frame struct {
 	Type FrameType

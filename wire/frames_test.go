@@ -436,6 +436,9 @@ func TestParseErrorMessage(t *testing.T) {
 			t.Errorf("message %q lacks %q", msg, want)
 		}
 	}
+	if msg := (&ParseError{What: "x", Offset: 3}).Error(); msg != "wire: x at offset 3: invalid" {
+		t.Errorf("message without cause = %q", msg)
+	}
 	_, err = ParseFrame([]byte{0x09}, &f)
 	if msg := err.Error(); !strings.Contains(msg, "got 9") || strings.Contains(msg, "want") {
 		t.Errorf("message %q: want got 9 and no want", msg)

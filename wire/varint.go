@@ -96,10 +96,8 @@ func readVarint(b []byte, off int, what string) (uint64, int, error) {
 	return readVarintSlow(b, off, what)
 }
 
+// readVarintSlow is readVarint's multi-byte and error path; off <= len(b).
 func readVarintSlow(b []byte, off int, what string) (uint64, int, error) {
-	if off > len(b) {
-		off = len(b)
-	}
 	v, n := uvarint(b[off:])
 	if n <= 0 {
 		return 0, off, varintError(what, b, off, v, n)

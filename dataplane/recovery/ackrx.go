@@ -1,5 +1,7 @@
 package recovery
 
+//lint:file-ignore ST1003 the data plane codes against these names (OnAck, AckRange, MaxAckDelay ...), fixed in the recovery API brief; renaming to ACK is a coordinated change.
+
 import (
 	"math"
 	"time"
@@ -42,7 +44,7 @@ type Received struct {
 	floor  uint64     // packet numbers below floor are ignored
 
 	largestTime monotime.Time // when ranges[0].Largest arrived
-	maxAckDelay time.Duration
+	maxACKDelay time.Duration
 
 	unacked  int           // ack-eliciting packets since the last ACK
 	ackNow   bool          // an ACK is due immediately
@@ -51,13 +53,13 @@ type Received struct {
 
 // SetMaxAckDelay sets our max_ack_delay (advertised to the peer); zero or
 // negative restores MaxAckDelay.
-func (r *Received) SetMaxAckDelay(d time.Duration) { r.maxAckDelay = d }
+func (r *Received) SetMaxAckDelay(d time.Duration) { r.maxACKDelay = d }
 
 func (r *Received) ackDelay() time.Duration {
-	if r.maxAckDelay <= 0 {
+	if r.maxACKDelay <= 0 {
 		return MaxAckDelay
 	}
-	return r.maxAckDelay
+	return r.maxACKDelay
 }
 
 // Add records packet number pn, received at now. It returns true if pn was

@@ -77,7 +77,7 @@ func TestReceivedDifferential(t *testing.T) {
 			m := &receivedModel{set: map[uint64]bool{}}
 			buf := make([]AckRange, MaxReceivedRanges)
 			base := uint64(0)
-			for step := range 20000 {
+			for step := range 6000 {
 				if rng.IntN(50) == 0 {
 					base += uint64(rng.IntN(tc.spread))
 				}

@@ -1,5 +1,7 @@
 package recovery
 
+//lint:file-ignore ST1003 the data plane codes against these names (OnAck, AckRange, MaxAckDelay ...), fixed in the recovery API brief; renaming to ACK is a coordinated change.
+
 import (
 	"math"
 	"time"
@@ -68,7 +70,7 @@ type Cubic struct {
 	wMax      float64 // bytes
 	cwndPrior float64 // cwnd before the last reduction
 	wEst      float64 // Reno-friendly estimate, bytes
-	lastAck   monotime.Time
+	lastACK   monotime.Time
 
 	// RFC 9002 §7.3.2 recovery.
 	recoveryStart monotime.Time
@@ -191,8 +193,8 @@ func (c *Cubic) OnAck(now monotime.Time, p *SentPacket, rtt *RTT, bytesInFlight 
 	if !p.InFlight {
 		return
 	}
-	prevAck := c.lastAck
-	c.lastAck = now
+	prevACK := c.lastACK
+	c.lastACK = now
 	if c.hasRecovery && p.Time <= c.recoveryStart {
 		return // sent before the recovery period: no growth (RFC 9002 §7.3.2)
 	}
@@ -200,12 +202,12 @@ func (c *Cubic) OnAck(now monotime.Time, p *SentPacket, rtt *RTT, bytesInFlight 
 	acked := float64(p.Size)
 
 	if c.cwnd < c.ssthresh {
-		c.hystartOnAck(p, rtt)
+		c.hystartOnACK(p, rtt)
 	}
 	if c.appLimited || !c.cwndLimited(bytesInFlight) {
-		if c.epochSet && prevAck != 0 {
+		if c.epochSet && prevACK != 0 {
 			// Freeze CUBIC's clock while idle (RFC 9438 §5.8).
-			c.tEpoch += now - prevAck
+			c.tEpoch += now - prevACK
 		}
 		return
 	}
@@ -220,8 +222,8 @@ func (c *Cubic) OnAck(now monotime.Time, p *SentPacket, rtt *RTT, bytesInFlight 
 	c.cwnd = min(c.cwnd, c.maxWindow)
 }
 
-// hystartOnAck runs RFC 9406 §4.2's round tracking and delay check.
-func (c *Cubic) hystartOnAck(p *SentPacket, rtt *RTT) {
+// hystartOnACK runs RFC 9406 §4.2's round tracking and delay check.
+func (c *Cubic) hystartOnACK(p *SentPacket, rtt *RTT) {
 	h := &c.hs
 	if !h.started || p.Time > h.windowEnd {
 		// A new round: every packet sent up to now belongs to it.

@@ -39,6 +39,29 @@ func (s *ccSim) round(rttSample time.Duration) int {
 	return s.c.Window()
 }
 
+// clocked runs an ack-clocked, window-limited sender until the given time:
+// every ACK arrives one RTT after its packet was sent, and the sender refills
+// the window at once.
+func (s *ccSim) clocked(until monotime.Time, rttSample time.Duration, inflight *[]monotime.Time) {
+	for {
+		for s.bif+mss <= s.c.Window() {
+			s.c.OnPacketSent(s.now, mss, s.bif)
+			s.bif += mss
+			*inflight = append(*inflight, s.now)
+		}
+		sent := (*inflight)[0]
+		at := sent.Add(rttSample)
+		if at > until {
+			return
+		}
+		*inflight = (*inflight)[1:]
+		s.now = at
+		s.rtt.Update(rttSample, 0, true)
+		s.c.OnAck(at, &SentPacket{Time: sent, Size: mss, InFlight: true, AckEliciting: true}, &s.rtt, s.bif)
+		s.bif -= mss
+	}
+}
+
 func TestCubicInitial(t *testing.T) {
 	for _, tc := range []struct {
 		maxDatagram, window, minWindow int
@@ -195,10 +218,9 @@ func TestCubicGrowthShape(t *testing.T) {
 	var prev float64
 	var prevT float64
 	var rates []float64
+	var inflight []monotime.Time
 	for _, at := range checks {
-		for s.now.Sub(epoch).Seconds() < at {
-			s.round(rttD)
-		}
+		s.clocked(epoch.Add(time.Duration(at*float64(time.Second))), rttD, &inflight)
 		tt := s.now.Sub(epoch).Seconds()
 		got := float64(c.Window()) / mss
 		want := wCubicRef(tt, 1000, 700)
@@ -227,9 +249,8 @@ func TestCubicRenoFriendly(t *testing.T) {
 	s.rtt.Update(rttD, 0, true)
 	c.OnLoss(s.now, &SentPacket{Time: 0, Size: mss, InFlight: true}, 0)
 	s.now += ms
-	for range 100 {
-		s.round(rttD)
-	}
+	var inflight []monotime.Time
+	s.clocked(s.now.Add(time.Second), rttD, &inflight)
 	got := float64(c.Window()) / mss
 	cubic := wCubicRef(1.0, 100, 70)
 	// 70 + 57 rounds * 0.53 reaches 100, then +1 per round: about 143.

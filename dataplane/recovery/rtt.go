@@ -1,5 +1,7 @@
 package recovery
 
+//lint:file-ignore ST1003 the data plane codes against these names (OnAck, AckRange, MaxAckDelay ...), fixed in the recovery API brief; renaming to ACK is a coordinated change.
+
 import (
 	"time"
 
@@ -34,21 +36,21 @@ const (
 // one loop goroutine, not safe for concurrent use; no method allocates.
 type RTT struct {
 	latest, min, smoothed, rttvar time.Duration
-	maxAckDelay                   time.Duration
+	maxACKDelay                   time.Duration
 	hasSample                     bool
 }
 
 // SetMaxAckDelay records the peer's max_ack_delay, used by Update to clamp
 // reported ACK delays once the handshake is confirmed (RFC 9002 §5.3). Zero or
 // negative restores the default MaxAckDelay.
-func (r *RTT) SetMaxAckDelay(d time.Duration) { r.maxAckDelay = d }
+func (r *RTT) SetMaxAckDelay(d time.Duration) { r.maxACKDelay = d }
 
 // MaxAckDelay returns the peer's max_ack_delay (MaxAckDelay unless set).
 func (r *RTT) MaxAckDelay() time.Duration {
-	if r.maxAckDelay <= 0 {
+	if r.maxACKDelay <= 0 {
 		return MaxAckDelay
 	}
-	return r.maxAckDelay
+	return r.maxACKDelay
 }
 
 // Update adds an RTT sample (RFC 9002 §5.1-5.3): sample is now minus the send
@@ -113,9 +115,9 @@ func (r *RTT) Var() time.Duration {
 }
 
 // PTO returns the probe timeout before backoff, RFC 9002 §6.2.1:
-// smoothed_rtt + max(4*rttvar, kGranularity) + maxAckDelay.
-func (r *RTT) PTO(maxAckDelay time.Duration) time.Duration {
-	return r.Smoothed() + max(4*r.Var(), Granularity) + maxAckDelay
+// smoothed_rtt + max(4*rttvar, kGranularity) + maxACKDelay.
+func (r *RTT) PTO(maxACKDelay time.Duration) time.Duration {
+	return r.Smoothed() + max(4*r.Var(), Granularity) + maxACKDelay
 }
 
 // lossDelay is RFC 9002 §6.1.2's time threshold:
@@ -126,13 +128,13 @@ func (r *RTT) lossDelay() time.Duration {
 }
 
 // PTODeadline returns when the probe timeout fires (RFC 9002 §6.2.1): the time
-// the last ack-eliciting packet was sent plus PTO(maxAckDelay) doubled ptoCount
-// times, the exponent capped at MaxPTOBackoff. A zero lastAckElicitingSent
+// the last ack-eliciting packet was sent plus PTO(maxACKDelay) doubled ptoCount
+// times, the exponent capped at MaxPTOBackoff. A zero lastACKElicitingSent
 // (nothing in flight) returns the zero Time: no PTO is armed.
-func PTODeadline(lastAckElicitingSent monotime.Time, rtt *RTT, maxAckDelay time.Duration, ptoCount int) monotime.Time {
-	if lastAckElicitingSent.IsZero() {
+func PTODeadline(lastACKElicitingSent monotime.Time, rtt *RTT, maxACKDelay time.Duration, ptoCount int) monotime.Time {
+	if lastACKElicitingSent.IsZero() {
 		return 0
 	}
 	shift := min(max(ptoCount, 0), MaxPTOBackoff)
-	return lastAckElicitingSent.Add(rtt.PTO(maxAckDelay) << shift)
+	return lastACKElicitingSent.Add(rtt.PTO(maxACKDelay) << shift)
 }

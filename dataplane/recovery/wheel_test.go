@@ -108,9 +108,11 @@ func TestWheelDifferential(t *testing.T) {
 				if w.Len() != len(ref.ids) {
 					t.Fatalf("step %d: Len %d, want %d", step, w.Len(), len(ref.ids))
 				}
-				for id := range timers {
-					if got, want := timers[id].Scheduled(), ref.find(id) >= 0; got != want {
-						t.Fatalf("step %d: timer %d Scheduled %v, want %v", step, id, got, want)
+				if step%64 == 0 {
+					for id := range timers {
+						if got, want := timers[id].Scheduled(), ref.find(id) >= 0; got != want {
+							t.Fatalf("step %d: timer %d Scheduled %v, want %v", step, id, got, want)
+						}
 					}
 				}
 				next, ok := w.Next()

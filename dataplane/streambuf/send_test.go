@@ -351,6 +351,7 @@ func TestSendLossyModel(t *testing.T) {
 		lost
 		acked
 	)
+	retransmitted := 0
 	for seed := range uint64(60) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 7))
@@ -387,6 +388,8 @@ func TestSendLossyModel(t *testing.T) {
 						want := byte(lost)
 						if x >= sentBefore {
 							want = unsent
+						} else {
+							retransmitted++
 						}
 						if state[x] != want {
 							t.Fatalf("frame %+v: byte %d in state %d, want %d", f, x, state[x], want)
@@ -459,5 +462,8 @@ func TestSendLossyModel(t *testing.T) {
 				t.Fatal("no EOF at the end")
 			}
 		})
+	}
+	if retransmitted == 0 {
+		t.Fatal("no byte was ever retransmitted: the walk tests nothing")
 	}
 }

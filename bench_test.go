@@ -1,0 +1,162 @@
+package stt_test
+
+import (
+	"context"
+	"io"
+	"slices"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stt-go/stt"
+)
+
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// BenchmarkBulk moves b.N chunks of 1 MiB from one node to the other over
+// loopback on 1 and 4 streams; it reports Gbit/s and CPU-seconds per GiB
+// (both nodes, one process).
+func BenchmarkBulk(b *testing.B) {
+	for _, streams := range []int{1, 4} {
+		b.Run(map[int]string{1: "streams=1", 4: "streams=4"}[streams], func(b *testing.B) {
+			_, _, sa, sb := newPair(b, nil)
+			ctx := context.Background()
+			chunk := make([]byte, 1<<20)
+			b.SetBytes(int64(len(chunk)))
+			b.ReportAllocs()
+			var wg sync.WaitGroup
+			for range streams {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					rs, err := sb.AcceptStream(ctx)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					_, _ = io.Copy(io.Discard, rs)
+				}()
+			}
+			sts := make([]*stt.Stream, streams)
+			for i := range sts {
+				st, err := sa.OpenStream(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				sts[i] = st
+			}
+			cpu0 := cpuSeconds()
+			start := time.Now()
+			var wwg sync.WaitGroup
+			per := (b.N + streams - 1) / streams
+			for i, st := range sts {
+				n := min(per, b.N-i*per)
+				wwg.Add(1)
+				go func() {
+					defer wwg.Done()
+					for range n {
+						if _, err := st.Write(chunk); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+					_ = st.CloseWrite()
+				}()
+			}
+			wwg.Wait()
+			wg.Wait()
+			el := time.Since(start)
+			cpu := cpuSeconds() - cpu0
+			total := float64(b.N) * float64(len(chunk))
+			b.ReportMetric(total*8/el.Seconds()/1e9, "Gbit/s")
+			b.ReportMetric(cpu/(total/(1<<30)), "cpu-s/GiB")
+		})
+	}
+}
+
+// BenchmarkMessages64 sends b.N 64-byte messages on one stream and reports
+// messages per second.
+func BenchmarkMessages64(b *testing.B) {
+	_, _, sa, sb := newPair(b, nil)
+	ctx := context.Background()
+	st, err := sa.OpenStream(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	msg := make([]byte, 64)
+	done := make(chan struct{})
+	b.ReportAllocs()
+	b.SetBytes(64)
+	start := time.Now()
+	go func() {
+		defer close(done)
+		rs, err := sb.AcceptStream(ctx)
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		buf := make([]byte, 64<<10)
+		want := b.N * 65
+		for got := 0; got < want; {
+			n, err := rs.Read(buf)
+			got += n
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	}()
+	for b.Loop() {
+		if err := st.SendMessage(ctx, msg); err != nil {
+			b.Fatal(err)
+		}
+	}
+	<-done
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+}
+
+// BenchmarkRTT measures the round trip of a 64-byte message (echoed) and
+// reports p50 and p99.
+func BenchmarkRTT(b *testing.B) {
+	_, _, sa, sb := newPair(b, nil)
+	ctx := context.Background()
+	st, err := sa.OpenStream(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() {
+		rs, err := sb.AcceptStream(ctx)
+		if err != nil {
+			return
+		}
+		for {
+			m, err := rs.ReceiveMessage(ctx)
+			if err != nil {
+				return
+			}
+			if rs.SendMessage(ctx, m) != nil {
+				return
+			}
+		}
+	}()
+	msg := make([]byte, 64)
+	lat := make([]time.Duration, 0, b.N)
+	for b.Loop() {
+		t0 := time.Now()
+		if err := st.SendMessage(ctx, msg); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := st.ReceiveMessage(ctx); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}

@@ -1,0 +1,18 @@
+// Command stt is STT's command-line tool and the first thing a newcomer
+// runs: `stt keygen` writes a 32-byte seed file (mode 0600), `stt listen`
+// accepts sessions and stores every file peers send into a directory
+// (atomically, names sanitised), `stt send` pushes files over several
+// concurrent streams and checks the peer's SHA3-256 of each, `stt bench`
+// measures throughput, 64-byte message rate and round-trip time (on
+// loopback with two in-process nodes, or against a listening node), and
+// `stt demo` runs two nodes in one process and moves 256 MiB, a second
+// 64 MiB bulk stream and 100 000 small messages at once, verifying every
+// byte. Seeds come from files (--node-seed, --shared-seed) or, as hex, from
+// the STT_NODE_SEED and STT_SHARED_SEED environment variables; a seed file
+// that is missing, unreadable, shorter than 32 bytes or readable by group or
+// others is refused. It is a thin client of the root package and holds no
+// protocol logic beyond its own small file-transfer header (file.go); it does
+// not expose Prometheus metrics. Exit codes: 0 success, 1 runtime failure
+// (network, seed, file or verification error; one line on stderr), 2 usage
+// error (unknown subcommand, bad or missing flag).
+package main

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/stt-go/stt"
+)
+
+// defaultListenAddr is where listen binds without --addr: STT's
+// conventional port on every IPv4 interface.
+const defaultListenAddr = "0.0.0.0:9000"
+
+func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("listen", "listen --out DIR [--addr HOST:PORT] --node-seed FILE --shared-seed FILE", stderr)
+	var nf nodeFlags
+	nf.register(fs, true)
+	addr := fs.String("addr", defaultListenAddr, "UDP `HOST:PORT` to listen on (port 0 picks a free one)")
+	out := fs.String("out", "", "store received files in `DIR` (required)")
+	reject := fs.Bool("reject-wrong-seed", false, "answer peers holding another shared seed with an explicit rejection (reveals that a node listens here)")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if *out == "" {
+		return usagef("--out DIR is required")
+	}
+	log, err := nf.logger(stderr)
+	if err != nil {
+		return err
+	}
+	if err := checkOutDir(*out); err != nil {
+		return err
+	}
+	cfg, err := nf.config(*addr, log)
+	if err != nil {
+		return err
+	}
+	cfg.RejectWrongSeed = *reject
+	node, err := startNode(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer stopNode(node)
+	// The first line carries the bound address (scripts and tests read it).
+	fmt.Fprintf(stdout, "listening on %s node %s suite %s\n", node.Addr(), node.ID(), node.Suite())
+	var mu sync.Mutex // one line at a time
+	srv := &server{
+		outDir: *out,
+		log:    log,
+		onDone: func(r received, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				fmt.Fprintf(stderr, "stt listen: transfer %s from %s failed: %s\n", displayName(r), r.Peer.Short(), oneLine(err.Error()))
+				return
+			}
+			if r.Kind == kindEcho {
+				return
+			}
+			fmt.Fprintf(stdout, "received %s %s in %.3fs (%s) from %s sha3-256 %x\n",
+				displayName(r), formatBytes(int64(r.Size)), r.Elapsed.Seconds(), formatRate(int64(r.Size), r.Elapsed), r.Peer.Short(), r.Sum[:8])
+		},
+	}
+	return srv.serveNode(ctx, node)
+}
+
+// displayName names a transfer in log lines, quoting file names so a
+// hostile name cannot forge output.
+func displayName(r received) string {
+	if r.Kind == kindFile || r.Name != "" {
+		return fmt.Sprintf("%q", r.Name)
+	}
+	if r.Kind == 0 {
+		return "(no header)"
+	}
+	return "(" + r.Kind.String() + ")"
+}
+
+// checkOutDir verifies that dir is a directory we can create files in.
+func checkOutDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("--out: %v", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("--out: %s is not a directory", dir)
+	}
+	f, err := os.CreateTemp(dir, tempPrefix+"probe-*")
+	if err != nil {
+		return fmt.Errorf("--out: %s is not writable: %v", dir, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+var _ = stt.MinSeedLen // the root package provides the seed minimum this tool checks (seedLen)

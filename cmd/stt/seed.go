@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+const (
+	// seedLen is the size of a seed keygen writes: the root package's
+	// minimum (stt.MinSeedLen), 256 bits.
+	seedLen = 32
+	// maxSeedFile bounds how much of a seed file is read: a seed is a few
+	// dozen bytes, so anything larger is the wrong file.
+	maxSeedFile = 4096
+	// seedFileMode is the mode keygen creates seed files with.
+	seedFileMode = 0o600
+	// envNodeSeed and envSharedSeed name the environment variables that may
+	// hold the seeds as hex when no file flag is given.
+	envNodeSeed   = "STT_NODE_SEED"
+	envSharedSeed = "STT_SHARED_SEED"
+)
+
+// errSeedMissing reports that neither the flag nor the environment variable
+// provides a seed.
+var errSeedMissing = errors.New("seed not given")
+
+// loadSeed returns the seed from the file path when set, else from the hex
+// environment variable env. Files must be regular, at most maxSeedFile
+// bytes, at least seedLen bytes and not readable by group or others.
+// Errors name the flag, the file and the fix, on one line.
+func loadSeed(flagName, path, env string) ([]byte, error) {
+	if path == "" {
+		v := strings.TrimSpace(os.Getenv(env))
+		if v == "" {
+			return nil, usagef("%w: set --%s FILE or the %s environment variable (hex)", errSeedMissing, flagName, env)
+		}
+		b, err := hex.DecodeString(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s is not valid hex: %v", env, err)
+		}
+		if len(b) < seedLen {
+			return nil, fmt.Errorf("%s holds %d bytes, a seed needs at least %d (64 hex digits); create one with 'stt keygen'", env, len(b), seedLen)
+		}
+		return b, nil
+	}
+	return readSeedFile(flagName, path)
+}
+
+func readSeedFile(flagName, path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("--%s: seed file %s does not exist; create one with 'stt keygen -o %s'", flagName, path, path)
+		}
+		return nil, fmt.Errorf("--%s: cannot read seed file: %v", flagName, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("--%s: cannot stat seed file: %v", flagName, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("--%s: seed file %s is not a regular file", flagName, path)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return nil, fmt.Errorf("--%s: seed file %s is readable by group or others (mode %04o); run 'chmod 600 %s'", flagName, path, perm, path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxSeedFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("--%s: cannot read seed file: %v", flagName, err)
+	}
+	if len(b) > maxSeedFile {
+		return nil, fmt.Errorf("--%s: seed file %s is larger than %d bytes; is it the right file?", flagName, path, maxSeedFile)
+	}
+	if len(b) < seedLen {
+		return nil, fmt.Errorf("--%s: seed file %s holds %d bytes, a seed needs at least %d; create one with 'stt keygen'", flagName, path, len(b), seedLen)
+	}
+	return b, nil
+}
+
+// writeSeedFile writes a fresh random seed to path with mode 0600. Without
+// force it refuses an existing path; with force it replaces it atomically
+// (temporary file in the same directory, then rename).
+func writeSeedFile(path string, force bool, random io.Reader) error {
+	seed := make([]byte, seedLen)
+	if _, err := io.ReadFull(random, seed); err != nil {
+		return fmt.Errorf("read random bytes: %v", err)
+	}
+	defer clear(seed)
+	if !force {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, seedFileMode)
+		if err != nil {
+			if errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("%s already exists; use --force to replace it", path)
+			}
+			return err
+		}
+		if _, err := f.Write(seed); err != nil {
+			f.Close()
+			os.Remove(path)
+			return err
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			os.Remove(path)
+			return err
+		}
+		return f.Close()
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".stt-seed-*")
+	if err != nil {
+		return err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err := tmp.Chmod(seedFileMode); err != nil {
+		return err
+	}
+	if _, err := tmp.Write(seed); err != nil {
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	ok = true
+	return nil
+}
+
+func runKeygen(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("keygen", "keygen -o FILE [--force]", stderr)
+	out := fs.String("o", "", "write the seed to `FILE` (mode 0600)")
+	force := fs.Bool("force", false, "replace FILE if it exists")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return usagef("-o FILE is required")
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if err := writeSeedFile(*out, *force, rand.Reader); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote a %d-byte seed to %s (mode 0600)\n", seedLen, *out)
+	return nil
+}
