@@ -3,6 +3,7 @@ package stt_test
 import (
 	"context"
 	"io"
+	"runtime"
 	"slices"
 	"sync"
 	"syscall"
@@ -155,4 +156,36 @@ func BenchmarkRTT(b *testing.B) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
+
+// BenchmarkIdleSessionMemory establishes idle sessions between two nodes
+// in one process and reports the heap each session costs (both ends of a
+// session counted, so bytes/session is per end).
+func BenchmarkIdleSessionMemory(b *testing.B) {
+	const sessions = 2000
+	a, srv, _, _ := newPair(b, func(c *stt.Config) { c.DisableHybrid = true; c.KeepAlive = -1; c.IdleTimeout = time.Hour })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	go func() {
+		for {
+			if _, err := srv.Accept(ctx); err != nil {
+				return
+			}
+		}
+	}()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for range b.N {
+		for range sessions {
+			if _, err := a.Connect(ctx, srv.Addr().String()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // let FINAL/ACK exchanges settle
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	perEnd := float64(after.HeapAlloc-before.HeapAlloc) / float64(2*sessions*b.N)
+	b.ReportMetric(perEnd, "heap-B/session")
 }

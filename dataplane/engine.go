@@ -200,16 +200,15 @@ func (e *Engine) Install(p *SessionParams) (*Session, error) {
 		created:   time.Now(),
 		done:      make(chan struct{}),
 		confirmed: p.Confirmed,
-		acceptQ:   make(chan *Stream, e.cfg.MaxStreams),
 		peer:      p.Peer,
 		pathValid: true,
-		streams:   make(map[wire.StreamID]*Stream),
 	}
 	s.remote.Store(&p.Peer)
 	s.peerStreamMax = p.PeerMaxStreamData
 	s.peerIdle = p.PeerIdleTimeout
 	s.api.peerMaxStrms = p.PeerMaxStreams
 	s.api.limitCh = make(chan struct{})
+	s.api.acceptCh = make(chan struct{}, 1)
 	if p.Initiator {
 		s.api.nextLocal = 1
 	} else {
@@ -222,7 +221,7 @@ func (e *Engine) Install(p *SessionParams) (*Session, error) {
 	if p.PeerMaxDatagram > 0 && p.PeerMaxDatagram < maxDatagram {
 		maxDatagram = max(p.PeerMaxDatagram, MinDatagram)
 	}
-	s.sent = recovery.NewSent(1024, 1<<16)
+	s.sent = recovery.NewSent(sentInitialCap, recovery.MaxSentPackets)
 	s.cc = recovery.NewCubic(maxDatagram)
 	s.pacer = recovery.NewPacer(maxDatagram)
 	s.skipPN = 1 + uint64(randUint32()%(2*pnSkipInterval))

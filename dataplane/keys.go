@@ -37,10 +37,13 @@ func (s *Session) installKeys(p *SessionParams, now monotime.Time) error {
 	return nil
 }
 
-// precomputeKeys derives any missing next key. It allocates (one AEAD per
-// rotation) and runs after a batch, never per packet.
+// precomputeKeys derives the next receive key (always kept ready: the
+// peer may rotate at any time) and, once a rotation is due, the next send
+// key. It allocates (one AEAD per rotation) and runs after a batch, never
+// per packet; idle sessions hold no next send key.
 func (s *Session) precomputeKeys() {
-	if s.sendNext == nil {
+	if s.sendNext == nil && s.wantSendNext {
+		s.wantSendNext = false
 		next := s.sendSecret.Next()
 		s.sendNext, _ = stc.NewPacketAEAD(s.suite, next)
 	}
@@ -81,13 +84,29 @@ func (s *Session) promoteRecvKey(now monotime.Time, pn uint64) {
 
 // maybeRotateSend switches the send key when a threshold is crossed.
 func (s *Session) maybeRotateSend(now monotime.Time) {
-	if !s.keyUpdAcked || s.sendNext == nil {
+	if !s.keyUpdAcked {
+		return
+	}
+	// Derive the next key slightly ahead of the threshold, so the switch
+	// itself never waits.
+	soon := s.keyPackets+rotateAhead >= s.rotateAt ||
+		s.keyBytes+rotateAhead*uint64(s.cfg.MaxDatagram) >= s.cfg.RotateBytes ||
+		now.Sub(s.keyStart) >= s.cfg.RotateAfter ||
+		s.keyPackets+2*rotateAhead >= s.suite.ConfidentialityLimit()
+	if !soon {
+		return
+	}
+	if s.sendNext == nil {
+		if !s.wantSendNext {
+			s.wantSendNext = true
+			s.loop.needKeys = append(s.loop.needKeys, s)
+		}
 		return
 	}
 	due := s.keyPackets >= s.rotateAt ||
 		s.keyBytes >= s.cfg.RotateBytes ||
 		now.Sub(s.keyStart) >= s.cfg.RotateAfter ||
-		s.keyPackets >= s.suite.ConfidentialityLimit()-1024
+		s.keyPackets+rotateAhead >= s.suite.ConfidentialityLimit()
 	if !due {
 		return
 	}
@@ -101,8 +120,11 @@ func (s *Session) maybeRotateSend(now monotime.Time) {
 	s.keyUpdAcked = false
 	s.rotateAt = s.cfg.RotateMessages
 	s.stats.rotSent.Add(1)
-	s.loop.needKeys = append(s.loop.needKeys, s)
 }
+
+// rotateAhead is how many packets before a rotation threshold the next
+// send key is derived.
+const rotateAhead = 64
 
 // dropPrevKey forgets the previous receive key once its lifetime ends.
 func (s *Session) dropPrevKey(now monotime.Time) {

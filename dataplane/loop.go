@@ -102,6 +102,10 @@ type loop struct {
 	timer    *time.Timer
 	timerAt  monotime.Time
 	now      monotime.Time // clock read once per wake-up
+
+	// Scratch shared by the loop's sessions (used only on this goroutine).
+	frame     wire.Frame
+	ackRanges [wire.MaxAckRanges + 1]recovery.AckRange
 }
 
 func newLoop(e *Engine, idx int, conn batch.Conn, now monotime.Time) *loop {
@@ -320,8 +324,7 @@ func (l *loop) exec(now monotime.Time, c *cmd) {
 			return
 		}
 		if s.streams[st.id] == nil {
-			s.streams[st.id] = st
-			s.stats.activeStreams.Add(1)
+			s.addStream(st)
 		}
 	case opStreamWake:
 		l.streamWake(now, c.stream)
@@ -369,8 +372,7 @@ func (l *loop) streamWake(now monotime.Time, st *Stream) {
 		return
 	}
 	if s.streams[st.id] == nil && s.isLocal(st.id) {
-		s.streams[st.id] = st
-		s.stats.activeStreams.Add(1)
+		s.addStream(st)
 	}
 	s.creditChanged(st)
 	if lim, ok := st.recv.MaybeGrowLimit(now, s.rtt.Smoothed()); ok {

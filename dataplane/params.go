@@ -59,9 +59,6 @@ const (
 	// maxAckDelay is the delay we promise the peer before acknowledging
 	// (RFC 9000 default 25 ms).
 	maxAckDelay = 25 * time.Millisecond
-	// batchSize is the number of messages per recvmmsg/sendmmsg call:
-	// batch.MaxBatch, the GSO segment cap.
-	batchSize = 64
 	// txQueueMax bounds packets a loop builds before flushing them.
 	txQueueMax = 64
 	// maxPacketsPerFlush bounds how many packets one session sends per
@@ -70,6 +67,13 @@ const (
 	// oldKeyLifetimePTOs keeps the previous receive key this many PTOs
 	// after a key update so reordered packets still open (issue 4: ~3 PTO).
 	oldKeyLifetimePTOs = 3
+	// sentInitialCap is the sent-history ring a session starts with and
+	// shrinks back to when idle: one entry, so idle sessions stay small;
+	// the ring doubles on demand during bursts.
+	sentInitialCap = 1
+	// trimAfter is how long a session must be quiet before its grown
+	// buffers (sent history) are released.
+	trimAfter = time.Second
 	// closeLingerPTOs keeps a closed session this long to answer
 	// retransmitted packets with CLOSE.
 	closeLingerPTOs = 3

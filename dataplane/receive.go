@@ -137,7 +137,7 @@ func (s *Session) migrate(from netip.AddrPort) {
 // processFrames walks a packet's frames. It returns whether any was
 // ack-eliciting, or an *errProtocol that closes the session.
 func (s *Session) processFrames(now monotime.Time, b []byte) (ackEliciting bool, err error) {
-	f := &s.frame
+	f := &s.loop.frame
 	for len(b) > 0 {
 		n, err := wire.ParseFrame(b, f)
 		if err != nil {
@@ -234,18 +234,12 @@ func (s *Session) streamFor(id wire.StreamID) (*Stream, error) {
 	var st *Stream
 	for i := s.peerStreamsSeen + 1; i <= idx; i++ {
 		st = s.newStream(streamIDFromIndex(i, odd), s.peerStreamMax)
-		s.streams[st.id] = st
+		s.addStream(st)
 		s.stats.activeStreams.Add(1)
 		if s.cfg.OnStream != nil && s.cfg.OnStream(s, st) {
 			continue
 		}
-		select {
-		case s.acceptQ <- st:
-		default:
-			// acceptQ holds MaxStreams entries and the peer cannot open more
-			// than that many unfinished streams, so this cannot happen.
-			return nil, &errProtocol{CodeInternal, "BUG: accept queue full"}
-		}
+		s.queueAccept(st)
 	}
 	s.peerStreamsSeen = idx
 	return st, nil
@@ -283,12 +277,13 @@ func (s *Session) onData(now monotime.Time, d *wire.DataFrame) error {
 
 func (s *Session) onAck(now monotime.Time, a *wire.AckFrame) error {
 	n := 0
-	for i := 0; i < a.N && n < len(s.ackRanges); i++ {
-		s.ackRanges[n] = recovery.AckRange{Smallest: a.Ranges[i].Smallest, Largest: a.Ranges[i].Largest}
+	ranges := &s.loop.ackRanges
+	for i := 0; i < a.N && n < len(ranges); i++ {
+		ranges[n] = recovery.AckRange{Smallest: a.Ranges[i].Smallest, Largest: a.Ranges[i].Largest}
 		n++
 	}
 	delay := ackDelayDuration(a.Delay)
-	_, err := s.sent.OnAck(now, s.ackRanges[:n], delay, &s.rtt, s.onAckedFn, s.onLostFn)
+	_, err := s.sent.OnAck(now, ranges[:n], delay, &s.rtt, s.onAckedFn, s.onLostFn)
 	if err != nil {
 		return &errProtocol{CodeProtocol, "ACK of a packet never sent: " + err.Error()}
 	}

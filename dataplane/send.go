@@ -100,17 +100,17 @@ func (s *Session) buildPacket(now monotime.Time, maxPayload int, wantAck, work b
 	ackEliciting := false
 
 	if wantAck || s.ackOwed() {
-		n, delay := s.rx.FillAck(now, s.ackRanges[:])
+		ranges := &s.loop.ackRanges
+		n, delay := s.rx.FillAck(now, ranges[:])
 		if n > 0 {
-			var af wire.AckFrame
+			f := &s.loop.frame
+			af := &f.Ack
 			af.Delay = uint64(delay.Microseconds())
 			for i := 0; i < n; i++ {
-				af.Ranges[i] = wire.AckRange{Smallest: s.ackRanges[i].Smallest, Largest: s.ackRanges[i].Largest}
+				af.Ranges[i] = wire.AckRange{Smallest: ranges[i].Smallest, Largest: ranges[i].Largest}
 			}
 			af.N = n
-			f := &s.frame
 			f.Type, f.Sub = wire.FrameControl, wire.ControlAck
-			f.Ack = af
 			if len(b)+f.Len() <= limit {
 				b = f.AppendTo(b)
 				s.rx.OnAckSent()
@@ -167,7 +167,7 @@ func (s *Session) buildPacket(now monotime.Time, maxPayload int, wantAck, work b
 
 // appendControl appends pending control frames.
 func (s *Session) appendControl(now monotime.Time, b []byte, limit int, sp *recovery.SentPacket) ([]byte, bool) {
-	f := &s.frame
+	f := &s.loop.frame
 	el := false
 	try := func(bit uint32) bool {
 		if len(b)+f.Len() > limit {
@@ -247,7 +247,7 @@ func (s *Session) appendControl(now monotime.Time, b []byte, limit int, sp *reco
 // appendStreamCtl appends st's pending RESET / STOP_SENDING /
 // MAX_STREAM_DATA frames; it reports false if they did not all fit.
 func (s *Session) appendStreamCtl(b []byte, limit int, st *Stream, out *[]byte) bool {
-	f := &s.frame
+	f := &s.loop.frame
 	if st.pendReset {
 		f.Type, f.Sub = wire.FrameStreamControl, wire.StreamReset
 		f.ResetStream = wire.ResetStreamFrame{StreamID: st.id, Code: st.resetCode, FinalSize: st.resetFinal}

@@ -139,8 +139,9 @@ type Session struct {
 		peerMaxStrms uint64        // streams we may open in total (peer's MAX_STREAMS)
 		limitCh      chan struct{} // closed and replaced when peerMaxStrms grows
 		stopped      map[wire.StreamID]uint64
+		accepts      []*Stream     // peer-opened streams for AcceptStream (at most MaxStreams unfinished)
+		acceptCh     chan struct{} // signalled when accepts grows or the session closes
 	}
-	acceptQ chan *Stream // peer-opened streams for AcceptStream (bounded by MaxStreams)
 
 	// ---- loop-owned ----
 	peer          netip.AddrPort
@@ -150,6 +151,7 @@ type Session struct {
 	sendNext      *stc.PacketAEAD
 	sendSecret    stc.Secret // secret of sendKey
 	sendPhase     bool
+	wantSendNext  bool   // a rotation is near: derive sendNext after the batch
 	keyPackets    uint64 // packets sealed with sendKey
 	keyBytes      uint64
 	keyStart      monotime.Time
@@ -182,10 +184,8 @@ type Session struct {
 	lastRecv   monotime.Time // last authenticated packet received
 	lastSend   monotime.Time
 	timer      recovery.Timer
-	ackRanges  [wire.MaxAckRanges + 1]recovery.AckRange
 	onAckedFn  func(*recovery.SentPacket)
 	onLostFn   func(*recovery.SentPacket)
-	frame      wire.Frame
 	pendingAck bool
 
 	sendWin streambuf.SendWindow
@@ -316,23 +316,42 @@ func (e *limitError) Unwrap() []error {
 // AcceptStream returns the next stream the peer opened, blocking until
 // one arrives, ctx ends, or the session closes.
 func (s *Session) AcceptStream(ctx context.Context) (*Stream, error) {
-	select {
-	case st := <-s.acceptQ:
-		return st, nil
-	default:
-	}
-	select {
-	case st := <-s.acceptQ:
-		return st, nil
-	case <-s.done:
-		select {
-		case st := <-s.acceptQ:
+	for {
+		s.api.mu.Lock()
+		if len(s.api.accepts) > 0 {
+			st := s.api.accepts[0]
+			s.api.accepts[0] = nil
+			s.api.accepts = s.api.accepts[1:]
+			if len(s.api.accepts) == 0 {
+				s.api.accepts = nil // release the backing array
+			}
+			s.api.mu.Unlock()
 			return st, nil
-		default:
 		}
-		return nil, s.closedErr()
-	case <-ctx.Done():
-		return nil, ctx.Err()
+		s.api.mu.Unlock()
+		select {
+		case <-s.api.acceptCh:
+		case <-s.done:
+			s.api.mu.Lock()
+			n := len(s.api.accepts)
+			s.api.mu.Unlock()
+			if n == 0 {
+				return nil, s.closedErr()
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// queueAccept hands a peer-opened stream to AcceptStream.
+func (s *Session) queueAccept(st *Stream) {
+	s.api.mu.Lock()
+	s.api.accepts = append(s.api.accepts, st)
+	s.api.mu.Unlock()
+	select {
+	case s.api.acceptCh <- struct{}{}:
+	default:
 	}
 }
 
@@ -417,4 +436,14 @@ func streamIDFromIndex(idx uint64, odd bool) wire.StreamID {
 		return wire.StreamID(2*idx - 1)
 	}
 	return wire.StreamID(2 * idx)
+}
+
+// addStream registers st in the loop-owned stream map (created lazily so
+// idle sessions without streams do not carry one).
+func (s *Session) addStream(st *Stream) {
+	if s.streams == nil {
+		s.streams = make(map[wire.StreamID]*Stream)
+	}
+	s.streams[st.id] = st
+	s.stats.activeStreams.Add(1)
 }

@@ -58,6 +58,9 @@ func (s *Session) deadline(now monotime.Time) monotime.Time {
 		take(s.prevExpiry)
 	}
 	take(s.paceAt)
+	if s.sent.Len() == 0 && s.sent.Cap() > sentInitialCap {
+		take(max(s.lastSend, s.lastRecv).Add(trimAfter))
+	}
 	if s.draining {
 		take(s.drainDL)
 	}
@@ -126,6 +129,10 @@ func (s *Session) onTimer(now monotime.Time) {
 	if s.paceAt != 0 && !now.Before(s.paceAt) {
 		s.paceAt = 0
 		s.markDirty()
+	}
+	// expiredTrim: release the sent history a burst grew
+	if s.sent.Len() == 0 && !now.Before(max(s.lastSend, s.lastRecv).Add(trimAfter)) {
+		s.sent.Trim()
 	}
 	// expiredPrevKey
 	s.dropPrevKey(now)

@@ -5,7 +5,6 @@ import "encoding/binary"
 // CONTROL subtypes: the byte after FrameControl (docs/PROTOCOL.md §CONTROL).
 // Any other value is rejected with ErrUnknownFrame.
 const (
-	//lint:ignore ST1003 spelling fixed by the wire API contract that other packages build on
 	ControlAck           uint8 = 0x01 // AckFrame
 	ControlPing          uint8 = 0x02 // PingFrame
 	ControlClose         uint8 = 0x03 // CloseFrame
@@ -66,8 +65,6 @@ func parseControl(b []byte, f *Frame) (int, error) {
 
 // AckRange is an inclusive range of acknowledged packet numbers,
 // Smallest <= Largest.
-//
-//lint:ignore ST1003 spelling fixed by the wire API contract that other packages build on
 type AckRange struct {
 	Smallest, Largest uint64
 }
@@ -90,8 +87,6 @@ type AckRange struct {
 // least one unacknowledged packet. The zero AckFrame is empty and ready for
 // AppendRange; an empty AckFrame is not encodable. It is a fixed-size value
 // so parsing never allocates; pass it by pointer.
-//
-//lint:ignore ST1003 spelling fixed by the wire API contract that other packages build on
 type AckFrame struct {
 	// Delay is the time in microseconds between receiving the largest
 	// acknowledged packet and sending this ACK (RFC 9002 §5.3).

@@ -88,7 +88,6 @@ const (
 	// with 48-bit packet numbers) inside one minimum-size 1200-byte datagram.
 	// A receiver that tracks more gaps reports the newest 65 ranges, which
 	// RFC 9000 §13.2.4 permits; older gaps are long lost or acknowledged.
-	//lint:ignore ST1003 spelling fixed by the wire API contract that other packages build on
 	MaxAckRanges = 64
 
 	// MaxCloseReason bounds the CLOSE reason phrase: a diagnostic, not a
@@ -134,7 +133,6 @@ type Frame struct {
 	Padding PaddingFrame // FramePadding
 	Data    DataFrame    // FrameData
 
-	//lint:ignore ST1003 spelling fixed by the wire API contract that other packages build on
 	Ack           AckFrame           // FrameControl, ControlAck
 	Ping          PingFrame          // FrameControl, ControlPing
 	Close         CloseFrame         // FrameControl, ControlClose
@@ -301,8 +299,6 @@ func (f *Frame) AppendTo(b []byte) []byte {
 // nothing, and a closing peer no longer reads acknowledgements); every
 // other frame, FINAL and application frames included, is. A packet is
 // ack-eliciting when any of its frames is.
-//
-//lint:ignore ST1003 spelling fixed by the wire API contract that other packages build on
 func (f *Frame) IsAckEliciting() bool {
 	switch f.Type {
 	case FramePadding:

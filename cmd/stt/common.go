@@ -28,6 +28,10 @@ const (
 	defaultStallTimeout = 30 * time.Second
 )
 
+// keygen's seeds must satisfy the library: this fails to compile if
+// seedLen < stt.MinSeedLen.
+const _ = uint(seedLen - stt.MinSeedLen)
+
 // nodeFlags are the flags every networked subcommand shares.
 type nodeFlags struct {
 	logLevel         string

@@ -470,3 +470,21 @@ func TestBench(t *testing.T) {
 		}
 	})
 }
+
+// TestInProcess runs the demo and the loopback bench inside the test
+// process, so -race sees the CLI's own goroutines (progress, server,
+// senders) and goleak checks they all stop.
+func TestInProcess(t *testing.T) {
+	tests := [][]string{
+		{"demo", "--size", "small", "--progress", "bar"},
+		{"bench", "--size", "2MiB", "--streams", "3", "--messages", "500", "--rtt", "50"},
+	}
+	for _, args := range tests {
+		t.Run(args[0], func(t *testing.T) {
+			var so, se bytes.Buffer
+			if code := run(context.Background(), args, &so, &se); code != 0 {
+				t.Fatalf("exit %d:\n%s\n%s", code, so.String(), se.String())
+			}
+		})
+	}
+}

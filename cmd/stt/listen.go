@@ -7,8 +7,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-
-	"github.com/stt-go/stt"
 )
 
 // defaultListenAddr is where listen binds without --addr: STT's
@@ -99,5 +97,3 @@ func checkOutDir(dir string) error {
 	f.Close()
 	return os.Remove(f.Name())
 }
-
-var _ = stt.MinSeedLen // the root package provides the seed minimum this tool checks (seedLen)

@@ -65,13 +65,17 @@ const (
 type task struct {
 	name    string
 	total   int64
-	unit    string // "" for bytes, else the plural noun of counted items
-	start   time.Time
+	unit    string       // "" for bytes, else the plural noun of counted items
+	start   atomic.Int64 // UnixNano of the start; Restart moves it
 	done    atomic.Int64
 	endNano atomic.Int64 // UnixNano when finished, 0 while running
 	failed  atomic.Bool
 	printed bool // plain mode: final line printed (progress.mu)
 }
+
+// Restart sets the task's start time to now (a queued task that begins
+// later than it was added).
+func (t *task) Restart(now time.Time) { t.start.Store(now.UnixNano()) }
 
 // Add records n more bytes (or items) done.
 func (t *task) Add(n int64) { t.done.Add(n) }
@@ -94,7 +98,7 @@ func (t *task) line(now time.Time, nameWidth int, bar bool) string {
 			state = "  FAILED"
 		}
 	}
-	elapsed := end.Sub(t.start)
+	elapsed := end.Sub(time.Unix(0, t.start.Load()))
 	pct := 100
 	if t.total > 0 {
 		pct = int(min(done, t.total) * 100 / t.total)
@@ -147,7 +151,8 @@ func newProgress(w io.Writer, mode progressMode) *progress {
 
 // Add registers a task of total bytes (unit "") or items (unit names them).
 func (p *progress) Add(name string, total int64, unit string, now time.Time) *task {
-	t := &task{name: name, total: total, unit: unit, start: now}
+	t := &task{name: name, total: total, unit: unit}
+	t.start.Store(now.UnixNano())
 	p.mu.Lock()
 	p.tasks = append(p.tasks, t)
 	p.mu.Unlock()

@@ -120,7 +120,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			t.start = time.Now()
+			t.Restart(time.Now())
 			line, err := sendFile(wctx, sess, j, t)
 			t.Finish(time.Now(), err != nil)
 			mu.Lock()

@@ -1,7 +1,5 @@
 package recovery
 
-//lint:file-ignore ST1003 the data plane codes against these names (OnAck, AckRange, MaxAckDelay ...), fixed in the recovery API brief; renaming to ACK is a coordinated change.
-
 import (
 	"time"
 

@@ -1,7 +1,5 @@
 package recovery
 
-//lint:file-ignore ST1003 the data plane codes against these names (OnAck, AckRange, MaxAckDelay ...), fixed in the recovery API brief; renaming to ACK is a coordinated change.
-
 import (
 	"errors"
 	"math/bits"
@@ -119,8 +117,9 @@ type sentEntry struct {
 // are valid only during the callback; callbacks must not call Add, Skip, OnAck,
 // DetectLost or DrainAll on the same Sent.
 type Sent struct {
-	ring   []sentEntry // len is a power of two
-	maxCap int
+	ring    []sentEntry // len is a power of two
+	maxCap  int
+	initCap int // ring length Trim shrinks back to
 
 	base uint64 // oldest tracked PN: outstanding whenever base < end
 	end  uint64 // largest sent + 1 (0: nothing sent)
@@ -161,7 +160,24 @@ func (s *Sent) init(initialCap, maxCap int) {
 	}
 	initialCap = pow2(min(initialCap, MaxSentPackets))
 	s.maxCap = max(pow2(maxCap), initialCap)
+	s.initCap = initialCap
 	s.ring = make([]sentEntry, initialCap)
+}
+
+// Cap returns the ring's current length in entries.
+func (s *Sent) Cap() int { return len(s.ring) }
+
+// Trim shrinks the ring back to its initial length when nothing is
+// outstanding, so an idle session does not keep the history a burst grew.
+// It allocates the small ring and reports whether it shrank anything; call
+// it from an idle timer, never per packet.
+func (s *Sent) Trim() bool {
+	if s.outstanding != 0 || s.initCap == 0 || len(s.ring) <= s.initCap {
+		return false
+	}
+	s.ring = make([]sentEntry, s.initCap)
+	s.base = s.end
+	return true
 }
 
 func (s *Sent) entry(pn uint64) *sentEntry {

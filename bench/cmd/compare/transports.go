@@ -1,0 +1,352 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+
+	"fmt"
+	"math/big"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/quic-go/quic-go"
+	"github.com/stt-go/stt"
+	kcp "github.com/xtaci/kcp-go/v5"
+)
+
+// sttInfo describes STT's chosen suite and offloads for the machine line.
+var sttInfo = "not run"
+
+func transports() []transport {
+	return []transport{
+		{name: "STT", start: startSTT, note: "hybrid X25519+ML-KEM-768 handshake; streams multiplexed on one session; messages via SendMessage"},
+		{name: "quic-go v0.65", start: startQUIC, note: "TLS 1.3 (AES-128-GCM), streams multiplexed on one connection"},
+		{name: "TLS 1.3/TCP", start: startTLS, note: "crypto/tls over loopback TCP, one connection per stream"},
+		{name: "kcp-go v5 AES", start: func() (func(context.Context) (client, error), func(), error) { return startKCP(true) }, noHandshake: true,
+			note: "kcp-go with AES block crypt (no authentication), no FEC, one session per stream, no handshake"},
+		{name: "kcp-go v5 none", start: func() (func(context.Context) (client, error), func(), error) { return startKCP(false) }, noHandshake: true,
+			note: "kcp-go without crypto, no FEC, one session per stream, no handshake"},
+		{name: "raw UDP", start: func() (func(context.Context) (client, error), func(), error) { return nil, func() {}, nil }, raw: true, noHandshake: true,
+			note: "plain sendto/recvfrom, no crypto, no reliability, no congestion control: goodput at the receiver, loss shown; 4 streams = 4 sockets"},
+	}
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// ---- STT ----
+
+type sttClient struct{ s *stt.Session }
+
+func (c sttClient) open(ctx context.Context) (stream, error) {
+	st, err := c.s.OpenStream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return sttStream{st}, nil
+}
+func (c sttClient) close() { c.s.Close() }
+
+// sttStream closes only its write side on Close (the peer's read sees EOF).
+type sttStream struct{ *stt.Stream }
+
+func (s sttStream) Close() error { return s.Stream.Close() }
+
+func seed() []byte {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return b
+}
+
+func startSTT() (func(context.Context) (client, error), func(), error) {
+	ctx := context.Background()
+	shared := seed()
+	mk := func() (*stt.Node, error) {
+		n, err := stt.NewNode(stt.Config{NodeSeed: seed(), SharedSeed: shared, ListenAddr: "127.0.0.1:0"})
+		if err != nil {
+			return nil, err
+		}
+		return n, n.Start(ctx)
+	}
+	srv, err := mk()
+	if err != nil {
+		return nil, nil, err
+	}
+	cli, err := mk()
+	if err != nil {
+		srv.Stop(ctx)
+		return nil, nil, err
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			sess, err := srv.Accept(sctx)
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					st, err := sess.AcceptStream(sctx)
+					if err != nil {
+						return
+					}
+					go serve(sttStream{st}, func(n uint64) error {
+						for range n {
+							if _, err := st.ReceiveMessage(sctx); err != nil {
+								return err
+							}
+						}
+						return nil
+					})
+				}
+			}()
+		}
+	}()
+	gso, gro := false, false
+	if b := srv.Stats().Batch; len(b) > 0 {
+		gso, gro = b[0].GSO, b[0].GRO
+	}
+	sttInfo = fmt.Sprintf("suite %s, GSO %v, GRO %v, %d loops", srv.Suite(), onOff(gso), onOff(gro), len(srv.Stats().Batch))
+	addr := srv.Addr().String()
+	dial := func(ctx context.Context) (client, error) {
+		s, err := cli.Connect(ctx, addr)
+		if err != nil {
+			return nil, err
+		}
+		return sttClient{s}, nil
+	}
+	stop := func() {
+		sctx2, c := context.WithTimeout(ctx, 10*time.Second)
+		defer c()
+		cli.Stop(sctx2)
+		cancel()
+		srv.Stop(sctx2)
+		wg.Wait()
+	}
+	return dial, stop, nil
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+// ---- TLS certificates (QUIC and TLS/TCP) ----
+
+func serverTLS() (*tls.Config, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "localhost"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}},
+		MinVersion:   tls.VersionTLS13,
+		NextProtos:   []string{"stt-bench"},
+	}, nil
+}
+
+func clientTLS() *tls.Config {
+	return &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13, NextProtos: []string{"stt-bench"}, ServerName: "localhost"}
+}
+
+// ---- quic-go ----
+
+type quicClient struct{ c *quic.Conn }
+
+func (q quicClient) open(ctx context.Context) (stream, error) {
+	s, err := q.c.OpenStreamSync(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+func (q quicClient) close() { q.c.CloseWithError(0, "") }
+
+func quicConfig() *quic.Config {
+	return &quic.Config{
+		MaxIncomingStreams:             10_000,
+		InitialStreamReceiveWindow:     512 << 10,
+		MaxStreamReceiveWindow:         16 << 20,
+		InitialConnectionReceiveWindow: 1 << 20,
+		MaxConnectionReceiveWindow:     24 << 20,
+		MaxIdleTimeout:                 30 * time.Second,
+	}
+}
+
+func startQUIC() (func(context.Context) (client, error), func(), error) {
+	tc, err := serverTLS()
+	if err != nil {
+		return nil, nil, err
+	}
+	ln, err := quic.ListenAddr("127.0.0.1:0", tc, quicConfig())
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for {
+			c, err := ln.Accept(ctx)
+			if err != nil {
+				return
+			}
+			go func() {
+				for {
+					s, err := c.AcceptStream(ctx)
+					if err != nil {
+						return
+					}
+					go serve(s, nil)
+				}
+			}()
+		}
+	}()
+	addr := ln.Addr().String()
+	dial := func(ctx context.Context) (client, error) {
+		c, err := quic.DialAddr(ctx, addr, clientTLS(), quicConfig())
+		if err != nil {
+			return nil, err
+		}
+		return quicClient{c}, nil
+	}
+	return dial, func() { cancel(); ln.Close() }, nil
+}
+
+// ---- TLS 1.3 over TCP (one connection per stream) ----
+
+type connClient struct {
+	dial func(ctx context.Context) (stream, error)
+}
+
+func (c connClient) open(ctx context.Context) (stream, error) { return c.dial(ctx) }
+func (c connClient) close()                                   {}
+
+func startTLS() (func(context.Context) (client, error), func(), error) {
+	tc, err := serverTLS()
+	if err != nil {
+		return nil, nil, err
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", tc)
+	if err != nil {
+		return nil, nil, err
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go serve(c, nil)
+		}
+	}()
+	addr := ln.Addr().String()
+	d := func(ctx context.Context) (stream, error) {
+		td := tls.Dialer{Config: clientTLS()}
+		c, err := td.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		return c.(*tls.Conn), nil
+	}
+	dial := func(ctx context.Context) (client, error) {
+		// A handshake per "dial" so handshakes/s measures TLS set-up.
+		c, err := d(ctx)
+		if err != nil {
+			return nil, err
+		}
+		c.Close()
+		return connClient{dial: d}, nil
+	}
+	return dial, func() { ln.Close() }, nil
+}
+
+// ---- kcp-go (one session per stream) ----
+
+func tuneKCP(s *kcp.UDPSession) {
+	s.SetStreamMode(true)
+	s.SetWriteDelay(false)
+	s.SetNoDelay(1, 10, 2, 1)
+	s.SetWindowSize(4096, 4096)
+	s.SetMtu(1400)
+	s.SetReadBuffer(4 << 20)
+	s.SetWriteBuffer(4 << 20)
+}
+
+func startKCP(aes bool) (func(context.Context) (client, error), func(), error) {
+	block := func() (kcp.BlockCrypt, error) {
+		if !aes {
+			return nil, nil
+		}
+		key := make([]byte, 32)
+		for i := range key {
+			key[i] = byte(i)
+		}
+		return kcp.NewAESBlockCrypt(key)
+	}
+	b, err := block()
+	if err != nil {
+		return nil, nil, err
+	}
+	ln, err := kcp.ListenWithOptions("127.0.0.1:0", b, 0, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	ln.SetReadBuffer(4 << 20)
+	ln.SetWriteBuffer(4 << 20)
+	go func() {
+		for {
+			s, err := ln.AcceptKCP()
+			if err != nil {
+				return
+			}
+			tuneKCP(s)
+			go serve(s, nil)
+		}
+	}()
+	addr := ln.Addr().String()
+	d := func(ctx context.Context) (stream, error) {
+		b, err := block()
+		if err != nil {
+			return nil, err
+		}
+		s, err := kcp.DialWithOptions(addr, b, 0, 0)
+		if err != nil {
+			return nil, err
+		}
+		tuneKCP(s)
+		if dl, ok := ctx.Deadline(); ok {
+			s.SetDeadline(dl)
+		}
+		return s, nil
+	}
+	dial := func(ctx context.Context) (client, error) { return connClient{dial: d}, nil }
+	return dial, func() { ln.Close() }, nil
+}
