@@ -2,10 +2,12 @@ package stt_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -188,4 +190,50 @@ func BenchmarkIdleSessionMemory(b *testing.B) {
 	runtime.ReadMemStats(&after)
 	perEnd := float64(after.HeapAlloc-before.HeapAlloc) / float64(2*sessions*b.N)
 	b.ReportMetric(perEnd, "heap-B/session")
+}
+
+// BenchmarkHandshake dials complete sessions (HELLO, RESPONSE, AUTH_PROOF,
+// FINAL) over loopback between two nodes, one after another and from 8
+// goroutines at once, hybrid ML-KEM on and off, and reports handshakes/s.
+func BenchmarkHandshake(b *testing.B) {
+	for _, hybrid := range []bool{true, false} {
+		for _, par := range []int{1, 8} {
+			name := fmt.Sprintf("hybrid=%v/dialers=%d", hybrid, par)
+			b.Run(name, func(b *testing.B) {
+				a, srv, _, _ := newPair(b, func(c *stt.Config) { c.DisableHybrid = !hybrid })
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+				defer cancel()
+				go func() {
+					for {
+						s, err := srv.Accept(ctx)
+						if err != nil {
+							return
+						}
+						s.CloseWithError(0, "")
+					}
+				}()
+				addr := srv.Addr().String()
+				b.ReportAllocs()
+				start := time.Now()
+				var wg sync.WaitGroup
+				var next atomic.Int64
+				for range par {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for next.Add(1) <= int64(b.N) {
+							s, err := a.Connect(ctx, addr)
+							if err != nil {
+								b.Error(err)
+								return
+							}
+							s.CloseWithError(0, "")
+						}
+					}()
+				}
+				wg.Wait()
+				b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "handshakes/s")
+			})
+		}
+	}
 }

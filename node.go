@@ -417,7 +417,6 @@ func (n *Node) onAccept(s *Session) {
 func (n *Node) onClose(s *Session) {
 	n.sessMu.Lock()
 	delete(n.sessions, s)
-	delete(n.dialled, s.ID())
 	n.sessMu.Unlock()
 }
 
@@ -463,7 +462,14 @@ func (a *dataPlaneAdapter) Install(est *control.Established) error {
 	return nil
 }
 
-func (a *dataPlaneAdapter) Remove(id wire.SessionID) { a.engine.Remove(id) }
+// Remove drops a session whose handshake failed after Install (the dialled
+// entry included, so a failed Connect leaves nothing behind).
+func (a *dataPlaneAdapter) Remove(id wire.SessionID) {
+	a.sessMu.Lock()
+	delete(a.dialled, id)
+	a.sessMu.Unlock()
+	a.engine.Remove(id)
+}
 
 func (a *dataPlaneAdapter) Loops() int { return a.engine.Loops() }
 

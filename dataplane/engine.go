@@ -110,7 +110,8 @@ func (c *Config) integrityLimit(s stc.Suite) uint64 {
 type EngineStats struct {
 	DropsUnknownSession uint64 // TRANSPORT packets for no session we hold
 	DropsMalformed      uint64 // datagrams too short or of an unknown kind
-	DropsHandoff        uint64 // fallback hand-offs lost to a full ring or pool
+	DropsHandoff        uint64 // hand-offs lost to a full ring or pool
+	Handoffs            uint64 // datagrams passed to their owner loop (steering off, or GRO trains mixing sessions)
 	ReadErrors          uint64
 	WriteErrors         uint64
 	Sessions            int
@@ -119,6 +120,7 @@ type EngineStats struct {
 
 type engineCounters struct {
 	dropUnknownSession, dropMalformed, dropHandoff atomic.Uint64
+	handoffs                                       atomic.Uint64
 	readErrors, writeErrors                        atomic.Uint64
 	sessions                                       atomic.Int64
 }
@@ -283,6 +285,7 @@ func (e *Engine) Stats() EngineStats {
 		DropsUnknownSession: e.stats.dropUnknownSession.Load(),
 		DropsMalformed:      e.stats.dropMalformed.Load(),
 		DropsHandoff:        e.stats.dropHandoff.Load(),
+		Handoffs:            e.stats.handoffs.Load(),
 		ReadErrors:          e.stats.readErrors.Load(),
 		WriteErrors:         e.stats.writeErrors.Load(),
 		Steered:             e.steered,

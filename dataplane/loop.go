@@ -256,9 +256,12 @@ func (l *loop) processPacket(now monotime.Time, pkt []byte, from netip.AddrPort)
 			s.onPacket(now, pkt, from)
 			return
 		}
-		if owner := l.e.owner(id); owner != l.idx && !l.e.steered {
-			// No BPF steering: hand the datagram to its owner loop. The copy
-			// is the price of the fallback path.
+		if owner := l.e.owner(id); owner != l.idx {
+			// Not ours: without BPF steering any loop may receive any packet;
+			// with it, UDP GRO still coalesces datagrams of one 4-tuple —
+			// every session between the same two nodes — into one train that
+			// lands on one socket. Hand the datagram to its owner loop; the
+			// copy is the price of that path (counted in Stats().Handoffs).
 			cp := l.e.handoffPool.Get()
 			if cp == nil {
 				l.e.stats.dropHandoff.Add(1)
@@ -277,6 +280,7 @@ func (l *loop) processPacket(now monotime.Time, pkt []byte, from netip.AddrPort)
 				return
 			}
 			o.notify.Signal()
+			l.e.stats.handoffs.Add(1)
 			return
 		}
 		l.e.stats.dropUnknownSession.Add(1)

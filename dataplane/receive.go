@@ -43,12 +43,6 @@ func (s *Session) onPacket(now monotime.Time, pkt []byte, from netip.AddrPort) {
 		s.stats.dropMalform.Add(1)
 		return
 	}
-	if s.closingUntil != 0 {
-		// Closing: answer (rate-limited by the flush) with CLOSE again.
-		s.pend |= ctrlClose
-		s.markDirty()
-		return
-	}
 	pn := hdr.PacketNumber
 	if !s.replay.Check(pn) {
 		s.stats.dropReplay.Add(1)
@@ -70,6 +64,10 @@ func (s *Session) onPacket(now monotime.Time, pkt []byte, from netip.AddrPort) {
 	}
 	if promote {
 		s.promoteRecvKey(now, pn)
+	}
+	if s.closingUntil != 0 {
+		s.onPacketWhileClosing(payload)
+		return
 	}
 	s.lastRecv = now
 	s.stats.pktsRecv.Add(1)
@@ -496,4 +494,28 @@ func ackDelayDuration(us uint64) time.Duration {
 		us = maxDelay
 	}
 	return time.Duration(us) * time.Microsecond
+}
+
+// onPacketWhileClosing handles an authenticated packet after we sent CLOSE:
+// the peer's own CLOSE ends the linger at once; anything else is answered
+// with CLOSE again, rate-limited (after the 1st, 2nd, 4th, 8th... packet)
+// so two closing ends can never ping-pong (RFC 9000 §10.2.1).
+func (s *Session) onPacketWhileClosing(payload []byte) {
+	f := &s.loop.frame
+	for len(payload) > 0 {
+		n, err := wire.ParseFrame(payload, f)
+		if err != nil {
+			break
+		}
+		if f.Type == wire.FrameControl && f.Sub == wire.ControlClose {
+			s.finish(&SessionError{Code: s.closeCode, Reason: s.closeReason, Remote: s.closedByPeer})
+			return
+		}
+		payload = payload[n:]
+	}
+	s.closingRecv++
+	if s.closingRecv&(s.closingRecv-1) == 0 {
+		s.pend |= ctrlClose
+		s.markDirty()
+	}
 }

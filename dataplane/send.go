@@ -141,6 +141,9 @@ func (s *Session) buildPacket(now monotime.Time, maxPayload int, wantAck, work b
 	if !s.pathValid {
 		s.pathSent += uint64(len(pkt))
 	}
+	if s.closingUntil != 0 {
+		return true // CLOSE is not retransmitted: nothing to record
+	}
 	// Every packet is recorded, ACK-only ones too (not in flight), so that
 	// an ACK covering any packet number we did not send is detectable.
 	sp.PN = pn

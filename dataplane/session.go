@@ -205,6 +205,7 @@ type Session struct {
 	draining     bool // Close called: send CLOSE once all streams are done
 	drainDL      monotime.Time
 	closingUntil monotime.Time // after CLOSE sent: linger, answer packets with CLOSE
+	closingRecv  uint64        // packets received while closing (rate-limits CLOSE replies)
 	dirty        bool          // queued in the loop's flush list
 	pathChal     [8]byte
 	pathResp     [8]byte

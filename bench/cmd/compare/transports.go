@@ -55,7 +55,7 @@ func (c sttClient) open(ctx context.Context) (stream, error) {
 	}
 	return sttStream{st}, nil
 }
-func (c sttClient) close() { c.s.Close() }
+func (c sttClient) close() { c.s.CloseWithError(0, "bench done") }
 
 // sttStream closes only its write side on Close (the peer's read sees EOF).
 type sttStream struct{ *stt.Stream }
@@ -291,6 +291,7 @@ func startTLS() (func(context.Context) (client, error), func(), error) {
 // ---- kcp-go (one session per stream) ----
 
 func tuneKCP(s *kcp.UDPSession) {
+	//lint:ignore SA1019 stream mode packs a byte stream into full segments, the mode a bulk benchmark needs
 	s.SetStreamMode(true)
 	s.SetWriteDelay(false)
 	s.SetNoDelay(1, 10, 2, 1)
