@@ -22,12 +22,19 @@ func cpuSeconds() float64 {
 }
 
 // BenchmarkBulk moves b.N chunks of 1 MiB from one node to the other over
-// loopback on 1 and 4 streams; it reports Gbit/s and CPU-seconds per GiB
-// (both nodes, one process).
+// loopback on 1 and 4 streams, with UDP GSO/GRO on and off; it reports
+// Gbit/s and CPU-seconds per GiB (both nodes, one process).
 func BenchmarkBulk(b *testing.B) {
-	for _, streams := range []int{1, 4} {
-		b.Run(map[int]string{1: "streams=1", 4: "streams=4"}[streams], func(b *testing.B) {
-			_, _, sa, sb := newPair(b, nil)
+	for _, tc := range []struct {
+		streams int
+		offload bool
+	}{{1, true}, {4, true}, {1, false}} {
+		name := fmt.Sprintf("streams=%d/gso-gro=%v", tc.streams, tc.offload)
+		streams := tc.streams
+		b.Run(name, func(b *testing.B) {
+			_, _, sa, sb := newPair(b, func(c *stt.Config) {
+				c.DisableGSO, c.DisableGRO = !tc.offload, !tc.offload
+			})
 			ctx := context.Background()
 			chunk := make([]byte, 1<<20)
 			b.SetBytes(int64(len(chunk)))
