@@ -9,7 +9,7 @@ BENCHCOUNT  ?= 10
 BENCH       ?= .
 PKGS        := ./...
 
-.PHONY: help test fmt-check vet lint staticcheck unit race bench-smoke bench fuzz demo build tidy-check compare
+.PHONY: soak help test fmt-check vet lint staticcheck unit race bench-smoke bench fuzz demo build tidy-check compare
 
 help: ## show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ fuzz: ## run every Fuzz* target in ./fuzz for FUZZTIME each (default 30s)
 		echo "== $$t ($(FUZZTIME))"; \
 		$(GO) test ./fuzz/ -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME); \
 	done
+
+soak: ## 30 s full-speed transfer; checks the heap stays flat (SOAK=30s)
+	STT_SOAK=$${SOAK:-30s} $(GO) test -run '^TestSoakHeap$$' -count=1 -v .
 
 build: ## build every package and the stt binary into ./bin
 	$(GO) build $(PKGS)
