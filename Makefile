@@ -9,12 +9,12 @@ BENCHCOUNT  ?= 10
 BENCH       ?= .
 PKGS        := ./...
 
-.PHONY: soak help test fmt-check vet lint staticcheck unit race bench-smoke bench fuzz demo build tidy-check compare
+.PHONY: demo compare compare-smoke soak help test fmt-check vet lint staticcheck unit race bench-smoke bench fuzz demo build tidy-check compare
 
 help: ## show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
 
-test: fmt-check vet staticcheck race bench-smoke ## the full check CI runs: gofmt, vet, staticcheck, go test -race, every benchmark once
+test: fmt-check vet staticcheck race bench-smoke demo compare-smoke ## the full check CI runs: gofmt, vet, staticcheck, go test -race, every benchmark once, the demo, a comparison smoke round
 	@echo "make test: all checks passed"
 
 fmt-check: ## fail if gofmt would change any file
@@ -49,6 +49,15 @@ fuzz: ## run every Fuzz* target in ./fuzz for FUZZTIME each (default 30s)
 		echo "== $$t ($(FUZZTIME))"; \
 		$(GO) test ./fuzz/ -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME); \
 	done
+
+demo: ## the main job: two nodes on loopback move 256 MiB + 64 MiB + 100 000 messages at once, every byte verified
+	$(GO) run ./cmd/stt demo
+
+compare: ## side-by-side loopback table: STT, quic-go, kcp-go, TLS 1.3/TCP, raw UDP (1 GiB, 3 rounds)
+	cd bench && $(GO) run ./cmd/compare
+
+compare-smoke: ## build, vet, test and smoke-run the comparison harness (its own module)
+	cd bench && $(GO) vet ./... && $(GO) test ./... && $(GO) run ./cmd/compare -short
 
 soak: ## 30 s full-speed transfer; checks the heap stays flat (SOAK=30s)
 	STT_SOAK=$${SOAK:-30s} $(GO) test -run '^TestSoakHeap$$' -count=1 -v .

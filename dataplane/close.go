@@ -20,6 +20,7 @@ func (s *Session) closeLocal(now monotime.Time, code uint64, reason string) {
 	s.active = s.active[:0]
 	s.closingUntil = now.Add(closeLingerPTOs * s.ptoBase())
 	s.markDirty()
+	s.signalClosing()
 	s.rearm(now)
 }
 
@@ -35,7 +36,10 @@ func (s *Session) setErr(err error) {
 }
 
 // finish tears the session down: the shard entry goes, waiters wake, and
-// every stream's buffers are released.
+// every stream's buffers are released, except the receive buffers of
+// streams whose data arrived in full up to the FIN: the peer's Close
+// drained them (it returned only once we acknowledged every byte), so
+// they stay readable to io.EOF and nothing acknowledged is lost.
 func (s *Session) finish(err error) {
 	if s.State() == StateClosed {
 		return
@@ -46,7 +50,9 @@ func (s *Session) finish(err error) {
 	s.loop.remove(s)
 	for _, st := range s.streams {
 		st.send.Reset(CodeNodeStopping)
-		st.recv.CloseRead()
+		if !st.recvComplete() {
+			st.recv.CloseRead()
+		}
 	}
 	s.stats.activeStreams.Store(0)
 	s.streams = nil
@@ -55,6 +61,7 @@ func (s *Session) finish(err error) {
 		// The initiator's Dial is waiting: it sees Done and the error.
 		s.confirmed = nil
 	}
+	s.signalClosing()
 	s.closeOnce.Do(func() { close(s.done) })
 	if s.cfg.OnClose != nil {
 		s.cfg.OnClose(s)
@@ -80,7 +87,12 @@ func (s *Session) checkDrained(now monotime.Time) {
 		return
 	}
 	for _, st := range s.streams {
-		if !st.localReset.Load() && st.send.Acked() < st.send.Written() {
+		if st.localReset.Load() {
+			continue
+		}
+		// Every byte written must be acknowledged, and so must the FIN of
+		// a closed stream: without it the peer could not tell the end.
+		if st.send.Acked() < st.send.Written() || st.writeClosed.Load() && !st.send.Done() {
 			return
 		}
 	}
@@ -90,5 +102,18 @@ func (s *Session) checkDrained(now monotime.Time) {
 	s.closeLocal(now, CodeNoError, "")
 }
 
+// recvComplete reports whether every byte of the peer's direction up to its
+// FIN has arrived, so reads can finish without the session.
+func (st *Stream) recvComplete() bool {
+	fs, ok := st.recv.FinalSize()
+	return ok && !st.readCancelled.Load() && st.recv.Received() == fs && st.recv.Gaps() == 0
+}
+
 // streamID converts a recovery stream ID back to the wire type.
 func streamID(v uint64) wire.StreamID { return wire.StreamID(v) }
+
+// signalClosing wakes Close callers: CLOSE is queued (it leaves in this
+// loop iteration's flush) or the session is gone.
+func (s *Session) signalClosing() {
+	s.closingMu.Do(func() { close(s.closing) })
+}

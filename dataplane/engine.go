@@ -201,6 +201,7 @@ func (e *Engine) Install(p *SessionParams) (*Session, error) {
 		loop:      l,
 		created:   time.Now(),
 		done:      make(chan struct{}),
+		closing:   make(chan struct{}),
 		confirmed: p.Confirmed,
 		peer:      p.Peer,
 		pathValid: true,

@@ -8,7 +8,9 @@ package dataplane
 //     session comes after FirstRotationPackets so the path is always
 //     exercised), and always before the suite's confidentiality limit. It
 //     never starts a second update before a packet under the current key
-//     has been acknowledged.
+//     has been acknowledged, nor within oldKeyLifetimePTOs of that
+//     acknowledgement (RFC 9001 §6.5), so no packet in flight is ever two
+//     key generations old.
 //   - The header's key-phase bit tells the receiver. The receiver keeps the
 //     next key precomputed, so the packet path derives nothing; it switches
 //     only after a packet opens under the new key, and keeps the previous
@@ -85,6 +87,15 @@ func (s *Session) promoteRecvKey(now monotime.Time, pn uint64) {
 // maybeRotateSend switches the send key when a threshold is crossed.
 func (s *Session) maybeRotateSend(now monotime.Time) {
 	if !s.keyUpdAcked {
+		return
+	}
+	// RFC 9001 §6.5: wait three PTOs after the previous update was
+	// acknowledged. The peer keeps only one previous receive key, so a
+	// quicker update would make packets reordered across two updates
+	// undecryptable (counted as forgeries against the integrity limit).
+	// Only the confidentiality limit overrides the wait.
+	if s.keyPackets+2*rotateAhead < s.suite.ConfidentialityLimit() &&
+		now.Before(s.keyAckedAt.Add(oldKeyLifetimePTOs*s.ptoBase())) {
 		return
 	}
 	// Derive the next key slightly ahead of the threshold, so the switch

@@ -309,6 +309,7 @@ func (s *Session) onAcked(p *recovery.SentPacket) {
 	}
 	if !s.keyUpdAcked && p.PN >= s.keyUpdPN {
 		s.keyUpdAcked = true
+		s.keyAckedAt = s.loop.now
 	}
 	if p.InFlight {
 		s.cc.OnAck(s.loop.now, p, &s.rtt, s.sent.BytesInFlight())

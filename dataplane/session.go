@@ -125,6 +125,8 @@ type Session struct {
 
 	state     atomic.Int32
 	done      chan struct{} // closed when the session is closed
+	closing   chan struct{} // closed when CLOSE has been queued (Closing or Closed)
+	closingMu sync.Once
 	closeOnce sync.Once
 	closeErr  atomic.Pointer[error]
 	confirmed chan struct{}
@@ -155,9 +157,10 @@ type Session struct {
 	keyPackets    uint64 // packets sealed with sendKey
 	keyBytes      uint64
 	keyStart      monotime.Time
-	keyUpdPN      uint64 // first PN sealed with the current key after an update
-	keyUpdAcked   bool   // a packet sealed with the current key has been acknowledged
-	rotateAt      uint64 // packets under the current key before the next rotation
+	keyUpdPN      uint64        // first PN sealed with the current key after an update
+	keyUpdAcked   bool          // a packet sealed with the current key has been acknowledged
+	keyAckedAt    monotime.Time // when keyUpdAcked last became true (0: initial keys)
+	rotateAt      uint64        // packets under the current key before the next rotation
 
 	recvKey    *stc.PacketAEAD
 	recvPrev   *stc.PacketAEAD
@@ -358,7 +361,8 @@ func (s *Session) queueAccept(st *Stream) {
 
 // Close closes the session gracefully: it waits (bounded by the idle
 // timeout) until the peer has acknowledged all data written to every
-// stream, then sends CLOSE. It returns once the session is closed.
+// stream, then sends CLOSE and returns; the session lingers in Closing for
+// three PTOs to answer stray packets, then is Closed (Done).
 func (s *Session) Close() error {
 	return s.CloseContext(context.Background())
 }
@@ -371,10 +375,14 @@ func (s *Session) CloseContext(ctx context.Context) error {
 	}
 	s.loop.post(cmd{op: opSessionDrain, sess: s})
 	select {
+	case <-s.closing:
 	case <-s.done:
 	case <-ctx.Done():
 		s.CloseWithError(CodeNoError, "close: context ended before drain")
-		<-s.done
+		select {
+		case <-s.closing:
+		case <-s.done:
+		}
 	}
 	return nil
 }

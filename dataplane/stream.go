@@ -64,6 +64,7 @@ type Stream struct {
 	ctlInFlight   bool   // ctlPN is valid and unacknowledged
 	localReset    atomic.Bool
 	readCancelled atomic.Bool
+	writeClosed   atomic.Bool // CloseWrite or Close called: a drain waits for the FIN's acknowledgement
 }
 
 // ID returns the stream's ID: odd when the session's initiator opened it,
@@ -219,6 +220,7 @@ func (st *Stream) mapSendErr(err error) error {
 // reliably. Further Writes return ErrClosed.
 func (st *Stream) CloseWrite() error {
 	err := st.send.Close()
+	st.writeClosed.Store(true)
 	st.wake()
 	if err != nil {
 		return ErrClosed
@@ -232,6 +234,7 @@ func (st *Stream) CloseWrite() error {
 // peer has acknowledged every byte (Session.Close drains).
 func (st *Stream) Close() error {
 	_ = st.send.Close()
+	st.writeClosed.Store(true)
 	if !st.recvDoneForClose() {
 		st.cancelRead(0)
 	}

@@ -34,7 +34,7 @@ func sendBody(ctx context.Context, sess *stt.Session, h header, body io.Reader, 
 		return reply{}, err
 	}
 	if err := st.SendMessage(ctx, hb); err != nil {
-		return reply{}, fmt.Errorf("sending header: %w", err)
+		return reply{}, refusal(ctx, st, fmt.Errorf("sending header: %w", err))
 	}
 	var hs *stc.Hasher
 	if hash {
@@ -53,7 +53,7 @@ func sendBody(ctx context.Context, sess *stt.Session, h header, body io.Reader, 
 				hs.Write(buf[:n])
 			}
 			if _, err := st.Write(buf[:n]); err != nil {
-				return reply{}, refusal(ctx, st, err)
+				return reply{}, refusal(ctx, st, fmt.Errorf("sending: %w", err))
 			}
 			sent += uint64(n)
 			if t != nil {
@@ -73,7 +73,7 @@ func sendBody(ctx context.Context, sess *stt.Session, h header, body io.Reader, 
 		return reply{}, fmt.Errorf("the source shrank to %d of %d bytes while sending", sent, h.Size)
 	}
 	if err := st.CloseWrite(); err != nil {
-		return reply{}, fmt.Errorf("closing the stream: %w", err)
+		return reply{}, refusal(ctx, st, fmt.Errorf("closing the stream: %w", err))
 	}
 	rep, err := readReply(ctx, st, replyTimeout)
 	if err != nil {
@@ -113,7 +113,7 @@ func sendMessages(ctx context.Context, sess *stt.Session, count, seed uint64, t 
 	for i := uint64(0); i < count; i++ {
 		messageAt(msg, seed, i)
 		if err := st.SendMessage(bg, msg); err != nil {
-			return reply{}, refusal(ctx, st, err)
+			return reply{}, refusal(ctx, st, fmt.Errorf("sending message %d: %w", i, err))
 		}
 		if t != nil && (i+1)%batch == 0 {
 			t.Add(batch)
@@ -123,7 +123,7 @@ func sendMessages(ctx context.Context, sess *stt.Session, count, seed uint64, t 
 		t.Add(int64(count % batch))
 	}
 	if err := st.CloseWrite(); err != nil {
-		return reply{}, fmt.Errorf("closing the stream: %w", err)
+		return reply{}, refusal(ctx, st, fmt.Errorf("closing the stream: %w", err))
 	}
 	rep, err := readReply(ctx, st, replyTimeout)
 	if err != nil {
@@ -204,12 +204,11 @@ func (e *refusedError) Error() string { return "the peer refused: " + e.msg }
 // refusal turns a failed write into the receiver's explanation when it
 // sent one, else into the write error.
 func refusal(ctx context.Context, st *stt.Stream, werr error) error {
-	rep, err := readReply(ctx, st, refusedWait)
+	_, err := readReply(ctx, st, refusedWait)
 	var re *refusedError
 	if errors.As(err, &re) {
 		return err
 	}
-	_ = rep
 	st.CancelWrite(codeCancelled)
-	return fmt.Errorf("sending: %w", werr)
+	return werr
 }

@@ -127,9 +127,9 @@ func (s *server) serveStream(ctx context.Context, sess *stt.Session, st *stt.Str
 			return nil
 		}, false)
 	case kindSink:
-		var n int64
-		n, err = io.CopyBuffer(io.Discard, st, make([]byte, copyBufSize))
-		rep = reply{OK: err == nil, Size: uint64(n)}
+		var n uint64
+		n, err = drain(st, make([]byte, copyBufSize))
+		rep = reply{OK: err == nil, Size: n}
 	case kindMessages:
 		rep, err = receiveMessages(ctx, st, h)
 	case kindEcho:
@@ -257,6 +257,22 @@ func receiveBody(st *stt.Stream, size uint64, sink func(b []byte, off uint64) er
 		rep.Sum = h.Sum256()
 	}
 	return rep, nil
+}
+
+// drain reads r to its end with buf (io.Copy to io.Discard would use
+// io.Discard's small internal buffer) and returns the byte count.
+func drain(r io.Reader, buf []byte) (uint64, error) {
+	var n uint64
+	for {
+		k, err := r.Read(buf)
+		n += uint64(k)
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
 }
 
 // receiveMessages reads h.Size messages, each checked against the
