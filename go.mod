@@ -9,3 +9,5 @@ require (
 	golang.org/x/crypto v0.59.0
 	golang.org/x/sys v0.50.0
 )
+
+require github.com/prometheus/client_golang v1.25.0 // indirect

@@ -35,6 +35,29 @@ type faults struct {
 	delayLo, delayHi   time.Duration // reordering delay range
 	corrupt            float64       // probability of one flipped bit in a TRANSPORT packet's ciphertext
 	transportOnly      bool          // spare HANDSHAKE packets
+	// maxBurst, when positive, caps consecutive drops per direction: the
+	// next datagram after maxBurst drops always passes. It bounds the
+	// retries a random loss pattern can demand, so tests whose retry timers
+	// back off exponentially finish in bounded time by construction.
+	maxBurst int
+	burst    [2]atomic.Int32 // consecutive drops so far, per lossy.Dir
+}
+
+func (f *faults) drop(dir lossy.Dir, pkt []byte) bool {
+	if f.loss == 0 || !f.applies(pkt) {
+		return false
+	}
+	b := &f.burst[dir&1]
+	if f.maxBurst > 0 && int(b.Load()) >= f.maxBurst {
+		b.Store(0)
+		return false
+	}
+	if rand.Float64() < f.loss {
+		b.Add(1)
+		return true
+	}
+	b.Store(0)
+	return false
 }
 
 func (f *faults) applies(pkt []byte) bool {
@@ -50,9 +73,7 @@ func (f *faults) applies(pkt []byte) bool {
 
 func (f *faults) config() *lossy.Config {
 	return &lossy.Config{
-		Drop: func(_ lossy.Dir, pkt []byte) bool {
-			return f.loss > 0 && f.applies(pkt) && rand.Float64() < f.loss
-		},
+		Drop: f.drop,
 		Duplicate: func(_ lossy.Dir, pkt []byte) bool {
 			return f.dup > 0 && f.applies(pkt) && rand.Float64() < f.dup
 		},
@@ -88,7 +109,8 @@ type lossyPair struct {
 // during the handshake only if f.on is already set.
 func newLossyPair(tb testing.TB, f *faults, cfg func(*stt.Config)) *lossyPair {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// Longer than any test's HandshakeTimeout: Connect ends on its own.
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
 	mk := func(ns byte) *stt.Node {
 		c := stt.Config{NodeSeed: seed(ns), SharedSeed: seed(0xAA), ListenAddr: "127.0.0.1:0"}
@@ -114,9 +136,25 @@ func newLossyPair(tb testing.TB, f *faults, cfg func(*stt.Config)) *lossyPair {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	// Registered after the nodes' cleanups, so it runs before them: the
-	// proxy goes first and the nodes stop without a path, which Stop bounds.
-	tb.Cleanup(func() { _ = proxy.Close() })
+	// Registered after the nodes' cleanups, so it runs first: the network
+	// heals, both nodes stop gracefully through it (their own cleanups
+	// then find them stopped), and only then the proxy closes.
+	tb.Cleanup(func() {
+		f.on.Store(false)
+		proxy.SetOutage(false)
+		var wg sync.WaitGroup
+		for _, n := range []*stt.Node{p.a, p.b} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
+				defer c()
+				_ = n.Stop(sctx)
+			}()
+		}
+		wg.Wait()
+		_ = proxy.Close()
+	})
 	p.proxy = proxy
 	accepted := make(chan *stt.Session, 1)
 	go func() {
@@ -388,14 +426,17 @@ func TestLossyMessages(t *testing.T) {
 
 // TestLossyCloseLosesNothing: data written, then CloseWrite and a graceful
 // Session.Close, is all readable by the peer followed by io.EOF, even when
-// the reader only starts after the close completed and the network lost
-// packets along the way. Session.Close returns only once the peer has
-// acknowledged everything, so nothing acknowledged may be discarded.
+// the reader only starts after the peer's session has ended and the network
+// lost packets along the way. Session.Close returns only once the peer has
+// acknowledged every byte and the FIN, so nothing acknowledged may be
+// discarded. The peer's session ends by the CLOSE, or, when the loss took
+// the CLOSE itself (CLOSE is answered, not retransmitted), by its idle
+// timeout, kept short here so that case costs 3 s, not 30.
 func TestLossyCloseLosesNothing(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		size       int
-		readBefore bool // read concurrently instead of after Close returned
+		readBefore bool // read concurrently instead of after the peer closed
 	}{
 		{"read after close", 200 << 10, false},
 		{"read during close", 3 << 20, true},
@@ -403,7 +444,10 @@ func TestLossyCloseLosesNothing(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &faults{loss: 0.05, dup: 0.05, reorder: 0.10, delayLo: time.Millisecond, delayHi: 5 * time.Millisecond}
-			p := newLossyPair(t, f, nil)
+			p := newLossyPair(t, f, func(c *stt.Config) {
+				c.IdleTimeout = 3 * time.Second
+				c.KeepAlive = 300 * time.Millisecond
+			})
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			f.on.Store(true)
@@ -431,19 +475,11 @@ func TestLossyCloseLosesNothing(t *testing.T) {
 			if tc.readBefore {
 				go startRead()
 			}
-			if tc.size == 0 {
-				// An empty stream exists for the peer only once something is
-				// sent on it: the FIN.
-				if err := st.CloseWrite(); err != nil {
-					t.Fatal(err)
-				}
-			} else {
-				if _, err := st.Write(data); err != nil {
-					t.Fatal(err)
-				}
-				if err := st.CloseWrite(); err != nil {
-					t.Fatal(err)
-				}
+			if _, err := st.Write(data); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.CloseWrite(); err != nil {
+				t.Fatal(err)
 			}
 			cctx, ccancel := context.WithTimeout(ctx, 20*time.Second)
 			defer ccancel()
@@ -460,7 +496,14 @@ func TestLossyCloseLosesNothing(t *testing.T) {
 			select {
 			case <-p.sb.Done():
 			case <-ctx.Done():
-				t.Fatal("peer never saw the CLOSE")
+				t.Fatal("peer session never ended")
+			}
+			switch err := p.sb.Err(); {
+			case errors.As(err, &se) && se.Code == dataplane.CodeNoError && se.Remote:
+			case errors.As(err, &se) && se.Timeout():
+				t.Logf("the CLOSE was lost; the peer timed out: %v", err)
+			default:
+				t.Fatalf("peer: Err() = %v, want the remote CLOSE or an idle timeout", err)
 			}
 			if !tc.readBefore {
 				go startRead()
@@ -471,9 +514,6 @@ func TestLossyCloseLosesNothing(t *testing.T) {
 			}
 			if !bytes.Equal(r.got, data) {
 				t.Fatalf("reader got %d bytes, want %d byte-exact", len(r.got), len(data))
-			}
-			if err := p.sb.Err(); !errors.As(err, &se) || se.Code != dataplane.CodeNoError || !se.Remote {
-				t.Fatalf("peer: Err() = %v, want a remote SessionError with CodeNoError", err)
 			}
 		})
 	}
@@ -514,17 +554,28 @@ func TestLossyCorrupt(t *testing.T) {
 }
 
 // TestLossyHandshake: Connect succeeds through 1/3 random loss in both
-// directions, handshake packets included (the control plane retries).
+// directions, every handshake message and the first transport packets
+// included: the control plane retransmits HELLO and AUTH_PROOF, the data
+// plane FINAL. Drops are capped at 2 in a row per direction, so at most 9
+// HELLOs and 3 AUTH_PROOFs are needed: with their backoff (0.5 s doubling
+// to 4 s) that bounds a handshake near 30 s by construction, under the
+// 40 s HandshakeTimeout, instead of by luck (the loss rate stays near
+// 0.3; typical handshakes take 0-4 s).
 func TestLossyHandshake(t *testing.T) {
-	const tries = 5
-	f := &faults{loss: 1.0 / 3}
+	const tries = 2
+	f := &faults{loss: 1.0 / 3, maxBurst: 2}
 	f.on.Store(true)
 	start := time.Now()
 	for i := range tries {
-		p := newLossyPair(t, f, func(c *stt.Config) { c.HandshakeTimeout = 20 * time.Second })
+		t0 := time.Now()
+		p := newLossyPair(t, f, func(c *stt.Config) { c.HandshakeTimeout = 40 * time.Second })
 		if p.sa.ID() != p.sb.ID() {
 			t.Fatalf("try %d: session IDs differ", i)
 		}
+		hs := p.a.Stats().Handshake
+		t.Logf("try %d: connected in %v, %d retransmissions; proxy dropped %d of %d to B, %d of %d to A", i, time.Since(t0), hs.Retransmits,
+			p.proxy.Stats(lossy.ToTarget).Dropped, p.proxy.Stats(lossy.ToTarget).Received,
+			p.proxy.Stats(lossy.ToClient).Dropped, p.proxy.Stats(lossy.ToClient).Received)
 		// The session works through the same loss.
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		transfer(ctx, t, p, []int{32 << 10}, nil)
@@ -533,11 +584,15 @@ func TestLossyHandshake(t *testing.T) {
 	t.Logf("%d handshakes through 1/3 loss in %v", tries, time.Since(start))
 }
 
-// TestLossyKeyRotation: with a key update every 50 packets, 10% reordering
-// and 5% duplication, a transfer stays byte-exact across many rotations:
-// reordered packets under the previous key still open, duplicates are
-// dropped as replays, and no packet is lost to a key switch.
+// TestLossyKeyRotation: with a key-update threshold of 1 and of 50 packets,
+// 10% reordering (1-5 ms) and 5% duplication, data stays byte-exact across
+// many rotations: reordered packets under the previous key still open,
+// duplicates are dropped as replays, and no packet is lost to a key
+// switch (no failed opens at all). Updates are spaced by 3 PTOs after the
+// previous one is acknowledged (RFC 9001 §6.5), so the stream runs until
+// the wanted number of rotations happened.
 func TestLossyKeyRotation(t *testing.T) {
+	const rotations = 8
 	for _, tc := range []struct {
 		name   string
 		rotate uint64
@@ -553,17 +608,65 @@ func TestLossyKeyRotation(t *testing.T) {
 			defer p.watchdog(ctx)()
 			f.on.Store(true)
 			start := time.Now()
-			transfer(ctx, t, p, []int{4 << 20, 1 << 20}, nil)
+
+			st, err := p.sa.OpenStream(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			type result struct {
+				sum [32]byte
+				n   int64
+				err error
+			}
+			sent := make(chan result, 1)
+			go func() {
+				// Write until enough rotations happened, then end the stream.
+				h := sha256.New()
+				src := rand.NewChaCha8([32]byte{9})
+				chunk := make([]byte, 64<<10)
+				var n int64
+				var err error
+				for p.sa.Stats().KeyRotationsSent < rotations && ctx.Err() == nil {
+					_, _ = src.Read(chunk)
+					h.Write(chunk)
+					var k int
+					k, err = st.Write(chunk)
+					n += int64(k)
+					if err != nil {
+						break
+					}
+				}
+				if err == nil {
+					err = st.CloseWrite()
+				}
+				sent <- result{[32]byte(h.Sum(nil)), n, err}
+			}()
+			rs, err := p.sb.AcceptStream(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := sha256.New()
+			n, err := io.Copy(h, rs)
+			if err != nil {
+				t.Fatalf("read: %v after %d bytes", err, n)
+			}
+			w := <-sent
+			if w.err != nil {
+				t.Fatalf("write: %v", w.err)
+			}
+			if n != w.n || [32]byte(h.Sum(nil)) != w.sum {
+				t.Fatalf("read %d bytes, wrote %d: not byte-exact", n, w.n)
+			}
 			p.logStats(t, time.Since(start))
 			sa, sb := p.sa.Stats(), p.sb.Stats()
-			if sa.KeyRotationsSent < 5 {
-				t.Errorf("A rotated its send key %d times, want several", sa.KeyRotationsSent)
-			}
-			if sb.KeyRotationsReceived < 5 {
-				t.Errorf("B followed %d rotations, want several", sb.KeyRotationsReceived)
+			if sa.KeyRotationsSent < rotations || sb.KeyRotationsReceived < rotations {
+				t.Errorf("rotations: A sent %d, B followed %d; want %d", sa.KeyRotationsSent, sb.KeyRotationsReceived, rotations)
 			}
 			if sa.DropsAuth+sb.DropsAuth != 0 {
 				t.Errorf("packets failed to open across key updates: A %d, B %d", sa.DropsAuth, sb.DropsAuth)
+			}
+			if sb.DropsReplay == 0 {
+				t.Errorf("no duplicate was dropped as a replay at 5%% duplication")
 			}
 		})
 	}

@@ -71,7 +71,23 @@ func newPair(tb testing.TB, cfg func(*stt.Config)) (a, b *stt.Node, sa, sb *stt.
 }
 
 func TestStreamTransfer(t *testing.T) {
-	_, _, sa, sb := newPair(t, nil)
+	for _, tc := range []struct {
+		name string
+		cfg  func(*stt.Config)
+	}{
+		{"default", nil},
+		{"gso-gro-off", func(c *stt.Config) { c.DisableGSO, c.DisableGRO = true, true }},
+		// Without BPF steering the kernel spreads datagrams over the 4
+		// sockets by hash; loops hand packets to the owner loop.
+		{"steering-off-4-loops", func(c *stt.Config) { c.DisableSteering = true; c.Loops = 4 }},
+		{"chacha20poly1305", func(c *stt.Config) { c.Suite = "chacha20poly1305" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testStreamTransfer(t, tc.cfg) })
+	}
+}
+
+func testStreamTransfer(t *testing.T, cfg func(*stt.Config)) {
+	_, _, sa, sb := newPair(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	data := make([]byte, 8<<20+12345)

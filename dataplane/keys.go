@@ -94,7 +94,7 @@ func (s *Session) maybeRotateSend(now monotime.Time) {
 	// quicker update would make packets reordered across two updates
 	// undecryptable (counted as forgeries against the integrity limit).
 	// Only the confidentiality limit overrides the wait.
-	if s.keyPackets+2*rotateAhead < s.suite.ConfidentialityLimit() &&
+	if s.keyAckedAt != 0 && s.keyPackets+2*rotateAhead < s.suite.ConfidentialityLimit() &&
 		now.Before(s.keyAckedAt.Add(oldKeyLifetimePTOs*s.ptoBase())) {
 		return
 	}
