@@ -70,6 +70,10 @@ func TestHandshake(t *testing.T) {
 				if len(seen) != 4 {
 					t.Errorf("session IDs hit loops %v, want all 4", seen)
 				}
+				// The responder counts an accept after Install returns, which
+				// may be just after the initiator saw Confirmed: let every
+				// goroutine of the bubble settle before reading counters.
+				synctest.Wait()
 				if halfOpen(p.b) != 0 || dials(p.a) != 0 {
 					t.Errorf("state left: halfOpen %d dials %d", halfOpen(p.b), dials(p.a))
 				}
