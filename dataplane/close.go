@@ -35,11 +35,8 @@ func (s *Session) setErr(err error) {
 	s.closeErr.CompareAndSwap(nil, &err)
 }
 
-// finish tears the session down: the shard entry goes, waiters wake, and
-// every stream's buffers are released, except the receive buffers of
-// streams whose data arrived in full up to the FIN: the peer's Close
-// drained them (it returned only once we acknowledged every byte), so
-// they stay readable to io.EOF and nothing acknowledged is lost.
+// finish tears the session down: the shard entry goes, waiters wake, send
+// buffers are released; receive buffers stay readable (see below).
 func (s *Session) finish(err error) {
 	if s.State() == StateClosed {
 		return
@@ -48,11 +45,11 @@ func (s *Session) finish(err error) {
 	s.state.Store(int32(StateClosed))
 	s.loop.wheel.Cancel(&s.timer)
 	s.loop.remove(s)
+	// Receive buffers stay readable, complete or not: Read returns what
+	// arrived (every byte of it acknowledged) before it reports io.EOF or
+	// the session's error, so a close never discards delivered data.
 	for _, st := range s.streams {
 		st.send.Reset(CodeNodeStopping)
-		if !st.recvComplete() {
-			st.recv.CloseRead()
-		}
 	}
 	s.stats.activeStreams.Store(0)
 	s.streams = nil
@@ -100,13 +97,6 @@ func (s *Session) checkDrained(now monotime.Time) {
 		return
 	}
 	s.closeLocal(now, CodeNoError, "")
-}
-
-// recvComplete reports whether every byte of the peer's direction up to its
-// FIN has arrived, so reads can finish without the session.
-func (st *Stream) recvComplete() bool {
-	fs, ok := st.recv.FinalSize()
-	return ok && !st.readCancelled.Load() && st.recv.Received() == fs && st.recv.Gaps() == 0
 }
 
 // streamID converts a recovery stream ID back to the wire type.

@@ -37,11 +37,27 @@ func (s *Session) flush(now monotime.Time) {
 		if !wantAck && !work {
 			break
 		}
+		if wantAck && !work && s.ackOnlyBacklog() >= ackElicitBacklog && s.sent.BytesInFlight() == 0 {
+			// Only ACKs are going out and the peer has acknowledged none of
+			// them: bundle a PING so it does (RFC 9000 §13.2.4) and the
+			// history of ACK-only packets is freed.
+			s.pend |= ctrlPing
+			work = true
+		}
 		if work && !s.canSendEliciting(now) {
 			if !wantAck {
 				break
 			}
 			work = false // ACK-only packets ignore congestion control
+		}
+		if !work && s.ackOnlyBacklog() >= maxAckOnlyBacklog {
+			// The peer ignores our PINGs too: stop adding ACK-only packets
+			// to the history (a peer flooding PINGs and withholding ACKs
+			// must not grow our memory). ACKs resume on the next
+			// ack-eliciting packet or once the peer acknowledges.
+			s.rx.OnAckSent()
+			s.pendingAck = false
+			break
 		}
 		if !s.pathValid && s.pathSent >= 3*s.pathRecv {
 			break // amplification limit on an unvalidated path
@@ -51,6 +67,33 @@ func (s *Session) flush(now monotime.Time) {
 		}
 	}
 	s.rearm(now)
+}
+
+// Bounds on ACK-only packets the peer has not acknowledged. Every sent
+// packet stays in the history until acknowledged or declared lost, so that
+// an ACK of a packet never sent is detectable; a peer that sends only
+// ack-eliciting packets and never acknowledges would otherwise make us
+// keep one entry (~240 B) per ACK we send, up to recovery.MaxSentPackets.
+const (
+	// ackElicitBacklog: after this many packets without an acknowledgement,
+	// an ACK-only packet carries a PING. A LAN round trip of ACKs (one per
+	// two packets received, one per batch) is far below it.
+	ackElicitBacklog = 256
+	// maxAckOnlyBacklog: beyond this many, ACK-only packets are not sent at
+	// all, which keeps the history within a 4096-entry ring (~1 MB).
+	maxAckOnlyBacklog = 4000
+)
+
+// ackOnlyBacklog returns how many packet numbers the history spans when its
+// oldest unacknowledged packet is ACK-only — the peer has acknowledged
+// nothing since (an acknowledgement of anything newer would have declared
+// it lost) — and 0 otherwise.
+func (s *Session) ackOnlyBacklog() uint64 {
+	p, ok := s.sent.OldestUnacked()
+	if !ok || p.AckEliciting {
+		return 0
+	}
+	return s.nextPN - p.PN
 }
 
 // hasWork reports whether an ack-eliciting packet is wanted.

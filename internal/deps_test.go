@@ -81,6 +81,13 @@ func TestDependencyDirection(t *testing.T) {
 				t.Errorf("%s imports %s; allowed: std + %v (%s)", p.ImportPath, imp, rule.prefixes, rule.why)
 			}
 		}
+		if !strings.HasPrefix(p.ImportPath, mod+"/cmd/") {
+			for _, d := range p.Deps {
+				if strings.HasPrefix(d, "github.com/prometheus/") {
+					t.Errorf("library package %s depends on %s: metrics adapters live under cmd/ only (issue 6)", p.ImportPath, d)
+				}
+			}
+		}
 		for _, fp := range fastPath {
 			if !strings.HasPrefix(p.ImportPath, mod+fp) {
 				continue

@@ -40,6 +40,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlagSet("bench", "bench [--to HOST:PORT --node-seed FILE --shared-seed FILE] [--size N] [--streams N]", stderr)
 	var nf nodeFlags
 	nf.register(fs, true)
+	var mf metricsFlags
+	mf.register(fs)
 	to := fs.String("to", "", "benchmark against a listening node at `HOST:PORT` (default: two in-process nodes on loopback)")
 	sizeS := fs.String("size", "256MiB", "bulk `bytes` in total, split over the streams (e.g. 64MiB, 1GiB)")
 	streams := fs.Int("streams", 1, "bulk streams at once")
@@ -65,6 +67,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	mx, err := mf.start(stderr)
+	if err != nil {
+		return err
+	}
+	defer mx.close(ctx)
 	var sess *stt.Session
 	res := benchResult{Streams: *streams, Loopback: *to == ""}
 	t0 := time.Now()
@@ -74,7 +81,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		res.Handshake = time.Since(t0)
-		srv := &server{log: log}
+		if err := mx.addPair(a, b, sa); err != nil {
+			stopNode(a)
+			stopNode(b)
+			return err
+		}
+		srv := &server{log: log, onSession: mx.tracker(b)}
 		sctx, cancel := context.WithCancel(ctx)
 		var wg sync.WaitGroup
 		wg.Add(1)
@@ -105,10 +117,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		defer stopNode(node)
+		if err := mx.addNode(metricsNodeLocal, node); err != nil {
+			return err
+		}
 		sess, err = connect(ctx, node, *to, nf.handshakeTimeout)
 		if err != nil {
 			return err
 		}
+		mx.track(node, sess)
 		res.Handshake = time.Since(t0)
 		defer sess.Close()
 		res.Suite = node.Suite()

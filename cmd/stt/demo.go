@@ -61,6 +61,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := newFlagSet("demo", "demo [--size full|small|BYTES] [--progress MODE]", stderr)
 	var nf nodeFlags
 	nf.register(fs, false)
+	var mf metricsFlags
+	mf.register(fs)
 	sizeS := fs.String("size", "full", "workload: full (256 MiB + 64 MiB + 100 000 messages), small, or the first bulk stream's size (e.g. 64MiB)")
 	verify := fs.String("verify", "pattern", "how the receiver checks the bulk streams: pattern (every byte against the generator) or sha3 (SHA3-256 on both ends, compared)")
 	stall := fs.Duration("stall-timeout", defaultStallTimeout, "fail when no data moved for this `duration` (0 disables)")
@@ -94,6 +96,11 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	mx, err := mf.start(stderr)
+	if err != nil {
+		return err
+	}
+	defer mx.close(ctx)
 
 	fmt.Fprintf(stdout, "STT demo: two nodes in one process on 127.0.0.1, %d CPUs, %s\n", runtime.GOMAXPROCS(0), runtime.Version())
 	t0 := time.Now()
@@ -102,7 +109,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	hs := time.Since(t0)
-	srv := &server{log: log}
+	if err := mx.addPair(a, b, sa); err != nil {
+		stopNode(a)
+		stopNode(b)
+		return err
+	}
+	srv := &server{log: log, onSession: mx.tracker(b)}
 	sctx, cancelServer := context.WithCancel(ctx)
 	var srvWG sync.WaitGroup
 	srvWG.Add(1)

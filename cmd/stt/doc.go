@@ -11,8 +11,10 @@
 // the STT_NODE_SEED and STT_SHARED_SEED environment variables; a seed file
 // that is missing, unreadable, shorter than 32 bytes or readable by group or
 // others is refused. It is a thin client of the root package and holds no
-// protocol logic beyond its own small file-transfer header (file.go); it does
-// not expose Prometheus metrics. Exit codes: 0 success, 1 runtime failure
+// protocol logic beyond its own small file-transfer header (file.go). With
+// --metrics HOST:PORT, listen, send, bench and demo serve Prometheus metrics
+// at /metrics (package internal/metrics, which keeps the Prometheus client
+// out of the library's import graph). Exit codes: 0 success, 1 runtime failure
 // (network, seed, file or verification error; one line on stderr), 2 usage
 // error (unknown subcommand, bad or missing flag).
 package main

@@ -17,6 +17,8 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlagSet("listen", "listen --out DIR [--addr HOST:PORT] --node-seed FILE --shared-seed FILE", stderr)
 	var nf nodeFlags
 	nf.register(fs, true)
+	var mf metricsFlags
+	mf.register(fs)
 	addr := fs.String("addr", defaultListenAddr, "UDP `HOST:PORT` to listen on (port 0 picks a free one)")
 	out := fs.String("out", "", "store received files in `DIR` (required)")
 	reject := fs.Bool("reject-wrong-seed", false, "answer peers holding another shared seed with an explicit rejection (reveals that a node listens here)")
@@ -41,17 +43,26 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	cfg.RejectWrongSeed = *reject
+	mx, err := mf.start(stderr)
+	if err != nil {
+		return err
+	}
+	defer mx.close(ctx)
 	node, err := startNode(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer stopNode(node)
+	if err := mx.addNode(metricsNodeLocal, node); err != nil {
+		return err
+	}
 	// The first line carries the bound address (scripts and tests read it).
 	fmt.Fprintf(stdout, "listening on %s node %s suite %s\n", node.Addr(), node.ID(), node.Suite())
 	var mu sync.Mutex // one line at a time
 	srv := &server{
-		outDir: *out,
-		log:    log,
+		outDir:    *out,
+		log:       log,
+		onSession: mx.tracker(node),
 		onDone: func(r received, err error) {
 			mu.Lock()
 			defer mu.Unlock()

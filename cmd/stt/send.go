@@ -28,6 +28,8 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := newFlagSet("send", "send --to HOST:PORT --node-seed FILE --shared-seed FILE [flags] FILE...", stderr)
 	var nf nodeFlags
 	nf.register(fs, true)
+	var mf metricsFlags
+	mf.register(fs)
 	to := fs.String("to", "", "the listening node's UDP `HOST:PORT` (required)")
 	bind := fs.String("bind", "", "local UDP `HOST:PORT` (default: a free port on an address that reaches --to)")
 	streams := fs.Int("streams", defaultSendStreams, "send up to `N` files at once, one stream each")
@@ -82,15 +84,24 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	mx, err := mf.start(stderr)
+	if err != nil {
+		return err
+	}
+	defer mx.close(ctx)
 	node, err := startNode(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer stopNode(node)
+	if err := mx.addNode(metricsNodeLocal, node); err != nil {
+		return err
+	}
 	sess, err := connect(ctx, node, *to, nf.handshakeTimeout)
 	if err != nil {
 		return err
 	}
+	mx.track(node, sess)
 	defer sess.Close()
 
 	pg := newProgress(stdout, mode.resolve(os.Stdout))

@@ -49,7 +49,10 @@ type server struct {
 	// onDone is called (from stream goroutines) for each completed transfer
 	// and for each refused one (err non-nil); it may be nil.
 	onDone func(r received, err error)
-	wg     sync.WaitGroup
+	// onSession is called with each accepted session before it is served
+	// (--metrics tracks it); it may be nil.
+	onSession func(*stt.Session)
+	wg        sync.WaitGroup
 }
 
 // serveNode accepts sessions until ctx ends or the node stops, then waits
@@ -65,6 +68,9 @@ func (s *server) serveNode(ctx context.Context, n *stt.Node) error {
 			return err
 		}
 		s.log.Debug("session accepted", "peer", sess.PeerID().Short(), "addr", sess.RemoteAddr())
+		if s.onSession != nil {
+			s.onSession(sess)
+		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
