@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stt-go/stt"
+	"github.com/stt-go/stt/dataplane"
 	"go.uber.org/goleak"
 )
 
@@ -200,5 +201,82 @@ func TestConfigErrors(t *testing.T) {
 				t.Fatalf("err = %v, want mention of %s", err, tc.want)
 			}
 		})
+	}
+}
+
+// With RejectWrongSeed on the responder, a dialler holding another shared
+// seed learns it at once (ErrAuthentication) instead of timing out.
+func TestWrongSharedSeedRejected(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a, _ := stt.NewNode(stt.Config{NodeSeed: seed(1), SharedSeed: seed(0xAA), ListenAddr: "127.0.0.1:0", HandshakeTimeout: 5 * time.Second})
+	b, _ := stt.NewNode(stt.Config{NodeSeed: seed(2), SharedSeed: seed(0xBB), ListenAddr: "127.0.0.1:0", RejectWrongSeed: true})
+	for _, n := range []*stt.Node{a, b} {
+		if err := n.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer n.Stop(ctx)
+	}
+	start := time.Now()
+	_, err := a.Connect(ctx, b.Addr().String())
+	if !errors.Is(err, stt.ErrAuthentication) {
+		t.Fatalf("Connect: %v, want ErrAuthentication", err)
+	}
+	if el := time.Since(start); el > 4*time.Second {
+		t.Errorf("rejection took %v; it should not wait for the handshake timeout", el)
+	}
+	if n := len(b.Sessions()); n != 0 {
+		t.Errorf("responder holds %d sessions after a rejected handshake", n)
+	}
+}
+
+// The lifecycle states of the seed: Created → Running → Stopped for nodes,
+// Active → Closed for sessions.
+func TestLifecycleStates(t *testing.T) {
+	n, err := stt.NewNode(stt.Config{NodeSeed: seed(9), SharedSeed: seed(0xAA), ListenAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.State() != stt.NodeCreated {
+		t.Fatalf("new node in state %v", n.State())
+	}
+	ctx := context.Background()
+	if _, err := n.Connect(ctx, "127.0.0.1:1"); !errors.Is(err, stt.ErrNotStarted) {
+		t.Fatalf("Connect before Start: %v", err)
+	}
+	if err := n.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n.State() != stt.NodeRunning {
+		t.Fatalf("started node in state %v", n.State())
+	}
+	if err := n.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n.State() != stt.NodeStopped {
+		t.Fatalf("stopped node in state %v", n.State())
+	}
+	if _, err := n.Accept(ctx); !errors.Is(err, stt.ErrClosed) || !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Accept after Stop: %v, want ErrClosed matching net.ErrClosed", err)
+	}
+
+	_, _, sa, sb := newPair(t, nil)
+	if sa.State() != dataplane.StateActive || sb.State() != dataplane.StateActive {
+		t.Fatalf("fresh sessions in states %v / %v", sa.State(), sb.State())
+	}
+	if err := sa.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-sb.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("peer session did not close after CLOSE")
+	}
+	var se *stt.SessionError
+	if !errors.As(sb.Err(), &se) || !se.Remote || se.Code != 0 {
+		t.Fatalf("peer's close error %v, want a remote SessionError with code 0", sb.Err())
+	}
+	if _, err := sb.OpenStream(ctx); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("OpenStream on a closed session: %v", err)
 	}
 }
