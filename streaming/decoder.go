@@ -34,6 +34,7 @@ type DecoderStats struct {
 	Forged      uint64 // ErrForged
 	OutOfWindow uint64 // ErrOutOfWindow and ErrTooLarge
 	BufferFull  uint64 // ErrBufferFull
+	Evicted     uint64 // out-of-order segments dropped to make room for earlier ones
 }
 
 // chunk is an opened segment: b is flags ‖ payload, off is the read
@@ -137,7 +138,7 @@ func (d *Decoder) Receive(seq uint64, sealed []byte) error {
 		return fmt.Errorf("%w: segment %d: %w", ErrForged, seq, stc.ErrAuth)
 	}
 	cost := len(sealed) - stc.Overhead - flagsLen + chunkOverhead
-	if d.buffered+cost > d.maxBuffered {
+	if d.buffered+cost > d.maxBuffered && !d.evictAbove(seq, cost) {
 		d.stats.BufferFull++
 		return fmt.Errorf("%w: segment %d needs %d bytes, %d of %d in use", ErrBufferFull, seq, cost, d.buffered, d.maxBuffered)
 	}
@@ -183,6 +184,42 @@ func (d *Decoder) Receive(seq uint64, sealed []byte) error {
 	}
 	d.cond.Broadcast()
 	return nil
+}
+
+// evictAbove makes room for a segment of the given cost by dropping
+// buffered segments with sequence numbers above seq, highest first: the
+// segments nearest the reader are the ones worth keeping, and without this
+// a buffer filled by far-ahead segments could never take the one the
+// reader waits for. It checks first that enough can be evicted, so it
+// changes nothing when it returns false. Evicted segments are forgotten
+// and accepted again if resent. d.mu must be held.
+func (d *Decoder) evictAbove(seq uint64, cost int) bool {
+	free := d.maxBuffered - d.buffered
+	for s, c := range d.pending {
+		if s > seq {
+			free += len(c.b) - c.off + chunkOverhead
+		}
+	}
+	if free < cost {
+		return false
+	}
+	for d.buffered+cost > d.maxBuffered {
+		top, found := uint64(0), false
+		for s := range d.pending {
+			if s > seq && (!found || s > top) {
+				top, found = s, true
+			}
+		}
+		c := d.pending[top]
+		delete(d.pending, top)
+		d.buffered -= len(c.b) - c.off + chunkOverhead
+		d.putBuf(c.b)
+		d.stats.Evicted++
+		if d.lastSet && d.last == top {
+			d.lastSet = false
+		}
+	}
+	return true
 }
 
 // maxPendingAbove reports whether a buffered segment has a sequence number

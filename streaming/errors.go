@@ -36,8 +36,10 @@ var (
 	ErrOutOfWindow = errors.New("streaming: sequence number out of window")
 
 	// ErrBufferFull is returned by Decoder.Receive when keeping the segment
-	// would take the decoder past MaxBuffered bytes. The segment is dropped;
-	// the sender may resend it after the reader has drained data.
+	// would take the decoder past MaxBuffered bytes even after evicting
+	// every buffered segment numbered above it (so unread in-order bytes
+	// fill the budget). The segment is dropped; the sender may resend it
+	// after the reader has drained data.
 	ErrBufferFull = errors.New("streaming: decoder buffer full")
 
 	// ErrTooLarge is returned by Decoder.Receive for a sealed segment longer
