@@ -41,9 +41,11 @@ const (
 	// cookieLifetime is how long an initiator keeps using a received cookie.
 	cookieLifetime = cookieRotation
 	// initialRTO is the first handshake retransmission timeout; it doubles
-	// up to maxRTO (loopback and LAN answer in well under it).
+	// up to maxRTO (loopback and LAN answer in well under it). The 2 s cap
+	// keeps five or more attempts inside the default 10 s handshake
+	// timeout, so 1/3 random loss both ways rarely exhausts it.
 	initialRTO = 500 * time.Millisecond
-	maxRTO     = 4 * time.Second
+	maxRTO     = 2 * time.Second
 	// rejectRate is the REJECT token bucket: at most this many per second
 	// (burst the same), so RejectWrongSeed cannot be used for reflection.
 	rejectRate = 10
