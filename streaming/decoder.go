@@ -61,6 +61,7 @@ type Decoder struct {
 	pending  map[uint64]chunk // opened segments with seq > next
 	ready    []chunk          // in-order chunks not yet read, from head
 	head     int              // first unread chunk in ready
+	readable int              // unread payload bytes in ready
 	buffered int              // bytes charged against maxBuffered
 	last     uint64           // sequence number of the Last segment
 	lastSet  bool
@@ -239,6 +240,7 @@ func (d *Decoder) deliver(c chunk) {
 		d.ready, d.head = d.ready[:0], 0
 	}
 	d.ready = append(d.ready, c)
+	d.readable += len(c.b) - c.off
 	d.stats.Delivered += uint64(len(c.b) - c.off)
 	d.next++
 }
@@ -306,7 +308,7 @@ func (d *Decoder) ReceiveAll(ctx context.Context) ([]byte, error) {
 		d.ready[i] = chunk{}
 		d.putBuf(c.b)
 	}
-	d.ready, d.head, d.buffered = d.ready[:0], 0, 0
+	d.ready, d.head, d.buffered, d.readable = d.ready[:0], 0, 0, 0
 	return out, nil
 }
 
@@ -339,6 +341,7 @@ func (d *Decoder) read(p []byte) (int, error) {
 		n += k
 		c.off += k
 		d.buffered -= k
+		d.readable -= k
 		if c.off == len(c.b) {
 			d.buffered -= chunkOverhead
 			d.putBuf(c.b)
@@ -358,6 +361,14 @@ func (d *Decoder) Complete() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.complete()
+}
+
+// Readable returns how many bytes the Reader can return now without
+// blocking: the in-order bytes received and not yet read.
+func (d *Decoder) Readable() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.readable
 }
 
 // Buffered returns the bytes currently charged against MaxBuffered.
@@ -390,7 +401,7 @@ func (d *Decoder) Close() error {
 	for _, c := range d.ready[d.head:] {
 		clear(c.b)
 	}
-	d.pending, d.ready, d.free, d.buffered = nil, nil, nil, 0
+	d.pending, d.ready, d.free, d.buffered, d.readable = nil, nil, nil, 0, 0
 	d.cond.Broadcast()
 	return nil
 }

@@ -352,24 +352,21 @@ func TestConcurrent(t *testing.T) {
 	for w := range senders {
 		wg.Go(func() {
 			r := rand.New(rand.NewPCG(uint64(w), 2))
-			order := r.Perm(len(segs))
-			for len(order) > 0 {
-				var retry []int
-				for _, i := range order {
+			// Like a sender that retransmits until acknowledged: keep
+			// offering every segment until the stream is complete, since
+			// a segment another sender placed may have been evicted.
+			for !dec.Complete() {
+				for _, i := range r.Perm(len(segs)) {
 					err := dec.Receive(segs[i].Seq, segs[i].Data)
 					switch {
-					case err == nil, errors.Is(err, ErrDuplicate):
-					case errors.Is(err, ErrBufferFull), errors.Is(err, ErrOutOfWindow):
-						retry = append(retry, i)
+					case err == nil, errors.Is(err, ErrDuplicate),
+						errors.Is(err, ErrBufferFull), errors.Is(err, ErrOutOfWindow):
 					default:
 						t.Errorf("segment %d: %v", i, err)
 						return
 					}
 				}
-				order = retry
-				if len(order) > 0 {
-					time.Sleep(100 * time.Microsecond)
-				}
+				time.Sleep(100 * time.Microsecond)
 			}
 		})
 	}
@@ -390,12 +387,7 @@ func TestConcurrent(t *testing.T) {
 // and returns how many it read.
 func readReady(tb testing.TB, d *Decoder, w io.Writer) int {
 	tb.Helper()
-	d.mu.Lock()
-	n := 0
-	for _, c := range d.ready[d.head:] {
-		n += len(c.b) - c.off
-	}
-	d.mu.Unlock()
+	n := d.Readable()
 	if n == 0 {
 		return 0
 	}

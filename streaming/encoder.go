@@ -56,10 +56,10 @@ type Segment struct {
 	// Seq is the segment's sequence number: 0 for the first segment,
 	// increasing by one. The decoder needs it next to Data.
 	Seq uint64
-	// Data is the sealed segment (see the layout in SegmentOverhead's
-	// file), at most SegmentSize bytes. Its owner depends on the call that
-	// produced it: Next returns a fresh slice the caller owns; NextInto
-	// returns a slice of the caller's buffer.
+	// Data is the sealed segment (flags ‖ payload, then the tag; see
+	// SegmentOverhead), at most SegmentSize bytes. Its owner depends on
+	// the call that produced it: Next returns a fresh slice the caller
+	// owns; NextInto returns a slice of the caller's buffer.
 	Data []byte
 	// Last reports that this is the final segment; the flag is also sealed
 	// inside Data, so the decoder learns it from Data alone.
