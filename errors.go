@@ -32,6 +32,12 @@ var (
 	ErrReceiveMode = errors.New("stt: Node.Receive and Accept/AcceptStream cannot be mixed on one node")
 	// ErrNotStarted is returned by Connect, Accept and Receive before Start.
 	ErrNotStarted = errors.New("stt: node not started")
+	// ErrFrameTooLarge is returned by Session.SendFrame for a payload over
+	// Session.MaxFramePayload.
+	ErrFrameTooLarge = dataplane.ErrFrameTooLarge
+	// ErrFrameQueueFull is returned by Session.SendFrame when too many
+	// application frames wait to be sent.
+	ErrFrameQueueFull = dataplane.ErrFrameQueueFull
 	// ErrReservedFrameType is returned by FrameDispatcher.Register for frame
 	// types 0x00-0x7F, which STT reserves.
 	ErrReservedFrameType = errors.New("stt: frame types 0x00-0x7F are reserved to STT; use 0x80-0xFF")

@@ -46,6 +46,7 @@ const (
 	opSessionClose
 	opSendRaw
 	opHandoff
+	opCustomFrame
 )
 
 // cmd is one command on a loop's MPSC ring (a value, so posting does not
@@ -356,6 +357,14 @@ func (l *loop) exec(now monotime.Time, c *cmd) {
 		buf := l.txSlot(c.addr)
 		n := copy(buf, c.pkt)
 		l.txCommit(n)
+	case opCustomFrame:
+		s := c.sess
+		if s.State() >= StateClosing {
+			s.framesQueued.Add(-1)
+			return
+		}
+		s.frames = append(s.frames, wire.CustomFrame{Type: wire.FrameType(c.code), Payload: c.pkt})
+		s.markDirty()
 	case opHandoff:
 		id, _ := wire.PeekSessionID(c.pkt)
 		if s := l.sessions[id]; s != nil {

@@ -74,6 +74,9 @@ const (
 	// trimAfter is how long a session must be quiet before its grown
 	// buffers (sent history) are released.
 	trimAfter = time.Second
+	// maxQueuedFrames bounds application frames waiting to be sent per
+	// session, so SendFrame cannot grow memory faster than packets leave.
+	maxQueuedFrames = 1024
 	// closeLingerPTOs keeps a closed session this long to answer
 	// retransmitted packets with CLOSE.
 	closeLingerPTOs = 3

@@ -98,7 +98,7 @@ func (s *Session) ackOnlyBacklog() uint64 {
 
 // hasWork reports whether an ack-eliciting packet is wanted.
 func (s *Session) hasWork() bool {
-	if s.pend != 0 || len(s.ctlStreams) > 0 {
+	if s.pend != 0 || len(s.ctlStreams) > 0 || len(s.frames) > 0 {
 		return true
 	}
 	for _, st := range s.active {
@@ -272,6 +272,21 @@ func (s *Session) appendControl(now monotime.Time, b []byte, limit int, sp *reco
 	if s.pend&ctrlPing != 0 {
 		f.Type, f.Sub = wire.FrameControl, wire.ControlPing
 		try(ctrlPing)
+	}
+	// Application frames: sent once, never retransmitted (datagrams).
+	for len(s.frames) > 0 {
+		cf := &s.frames[0]
+		if len(b)+cf.Len() > limit {
+			break
+		}
+		b = cf.AppendTo(b)
+		el = true
+		s.frames[0] = wire.CustomFrame{}
+		s.frames = s.frames[1:]
+		s.framesQueued.Add(-1)
+	}
+	if len(s.frames) == 0 {
+		s.frames = nil
 	}
 	// Stream control frames.
 	kept := s.ctlStreams[:0]

@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -134,6 +135,8 @@ type Session struct {
 
 	stats sessionCounters
 
+	framesQueued atomic.Int64 // application frames posted, not yet sent
+
 	api struct {
 		mu           sync.Mutex    // protects the fields below
 		nextLocal    wire.StreamID // next stream ID we open
@@ -201,7 +204,8 @@ type Session struct {
 	localMaxStreams uint64    // MAX_STREAMS we advertised (cumulative)
 	peerStreamsDone uint64    // peer streams fully finished (to raise localMaxStreams)
 
-	pend         uint32 // ctrl* bits of control frames to (re)send
+	frames       []wire.CustomFrame // application frames waiting for a packet
+	pend         uint32             // ctrl* bits of control frames to (re)send
 	closeCode    uint64
 	closeReason  string
 	closedByPeer bool
@@ -455,4 +459,47 @@ func (s *Session) addStream(st *Stream) {
 	}
 	s.streams[st.id] = st
 	s.stats.activeStreams.Add(1)
+}
+
+// ErrFrameType is returned by SendFrame for a type below 0x80 (reserved).
+var ErrFrameType = errors.New("stt: application frame types are 0x80-0xFF")
+
+// ErrFrameTooLarge is returned by SendFrame for a payload that cannot fit
+// one packet.
+var ErrFrameTooLarge = errors.New("stt: application frame does not fit one packet")
+
+// ErrFrameQueueFull is returned by SendFrame when maxQueuedFrames
+// application frames already wait to be sent.
+var ErrFrameQueueFull = errors.New("stt: application frame queue full")
+
+// MaxFramePayload returns the largest payload SendFrame accepts on this
+// session: what fits one packet with the frame's type and length.
+func (s *Session) MaxFramePayload() int {
+	room := s.cfg.MaxDatagram - wire.HeaderLen - stcOverhead
+	return room - 1 - wire.VarintLen(uint64(room))
+}
+
+// SendFrame sends one application frame (type 0x80-0xFF) to the peer's
+// FrameDispatcher. The payload is copied. Application frames are
+// datagrams: encrypted and authenticated like everything else, each in one
+// packet, delivered at most once and possibly out of order, and NOT
+// retransmitted if lost — build reliability on a stream if you need it.
+// Errors: ErrFrameType, ErrFrameTooLarge, ErrFrameQueueFull, and the
+// session's error once it is closed.
+func (s *Session) SendFrame(typ byte, payload []byte) error {
+	if typ < byte(wire.FrameCustomMin) {
+		return ErrFrameType
+	}
+	if len(payload) > s.MaxFramePayload() {
+		return ErrFrameTooLarge
+	}
+	if err := s.closedErr(); err != nil {
+		return err
+	}
+	if s.framesQueued.Add(1) > maxQueuedFrames {
+		s.framesQueued.Add(-1)
+		return ErrFrameQueueFull
+	}
+	s.loop.post(cmd{op: opCustomFrame, sess: s, code: uint64(typ), pkt: append([]byte(nil), payload...)})
+	return nil
 }

@@ -1,0 +1,79 @@
+package stt_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stt-go/stt"
+	"github.com/stt-go/stt/dataplane"
+)
+
+// TestFrameDispatcher sends application frames 0x80-0xFF from one node to
+// the other: registered types reach their handler with the payload intact,
+// unregistered ones are counted and dropped, reserved types are refused.
+func TestFrameDispatcher(t *testing.T) {
+	_, b, sa, sb := newPair(t, nil)
+	if err := b.FrameDispatcher().Register(0x10, func(*stt.Session, []byte) {}); !errors.Is(err, stt.ErrReservedFrameType) {
+		t.Fatalf("Register(0x10): %v, want ErrReservedFrameType", err)
+	}
+	var mu sync.Mutex
+	var got [][]byte
+	done := make(chan struct{})
+	const n = 50
+	err := b.FrameDispatcher().Register(0x80, func(s *stt.Session, p []byte) {
+		if s.ID() != sb.ID() {
+			t.Errorf("handler got session %v", s.ID())
+		}
+		mu.Lock()
+		got = append(got, bytes.Clone(p)) // payload is borrowed
+		if len(got) == n {
+			close(done)
+		}
+		mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sa.SendFrame(0x7f, nil); !errors.Is(err, dataplane.ErrFrameType) {
+		t.Fatalf("SendFrame(0x7f): %v", err)
+	}
+	if err := sa.SendFrame(0x80, make([]byte, sa.MaxFramePayload()+1)); !errors.Is(err, stt.ErrFrameTooLarge) {
+		t.Fatalf("oversized SendFrame: %v", err)
+	}
+	if err := sa.SendFrame(0x81, []byte("nobody listens")); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		// Loopback does not lose packets; frames are datagrams otherwise.
+		if err := sa.SendFrame(0x80, bytes.Repeat([]byte{byte(i)}, i*20)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sa.SendFrame(0x80, make([]byte, sa.MaxFramePayload())); err != nil {
+		t.Fatalf("largest frame: %v", err)
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("got %d of %d frames", len(got), n)
+	}
+	mu.Lock()
+	for i, p := range got[:n] {
+		if !bytes.Equal(p, bytes.Repeat([]byte{byte(i)}, i*20)) {
+			t.Fatalf("frame %d: %d bytes, wrong content", i, len(p))
+		}
+	}
+	mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for sb.Stats().DropsCustomUnregistered == 0 {
+		if ctx.Err() != nil {
+			t.Fatal("unregistered frame type not counted")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
