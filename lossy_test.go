@@ -112,26 +112,7 @@ func newLossyPair(tb testing.TB, f *faults, cfg func(*stt.Config)) *lossyPair {
 	// Longer than any test's HandshakeTimeout: Connect ends on its own.
 	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel()
-	mk := func(ns byte) *stt.Node {
-		c := stt.Config{NodeSeed: seed(ns), SharedSeed: seed(0xAA), ListenAddr: "127.0.0.1:0"}
-		if cfg != nil {
-			cfg(&c)
-		}
-		n, err := stt.NewNode(c)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if err := n.Start(ctx); err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() {
-			sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
-			defer c()
-			_ = n.Stop(sctx)
-		})
-		return n
-	}
-	p := &lossyPair{a: mk(1), b: mk(2)}
+	p := &lossyPair{a: startNode(tb, ctx, 1, cfg), b: startNode(tb, ctx, 2, cfg)}
 	proxy, err := lossy.New(p.b.Addr(), f.config())
 	if err != nil {
 		tb.Fatal(err)

@@ -20,31 +20,35 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func seed(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
 
+// startNode starts a node on 127.0.0.1:0 with node seed ns and the shared
+// test seed, adjusted by cfg; it stops when the test ends.
+func startNode(tb testing.TB, ctx context.Context, ns byte, cfg func(*stt.Config)) *stt.Node {
+	tb.Helper()
+	c := stt.Config{NodeSeed: seed(ns), SharedSeed: seed(0xAA), ListenAddr: "127.0.0.1:0"}
+	if cfg != nil {
+		cfg(&c)
+	}
+	n, err := stt.NewNode(c)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := n.Start(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
+		defer c()
+		_ = n.Stop(sctx)
+	})
+	return n
+}
+
 // newPair starts two nodes on 127.0.0.1 sharing a seed and connects them.
 func newPair(tb testing.TB, cfg func(*stt.Config)) (a, b *stt.Node, sa, sb *stt.Session) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	mk := func(ns byte) *stt.Node {
-		c := stt.Config{NodeSeed: seed(ns), SharedSeed: seed(0xAA), ListenAddr: "127.0.0.1:0"}
-		if cfg != nil {
-			cfg(&c)
-		}
-		n, err := stt.NewNode(c)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if err := n.Start(ctx); err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() {
-			sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
-			defer c()
-			_ = n.Stop(sctx)
-		})
-		return n
-	}
-	a, b = mk(1), mk(2)
+	a, b = startNode(tb, ctx, 1, cfg), startNode(tb, ctx, 2, cfg)
 	accepted := make(chan *stt.Session, 1)
 	go func() {
 		s, err := b.Accept(ctx)

@@ -78,53 +78,89 @@ func (st *Stream) Session() *Session { return st.sess }
 // byte is available, the peer's data ends (io.EOF), the stream is reset
 // (*StreamError), the read deadline passes (ErrDeadline) or the session
 // closes.
-func (st *Stream) Read(p []byte) (int, error) {
+func (st *Stream) Read(p []byte) (int, error) { return st.read(nil, p) }
+
+// read is Read that also ends when ctx (may be nil) is done.
+func (st *Stream) read(ctx context.Context, p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	var timer *time.Timer
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
+	var w waiter
+	defer w.stop()
 	for {
 		n, err := st.recv.Read(p)
 		if n > 0 || err != nil {
 			if n > 0 {
 				st.sess.stats.bytesRead.Add(uint64(n))
-				st.wake()
 			}
-			if err == io.EOF {
-				st.wake()
-			}
+			st.wake() // credit to return, or the end of the stream to note
 			return n, st.mapRecvErr(err)
 		}
-		if err := st.sess.closedErr(); err != nil {
+		if err := w.wait(ctx, st.sess, st.readDeadline(), st.recv.Readable(), st.kickRead); err != nil {
 			return 0, err
 		}
-		dl := st.readDeadline()
-		var timeout <-chan time.Time
-		if !dl.IsZero() {
-			d := time.Until(dl)
-			if d <= 0 {
-				return 0, ErrDeadline
-			}
-			if timer == nil {
-				timer = time.NewTimer(d)
-			} else {
-				timer.Reset(d)
-			}
-			timeout = timer.C
+	}
+}
+
+// readFull fills p; io.EOF only when nothing was read, io.ErrUnexpectedEOF
+// when the stream ends part-way.
+func (st *Stream) readFull(ctx context.Context, p []byte) error {
+	for got := 0; got < len(p); {
+		n, err := st.read(ctx, p[got:])
+		got += n
+		if err == io.EOF && got > 0 {
+			return io.ErrUnexpectedEOF
 		}
-		select {
-		case <-st.recv.Readable():
-		case <-st.kickRead:
-		case <-st.sess.done:
-		case <-timeout:
-			return 0, ErrDeadline
+		if err != nil {
+			return err
 		}
 	}
+	return nil
+}
+
+// waiter blocks Read and Write paths until their buffer signals, the
+// session closes, a deadline passes or a context ends; it reuses one timer.
+type waiter struct{ timer *time.Timer }
+
+func (w *waiter) stop() {
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+}
+
+// wait returns nil when ready or kick fired (the caller retries), the
+// session's error once it is closed, ErrDeadline, or ctx.Err().
+func (w *waiter) wait(ctx context.Context, s *Session, deadline time.Time, ready, kick <-chan struct{}) error {
+	if err := s.closedErr(); err != nil {
+		return err
+	}
+	var timeout <-chan time.Time
+	if !deadline.IsZero() {
+		d := time.Until(deadline)
+		if d <= 0 {
+			return ErrDeadline
+		}
+		if w.timer == nil {
+			w.timer = time.NewTimer(d)
+		} else {
+			w.timer.Reset(d)
+		}
+		timeout = w.timer.C
+	}
+	var done <-chan struct{}
+	if ctx != nil {
+		done = ctx.Done()
+	}
+	select {
+	case <-ready:
+	case <-kick:
+	case <-s.done:
+	case <-timeout:
+		return ErrDeadline
+	case <-done:
+		return ctx.Err()
+	}
+	return nil
 }
 
 func (st *Stream) mapRecvErr(err error) error {
@@ -151,13 +187,12 @@ func (st *Stream) mapRecvErr(err error) error {
 // for sending (the stream buffers up to the configured send buffer of
 // unacknowledged bytes), the write deadline passes (ErrDeadline, with n
 // bytes written), the stream is reset, or the session closes.
-func (st *Stream) Write(p []byte) (int, error) {
-	var timer *time.Timer
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
+func (st *Stream) Write(p []byte) (int, error) { return st.write(nil, p) }
+
+// write is Write that also ends when ctx (may be nil) is done.
+func (st *Stream) write(ctx context.Context, p []byte) (int, error) {
+	var w waiter
+	defer w.stop()
 	written := 0
 	for {
 		n, err := st.send.Write(p[written:])
@@ -172,29 +207,8 @@ func (st *Stream) Write(p []byte) (int, error) {
 		if written == len(p) {
 			return written, nil
 		}
-		if err := st.sess.closedErr(); err != nil {
+		if err := w.wait(ctx, st.sess, st.writeDeadline(), st.send.Writable(), st.kickWrite); err != nil {
 			return written, err
-		}
-		dl := st.writeDeadline()
-		var timeout <-chan time.Time
-		if !dl.IsZero() {
-			d := time.Until(dl)
-			if d <= 0 {
-				return written, ErrDeadline
-			}
-			if timer == nil {
-				timer = time.NewTimer(d)
-			} else {
-				timer.Reset(d)
-			}
-			timeout = timer.C
-		}
-		select {
-		case <-st.send.Writable():
-		case <-st.kickWrite:
-		case <-st.sess.done:
-		case <-timeout:
-			return written, ErrDeadline
 		}
 	}
 }
@@ -324,9 +338,10 @@ func (st *Stream) writeDeadline() time.Time {
 
 // SendMessage writes msg as one message: a varint length prefix and the
 // bytes, never interleaved with another SendMessage on this stream. It
-// returns ErrMessageTooLarge above the session's MaxMessageSize. ctx bounds
-// the wait for buffer space (on expiry the stream is reset, since a partial
-// message cannot be taken back, and ctx.Err() is returned).
+// returns ErrMessageTooLarge above the session's MaxMessageSize. It waits
+// for buffer space until ctx ends or the write deadline passes; if that
+// happens part-way the stream is reset (a partial message cannot be taken
+// back) and ctx.Err() or ErrDeadline is returned.
 func (st *Stream) SendMessage(ctx context.Context, msg []byte) error {
 	if len(msg) > st.sess.cfg.MaxMessageSize {
 		return ErrMessageTooLarge
@@ -335,67 +350,34 @@ func (st *Stream) SendMessage(ctx context.Context, msg []byte) error {
 	h := streambuf.AppendMessageHeader(hdr[:0], len(msg))
 	st.msgMu.Lock()
 	defer st.msgMu.Unlock()
-	if ctx.Done() == nil {
-		if _, err := st.Write(h); err != nil {
-			return err
-		}
-		if _, err := st.Write(msg); err != nil {
-			return err
-		}
-		st.sess.stats.msgsSent.Add(1)
-		return nil
+	n, err := st.write(ctx, h)
+	if err == nil {
+		var m int
+		m, err = st.write(ctx, msg)
+		n += m
 	}
-	if err := st.writeCtx(ctx, h); err != nil {
-		return err
-	}
-	if err := st.writeCtx(ctx, msg); err != nil {
+	if err != nil {
+		if n > 0 && (err == ErrDeadline || ctx.Err() != nil) {
+			st.CancelWrite(CodeInternal)
+		}
 		return err
 	}
 	st.sess.stats.msgsSent.Add(1)
 	return nil
 }
 
-// writeCtx writes all of p or fails; on ctx expiry mid-message it resets
-// the stream (a partial message would corrupt the framing).
-func (st *Stream) writeCtx(ctx context.Context, p []byte) error {
-	for len(p) > 0 {
-		n, err := st.send.Write(p)
-		p = p[n:]
-		if n > 0 {
-			st.sess.stats.bytesWritten.Add(uint64(n))
-			st.wake()
-		}
-		if err != nil {
-			return st.mapSendErr(err)
-		}
-		if len(p) == 0 {
-			return nil
-		}
-		if err := st.sess.closedErr(); err != nil {
-			return err
-		}
-		select {
-		case <-st.send.Writable():
-		case <-st.sess.done:
-		case <-ctx.Done():
-			st.CancelWrite(CodeInternal)
-			return ctx.Err()
-		}
-	}
-	return nil
-}
-
 // ReceiveMessage reads one whole message written by the peer's SendMessage.
 // The returned slice is newly allocated and owned by the caller. It returns
-// ErrMessageTooLarge (and resets the stream's read side) for a message over
+// ErrMessageTooLarge (and stops reading the stream) for a message over
 // MaxMessageSize, io.EOF at a clean end of stream, io.ErrUnexpectedEOF if
-// the stream ends inside a message, and ctx.Err() when ctx ends first.
+// the stream ends inside a message, ErrDeadline when the read deadline
+// passes and ctx.Err() when ctx ends first.
 func (st *Stream) ReceiveMessage(ctx context.Context) ([]byte, error) {
 	var hdr [streambuf.MaxMessageHeaderLen]byte
 	n := 0
 	var size uint64
 	for {
-		if err := st.readFullCtx(ctx, hdr[n:n+1]); err != nil {
+		if err := st.readFull(ctx, hdr[n:n+1]); err != nil {
 			if err == io.EOF && n > 0 {
 				return nil, io.ErrUnexpectedEOF
 			}
@@ -417,7 +399,7 @@ func (st *Stream) ReceiveMessage(ctx context.Context) ([]byte, error) {
 		return nil, ErrMessageTooLarge
 	}
 	msg := make([]byte, size)
-	if err := st.readFullCtx(ctx, msg); err != nil {
+	if err := st.readFull(ctx, msg); err != nil {
 		if err == io.EOF {
 			return nil, io.ErrUnexpectedEOF
 		}
@@ -425,41 +407,6 @@ func (st *Stream) ReceiveMessage(ctx context.Context) ([]byte, error) {
 	}
 	st.sess.stats.msgsRecv.Add(1)
 	return msg, nil
-}
-
-// readFullCtx fills p or returns an error; io.EOF only if nothing was read.
-func (st *Stream) readFullCtx(ctx context.Context, p []byte) error {
-	got := 0
-	for got < len(p) {
-		n, err := st.recv.Read(p[got:])
-		got += n
-		if n > 0 {
-			st.sess.stats.bytesRead.Add(uint64(n))
-			st.wake()
-		}
-		if err != nil {
-			if err == io.EOF {
-				st.wake()
-				if got > 0 {
-					return io.ErrUnexpectedEOF
-				}
-			}
-			return st.mapRecvErr(err)
-		}
-		if got == len(p) {
-			return nil
-		}
-		if err := st.sess.closedErr(); err != nil {
-			return err
-		}
-		select {
-		case <-st.recv.Readable():
-		case <-st.sess.done:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
 }
 
 // wake tells the loop the stream has new data to send, freed receive
