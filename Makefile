@@ -14,7 +14,7 @@ PKGS        := ./...
 help: ## show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
 
-test: fmt-check vet staticcheck race bench-smoke demo compare-smoke ## the full check CI runs: gofmt, vet, staticcheck, go test -race, every benchmark once, the demo, a comparison smoke round
+test: fmt-check tidy-check vet staticcheck race bench-smoke demo compare-smoke ## the full check CI runs: gofmt, go mod tidy -diff, vet, staticcheck, go test -race, every benchmark once, the demo, a comparison smoke round
 	@echo "make test: all checks passed"
 
 fmt-check: ## fail if gofmt would change any file
