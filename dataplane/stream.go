@@ -78,9 +78,9 @@ func (st *Stream) Session() *Session { return st.sess }
 // byte is available, the peer's data ends (io.EOF), the stream is reset
 // (*StreamError), the read deadline passes (ErrDeadline) or the session
 // closes.
-func (st *Stream) Read(p []byte) (int, error) { return st.read(nil, p) }
+func (st *Stream) Read(p []byte) (int, error) { return st.read(context.Background(), p) }
 
-// read is Read that also ends when ctx (may be nil) is done.
+// read is Read that also ends when ctx is done.
 func (st *Stream) read(ctx context.Context, p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
@@ -147,17 +147,13 @@ func (w *waiter) wait(ctx context.Context, s *Session, deadline time.Time, ready
 		}
 		timeout = w.timer.C
 	}
-	var done <-chan struct{}
-	if ctx != nil {
-		done = ctx.Done()
-	}
 	select {
 	case <-ready:
 	case <-kick:
 	case <-s.done:
 	case <-timeout:
 		return ErrDeadline
-	case <-done:
+	case <-ctx.Done():
 		return ctx.Err()
 	}
 	return nil
@@ -187,9 +183,9 @@ func (st *Stream) mapRecvErr(err error) error {
 // for sending (the stream buffers up to the configured send buffer of
 // unacknowledged bytes), the write deadline passes (ErrDeadline, with n
 // bytes written), the stream is reset, or the session closes.
-func (st *Stream) Write(p []byte) (int, error) { return st.write(nil, p) }
+func (st *Stream) Write(p []byte) (int, error) { return st.write(context.Background(), p) }
 
-// write is Write that also ends when ctx (may be nil) is done.
+// write is Write that also ends when ctx is done.
 func (st *Stream) write(ctx context.Context, p []byte) (int, error) {
 	var w waiter
 	defer w.stop()
