@@ -87,19 +87,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		srv := &server{log: log, onSession: mx.tracker(b)}
-		sctx, cancel := context.WithCancel(ctx)
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			srv.serveNode(sctx, b)
-		}()
+		shutdown := srv.serveInProcess(ctx, a, b)
 		defer func() {
 			sa.Close()
-			stopNode(a)
-			cancel()
-			stopNode(b)
-			wg.Wait()
+			shutdown()
 		}()
 		sess = sa
 		res.Suite = a.Suite()

@@ -115,19 +115,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	srv := &server{log: log, onSession: mx.tracker(b)}
-	sctx, cancelServer := context.WithCancel(ctx)
-	var srvWG sync.WaitGroup
-	srvWG.Add(1)
-	go func() {
-		defer srvWG.Done()
-		srv.serveNode(sctx, b)
-	}()
-	defer func() {
-		stopNode(a)
-		cancelServer()
-		stopNode(b)
-		srvWG.Wait()
-	}()
+	defer srv.serveInProcess(ctx, a, b)()
 	fmt.Fprintf(stdout, "handshake: node A %s (%s) -> node B %s (%s) in %s, suite %s, node IDs verified\n",
 		a.ID().Short(), a.Addr(), b.ID().Short(), b.Addr(), fmtDur(hs), sa.Stats().Suite)
 	fmt.Fprintf(stdout, "sending at once: bulk-1 %s, bulk-2 %s, %s messages of %d B; every byte checked by the receiver (%s)\n",

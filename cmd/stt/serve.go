@@ -319,3 +319,22 @@ func echo(ctx context.Context, st *stt.Stream) error {
 		}
 	}
 }
+
+// serveInProcess runs s.serveNode(b) in a goroutine for the in-process
+// pair of `bench` and `demo`, and returns the shutdown to defer: it stops
+// node a (the dialler), the server, node b, and waits for the goroutine.
+func (s *server) serveInProcess(ctx context.Context, a, b *stt.Node) (shutdown func()) {
+	sctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.serveNode(sctx, b)
+	}()
+	return func() {
+		stopNode(a)
+		cancel()
+		stopNode(b)
+		wg.Wait()
+	}
+}
