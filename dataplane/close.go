@@ -2,7 +2,6 @@ package dataplane
 
 import (
 	"github.com/stt-go/stt/internal/monotime"
-	"github.com/stt-go/stt/wire"
 )
 
 // closeLocal closes the session from this side: CLOSE goes out (and is
@@ -54,10 +53,6 @@ func (s *Session) finish(err error) {
 	s.stats.activeStreams.Store(0)
 	s.streams = nil
 	s.active, s.ctlStreams = nil, nil
-	if s.confirmed != nil {
-		// The initiator's Dial is waiting: it sees Done and the error.
-		s.confirmed = nil
-	}
 	s.signalClosing()
 	s.closeOnce.Do(func() { close(s.done) })
 	if s.cfg.OnClose != nil {
@@ -98,9 +93,6 @@ func (s *Session) checkDrained(now monotime.Time) {
 	}
 	s.closeLocal(now, CodeNoError, "")
 }
-
-// streamID converts a recovery stream ID back to the wire type.
-func streamID(v uint64) wire.StreamID { return wire.StreamID(v) }
 
 // signalClosing wakes Close callers: CLOSE is queued (it leaves in this
 // loop iteration's flush) or the session is gone.

@@ -470,9 +470,6 @@ func (l *loop) txCommit(n int) {
 	}
 }
 
-// txAbort discards the current slot (nothing was committed).
-func (l *loop) txAbort() {}
-
 // txFlush writes the queued packets with one sendmmsg (+GSO).
 func (l *loop) txFlush() {
 	if l.txN == 0 {

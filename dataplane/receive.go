@@ -316,6 +316,17 @@ func (s *Session) onAcked(p *recovery.SentPacket) {
 	}
 }
 
+// requeueData queues the stream bytes p carried for sending again.
+func (s *Session) requeueData(p *recovery.SentPacket) {
+	for i := 0; i < int(p.NRanges); i++ {
+		r := &p.Ranges[i]
+		if st := s.streams[wire.StreamID(r.StreamID)]; st != nil {
+			st.send.OnLost(r.Offset, int(r.Len), r.Fin)
+			s.activate(st)
+		}
+	}
+}
+
 // onLost is called by recovery for each packet declared lost: its stream
 // ranges and control frames are queued again (always in a new packet with a
 // new packet number).
@@ -324,13 +335,7 @@ func (s *Session) onLost(p *recovery.SentPacket) {
 		return // an ACK-only packet: the next ACK supersedes it
 	}
 	s.stats.pktsLost.Add(1)
-	for i := 0; i < int(p.NRanges); i++ {
-		r := &p.Ranges[i]
-		if st := s.streams[wire.StreamID(r.StreamID)]; st != nil {
-			st.send.OnLost(r.Offset, int(r.Len), r.Fin)
-			s.activate(st)
-		}
-	}
+	s.requeueData(p)
 	s.pend |= p.Ctrl & (ctrlMaxData | ctrlMaxStreams | ctrlFinal | ctrlClose)
 	if p.Ctrl&ctrlStream != 0 {
 		for _, st := range s.streams {

@@ -32,8 +32,8 @@ func (s *Session) flush(now monotime.Time) {
 	maxPayload := s.cfg.MaxDatagram - wire.HeaderLen - stcOverhead
 	for sentN := 0; sentN < maxPacketsPerFlush; sentN++ {
 		s.maybeRotateSend(now)
-		wantAck := s.pendingAck || (s.ackOwed() && s.hasWork())
 		work := s.hasWork()
+		wantAck := s.pendingAck || (work && s.ackOwed())
 		if !wantAck && !work {
 			break
 		}
@@ -168,7 +168,6 @@ func (s *Session) buildPacket(now monotime.Time, maxPayload int, wantAck, work b
 		ackEliciting = ackEliciting || dataEl
 	}
 	if len(b) == wire.HeaderLen {
-		s.loop.txAbort()
 		s.nextPN = pn
 		return false
 	}

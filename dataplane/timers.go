@@ -143,13 +143,7 @@ func (s *Session) onTimer(now monotime.Time) {
 // unacknowledged data is re-queued, or a PING when there is none.
 func (s *Session) probe() {
 	if p, ok := s.sent.OldestUnacked(); ok && p.NRanges > 0 {
-		for i := 0; i < int(p.NRanges); i++ {
-			r := &p.Ranges[i]
-			if st := s.streams[streamID(r.StreamID)]; st != nil {
-				st.send.OnLost(r.Offset, int(r.Len), r.Fin)
-				s.activate(st)
-			}
-		}
+		s.requeueData(p)
 		s.stats.pktsRetx.Add(1)
 	} else {
 		s.pend |= ctrlPing
