@@ -167,12 +167,30 @@ func BenchmarkRTT(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 }
 
-// BenchmarkIdleSessionMemory establishes idle sessions between two nodes
-// in one process and reports the heap each session costs (both ends of a
-// session counted, so bytes/session is per end).
+// BenchmarkIdleSessionMemory establishes 10 000 idle sessions between two
+// nodes in one process and reports the heap each costs, per end (both ends
+// of a session are counted, so heap-B/session is per node per session).
+// hibernate=on waits until every session has hibernated (Config.HibernateAfter,
+// 1 s by default); hibernate=off is the cost of an idle session that keeps
+// its cipher contexts and recovery state.
 func BenchmarkIdleSessionMemory(b *testing.B) {
-	const sessions = 2000
-	a, srv, _, _ := newPair(b, func(c *stt.Config) { c.DisableHybrid = true; c.KeepAlive = -1; c.IdleTimeout = time.Hour })
+	for _, hibernate := range []bool{true, false} {
+		b.Run(fmt.Sprintf("hibernate=%v", map[bool]string{true: "on", false: "off"}[hibernate]), func(b *testing.B) {
+			benchIdleSessions(b, hibernate)
+		})
+	}
+}
+
+func benchIdleSessions(b *testing.B, hibernate bool) {
+	const sessions = 10000
+	a, srv, _, _ := newPair(b, func(c *stt.Config) {
+		c.DisableHybrid = true
+		c.KeepAlive = -1
+		c.IdleTimeout = time.Hour
+		if !hibernate {
+			c.HibernateAfter = -1
+		}
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	go func() {
@@ -192,11 +210,26 @@ func BenchmarkIdleSessionMemory(b *testing.B) {
 			}
 		}
 	}
-	time.Sleep(100 * time.Millisecond) // let FINAL/ACK exchanges settle
+	total := sessions * b.N
+	if hibernate {
+		// Wait (bounded) until both ends report every session (the pair's
+		// own included) hibernating.
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			da, ds := a.Stats().Dataplane, srv.Stats().Dataplane
+			if da.Sessions > total && da.Hibernating == da.Sessions && ds.Hibernating == ds.Sessions {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("after 30 s: %d of %d and %d of %d sessions hibernating",
+					da.Hibernating, da.Sessions, ds.Hibernating, ds.Sessions)
+			}
+		}
+	} else {
+		time.Sleep(200 * time.Millisecond) // let FINAL/ACK exchanges settle
+	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
-	perEnd := float64(after.HeapAlloc-before.HeapAlloc) / float64(2*sessions*b.N)
-	b.ReportMetric(perEnd, "heap-B/session")
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(2*total), "heap-B/session")
 }
 
 // BenchmarkHandshake dials complete sessions (HELLO, RESPONSE, AUTH_PROOF,

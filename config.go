@@ -72,6 +72,14 @@ type Config struct {
 	// KeepAlive is the PING interval of an otherwise idle session. Default
 	// 10 s; negative disables.
 	KeepAlive time.Duration
+	// HibernateAfter is how long a session with nothing in flight or
+	// queued stays quiet before it releases its cipher contexts, replay
+	// bitmap and loss-recovery state, keeping only its secrets and
+	// counters (about 1.5 KiB per idle session instead of 5.7). The next
+	// packet, stream operation or keepalive rebuilds them in a few
+	// microseconds, and congestion control restarts from the initial
+	// window as after any idle period. Default 1 s; negative disables.
+	HibernateAfter time.Duration
 	// RotateBytes, RotateAfter and RotateMessages are the key-rotation
 	// thresholds per direction: bytes (default 1 GiB), age (default 1 h)
 	// and packets (default 100 000). The AEAD's usage limit always applies,
@@ -120,6 +128,7 @@ func (c *Config) dataplaneConfig() *dataplane.Config {
 		MaxMessageSize:   c.MaxMessageSize,
 		IdleTimeout:      c.IdleTimeout,
 		KeepAlive:        c.KeepAlive,
+		HibernateAfter:   c.HibernateAfter,
 		RotateBytes:      c.RotateBytes,
 		RotateAfter:      c.RotateAfter,
 		RotateMessages:   c.RotateMessages,

@@ -655,3 +655,75 @@ func TestLossyKeyRotation(t *testing.T) {
 		})
 	}
 }
+
+// TestPeerMaxDatagram checks that each side sends datagrams no larger than
+// the peer advertised (its MaxDatagram transport parameter), even when its
+// own limit is larger: B allows 1280 bytes, A 1452; 1 MiB goes each way and
+// the proxy between them measures every TRANSPORT datagram.
+func TestPeerMaxDatagram(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a := startNode(t, ctx, 1, nil)
+	b := startNode(t, ctx, 2, func(c *stt.Config) { c.MaxDatagram = 1280 })
+	var largest [2]atomic.Int64
+	proxy, err := lossy.New(b.Addr(), &lossy.Config{Drop: func(dir lossy.Dir, pkt []byte) bool {
+		if len(pkt) > 1 && pkt[1]&0x7f == 2 { // TRANSPORT
+			for {
+				cur := largest[dir].Load()
+				if int64(len(pkt)) <= cur || largest[dir].CompareAndSwap(cur, int64(len(pkt))) {
+					break
+				}
+			}
+		}
+		return false
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
+		defer c()
+		_ = a.Stop(sctx)
+		_ = b.Stop(sctx)
+		_ = proxy.Close()
+	})
+	accepted := make(chan *stt.Session, 1)
+	go func() {
+		defer close(accepted)
+		if s, err := b.Accept(ctx); err == nil {
+			accepted <- s
+		}
+	}()
+	sa, err := a.Connect(ctx, proxy.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb := <-accepted
+	if sb == nil {
+		t.Fatal("Accept failed")
+	}
+	data := bytes.Repeat([]byte("0123456789abcdef"), 1<<16)
+	echo := func(from, to *stt.Session) {
+		st, err := from.OpenStream(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { _, _ = st.Write(data); _ = st.CloseWrite() }()
+		rs, err := to.AcceptStream(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(rs)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("got %d bytes, %v", len(got), err)
+		}
+	}
+	echo(sa, sb)
+	echo(sb, sa)
+	if l := largest[lossy.ToTarget].Load(); l > 1280 || l < 1200 {
+		t.Errorf("A sent datagrams up to %d bytes to B, which allows 1280", l)
+	}
+	if l := largest[lossy.ToClient].Load(); l > 1280 || l < 1200 {
+		t.Errorf("B sent datagrams up to %d bytes (its own limit is 1280)", l)
+	}
+}

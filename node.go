@@ -34,6 +34,14 @@ type SessionStats = dataplane.SessionStats
 // Closing, Closed).
 type SessionState = dataplane.SessionState
 
+// Session states, the seed's Handshake → Active → Closing → Closed.
+const (
+	SessionHandshake = dataplane.StateHandshake // installed, waiting for the peer's first packet
+	SessionActive    = dataplane.StateActive    // keys confirmed, streams flow
+	SessionClosing   = dataplane.StateClosing   // closing: draining, CLOSE sent
+	SessionClosed    = dataplane.StateClosed    // terminated
+)
+
 // SessionID is the 8-byte session identifier both peers derive.
 type SessionID = wire.SessionID
 
@@ -429,7 +437,6 @@ func (a *dataPlaneAdapter) SendHandshake(pkt []byte, to netip.AddrPort) error {
 
 func (a *dataPlaneAdapter) Install(est *control.Established) error {
 	n := (*Node)(a)
-	ec := n.engine.Config()
 	p := &dataplane.SessionParams{
 		ID:                est.SessionID,
 		Suite:             est.Suite,
@@ -445,7 +452,6 @@ func (a *dataPlaneAdapter) Install(est *control.Established) error {
 		PeerMaxDatagram:   int(est.PeerParams.MaxDatagram),
 		Confirmed:         est.Confirmed,
 	}
-	_ = ec
 	s, err := n.engine.Install(p)
 	if err != nil {
 		if errors.Is(err, dataplane.ErrSessionExists) {

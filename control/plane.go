@@ -56,7 +56,8 @@ type Established struct {
 	LocalParams            TransportParams
 	PeerParams             TransportParams
 	// Confirmed is closed by the data plane when the first packet from the
-	// peer opens under RecvSecret (for the initiator: FINAL).
+	// peer opens under RecvSecret (for the initiator: FINAL); a responder's
+	// keys are confirmed by AUTH_PROOF, so its channel is closed at install.
 	Confirmed chan struct{}
 }
 

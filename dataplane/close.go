@@ -8,7 +8,7 @@ import (
 // repeated for packets that arrive while lingering), streams fail with the
 // session error, and the session leaves the shard after closeLingerPTOs.
 func (s *Session) closeLocal(now monotime.Time, code uint64, reason string) {
-	if s.State() == StateClosed || s.closingUntil != 0 {
+	if s.State() == StateClosed || s.closingUntil != 0 || !s.wake(now) {
 		return
 	}
 	s.closeCode, s.closeReason, s.closedByPeer = code, reason, false
@@ -52,7 +52,11 @@ func (s *Session) finish(err error) {
 	}
 	s.stats.activeStreams.Store(0)
 	s.streams = nil
-	s.active, s.ctlStreams = nil, nil
+	if s.sessionHot != nil {
+		s.active, s.ctlStreams = nil, nil
+	} else {
+		s.loop.e.stats.hibernating.Add(-1)
+	}
 	s.signalClosing()
 	s.closeOnce.Do(func() { close(s.done) })
 	if s.cfg.OnClose != nil {

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/stt-go/stt/batch"
-	"github.com/stt-go/stt/dataplane/recovery"
 	"github.com/stt-go/stt/dataplane/streambuf"
 	"github.com/stt-go/stt/internal/monotime"
 	"github.com/stt-go/stt/ring"
@@ -34,6 +33,7 @@ type Config struct {
 	MaxMessageSize   int           // SendMessage limit; default DefaultMaxMessageSize
 	IdleTimeout      time.Duration // default DefaultIdleTimeout
 	KeepAlive        time.Duration // default DefaultKeepAlive; negative disables
+	HibernateAfter   time.Duration // quiet time before an idle session releases its hot state (hibernate.go); default DefaultHibernateAfter; negative disables
 	RotateBytes      uint64        // default DefaultRotateBytes
 	RotateAfter      time.Duration // default DefaultRotateAfter
 	RotateMessages   uint64        // packets per key after the first rotation; default DefaultRotateMessages
@@ -87,6 +87,11 @@ func (c *Config) withDefaults() *Config {
 	} else if cc.KeepAlive < 0 {
 		cc.KeepAlive = 0
 	}
+	if cc.HibernateAfter == 0 {
+		cc.HibernateAfter = DefaultHibernateAfter
+	} else if cc.HibernateAfter < 0 {
+		cc.HibernateAfter = 0
+	}
 	if cc.RotateBytes == 0 {
 		cc.RotateBytes = DefaultRotateBytes
 	}
@@ -114,15 +119,18 @@ type EngineStats struct {
 	Handoffs            uint64 // datagrams passed to their owner loop (steering off, or GRO trains mixing sessions)
 	ReadErrors          uint64
 	WriteErrors         uint64
-	Sessions            int
-	Steered             bool // BPF steering attached
+	Sessions            int    // sessions installed and not yet closed
+	Hibernating         int    // of which hibernating: idle, holding no cipher contexts or recovery state
+	Hibernations, Wakes uint64 // hot state released / rebuilt
+	Steered             bool   // BPF steering attached
 }
 
 type engineCounters struct {
 	dropUnknownSession, dropMalformed, dropHandoff atomic.Uint64
 	handoffs                                       atomic.Uint64
 	readErrors, writeErrors                        atomic.Uint64
-	sessions                                       atomic.Int64
+	sessions, hibernating                          atomic.Int64
+	hibernations, wakes                            atomic.Uint64
 }
 
 // Engine is the data plane: one loop per socket of a reuseport group.
@@ -202,16 +210,14 @@ func (e *Engine) Install(p *SessionParams) (*Session, error) {
 		created:   time.Now(),
 		done:      make(chan struct{}),
 		closing:   make(chan struct{}),
-		confirmed: p.Confirmed,
 		peer:      p.Peer,
 		pathValid: true,
 	}
-	s.remote.Store(&p.Peer)
+	peer := p.Peer // not &p.Peer: that would keep all of p alive
+	s.remote.Store(&peer)
 	s.peerStreamMax = p.PeerMaxStreamData
 	s.peerIdle = p.PeerIdleTimeout
 	s.api.peerMaxStrms = p.PeerMaxStreams
-	s.api.limitCh = make(chan struct{})
-	s.api.acceptCh = make(chan struct{}, 1)
 	if p.Initiator {
 		s.api.nextLocal = 1
 	} else {
@@ -224,12 +230,8 @@ func (e *Engine) Install(p *SessionParams) (*Session, error) {
 	if p.PeerMaxDatagram > 0 && p.PeerMaxDatagram < maxDatagram {
 		maxDatagram = max(p.PeerMaxDatagram, MinDatagram)
 	}
-	s.sent = recovery.NewSent(sentInitialCap, recovery.MaxSentPackets)
-	s.cc = recovery.NewCubic(maxDatagram)
-	s.pacer = recovery.NewPacer(maxDatagram)
+	s.maxDatagram = maxDatagram
 	s.skipPN = 1 + uint64(randUint32()%(2*pnSkipInterval))
-	s.onAckedFn = s.onAcked
-	s.onLostFn = s.onLost
 	s.timer.Fire = s.onTimer
 	now := monotime.Now()
 	if err := s.installKeys(p, now); err != nil {
@@ -237,9 +239,14 @@ func (e *Engine) Install(p *SessionParams) (*Session, error) {
 	}
 	s.stats.lastActive.Store(int64(now))
 	s.state.Store(int32(StateHandshake))
-	if !p.Initiator {
+	if p.Initiator {
+		s.confirmed = p.Confirmed
+	} else {
 		// The responder's keys are confirmed by AUTH_PROOF having opened.
 		s.state.Store(int32(StateActive))
+		if p.Confirmed != nil {
+			close(p.Confirmed)
+		}
 	}
 	reply := make(chan error, 1)
 	l.post(cmd{op: opInstall, sess: s, reply: reply})
@@ -251,7 +258,6 @@ func (e *Engine) Install(p *SessionParams) (*Session, error) {
 	case <-l.done:
 		return nil, ErrClosed
 	}
-	e.stats.sessions.Add(1)
 	if !p.Initiator && e.cfg.OnAccept != nil {
 		e.cfg.OnAccept(s)
 	}
@@ -289,6 +295,10 @@ func (e *Engine) Stats() EngineStats {
 		Handoffs:            e.stats.handoffs.Load(),
 		ReadErrors:          e.stats.readErrors.Load(),
 		WriteErrors:         e.stats.writeErrors.Load(),
+		Sessions:            int(e.stats.sessions.Load()),
+		Hibernating:         int(e.stats.hibernating.Load()),
+		Hibernations:        e.stats.hibernations.Load(),
+		Wakes:               e.stats.wakes.Load(),
 		Steered:             e.steered,
 	}
 }

@@ -22,20 +22,17 @@ import (
 )
 
 // installKeys sets up both directions from the handshake's secrets and
-// precomputes the next keys.
+// builds the hot state around their AEAD contexts.
 func (s *Session) installKeys(p *SessionParams, now monotime.Time) error {
-	var err error
-	if s.sendKey, err = stc.NewPacketAEAD(p.Suite, p.SendSecret); err != nil {
-		return err
-	}
-	if s.recvKey, err = stc.NewPacketAEAD(p.Suite, p.RecvSecret); err != nil {
-		return err
-	}
 	s.sendSecret, s.recvSecret = p.SendSecret, p.RecvSecret
+	h, err := s.newHot()
+	if err != nil {
+		return err
+	}
+	s.sessionHot = h
 	s.keyStart = now
 	s.keyUpdAcked = true
 	s.rotateAt = FirstRotationPackets
-	s.precomputeKeys()
 	return nil
 }
 

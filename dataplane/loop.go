@@ -310,6 +310,7 @@ func (l *loop) exec(now monotime.Time, c *cmd) {
 			return
 		}
 		l.sessions[s.id] = s
+		l.e.stats.sessions.Add(1)
 		s.lastRecv, s.lastSend = now, now
 		s.keyStart = now
 		if !s.initiator {
@@ -325,7 +326,7 @@ func (l *loop) exec(now monotime.Time, c *cmd) {
 	case opStreamOpen:
 		st := c.stream
 		s := st.sess
-		if s.State() == StateClosed || st.removed {
+		if s.State() == StateClosed || st.removed || !s.wake(now) {
 			return
 		}
 		if s.streams[st.id] == nil {
@@ -335,14 +336,14 @@ func (l *loop) exec(now monotime.Time, c *cmd) {
 		l.streamWake(now, c.stream)
 	case opStreamReset:
 		st := c.stream
-		if st.sess.State() == StateClosed || st.removed {
+		if st.sess.State() == StateClosed || st.removed || !st.sess.wake(now) {
 			return
 		}
 		st.sess.resetStream(st, c.code)
 		st.sess.checkStreamDone(st)
 	case opStreamStop:
 		st := c.stream
-		if st.sess.State() == StateClosed || st.removed {
+		if st.sess.State() == StateClosed || st.removed || !st.sess.wake(now) {
 			return
 		}
 		st.stopCode = c.code
@@ -350,7 +351,9 @@ func (l *loop) exec(now monotime.Time, c *cmd) {
 		st.sess.queueStreamCtl(st)
 		st.sess.checkStreamDone(st)
 	case opSessionDrain:
-		c.sess.startDrain(now)
+		if c.sess.wake(now) {
+			c.sess.startDrain(now)
+		}
 	case opSessionClose:
 		c.sess.closeLocal(now, c.code, c.reason)
 	case opSendRaw:
@@ -359,7 +362,7 @@ func (l *loop) exec(now monotime.Time, c *cmd) {
 		l.txCommit(n)
 	case opCustomFrame:
 		s := c.sess
-		if s.State() >= StateClosing {
+		if s.State() >= StateClosing || !s.wake(now) {
 			s.framesQueued.Add(-1)
 			return
 		}
@@ -381,7 +384,7 @@ func (l *loop) exec(now monotime.Time, c *cmd) {
 func (l *loop) streamWake(now monotime.Time, st *Stream) {
 	st.wakeQueued.Store(false)
 	s := st.sess
-	if s.State() == StateClosed || st.removed {
+	if s.State() == StateClosed || st.removed || !s.wake(now) {
 		return
 	}
 	if s.streams[st.id] == nil && s.isLocal(st.id) {
@@ -422,7 +425,7 @@ func (l *loop) flushDirty(now monotime.Time) {
 // afterBatch derives the next keys of sessions that rotated.
 func (l *loop) afterBatch() {
 	for i, s := range l.needKeys {
-		if s.State() != StateClosed {
+		if s.State() != StateClosed && s.sessionHot != nil {
 			s.precomputeKeys()
 		}
 		l.needKeys[i] = nil
@@ -496,6 +499,7 @@ func (l *loop) txFlush() {
 func (l *loop) remove(s *Session) {
 	if l.sessions[s.id] == s {
 		delete(l.sessions, s.id)
+		l.e.stats.sessions.Add(-1)
 	}
 }
 

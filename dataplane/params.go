@@ -44,6 +44,12 @@ const (
 	// DefaultKeepAlive is how often an otherwise idle session sends a PING
 	// (issue 4: 10 s).
 	DefaultKeepAlive = 10 * time.Second
+	// DefaultHibernateAfter is how long a session with nothing in flight
+	// stays quiet before it releases its cipher contexts and recovery
+	// state (hibernate.go): long enough that a session exchanging messages
+	// every few hundred milliseconds never pays the rebuild, short enough
+	// that 10 000 idle sessions cost little memory.
+	DefaultHibernateAfter = time.Second
 
 	// DefaultRotateBytes, DefaultRotateAfter and DefaultRotateMessages are
 	// the seed's key-rotation thresholds (1 GB, 1 hour, 100 000 messages);

@@ -44,6 +44,10 @@ func (s *Session) onPacket(now monotime.Time, pkt []byte, from netip.AddrPort) {
 		return
 	}
 	pn := hdr.PacketNumber
+	if s.sessionHot == nil && (pn <= s.replayMax || !s.wake(now)) {
+		s.stats.dropReplay.Add(1) // refused before any work: see ReplayWindow.ResetTo
+		return
+	}
 	if !s.replay.Check(pn) {
 		s.stats.dropReplay.Add(1)
 		return
@@ -398,8 +402,10 @@ func (s *Session) onStreamControl(f *wire.Frame) error {
 		s.api.mu.Lock()
 		if f.MaxStreams.Max > s.api.peerMaxStrms {
 			s.api.peerMaxStrms = f.MaxStreams.Max
-			close(s.api.limitCh)
-			s.api.limitCh = make(chan struct{})
+			if s.api.limitCh != nil { // someone waits in OpenStream
+				close(s.api.limitCh)
+				s.api.limitCh = nil
+			}
 		}
 		s.api.mu.Unlock()
 	case wire.StreamBlocked, wire.StreamDataBlocked:

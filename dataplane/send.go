@@ -29,7 +29,7 @@ func (s *Session) flush(now monotime.Time) {
 	if s.State() == StateClosed {
 		return
 	}
-	maxPayload := s.cfg.MaxDatagram - wire.HeaderLen - stcOverhead
+	maxPayload := s.maxDatagram - wire.HeaderLen - stcOverhead
 	for sentN := 0; sentN < maxPacketsPerFlush; sentN++ {
 		s.maybeRotateSend(now)
 		work := s.hasWork()
@@ -118,11 +118,11 @@ func (s *Session) canSendEliciting(now monotime.Time) bool {
 	if !s.cc.CanSend(inflight) {
 		return false
 	}
-	if s.pacer.Budget(now, s.cc.Window(), s.rtt.Smoothed()) >= s.cfg.MaxDatagram {
+	if s.pacer.Budget(now, s.cc.Window(), s.rtt.Smoothed()) >= s.maxDatagram {
 		return true
 	}
 	// Paced: wake up when the next full packet may leave.
-	s.paceAt = s.pacer.NextSend(now, s.cc.Window(), s.rtt.Smoothed(), s.cfg.MaxDatagram)
+	s.paceAt = s.pacer.NextSend(now, s.cc.Window(), s.rtt.Smoothed(), s.maxDatagram)
 	return false
 }
 

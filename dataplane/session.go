@@ -142,21 +142,20 @@ type Session struct {
 		nextLocal    wire.StreamID // next stream ID we open
 		openedLocal  uint64        // streams we opened
 		peerMaxStrms uint64        // streams we may open in total (peer's MAX_STREAMS)
-		limitCh      chan struct{} // closed and replaced when peerMaxStrms grows
+		limitCh      chan struct{} // made by a waiting OpenStream; closed (and cleared) when peerMaxStrms grows
 		stopped      map[wire.StreamID]uint64
 		accepts      []*Stream     // peer-opened streams for AcceptStream (at most MaxStreams unfinished)
-		acceptCh     chan struct{} // signalled when accepts grows or the session closes
+		acceptCh     chan struct{} // made by a waiting AcceptStream; signalled when accepts grows
 	}
 
 	// ---- loop-owned ----
+	*sessionHot // nil while the session hibernates (hibernate.go)
+
 	peer          netip.AddrPort
 	peerStreamMax uint64 // peer's initial per-stream credit (transport parameter)
 	peerIdle      time.Duration
-	sendKey       *stc.PacketAEAD
-	sendNext      *stc.PacketAEAD
 	sendSecret    stc.Secret // secret of sendKey
 	sendPhase     bool
-	wantSendNext  bool   // a rotation is near: derive sendNext after the batch
 	keyPackets    uint64 // packets sealed with sendKey
 	keyBytes      uint64
 	keyStart      monotime.Time
@@ -165,47 +164,32 @@ type Session struct {
 	keyAckedAt    monotime.Time // when keyUpdAcked last became true (0: initial keys)
 	rotateAt      uint64        // packets under the current key before the next rotation
 
-	recvKey    *stc.PacketAEAD
-	recvPrev   *stc.PacketAEAD
-	recvNext   *stc.PacketAEAD
 	recvSecret stc.Secret // secret of recvKey
 	recvPhase  bool
 	recvFirst  uint64 // first PN opened under recvKey
 	prevExpiry monotime.Time
-	replay     stc.ReplayWindow
+	replayMax  uint64 // replay window's highest PN while hibernating
 	failed     uint64 // failed opens across keys (integrity limit)
 
-	nextPN     uint64
-	curPN      uint64 // packet number of the packet being built
-	skipPN     uint64 // next PN to skip deliberately (optimistic-ACK detection)
-	sent       *recovery.Sent
-	rtt        recovery.RTT
-	cc         *recovery.Cubic
-	pacer      *recovery.Pacer
-	rx         recovery.Received
-	ptoCount   int
-	probes     int           // PTO probe packets still to send
-	paceAt     monotime.Time // pacer's next send time while paced (0: not paced)
-	lastAckEl  monotime.Time // last ack-eliciting packet sent
-	lastRecv   monotime.Time // last authenticated packet received
-	lastSend   monotime.Time
-	timer      recovery.Timer
-	onAckedFn  func(*recovery.SentPacket)
-	onLostFn   func(*recovery.SentPacket)
-	pendingAck bool
+	nextPN      uint64
+	curPN       uint64 // packet number of the packet being built
+	skipPN      uint64 // next PN to skip deliberately (optimistic-ACK detection)
+	rtt         recovery.RTT
+	lastAckEl   monotime.Time // last ack-eliciting packet sent
+	lastRecv    monotime.Time // last authenticated packet received
+	lastSend    monotime.Time
+	wokeAt      monotime.Time // last wake from hibernation
+	timer       recovery.Timer
+	maxDatagram int // bytes per datagram: ours, or less if the peer asked
 
 	sendWin streambuf.SendWindow
 	recvWin *streambuf.RecvWindow
 
 	streams         map[wire.StreamID]*Stream
-	active          []*Stream // streams with data to send, round-robin
-	ctlStreams      []*Stream // streams with stream-control frames pending
-	peerStreamsSeen uint64    // highest peer stream index opened (implicitly opens lower ones)
-	localMaxStreams uint64    // MAX_STREAMS we advertised (cumulative)
-	peerStreamsDone uint64    // peer streams fully finished (to raise localMaxStreams)
+	peerStreamsSeen uint64 // highest peer stream index opened (implicitly opens lower ones)
+	localMaxStreams uint64 // MAX_STREAMS we advertised (cumulative)
+	peerStreamsDone uint64 // peer streams fully finished (to raise localMaxStreams)
 
-	frames       []wire.CustomFrame // application frames waiting for a packet
-	pend         uint32             // ctrl* bits of control frames to (re)send
 	closeCode    uint64
 	closeReason  string
 	closedByPeer bool
@@ -214,8 +198,6 @@ type Session struct {
 	closingUntil monotime.Time // after CLOSE sent: linger, answer packets with CLOSE
 	closingRecv  uint64        // packets received while closing (rate-limits CLOSE replies)
 	dirty        bool          // queued in the loop's flush list
-	pathChal     [8]byte
-	pathResp     [8]byte
 	pathValid    bool
 	pathRecv     uint64 // bytes received on an unvalidated new path
 	pathSent     uint64 // bytes sent on an unvalidated new path
@@ -303,6 +285,9 @@ func (s *Session) OpenStream(ctx context.Context) (*Stream, error) {
 			s.loop.post(cmd{op: opStreamOpen, stream: st})
 			return st, nil
 		}
+		if s.api.limitCh == nil {
+			s.api.limitCh = make(chan struct{})
+		}
 		ch := s.api.limitCh
 		s.api.mu.Unlock()
 		select {
@@ -336,9 +321,13 @@ func (s *Session) AcceptStream(ctx context.Context) (*Stream, error) {
 			s.api.mu.Unlock()
 			return st, nil
 		}
+		if s.api.acceptCh == nil {
+			s.api.acceptCh = make(chan struct{}, 1)
+		}
+		ch := s.api.acceptCh
 		s.api.mu.Unlock()
 		select {
-		case <-s.api.acceptCh:
+		case <-ch:
 		case <-s.done:
 			s.api.mu.Lock()
 			n := len(s.api.accepts)
@@ -356,10 +345,13 @@ func (s *Session) AcceptStream(ctx context.Context) (*Stream, error) {
 func (s *Session) queueAccept(st *Stream) {
 	s.api.mu.Lock()
 	s.api.accepts = append(s.api.accepts, st)
+	ch := s.api.acceptCh
 	s.api.mu.Unlock()
-	select {
-	case s.api.acceptCh <- struct{}{}:
-	default:
+	if ch != nil {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -475,7 +467,7 @@ var ErrFrameQueueFull = errors.New("stt: application frame queue full")
 // MaxFramePayload returns the largest payload SendFrame accepts on this
 // session: what fits one packet with the frame's type and length.
 func (s *Session) MaxFramePayload() int {
-	room := s.cfg.MaxDatagram - wire.HeaderLen - stcOverhead
+	room := s.maxDatagram - wire.HeaderLen - stcOverhead
 	return room - 1 - wire.VarintLen(uint64(room))
 }
 

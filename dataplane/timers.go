@@ -10,6 +10,10 @@ package dataplane
 //   - expiredKeepAlive: send a PING so the peer's idle timer stays fresh
 //   - expiredPrevKey: forget the previous receive key
 //   - expiredDrain / expiredClosing: end of a graceful drain or close linger
+//   - expiredHibernate: quiet long enough to release the hot state
+//
+// A hibernating session (hibernate.go) has only the idle and keepalive
+// deadlines.
 
 import (
 	"time"
@@ -42,6 +46,13 @@ func (s *Session) deadline(now monotime.Time) monotime.Time {
 	if s.closingUntil != 0 {
 		return s.closingUntil
 	}
+	take(s.lastRecv.Add(s.idleTimeout()))
+	if ka := s.cfg.KeepAlive; ka > 0 {
+		take(max(s.lastSend, s.lastRecv).Add(ka))
+	}
+	if s.sessionHot == nil {
+		return dl
+	}
 	if lt := s.sent.LossTime(); lt != 0 {
 		take(lt)
 	} else if s.sent.BytesInFlight() > 0 || s.State() == StateHandshake && !s.initiator {
@@ -49,10 +60,6 @@ func (s *Session) deadline(now monotime.Time) monotime.Time {
 	}
 	if t, ok := s.rx.AckDeadline(); ok {
 		take(t)
-	}
-	take(s.lastRecv.Add(s.idleTimeout()))
-	if ka := s.cfg.KeepAlive; ka > 0 {
-		take(max(s.lastSend, s.lastRecv).Add(ka))
 	}
 	if s.recvPrev != nil {
 		take(s.prevExpiry)
@@ -63,6 +70,9 @@ func (s *Session) deadline(now monotime.Time) monotime.Time {
 	}
 	if s.draining {
 		take(s.drainDL)
+	}
+	if s.canHibernate() {
+		take(s.quietSince().Add(s.cfg.HibernateAfter))
 	}
 	return dl
 }
@@ -99,6 +109,18 @@ func (s *Session) onTimer(now monotime.Time) {
 		s.finish(&SessionError{Code: CodeIdleTimeout, Reason: "idle timeout: nothing heard from the peer for " + s.idleTimeout().String()})
 		return
 	}
+	// expiredKeepAlive while hibernating: wake to send the PING
+	ka := s.cfg.KeepAlive
+	keepAliveDue := ka > 0 && !now.Before(max(s.lastSend, s.lastRecv).Add(ka))
+	if s.sessionHot == nil {
+		if !keepAliveDue {
+			s.rearm(now)
+			return
+		}
+		if !s.wake(now) {
+			return
+		}
+	}
 	// expiredDrain
 	if s.draining && !now.Before(s.drainDL) {
 		s.closeLocal(now, CodeNoError, "drain timeout")
@@ -121,7 +143,7 @@ func (s *Session) onTimer(now monotime.Time) {
 		s.markDirty()
 	}
 	// expiredKeepAlive
-	if ka := s.cfg.KeepAlive; ka > 0 && !now.Before(max(s.lastSend, s.lastRecv).Add(ka)) {
+	if keepAliveDue {
 		s.pend |= ctrlPing
 		s.markDirty()
 	}
@@ -136,6 +158,10 @@ func (s *Session) onTimer(now monotime.Time) {
 	}
 	// expiredPrevKey
 	s.dropPrevKey(now)
+	// expiredHibernate
+	if s.canHibernate() && !now.Before(s.quietSince().Add(s.cfg.HibernateAfter)) {
+		s.hibernate()
+	}
 	s.rearm(now)
 }
 

@@ -70,3 +70,21 @@ func (w *ReplayWindow) Update(pn uint64) bool {
 // Reset forgets every packet number, returning w to its zero state (for a
 // new key).
 func (w *ReplayWindow) Reset() { *w = ReplayWindow{} }
+
+// Highest returns the highest packet number recorded (0 before any).
+func (w *ReplayWindow) Highest() uint64 { return w.max }
+
+// ResetTo replaces w's state by the most conservative window whose highest
+// number is highest: every number up to and including highest counts as
+// seen, every greater one as new. It lets an idle session keep one number
+// instead of the whole bitmap and rebuild the window later; numbers below
+// highest that never arrived are then refused (the sender retransmits
+// under new numbers, so nothing is lost but a duplicate drop).
+func (w *ReplayWindow) ResetTo(highest uint64) {
+	for i := range w.blocks {
+		w.blocks[i] = ^uint64(0)
+	}
+	cur := highest / replayBlockBits
+	w.blocks[cur%replayBlocks] = ^uint64(0) >> (replayBlockBits - 1 - highest%replayBlockBits)
+	w.max = highest
+}

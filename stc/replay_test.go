@@ -125,3 +125,38 @@ func TestReplayWindowDifferential(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayWindowResetTo checks the compact idle state: after ResetTo(h)
+// every number up to h is refused and every later one accepted exactly
+// once, across block boundaries.
+func TestReplayWindowResetTo(t *testing.T) {
+	for _, h := range []uint64{0, 1, 62, 63, 64, 65, 127, 128, 2047, 2048, 5000, 1<<48 - 2} {
+		var w ReplayWindow
+		w.Update(h + 7) // stale state ResetTo must replace
+		w.ResetTo(h)
+		if w.Highest() != h {
+			t.Fatalf("h=%d: Highest = %d", h, w.Highest())
+		}
+		for k := uint64(0); k <= min(h, 3000); k++ {
+			if w.Check(h - k) {
+				t.Fatalf("h=%d: %d accepted after ResetTo", h, h-k)
+			}
+		}
+		for pn := h + 1; pn <= h+200; pn++ {
+			if !w.Check(pn) {
+				t.Fatalf("h=%d: new number %d refused", h, pn)
+			}
+		}
+		for _, pn := range []uint64{h + 3, h + 1, h + 130, h + 2} {
+			if !w.Update(pn) {
+				t.Fatalf("h=%d: Update(%d) refused", h, pn)
+			}
+			if w.Update(pn) {
+				t.Fatalf("h=%d: Update(%d) accepted twice", h, pn)
+			}
+		}
+		if w.Check(h) || !w.Check(h+4) {
+			t.Fatalf("h=%d: window lost the old floor or a gap", h)
+		}
+	}
+}

@@ -164,6 +164,18 @@ func (s *Sent) init(initialCap, maxCap int) {
 	s.ring = make([]sentEntry, initialCap)
 }
 
+// StartAt makes an empty history continue a session whose packets below pn
+// were all settled before it existed (a session rebuilding its recovery
+// state after hibernating): ACKs of those numbers are accepted and ignored,
+// and the next Add must use pn or more. It does nothing once a packet was
+// added.
+func (s *Sent) StartAt(pn uint64) {
+	if s.end != 0 || s.next != 0 {
+		return
+	}
+	s.base, s.end, s.next = pn, pn, pn
+}
+
 // Cap returns the ring's current length in entries.
 func (s *Sent) Cap() int { return len(s.ring) }
 

@@ -383,3 +383,35 @@ func TestSentRandom(t *testing.T) {
 		t.Fatalf("%d packets never reported", len(sent))
 	}
 }
+
+// TestSentStartAt checks a history rebuilt mid-session: ACKs of numbers
+// settled before it existed are ignored, unsent numbers are still errors,
+// and new packets are tracked from pn on.
+func TestSentStartAt(t *testing.T) {
+	s := NewSent(0, 0)
+	s.StartAt(1000)
+	var rtt RTT
+	var rec recorder
+	if newly, err := s.OnAck(10*ms, []AckRange{{900, 999}}, 0, &rtt, rec.ack, rec.lose); err != nil || newly || len(rec.acked) != 0 {
+		t.Fatalf("ACK of settled numbers: newly %v err %v acked %v", newly, err, rec.acked)
+	}
+	if _, err := s.OnAck(10*ms, []AckRange{{999, 1000}}, 0, &rtt, rec.ack, rec.lose); !errors.Is(err, ErrAckUnsent) {
+		t.Fatalf("ACK of unsent 1000: %v", err)
+	}
+	mustAdd(t, s, pkt(1000, 20*ms))
+	if _, err := s.OnAck(30*ms, []AckRange{{990, 1000}}, 0, &rtt, rec.ack, rec.lose); err != nil || !slices.Equal(rec.acked, []uint64{1000}) {
+		t.Fatalf("ACK of 1000: err %v acked %v", err, rec.acked)
+	}
+	s.StartAt(5) // ignored once packets were added
+	mustAdd(t, s, pkt(1001, 40*ms))
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("Add below StartAt did not panic")
+			}
+		}()
+		f := NewSent(0, 0)
+		f.StartAt(10)
+		f.Add(pkt(9, 0))
+	}()
+}
