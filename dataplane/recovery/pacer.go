@@ -16,11 +16,21 @@ const (
 	// 9002 §7.7's suggested burst (the initial window), which also covers a
 	// typical GSO batch on loopback. SetBurst raises it for larger batches.
 	DefaultBurstPackets = 10
+
+	// BurstInterval is the other floor on the bucket depth: what the
+	// current rate sends in one tick of the loop's timer wheel. A pacer
+	// whose bucket holds less than a tick's worth of data cannot reach its
+	// own rate when the timer is what wakes the sender, and on a fast path
+	// it cuts every GSO batch down to DefaultBurstPackets datagrams,
+	// multiplying the send syscalls (quic-go allows two milliseconds'
+	// worth; Linux TCP sizes TSO bursts to about one).
+	BurstInterval = time.Millisecond
 )
 
 // Pacer is a token bucket that spreads a session's packets over the RTT
 // (RFC 9002 §7.7): it fills at 1.25 * cwnd / smoothed RTT bytes per second up
-// to a burst of DefaultBurstPackets datagrams (SetBurst), and sending takes
+// to a depth of DefaultBurstPackets datagrams (SetBurst) or BurstInterval at
+// the current rate, whichever is more, and sending takes
 // tokens, possibly into debt (a GSO batch larger than the budget), which later
 // refills repay. A smoothed RTT <= 0 disables pacing (the full burst is always
 // available). The bucket starts full.
@@ -45,7 +55,8 @@ func NewPacer(maxDatagram int) *Pacer {
 // DefaultBurstPackets), e.g. to the GSO batch size.
 func (p *Pacer) SetBurst(packets int) { p.burst = packets }
 
-func (p *Pacer) capacity() float64 {
+// capacity is the bucket depth at rate r (bytes per nanosecond).
+func (p *Pacer) capacity(r float64) float64 {
 	m, b := p.maxDatagram, p.burst
 	if m <= 0 {
 		m = DefaultMaxDatagramSize
@@ -53,7 +64,11 @@ func (p *Pacer) capacity() float64 {
 	if b <= 0 {
 		b = DefaultBurstPackets
 	}
-	return float64(m) * float64(b)
+	floor := float64(m) * float64(b)
+	if math.IsInf(r, 1) {
+		return floor
+	}
+	return max(floor, r*float64(BurstInterval))
 }
 
 // rate returns bytes per nanosecond, +Inf when pacing is off.
@@ -66,8 +81,8 @@ func rate(cwnd int, srtt time.Duration) float64 {
 
 // refill adds the tokens accrued since the last call.
 func (p *Pacer) refill(now monotime.Time, cwnd int, srtt time.Duration) float64 {
-	capacity := p.capacity()
 	r := rate(cwnd, srtt)
+	capacity := p.capacity(r)
 	switch {
 	case !p.started:
 		p.started = true
@@ -105,7 +120,7 @@ func (p *Pacer) OnSent(bytes int) { p.tokens -= float64(bytes) }
 // timer for it.
 func (p *Pacer) NextSend(now monotime.Time, cwnd int, srtt time.Duration, size int) monotime.Time {
 	r := p.refill(now, cwnd, srtt)
-	need := min(float64(size), p.capacity())
+	need := min(float64(size), p.capacity(r))
 	if p.tokens >= need || math.IsInf(r, 1) {
 		return now
 	}

@@ -97,3 +97,23 @@ func TestPacerRate(t *testing.T) {
 		}
 	}
 }
+
+// TestPacerDepthFollowsRate checks the bucket depth: DefaultBurstPackets on
+// slow paths, BurstInterval's worth of data on fast ones.
+func TestPacerDepthFollowsRate(t *testing.T) {
+	now := monotime.Time(time.Second)
+	for _, tc := range []struct {
+		cwnd int
+		srtt time.Duration
+		want int
+	}{
+		{100 * mss, 100 * time.Millisecond, 10 * mss},           // 1815 B per ms
+		{1000 * mss, time.Millisecond, 1815000},                 // 1.25 * cwnd per ms
+		{8 << 20, 200 * time.Microsecond, 1.25 * (8 << 20) * 5}, // loopback: 5 RTTs per ms
+	} {
+		p := NewPacer(mss)
+		if got := p.Budget(now, tc.cwnd, tc.srtt); got < tc.want-1 || got > tc.want+1 {
+			t.Errorf("cwnd %d srtt %v: depth %d, want %d", tc.cwnd, tc.srtt, got, tc.want)
+		}
+	}
+}
