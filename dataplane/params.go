@@ -65,8 +65,12 @@ const (
 	// maxAckDelay is the delay we promise the peer before acknowledging
 	// (RFC 9000 default 25 ms).
 	maxAckDelay = 25 * time.Millisecond
-	// txQueueMax bounds packets a loop builds before flushing them.
-	txQueueMax = 64
+	// txQueueMax bounds packets a loop builds before flushing them: up to
+	// four GSO super-packets of 64 segments per sendmmsg. Measured on
+	// loopback (BenchmarkBulk, 1 stream): 64 -> 14.0 Gbit/s at 1.09
+	// CPU-s/GiB, 128 -> 14.5 at 1.02, 256 -> 15.3 at 1.00, with no change
+	// in the 64-byte RTT; the slab costs 512 KiB per loop.
+	txQueueMax = 256
 	// maxPacketsPerFlush bounds how many packets one session sends per
 	// flush so one busy session cannot starve the others on its loop.
 	maxPacketsPerFlush = 256
