@@ -259,6 +259,7 @@ func (s *Session) onData(now monotime.Time, d *wire.DataFrame) error {
 		}
 		st.recvHighest = end
 	}
+	st.finSeen = st.finSeen || d.Fin
 	if _, err := st.recv.Push(d.Offset, d.Data, d.Fin); err != nil {
 		switch {
 		case errors.Is(err, streambuf.ErrFlowControl):
@@ -365,6 +366,7 @@ func (s *Session) onStreamControl(f *wire.Frame) error {
 			return err
 		}
 		st.recv.SetResetCode(r.Code)
+		st.finSeen = true
 		if err := st.recv.Reset(r.FinalSize); err != nil {
 			return &errProtocol{CodeFinalSize, "RESET final size conflicts with data received"}
 		}
@@ -439,10 +441,15 @@ func (s *Session) checkStreamDone(st *Stream) {
 	if st.removed {
 		return
 	}
-	if !st.sendFinished && st.send.Done() {
+	// The flags checked first are loop-owned or written once, so a stream
+	// in the middle of a transfer costs no lock of its buffers here (this
+	// runs for every DATA frame received and every packet acknowledged).
+	// CloseWrite stores writeClosed after closing the buffer and then wakes
+	// the loop, which checks again.
+	if !st.sendFinished && st.writeClosed.Load() && st.send.Done() {
 		st.sendFinished = true
 	}
-	if !st.recvFinished {
+	if !st.recvFinished && st.finSeen {
 		fs, ok := st.recv.FinalSize()
 		if (ok && st.recv.Consumed() == fs) || st.readCancelled.Load() && ok {
 			st.recvFinished = true

@@ -53,6 +53,7 @@ type Stream struct {
 	inActive      bool   // in the session's active (has data) list
 	sendFinished  bool   // all data and FIN acked, or reset sent
 	recvFinished  bool   // final size reached and consumed, reset received, or read cancelled
+	finSeen       bool   // the peer's FIN or RESET arrived: the final size is known
 	removed       bool   // removed from the session's stream map
 	pendWindow    bool   // MAX_STREAM_DATA to send
 	pendReset     bool   // RESET to send
