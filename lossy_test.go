@@ -164,8 +164,8 @@ func (p *lossyPair) logStats(tb testing.TB, elapsed time.Duration) {
 	}
 	for name, s := range map[string]*stt.Session{"A": p.sa, "B": p.sb} {
 		st := s.Stats()
-		tb.Logf("%s: sent %d pkts, lost %d, retransmitted(PTO) %d, received %d, rotations %d/%d, drops auth %d replay %d malformed %d, srtt %v, cwnd %d",
-			name, st.PacketsSent, st.PacketsLost, st.PacketsRetransmitted, st.PacketsReceived,
+		tb.Logf("%s: sent %d pkts, lost %d (spurious %d), retransmitted(PTO) %d, received %d, rotations %d/%d, drops auth %d replay %d malformed %d, srtt %v, cwnd %d",
+			name, st.PacketsSent, st.PacketsLost, st.PacketsSpuriouslyLost, st.PacketsRetransmitted, st.PacketsReceived,
 			st.KeyRotationsSent, st.KeyRotationsReceived, st.DropsAuth, st.DropsReplay, st.DropsMalformed,
 			st.SmoothedRTT, st.CongestionWindow)
 	}

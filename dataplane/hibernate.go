@@ -64,6 +64,7 @@ type sessionHot struct {
 	onAckedFn  func(*recovery.SentPacket)
 	onLostFn   func(*recovery.SentPacket)
 	pendingAck bool
+	spurious   uint64 // sent.SpuriousLosses() already counted in stats
 
 	active     []*Stream          // streams with data to send, round-robin
 	ctlStreams []*Stream          // streams with stream-control frames pending

@@ -290,6 +290,10 @@ func (s *Session) onAck(now monotime.Time, a *wire.AckFrame) error {
 	if err != nil {
 		return &errProtocol{CodeProtocol, "ACK of a packet never sent: " + err.Error()}
 	}
+	if sp := s.sent.SpuriousLosses(); sp != s.spurious {
+		s.stats.pktsSpurious.Add(sp - s.spurious)
+		s.spurious = sp
+	}
 	s.ptoCount = 0
 	s.publishRecoveryStats()
 	s.markDirty()

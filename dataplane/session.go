@@ -73,6 +73,7 @@ type SessionStats struct {
 	MessagesSent, MessagesReceived         uint64 // SendMessage / ReceiveMessage calls
 	PacketsSent, PacketsReceived           uint64
 	PacketsLost, PacketsRetransmitted      uint64
+	PacketsSpuriouslyLost                  uint64 // declared lost, then acknowledged: reordering (loss detection adapts to it)
 	Created, LastActive                    time.Time
 	ActiveStreams                          int
 	SmoothedRTT, MinRTT, LatestRTT         time.Duration
@@ -90,6 +91,7 @@ type sessionCounters struct {
 	msgsSent, msgsRecv                atomic.Uint64
 	pktsSent, pktsRecv                atomic.Uint64
 	pktsLost, pktsRetx                atomic.Uint64
+	pktsSpurious                      atomic.Uint64
 	lastActive                        atomic.Int64 // monotime.Time
 	srtt, minRTT, latestRTT           atomic.Int64
 	cwnd                              atomic.Int64
@@ -250,6 +252,7 @@ func (s *Session) Stats() SessionStats {
 		PacketsReceived:         c.pktsRecv.Load(),
 		PacketsLost:             c.pktsLost.Load(),
 		PacketsRetransmitted:    c.pktsRetx.Load(),
+		PacketsSpuriouslyLost:   c.pktsSpurious.Load(),
 		Created:                 s.created,
 		LastActive:              monotime.Time(c.lastActive.Load()).Time(),
 		ActiveStreams:           int(c.activeStreams.Load()),

@@ -30,7 +30,7 @@ const (
 // ack-eliciting (the handshake is confirmed before the data plane runs), then
 // calls acked(p) for each newly acknowledged packet in increasing packet-number
 // order, then runs loss detection (PacketThreshold, 9/8 RTT time threshold,
-// Granularity floor) and calls lost(p) for each packet declared lost, also in
+// Granularity floor, both widened after spurious losses: reorder.go) and calls lost(p) for each packet declared lost, also in
 // increasing order. During either callback BytesInFlight still includes p.
 // largestNewlyAcked reports whether the frame's largest packet number was
 // newly acknowledged (the caller then resets its PTO count). It does not
@@ -73,6 +73,7 @@ func (s *Sent) OnAck(now monotime.Time, ranges []AckRange, ackDelay time.Duratio
 	if !s.hasLargestAcked || largest > s.largestAcked {
 		s.largestAcked, s.hasLargestAcked = largest, true
 	}
+	s.reo.onAck(now, ranges, rtt.lossDelay(), rtt.PTO(rtt.MaxAckDelay()))
 	if newly == 0 {
 		return false, nil
 	}
@@ -143,7 +144,8 @@ func (s *Sent) detectLost(now monotime.Time, rtt *RTT, lost func(p *SentPacket))
 	if !s.hasLargestAcked {
 		return
 	}
-	delay := rtt.lossDelay()
+	delay := rtt.lossDelay() + s.reo.window
+	threshold := s.reo.packetThreshold()
 	lostSendTime := now.Add(-delay)
 	pcDuration := rtt.PTO(rtt.MaxAckDelay()) * persistentCongestionThreshold
 	var runStart monotime.Time
@@ -155,7 +157,7 @@ func (s *Sent) detectLost(now monotime.Time, rtt *RTT, lost func(p *SentPacket))
 		case stateAcked:
 			inRun = false
 		case stateOutstanding:
-			if e.p.Time > lostSendTime && s.largestAcked < pn+PacketThreshold {
+			if e.p.Time > lostSendTime && s.largestAcked < pn+threshold {
 				if at := e.p.Time.Add(delay); s.lossTime == 0 || at < s.lossTime {
 					s.lossTime = at
 				}
@@ -168,6 +170,7 @@ func (s *Sent) detectLost(now monotime.Time, rtt *RTT, lost func(p *SentPacket))
 					s.persistent = true
 				}
 			}
+			s.reo.recordLost(pn, e.p.Time, s.largestAcked)
 			lost(&e.p)
 			s.remove(e, stateLost)
 		}

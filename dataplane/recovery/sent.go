@@ -137,6 +137,8 @@ type Sent struct {
 
 	skipped  [skipRecord]uint64
 	nskipped int
+
+	reo reordering // adaptive packet and time thresholds (reorder.go)
 }
 
 // NewSent returns a history whose ring starts with initialCap entries and may
