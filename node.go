@@ -368,8 +368,9 @@ func (n *Node) Sessions() []*Session {
 func (n *Node) FrameDispatcher() *FrameDispatcher { return &n.dispatcher }
 
 // Stop shuts the node down gracefully: every session drains (peers
-// acknowledge what was written) and closes with CLOSE, bounded by ctx; then
-// the sockets close and every goroutine exits → Stopped. Stop on a node
+// acknowledge what was written), sends CLOSE and lingers three PTOs,
+// repeating CLOSE twice so peers hear it on a lossy path, all bounded by
+// ctx; then the sockets close and every goroutine exits → Stopped. Stop on a node
 // that never started just marks it stopped.
 func (n *Node) Stop(ctx context.Context) error {
 	n.startMu.Lock()
@@ -390,6 +391,12 @@ func (n *Node) Stop(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			_ = s.CloseContext(ctx)
+			// Linger until the session ends (three PTOs, repeating CLOSE
+			// twice so a peer on a lossy path still hears it), or ctx ends.
+			select {
+			case <-s.Done():
+			case <-ctx.Done():
+			}
 		}()
 	}
 	wg.Wait()

@@ -5,8 +5,9 @@ import (
 )
 
 // closeLocal closes the session from this side: CLOSE goes out (and is
-// repeated for packets that arrive while lingering), streams fail with the
-// session error, and the session leaves the shard after closeLingerPTOs.
+// repeated after one and two PTOs, and for packets that arrive while
+// lingering), streams fail with the session error, and the session leaves
+// the shard after closeLingerPTOs.
 func (s *Session) closeLocal(now monotime.Time, code uint64, reason string) {
 	if s.State() == StateClosed || s.closingUntil != 0 || !s.wake(now) {
 		return
@@ -18,6 +19,7 @@ func (s *Session) closeLocal(now monotime.Time, code uint64, reason string) {
 	s.ctlStreams = s.ctlStreams[:0]
 	s.active = s.active[:0]
 	s.closingUntil = now.Add(closeLingerPTOs * s.ptoBase())
+	s.closeResends, s.closeResendAt = closeResends, now.Add(s.ptoBase())
 	s.markDirty()
 	s.signalClosing()
 	s.rearm(now)

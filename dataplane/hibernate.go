@@ -72,6 +72,9 @@ type sessionHot struct {
 	pend       uint32             // ctrl* bits of control frames to (re)send
 	pathChal   [8]byte
 	pathResp   [8]byte
+
+	closeResendAt monotime.Time // while closing: when CLOSE goes out again unprompted
+	closeResends  int           // unprompted CLOSE repetitions left
 }
 
 // newHot builds the hot state: recovery, congestion control and the AEAD

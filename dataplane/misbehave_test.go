@@ -712,3 +712,27 @@ func TestMisbehaviourIdleUnderGarbage(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseRepeatedWhilePeerSilent: a session closed locally sends CLOSE,
+// then twice more during its linger although the peer (silent: every
+// CLOSE might have been lost) sends nothing, and then ends.
+func TestCloseRepeatedWhilePeerSilent(t *testing.T) {
+	p := newScriptedPeer(t, dataplane.Config{})
+	p.sess.CloseWithError(42, "bye")
+	p.waitUntil("three CLOSE frames", func() bool { return len(p.closes) >= 3 })
+	select {
+	case <-p.sess.Done():
+	case <-time.After(waitFor):
+		t.Fatal("session still lingering")
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.closes) != 3 {
+		t.Fatalf("%d CLOSE frames, want 3 (one, then two repeats)", len(p.closes))
+	}
+	for _, c := range p.closes {
+		if c.Code != 42 || string(c.Reason) != "bye" {
+			t.Fatalf("CLOSE %d %q, want 42 \"bye\"", c.Code, c.Reason)
+		}
+	}
+}

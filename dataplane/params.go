@@ -90,4 +90,9 @@ const (
 	// closeLingerPTOs keeps a closed session this long to answer
 	// retransmitted packets with CLOSE.
 	closeLingerPTOs = 3
+	// closeResends is how many times CLOSE is repeated during the linger
+	// without being prompted (after one and two PTOs), so that a peer with
+	// nothing to send still learns of the close on a lossy path instead
+	// of idling out.
+	closeResends = 2
 )

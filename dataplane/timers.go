@@ -10,6 +10,7 @@ package dataplane
 //   - expiredKeepAlive: send a PING so the peer's idle timer stays fresh
 //   - expiredPrevKey: forget the previous receive key
 //   - expiredDrain / expiredClosing: end of a graceful drain or close linger
+//   - expiredCloseResend: CLOSE again during the linger (twice)
 //   - expiredHibernate: quiet long enough to release the hot state
 //
 // A hibernating session (hibernate.go) has only the idle and keepalive
@@ -44,6 +45,9 @@ func (s *Session) deadline(now monotime.Time) monotime.Time {
 		}
 	}
 	if s.closingUntil != 0 {
+		if s.closeResends > 0 && s.closeResendAt < s.closingUntil {
+			return s.closeResendAt
+		}
 		return s.closingUntil
 	}
 	take(s.lastRecv.Add(s.idleTimeout()))
@@ -98,9 +102,16 @@ func (s *Session) onTimer(now monotime.Time) {
 	if s.closingUntil != 0 {
 		if !now.Before(s.closingUntil) {
 			s.finish(&SessionError{Code: s.closeCode, Reason: s.closeReason, Remote: s.closedByPeer})
-		} else {
-			s.rearm(now)
+			return
 		}
+		// expiredCloseResend
+		if s.closeResends > 0 && !now.Before(s.closeResendAt) {
+			s.closeResends--
+			s.closeResendAt = now.Add(s.ptoBase())
+			s.pend |= ctrlClose
+			s.markDirty()
+		}
+		s.rearm(now)
 		return
 	}
 	// expiredIdle
