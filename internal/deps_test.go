@@ -60,6 +60,7 @@ var allowed = map[string]struct {
 	mod + "/storage":             {[]string{mod + "/stc"}, "content-addressed store: hashing and sealing from stc"},
 	mod + "/endpoint":            {nil, "router: std only"},
 	mod + "/event":               {nil, "emitter: std only"},
+	mod + "/transport/ws":        {[]string{"github.com/panjf2000/gnet/v2"}, "WebSocket fallback: gnet event loop for the TCP side; STT packets pass through opaque"},
 }
 
 // fastPath packages must never depend on the control plane (Invariant 4).

@@ -1,0 +1,7 @@
+//go:build race
+
+package ws_test
+
+// raceEnabled skips allocation guards under the race detector, which
+// allocates on its own (style rule 35).
+const raceEnabled = true
