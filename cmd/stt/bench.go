@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -37,12 +38,13 @@ type benchResult struct {
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("bench", "bench [--to HOST:PORT --node-seed FILE --shared-seed FILE] [--size N] [--streams N]", stderr)
+	fs := newFlagSet("bench", "bench [(--to HOST:PORT | --via URL) --node-seed FILE --shared-seed FILE] [--size N] [--streams N]", stderr)
 	var nf nodeFlags
 	nf.register(fs, true)
 	var mf metricsFlags
 	mf.register(fs)
-	to := fs.String("to", "", "benchmark against a listening node at `HOST:PORT` (default: two in-process nodes on loopback)")
+	var pf peerFlags
+	pf.register(fs, "benchmark against a listening node at UDP `HOST:PORT` (default: two in-process nodes on loopback)")
 	sizeS := fs.String("size", "256MiB", "bulk `bytes` in total, split over the streams (e.g. 64MiB, 1GiB)")
 	streams := fs.Int("streams", 1, "bulk streams at once")
 	messages := fs.Int64("messages", defaultBenchMessages, "64-byte messages for the message rate (0 skips)")
@@ -52,6 +54,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if err := pf.check(false); err != nil {
+		return err
 	}
 	size, err := parseSize(*sizeS)
 	if err != nil {
@@ -73,9 +78,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer mx.close(ctx)
 	var sess *stt.Session
-	res := benchResult{Streams: *streams, Loopback: *to == ""}
+	res := benchResult{Streams: *streams, Loopback: !pf.remote()}
 	t0 := time.Now()
-	if *to == "" {
+	if res.Loopback {
 		a, b, sa, err := loopbackPair(ctx, &nf, log)
 		if err != nil {
 			return err
@@ -95,12 +100,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		sess = sa
 		res.Suite = a.Suite()
 	} else {
-		local, err := bindFor(*to)
+		cfg, err := nf.config("", log)
 		if err != nil {
 			return err
 		}
-		cfg, err := nf.config(local, log)
+		path, err := pf.open(ctx, nf.handshakeTimeout, log)
 		if err != nil {
+			return err
+		}
+		defer path.close() // after stopNode: the node's CLOSE goes through the tunnel
+		if cfg.ListenAddr, err = bindFor(path.addr); err != nil {
 			return err
 		}
 		node, err := startNode(ctx, cfg)
@@ -111,7 +120,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err := mx.addNode(metricsNodeLocal, node); err != nil {
 			return err
 		}
-		sess, err = connect(ctx, node, *to, nf.handshakeTimeout)
+		var stopWatch func()
+		ctx, stopWatch = path.watch(ctx)
+		defer stopWatch()
+		sess, err = connect(ctx, node, path.addr, path.name, nf.handshakeTimeout)
 		if err != nil {
 			return err
 		}
@@ -119,9 +131,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		res.Handshake = time.Since(t0)
 		defer sess.Close()
 		res.Suite = node.Suite()
-		res.RemoteAddr = *to
+		res.RemoteAddr = path.name
 	}
 	if err := benchSession(ctx, sess, size, *streams, *messages, *rtt, &res); err != nil {
+		if cause := context.Cause(ctx); errors.Is(cause, errTunnelEnded) {
+			return cause
+		}
 		return err
 	}
 	res.Sess = sess.Stats()

@@ -133,23 +133,26 @@ func bindFor(to string) (string, error) {
 	return "[::]:0", nil
 }
 
-// connect dials to, turning handshake failures into errors that say what
-// to check.
-func connect(ctx context.Context, n *stt.Node, to string, timeout time.Duration) (*stt.Session, error) {
+// connect dials addr, turning handshake failures into errors that say
+// what to check and call the peer name (addr itself, or the --via URL
+// whose tunnel addr is).
+func connect(ctx context.Context, n *stt.Node, addr, name string, timeout time.Duration) (*stt.Session, error) {
 	cctx, cancel := context.WithTimeout(ctx, timeout+time.Second)
 	defer cancel()
-	sess, err := n.Connect(cctx, to)
+	sess, err := n.Connect(cctx, addr)
 	switch {
 	case err == nil:
 		return sess, nil
+	case errors.Is(context.Cause(ctx), errTunnelEnded):
+		return nil, fmt.Errorf("connecting to %s: %w", name, context.Cause(ctx))
 	case errors.Is(err, stt.ErrAuthentication):
-		return nil, fmt.Errorf("handshake with %s failed authentication: the peer holds a different shared seed or refuses our node ID (%v)", to, err)
+		return nil, fmt.Errorf("handshake with %s failed authentication: the peer holds a different shared seed or refuses our node ID (%v)", name, err)
 	case errors.Is(err, stt.ErrHandshakeTimeout), errors.Is(err, context.DeadlineExceeded):
-		return nil, fmt.Errorf("no handshake answer from %s within %v: the peer is unreachable, not listening, or holds a different shared seed", to, timeout)
+		return nil, fmt.Errorf("no handshake answer from %s within %v: the peer is unreachable, not listening, or holds a different shared seed", name, timeout)
 	case ctx.Err() != nil:
-		return nil, fmt.Errorf("interrupted while connecting to %s", to)
+		return nil, fmt.Errorf("interrupted while connecting to %s", name)
 	}
-	return nil, fmt.Errorf("connect to %s: %v", to, err)
+	return nil, fmt.Errorf("connect to %s: %v", name, err)
 }
 
 // loopbackPair starts two nodes on 127.0.0.1 with fresh random seeds and a
@@ -173,7 +176,7 @@ func loopbackPair(ctx context.Context, f *nodeFlags, log *slog.Logger) (a, b *st
 		stopNode(b)
 		return nil, nil, nil, err
 	}
-	sa, err = connect(ctx, a, b.Addr().String(), f.handshakeTimeout)
+	sa, err = connect(ctx, a, b.Addr().String(), b.Addr().String(), f.handshakeTimeout)
 	if err != nil {
 		stopNode(a)
 		stopNode(b)

@@ -14,7 +14,11 @@
 // protocol logic beyond its own small file-transfer header (file.go). With
 // --metrics HOST:PORT, listen, send, bench and demo serve Prometheus metrics
 // at /metrics (package internal/metrics, which keeps the Prometheus client
-// out of the library's import graph). Exit codes: 0 success, 1 runtime failure
-// (network, seed, file or verification error; one line on stderr), 2 usage
-// error (unknown subcommand, bad or missing flag).
+// out of the library's import graph). For networks that block UDP, `listen
+// --ws HOST:PORT` also serves the WebSocket fallback of package
+// transport/ws (path --ws-path, default /stt), relaying to the node's own
+// UDP address, and `send` and `bench` reach it with --via
+// ws://HOST:PORT/stt (or wss://) instead of --to. Exit codes: 0 success,
+// 1 runtime failure (network, seed, file or verification error; one line on
+// stderr), 2 usage error (unknown subcommand, bad or missing flag).
 package main

@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"sync"
+
+	"github.com/stt-go/stt/transport/ws"
 )
 
 // defaultListenAddr is where listen binds without --addr: STT's
@@ -14,7 +16,7 @@ import (
 const defaultListenAddr = "0.0.0.0:9000"
 
 func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("listen", "listen --out DIR [--addr HOST:PORT] --node-seed FILE --shared-seed FILE", stderr)
+	fs := newFlagSet("listen", "listen --out DIR [--addr HOST:PORT] [--ws HOST:PORT] --node-seed FILE --shared-seed FILE", stderr)
 	var nf nodeFlags
 	nf.register(fs, true)
 	var mf metricsFlags
@@ -22,6 +24,8 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	addr := fs.String("addr", defaultListenAddr, "UDP `HOST:PORT` to listen on (port 0 picks a free one)")
 	out := fs.String("out", "", "store received files in `DIR` (required)")
 	reject := fs.Bool("reject-wrong-seed", false, "answer peers holding another shared seed with an explicit rejection (reveals that a node listens here)")
+	var rf relayFlags
+	rf.register(fs)
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -30,6 +34,9 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if *out == "" {
 		return usagef("--out DIR is required")
+	}
+	if err := rf.check(fs.given()); err != nil {
+		return err
 	}
 	log, err := nf.logger(stderr)
 	if err != nil {
@@ -52,12 +59,32 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	defer stopNode(node)
+	var relay *ws.Server
+	// The node stops first and the relay after it. Node.Stop sends CLOSE
+	// to every session and lingers (up to stopTimeout) until the peers
+	// acknowledge it; peers that came through the relay hear that CLOSE,
+	// the stream resets of transfers cut short, and the retransmitted
+	// replies of transfers that just completed only while the relay still
+	// carries their datagrams. Shutting the relay first would strand those
+	// peers: their transfers would end in a stall or idle timeout instead
+	// of a prompt, explained close.
+	defer func() {
+		stopNode(node)
+		stopRelay(relay, log)
+	}()
 	if err := mx.addNode(metricsNodeLocal, node); err != nil {
+		return err
+	}
+	if relay, err = rf.start(ctx, node.Addr(), log); err != nil {
 		return err
 	}
 	// The first line carries the bound address (scripts and tests read it).
 	fmt.Fprintf(stdout, "listening on %s node %s suite %s\n", node.Addr(), node.ID(), node.Suite())
+	if relay != nil {
+		// On stderr, like the --metrics URL; scripts read it when the
+		// port was 0.
+		fmt.Fprintf(stderr, "listening on %s relaying to %s\n", relayURL(relay, rf.path), relayTarget(node.Addr()))
+	}
 	var mu sync.Mutex // one line at a time
 	srv := &server{
 		outDir:    *out,

@@ -134,3 +134,10 @@ func (f *flagSet) parse(args []string) error {
 	}
 	return nil
 }
+
+// given returns the names of the flags the command line set.
+func (f *flagSet) given() map[string]bool {
+	set := make(map[string]bool)
+	f.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	return set
+}

@@ -25,13 +25,14 @@ type sendJob struct {
 }
 
 func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("send", "send --to HOST:PORT --node-seed FILE --shared-seed FILE [flags] FILE...", stderr)
+	fs := newFlagSet("send", "send (--to HOST:PORT | --via URL) --node-seed FILE --shared-seed FILE [flags] FILE...", stderr)
 	var nf nodeFlags
 	nf.register(fs, true)
 	var mf metricsFlags
 	mf.register(fs)
-	to := fs.String("to", "", "the listening node's UDP `HOST:PORT` (required)")
-	bind := fs.String("bind", "", "local UDP `HOST:PORT` (default: a free port on an address that reaches --to)")
+	var pf peerFlags
+	pf.register(fs, "the listening node's UDP `HOST:PORT` (required unless --via)")
+	bind := fs.String("bind", "", "local UDP `HOST:PORT` (default: a free port on an address that reaches --to, or on 127.0.0.1 with --via)")
 	streams := fs.Int("streams", defaultSendStreams, "send up to `N` files at once, one stream each")
 	name := fs.String("name", "", "store the (single) file under `NAME` on the receiver")
 	stall := fs.Duration("stall-timeout", defaultStallTimeout, "fail when no data moved for this `duration` (0 disables)")
@@ -39,8 +40,8 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	if *to == "" {
-		return usagef("--to HOST:PORT is required")
+	if err := pf.check(true); err != nil {
+		return err
 	}
 	if fs.NArg() == 0 {
 		return usagef("name at least one FILE to send")
@@ -75,8 +76,8 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		jobs = append(jobs, sendJob{path: p, name: n, size: fi.Size()})
 	}
 	local := *bind
-	if local == "" {
-		if local, err = bindFor(*to); err != nil {
+	if local == "" && pf.to != "" {
+		if local, err = bindFor(pf.to); err != nil {
 			return err
 		}
 	}
@@ -89,6 +90,17 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer mx.close(ctx)
+	path, err := pf.open(ctx, nf.handshakeTimeout, log)
+	if err != nil {
+		return err
+	}
+	defer path.close() // after stopNode: the node's CLOSE goes through the tunnel
+	if cfg.ListenAddr == "" {
+		// --via: the tunnel's node-facing address is on loopback.
+		if cfg.ListenAddr, err = bindFor(path.addr); err != nil {
+			return err
+		}
+	}
 	node, err := startNode(ctx, cfg)
 	if err != nil {
 		return err
@@ -97,7 +109,9 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := mx.addNode(metricsNodeLocal, node); err != nil {
 		return err
 	}
-	sess, err := connect(ctx, node, *to, nf.handshakeTimeout)
+	ctx, stopWatch := path.watch(ctx)
+	defer stopWatch()
+	sess, err := connect(ctx, node, path.addr, path.name, nf.handshakeTimeout)
 	if err != nil {
 		return err
 	}
@@ -149,7 +163,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	for _, l := range result {
 		fmt.Fprintln(stdout, l)
 	}
-	if cause := context.Cause(wctx); errors.Is(cause, errStalled) {
+	if cause := context.Cause(wctx); errors.Is(cause, errStalled) || errors.Is(cause, errTunnelEnded) {
 		return cause
 	}
 	switch len(errs) {
