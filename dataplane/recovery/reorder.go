@@ -52,7 +52,7 @@ type lostRecord struct {
 type reordering struct {
 	extraPackets uint64        // added to PacketThreshold
 	window       time.Duration // added to the time threshold
-	recent       [recentLostN]lostRecord
+	recent       *[recentLostN]lostRecord // allocated at the first loss: a loss-free session carries 8 bytes, not 2 KiB
 	next         int // slot the next loss is recorded in
 	live         int // valid records (ACKs skip the check when 0)
 	expired      int // losses expired without proving spurious since the last decay or spurious one
@@ -65,6 +65,9 @@ func (r *reordering) packetThreshold() uint64 { return PacketThreshold + r.extra
 // recordLost remembers a declared loss; the record it replaces expired
 // without its packet being acknowledged, which counts toward decay.
 func (r *reordering) recordLost(pn uint64, sent monotime.Time, largestAcked uint64) {
+	if r.recent == nil {
+		r.recent = new([recentLostN]lostRecord)
+	}
 	slot := &r.recent[r.next]
 	r.next = (r.next + 1) % recentLostN
 	r.live++
