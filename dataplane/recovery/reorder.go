@@ -50,12 +50,12 @@ type lostRecord struct {
 // reordering is Sent's adaptive loss-detection state. The zero value is the
 // RFC 9002 defaults.
 type reordering struct {
-	extraPackets uint64        // added to PacketThreshold
-	window       time.Duration // added to the time threshold
+	extraPackets uint64                   // added to PacketThreshold
+	window       time.Duration            // added to the time threshold
 	recent       *[recentLostN]lostRecord // allocated at the first loss: a loss-free session carries 8 bytes, not 2 KiB
-	next         int // slot the next loss is recorded in
-	live         int // valid records (ACKs skip the check when 0)
-	expired      int // losses expired without proving spurious since the last decay or spurious one
+	next         int                      // slot the next loss is recorded in
+	live         int                      // valid records (ACKs skip the check when 0)
+	expired      int                      // losses expired without proving spurious since the last decay or spurious one
 	spurious     uint64
 }
 
