@@ -75,7 +75,7 @@ type Config struct {
 	// HibernateAfter is how long a session with nothing in flight or
 	// queued stays quiet before it releases its cipher contexts, replay
 	// bitmap and loss-recovery state, keeping only its secrets and
-	// counters (about 1.5 KiB per idle session instead of 5.7). The next
+	// counters (about 1.4 KiB per idle session instead of 5.6). The next
 	// packet, stream operation or keepalive rebuilds them in a few
 	// microseconds, and congestion control restarts from the initial
 	// window as after any idle period. Default 1 s; negative disables.
