@@ -345,8 +345,12 @@ func TestServerSlowReaderDrops(t *testing.T) {
 		}
 	}
 	st := s.Stats()
-	if st.DropBackpressure == 0 {
-		t.Fatalf("no backpressure drops after %d datagrams: %+v", sent, st)
+	// Usually the TCP backlog fills first (DropBackpressure); on a starved
+	// machine (-cpu 1) the event loop falls behind and the per-connection
+	// queue overflows first (DropQueueFull). Either way the server drops
+	// and counts instead of buffering.
+	if st.DropBackpressure+st.DropQueueFull == 0 {
+		t.Fatalf("no drops after %d datagrams: %+v", sent, st)
 	}
 	if out := st.BytesOut; out > 64<<20 {
 		t.Fatalf("%d bytes written to a client that reads nothing", out)
