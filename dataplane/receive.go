@@ -293,6 +293,9 @@ func (s *Session) onAck(now monotime.Time, a *wire.AckFrame) error {
 	if sp := s.sent.SpuriousLosses(); sp != s.spurious {
 		s.stats.pktsSpurious.Add(sp - s.spurious)
 		s.spurious = sp
+		for _, at := range s.sent.SpuriousInLastAck() {
+			s.cc.OnSpuriousLoss(at)
+		}
 	}
 	s.ptoCount = 0
 	s.publishRecoveryStats()

@@ -75,11 +75,27 @@ type Cubic struct {
 	hasRecovery   bool
 	inRecovery    bool
 
+	// Undo of a spurious congestion event (RFC 9438 §4.9): the state
+	// before the current period's reduction, and how many of the period's
+	// losses were declared and later proved spurious.
+	prior          cubicPrior
+	periodLosses   int
+	periodSpurious int
+	undone         bool
+
 	appLimited   bool
 	lastSent     monotime.Time
 	sentInFlight int // bytes in flight right after the last send
 
 	hs hystart
+}
+
+// cubicPrior is what a congestion event changed, saved to undo it.
+type cubicPrior struct {
+	cwnd, ssthresh, wMax, cwndPrior, k, wEst float64
+	epochSet                                 bool
+	tEpoch                                   monotime.Time
+	hs                                       hystart
 }
 
 // hystart is RFC 9406's per-round state.
@@ -306,9 +322,16 @@ func (c *Cubic) congestionAvoidance(now monotime.Time, acked float64, rtt *RTT) 
 // same period are ignored, as are packets that are not InFlight.
 func (c *Cubic) OnLoss(now monotime.Time, p *SentPacket, bytesInFlight int) {
 	c.lazyInit()
-	if !p.InFlight || (c.hasRecovery && p.Time <= c.recoveryStart) {
+	if !p.InFlight {
 		return
 	}
+	if c.hasRecovery && p.Time <= c.recoveryStart {
+		c.periodLosses++ // part of the current congestion event
+		return
+	}
+	c.prior = cubicPrior{cwnd: c.cwnd, ssthresh: c.ssthresh, wMax: c.wMax, cwndPrior: c.cwndPrior,
+		k: c.k, wEst: c.wEst, epochSet: c.epochSet, tEpoch: c.tEpoch, hs: c.hs}
+	c.periodLosses, c.periodSpurious, c.undone = 1, 0, false
 	c.recoveryStart, c.hasRecovery, c.inRecovery = now, true, true
 	c.cwndPrior = c.cwnd
 	if c.cwnd < c.wMax {
@@ -320,6 +343,29 @@ func (c *Cubic) OnLoss(now monotime.Time, p *SentPacket, bytesInFlight int) {
 	c.ssthresh = c.cwnd
 	c.epochSet = false
 	c.hs = hystart{}
+}
+
+// OnSpuriousLoss reports that a packet declared lost at lostAt was
+// acknowledged after all. Once every loss of the current recovery period
+// has proved spurious, the period's window reduction is undone (RFC 9438
+// §4.9: cwnd back to at least its value before, ssthresh, W_max, K, the
+// epoch and W_est restored). Losses declared before the current period
+// began are ignored: their reduction was superseded.
+func (c *Cubic) OnSpuriousLoss(lostAt monotime.Time) {
+	c.lazyInit()
+	if !c.hasRecovery || c.undone || lostAt < c.recoveryStart {
+		return
+	}
+	c.periodSpurious++
+	if c.periodSpurious < c.periodLosses {
+		return
+	}
+	p := &c.prior
+	c.cwnd = max(c.cwnd, p.cwnd)
+	c.ssthresh, c.wMax, c.cwndPrior, c.k, c.wEst = p.ssthresh, p.wMax, p.cwndPrior, p.k, p.wEst
+	c.epochSet, c.tEpoch, c.hs = p.epochSet, p.tEpoch, p.hs
+	c.inRecovery = false
+	c.undone = true
 }
 
 // OnPersistentCongestion collapses the window to the minimum (RFC 9002 §7.6.2)

@@ -301,3 +301,61 @@ func TestCubicHyStartSpurious(t *testing.T) {
 		t.Fatal("did not resume slow start after a spurious exit")
 	}
 }
+
+// TestCubicUndoSpurious: a congestion event is undone once every loss of
+// its recovery period proved spurious, not before, and a spurious loss of
+// an earlier period changes nothing.
+func TestCubicUndoSpurious(t *testing.T) {
+	lost := func(sent monotime.Time) *SentPacket {
+		return &SentPacket{Time: sent, Size: mss, InFlight: true, AckEliciting: true}
+	}
+	// Grow out of the initial window in congestion avoidance first.
+	c := NewCubic(mss)
+	sim := &ccSim{c: c, now: 0}
+	for range 6 {
+		sim.round(10 * time.Millisecond)
+	}
+	c.OnLoss(sim.now, lost(sim.now-5*ms), 0) // leaves slow start
+	for range 4 {
+		sim.round(10 * time.Millisecond)
+	}
+	before, ssBefore := c.Window(), c.SlowStartThreshold()
+
+	// One period, two losses: one spurious is not enough.
+	at := sim.now + 5*ms
+	c.OnLoss(at, lost(sim.now+1*ms), 0)
+	c.OnLoss(at+1*ms, lost(sim.now+2*ms), 0) // same period (sent before it began)
+	reduced := c.Window()
+	if reduced >= before {
+		t.Fatalf("no reduction: %d -> %d", before, reduced)
+	}
+	c.OnSpuriousLoss(at)
+	if c.Window() != reduced {
+		t.Fatal("undone while one loss of the period may be real")
+	}
+	c.OnSpuriousLoss(at + 1*ms)
+	if c.Window() != before || c.SlowStartThreshold() != ssBefore || c.InRecovery() {
+		t.Fatalf("after both proved spurious: window %d ssthresh %d recovery %v, want %d %d false",
+			c.Window(), c.SlowStartThreshold(), c.InRecovery(), before, ssBefore)
+	}
+	// Undone once only; a further report changes nothing.
+	c.OnSpuriousLoss(at + 1*ms)
+	if c.Window() != before {
+		t.Fatal("second undo")
+	}
+
+	// A new period; a spurious loss declared in the old one is ignored.
+	at2 := at + 100*ms
+	c.OnLoss(at2, lost(at2-1*ms), 0)
+	reduced = c.Window()
+	c.OnSpuriousLoss(at)
+	if c.Window() != reduced {
+		t.Fatal("an earlier period's spurious loss undid the current reduction")
+	}
+	// Persistent congestion is never undone.
+	c.OnPersistentCongestion()
+	c.OnSpuriousLoss(at2)
+	if c.Window() != 2*mss {
+		t.Fatalf("persistent congestion undone: window %d", c.Window())
+	}
+}

@@ -170,7 +170,7 @@ func (s *Sent) detectLost(now monotime.Time, rtt *RTT, lost func(p *SentPacket))
 					s.persistent = true
 				}
 			}
-			s.reo.recordLost(pn, e.p.Time, s.largestAcked)
+			s.reo.recordLost(pn, e.p.Time, now, s.largestAcked)
 			lost(&e.p)
 			s.remove(e, stateLost)
 		}

@@ -31,6 +31,9 @@ func TestReorderingPacketThreshold(t *testing.T) {
 	if s.SpuriousLosses() != 4 {
 		t.Fatalf("spurious %d, want 4", s.SpuriousLosses())
 	}
+	if at := s.SpuriousInLastAck(); !slices.Equal(at, []monotime.Time{1 * ms, 1 * ms, 1 * ms, 1 * ms}) {
+		t.Fatalf("SpuriousInLastAck %v, want four losses declared at 1ms", at)
+	}
 	if p, _ := s.ReorderingTolerance(); p != 10 {
 		t.Fatalf("packet threshold %d, want 10 (distance 9 + 1)", p)
 	}
@@ -90,7 +93,8 @@ func TestReorderingTimeWindow(t *testing.T) {
 }
 
 // TestReorderingCap: one absurdly late ACK widens the window only up to a
-// PTO and the packet threshold only up to MaxPacketThreshold.
+// PTO, and reordering deeper than MaxPacketThreshold switches the packet
+// threshold off (time alone declares losses) until decay brings it back.
 func TestReorderingCap(t *testing.T) {
 	s := NewSent(0, 0)
 	var rtt RTT
@@ -111,8 +115,28 @@ func TestReorderingCap(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, w := s.ReorderingTolerance()
-	if p != MaxPacketThreshold || w != rtt.PTO(rtt.MaxAckDelay()) {
-		t.Fatalf("tolerance %d packets %v, want %d and one PTO (%v)", p, w, MaxPacketThreshold, rtt.PTO(rtt.MaxAckDelay()))
+	if p != 0 || w != rtt.PTO(rtt.MaxAckDelay()) {
+		t.Fatalf("tolerance %d packets %v, want 0 (off) and one PTO (%v)", p, w, rtt.PTO(rtt.MaxAckDelay()))
+	}
+	// With the packet threshold off, a packet overtaken by 1000 others is
+	// not lost until the time threshold says so.
+	rec = recorder{}
+	base := monotime.Time(11 * time.Second)
+	for pn := uint64(500); pn < 1500; pn++ {
+		mustAdd(t, s, pkt(pn, base))
+	}
+	if _, err := s.OnAck(base.Add(time.Millisecond), []AckRange{{501, 1499}}, 0, &rtt, rec.ack, rec.lose); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.lost) != 0 {
+		t.Fatalf("declared %v lost by packet count with the threshold off", rec.lost)
+	}
+	// Decay: losses that stay unacknowledged bring the threshold back.
+	for i := range recentLostN + decayAfter {
+		s.reo.recordLost(uint64(10_000+i), 0, 0, uint64(10_003+i))
+	}
+	if p, _ := s.ReorderingTolerance(); p == 0 {
+		t.Fatal("packet threshold still off after decay")
 	}
 }
 
@@ -122,13 +146,13 @@ func TestReorderingDecay(t *testing.T) {
 	var r reordering
 	r.extraPackets, r.window = 100, 8*time.Millisecond
 	for pn := range uint64(recentLostN) {
-		r.recordLost(pn, 0, pn+3) // fills the memory: nothing expires yet
+		r.recordLost(pn, 0, 0, pn+3) // fills the memory: nothing expires yet
 	}
 	if r.extraPackets != 100 {
 		t.Fatal("decayed before any loss expired")
 	}
 	for pn := uint64(recentLostN); pn < recentLostN+decayAfter; pn++ {
-		r.recordLost(pn, 0, pn+3)
+		r.recordLost(pn, 0, 0, pn+3)
 	}
 	if r.extraPackets != 50 || r.window != 4*time.Millisecond {
 		t.Fatalf("after %d expired losses: %d packets %v, want 50 and 4ms", decayAfter, r.extraPackets, r.window)
