@@ -60,8 +60,12 @@ type Config struct {
 	// SessionWindow and MaxSessionWindow are the same for a whole session.
 	// Defaults 1 MiB and 24 MiB.
 	SessionWindow, MaxSessionWindow int
-	// SendBuffer is how many unacknowledged bytes a stream buffers before
-	// Write blocks. Default 4 MiB.
+	// SendBuffer is the most unacknowledged bytes a stream buffers before
+	// Write blocks. A stream starts with 1 MiB (or SendBuffer if smaller)
+	// and, while its writer finds the buffer full, grows toward SendBuffer
+	// when the path needs it: to twice the congestion window net of
+	// queueing (cwnd x min RTT / smoothed RTT), in steps of at least 2x.
+	// Default 4 MiB.
 	SendBuffer int
 	// MaxMessageSize bounds SendMessage/ReceiveMessage. Default 2 MiB (the
 	// seed's frame limit).

@@ -399,7 +399,7 @@ func (s *Session) newStream(id wire.StreamID, peerMax uint64) *Stream {
 	st := &Stream{
 		id:        id,
 		sess:      s,
-		send:      streambuf.NewSend(s.cfg.SendBuffer),
+		send:      streambuf.NewSendTuned(min(initialSendBuffer, s.cfg.SendBuffer), s.cfg.SendBuffer),
 		kickRead:  make(chan struct{}, 1),
 		kickWrite: make(chan struct{}, 1),
 		recv:      streambuf.NewRecv(s.cfg.StreamWindow, s.cfg.MaxStreamWindow, s.cfg.MaxGaps),

@@ -204,10 +204,38 @@ func (st *Stream) write(ctx context.Context, p []byte) (int, error) {
 		if written == len(p) {
 			return written, nil
 		}
+		if st.growSendBuffer() {
+			continue
+		}
 		if err := w.wait(ctx, st.sess, st.writeDeadline(), st.send.Writable(), st.kickWrite); err != nil {
 			return written, err
 		}
 	}
+}
+
+// growSendBuffer raises a full send buffer toward what the path can use:
+// twice the congestion window, discounted by how much of the smoothed RTT
+// is queueing (cwnd x min RTT / smoothed RTT estimates the bandwidth-delay
+// product without the queue). On a long path the buffer follows the window
+// up to Config.SendBuffer; on a short one whose window grew only into
+// queues (loopback) it stays at initialSendBuffer and the data stays in
+// cache. It reads the session's published recovery stats, so it costs the
+// loop nothing, and runs only when a writer found the buffer full.
+func (st *Stream) growSendBuffer() bool {
+	c := &st.sess.stats
+	cwnd, srtt, minRTT := c.cwnd.Load(), c.srtt.Load(), c.minRTT.Load()
+	if cwnd <= 0 || srtt <= 0 || minRTT <= 0 {
+		return false
+	}
+	target := int(2 * float64(cwnd) * float64(minRTT) / float64(srtt))
+	// Grow only by a factor of two or more: the ring's storage doubles
+	// anyway, and a buffer that grew a little past a power of two would
+	// spread the same data over twice the memory (measured: 4 streams at
+	// ~1.07 MB each ran 20-30% slower than at 1 MiB).
+	if target < 2*st.send.Limit() {
+		return false
+	}
+	return st.send.GrowLimit(target)
 }
 
 func (st *Stream) mapSendErr(err error) error {

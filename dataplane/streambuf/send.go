@@ -44,6 +44,7 @@ type Send struct {
 
 	buf       []byte    // ring holding offsets [acked, written)
 	limit     uint64    // max bytes in [acked, written)
+	maxLimit  uint64    // ceiling GrowLimit may raise limit to
 	acked     uint64    // contiguous acknowledged prefix
 	written   uint64    // end of the data written
 	sent      uint64    // new-data frontier: every byte below was sent once
@@ -62,10 +63,44 @@ type Send struct {
 // allocated on the first Write, so an idle stream costs only the struct and
 // the Writable channel.
 func NewSend(limit int) *Send {
-	if limit < 1 {
-		limit = DefaultSendLimit
+	return NewSendTuned(limit, limit)
+}
+
+// NewSendTuned returns an empty send buffer whose limit starts at initial
+// bytes and may be raised by GrowLimit up to max (max < 1: DefaultSendLimit;
+// an initial outside [1, max] means max).
+func NewSendTuned(initial, max int) *Send {
+	if max < 1 {
+		max = DefaultSendLimit
 	}
-	return &Send{writable: make(chan struct{}, 1), limit: uint64(limit)}
+	if initial < 1 || initial > max {
+		initial = max
+	}
+	return &Send{writable: make(chan struct{}, 1), limit: uint64(initial), maxLimit: uint64(max)}
+}
+
+// GrowLimit raises the limit to n bytes, never above the maximum given to
+// NewSendTuned, and reports whether it grew (the writer then retries
+// Write). The limit never shrinks. API side.
+func (s *Send) GrowLimit(n int) bool {
+	if n <= 0 {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := min(uint64(n), s.maxLimit)
+	if l <= s.limit {
+		return false
+	}
+	s.limit = l
+	return true
+}
+
+// Limit returns the current limit in bytes.
+func (s *Send) Limit() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return int(s.limit)
 }
 
 // Write copies as much of p as fits in the buffer and returns how much: 0

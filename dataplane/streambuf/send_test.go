@@ -467,3 +467,41 @@ func TestSendLossyModel(t *testing.T) {
 		t.Fatal("no byte was ever retransmitted: the walk tests nothing")
 	}
 }
+
+// TestSendGrowLimit: a tuned buffer takes initial bytes, then more once
+// GrowLimit raises it, never beyond its maximum, and never shrinks.
+func TestSendGrowLimit(t *testing.T) {
+	s := NewSendTuned(1000, 4000)
+	p := make([]byte, 5000)
+	if n, _ := s.Write(p); n != 1000 {
+		t.Fatalf("wrote %d, want the initial 1000", n)
+	}
+	if s.GrowLimit(500) || s.GrowLimit(1000) || s.GrowLimit(0) {
+		t.Fatal("GrowLimit to a value not above the limit reported growth")
+	}
+	if !s.GrowLimit(2500) || s.Limit() != 2500 {
+		t.Fatalf("GrowLimit(2500): limit %d", s.Limit())
+	}
+	if n, _ := s.Write(p); n != 1500 {
+		t.Fatalf("wrote %d after growing, want 1500", n)
+	}
+	if !s.GrowLimit(1<<20) || s.Limit() != 4000 {
+		t.Fatalf("GrowLimit beyond the maximum: limit %d, want 4000", s.Limit())
+	}
+	if s.GrowLimit(1<<20) || s.GrowLimit(3000) || s.Limit() != 4000 {
+		t.Fatal("limit changed at the maximum or shrank")
+	}
+	if n, _ := s.Write(p); n != 1500 {
+		t.Fatalf("wrote %d at the maximum, want 1500", n)
+	}
+	for _, tc := range []struct{ initial, max, want int }{
+		{0, 4000, 4000}, {-1, 4000, 4000}, {5000, 4000, 4000}, {1, 0, 1}, {0, 0, DefaultSendLimit},
+	} {
+		if got := NewSendTuned(tc.initial, tc.max).Limit(); got != tc.want {
+			t.Errorf("NewSendTuned(%d, %d).Limit() = %d, want %d", tc.initial, tc.max, got, tc.want)
+		}
+	}
+	if NewSend(3000).GrowLimit(6000) {
+		t.Fatal("a fixed NewSend buffer grew")
+	}
+}
