@@ -120,6 +120,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err := mx.addNode(metricsNodeLocal, node); err != nil {
 			return err
 		}
+		if err := mx.addWSTunnel(metricsNodeLocal, path.tun); err != nil {
+			return err
+		}
 		var stopWatch func()
 		ctx, stopWatch = path.watch(ctx)
 		defer stopWatch()

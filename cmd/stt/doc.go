@@ -13,8 +13,9 @@
 // others is refused. It is a thin client of the root package and holds no
 // protocol logic beyond its own small file-transfer header (file.go). With
 // --metrics HOST:PORT, listen, send, bench and demo serve Prometheus metrics
-// at /metrics (package internal/metrics, which keeps the Prometheus client
-// out of the library's import graph). For networks that block UDP, `listen
+// at /metrics, the WebSocket relay's or tunnel's among them with --ws or
+// --via (package internal/metrics, which keeps the Prometheus client out of
+// the library's import graph). For networks that block UDP, `listen
 // --ws HOST:PORT` also serves the WebSocket fallback of package
 // transport/ws (path --ws-path, default /stt), relaying to the node's own
 // UDP address, and `send` and `bench` reach it with --via

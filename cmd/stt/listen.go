@@ -78,6 +78,9 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if relay, err = rf.start(ctx, node.Addr(), log); err != nil {
 		return err
 	}
+	if err := mx.addWSServer(metricsNodeLocal, relay); err != nil {
+		return err
+	}
 	// The first line carries the bound address (scripts and tests read it).
 	fmt.Fprintf(stdout, "listening on %s node %s suite %s\n", node.Addr(), node.ID(), node.Suite())
 	if relay != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stt-go/stt"
 	"github.com/stt-go/stt/cmd/stt/internal/metrics"
+	"github.com/stt-go/stt/transport/ws"
 )
 
 // metricsCloseTimeout bounds waiting for scrapes in flight when a command
@@ -81,6 +82,25 @@ func (m *metricsExport) addNode(name string, n *stt.Node) error {
 		return nil
 	}
 	return m.col.Add(name, n)
+}
+
+// addWSServer exports the counters of srv, the --ws relay feeding the
+// node exported as name. It does nothing when srv is nil (no --ws).
+func (m *metricsExport) addWSServer(name string, srv *ws.Server) error {
+	if m == nil || srv == nil {
+		return nil
+	}
+	return m.col.AddWSServer(name, srv)
+}
+
+// addWSTunnel exports the counters of tun, the --via tunnel carrying the
+// datagrams of the node exported as name. It does nothing when tun is nil
+// (plain UDP).
+func (m *metricsExport) addWSTunnel(name string, tun *ws.Tunnel) error {
+	if m == nil || tun == nil {
+		return nil
+	}
+	return m.col.AddWSTunnel(name, tun)
 }
 
 // addPair exports the two in-process nodes of demo and loopback bench as

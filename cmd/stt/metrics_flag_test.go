@@ -339,7 +339,128 @@ func TestMetricsListen(t *testing.T) {
 			t.Errorf("%s%v = %v (found %v), want at least %v", tc.name, tc.labels, v, ok, tc.atLeast)
 		}
 	}
+	// Plain UDP: no relay, so no WebSocket series.
+	for name := range m {
+		if strings.HasPrefix(name, "stt_ws_") {
+			t.Errorf("listen without --ws exports %s", name)
+		}
+	}
 	if code := p.interrupt(t); code != 0 {
+		t.Fatalf("listen exit code %d after SIGINT, want 0", code)
+	}
+}
+
+// TestMetricsWebSocket runs listen --ws, then send --via and bench --via,
+// all with --metrics: the listener exports its relay's series, the sender
+// and the benchmark their tunnel's (final values, held by
+// --metrics-linger), and neither the other's.
+func TestMetricsWebSocket(t *testing.T) {
+	tmp := t.TempDir()
+	recvSeed, sendSeed, shared := wsSeeds(t, tmp)
+	out := filepath.Join(tmp, "out")
+	os.Mkdir(out, 0o700)
+	const size = 300 << 10
+	file := randomFile(t, tmp, "payload.bin", size)
+
+	l := startStt(t, "listen", "--addr", "127.0.0.1:0", "--ws", "127.0.0.1:0", "--node-seed", recvSeed, "--shared-seed", shared, "--out", out,
+		"--metrics", "127.0.0.1:0")
+	lurl := l.metricsURL(t)
+	relay, _ := relayLine(t, l.waitLine(t, l.stderr, "listening on ws://"))
+	m := scrape(t, lurl)
+	for _, tc := range [][]string{
+		{"stt_ws_server_connections_active", "node", "local"},
+		{"stt_ws_server_upgrades_total", "node", "local"},
+		{"stt_ws_server_bytes_total", "node", "local", "direction", "in"},
+	} {
+		if v, ok := metricValue(m, tc[0], tc[1:]...); !ok || v != 0 {
+			t.Fatalf("before send: %s%v = %v (found %v), want 0", tc[0], tc[1:], v, ok)
+		}
+	}
+
+	s := startStt(t, "send", "--via", relay, "--node-seed", sendSeed, "--shared-seed", shared, "--progress", "off",
+		"--metrics", "127.0.0.1:0", "--metrics-linger", "1m", file)
+	surl := s.metricsURL(t)
+	s.waitLine(t, s.stdout, `sent "payload.bin"`)
+	s.waitLine(t, s.stderr, "metrics: holding the final values")
+	l.waitLine(t, l.stdout, `received "payload.bin"`)
+
+	sm := scrape(t, surl)
+	for _, tc := range []struct {
+		name          string
+		labels        []string
+		atLeast, most float64
+	}{
+		{"stt_ws_tunnel_messages_total", []string{"node", "local", "direction", "sent"}, size / maxDatagram, 1e9},
+		{"stt_ws_tunnel_bytes_total", []string{"node", "local", "direction", "sent"}, size, 1e9},
+		{"stt_ws_tunnel_messages_total", []string{"node", "local", "direction", "received"}, 1, 1e9},
+		{"stt_ws_tunnel_drops_total", []string{"node", "local", "cause", "foreign"}, 0, 0},
+		{"stt_ws_tunnel_drops_total", []string{"node", "local", "cause", "no_peer"}, 0, 0},
+	} {
+		if v, ok := metricValue(sm, tc.name, tc.labels...); !ok || v < tc.atLeast || v > tc.most {
+			t.Errorf("send: %s%v = %v (found %v), want in [%v, %v]", tc.name, tc.labels, v, ok, tc.atLeast, tc.most)
+		}
+	}
+
+	// The tunnel has closed: wait for the relay to count the connection
+	// gone, then check what it carried.
+	deadline := time.Now().Add(cmdTimeout)
+	for {
+		m = scrape(t, lurl)
+		if v, ok := metricValue(m, "stt_ws_server_connections_active", "node", "local"); ok && v == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the relay still counts an open connection after send closed its tunnel")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, tc := range []struct {
+		name          string
+		labels        []string
+		atLeast, most float64
+	}{
+		{"stt_ws_server_upgrades_total", []string{"node", "local"}, 1, 1},
+		{"stt_ws_server_refused_total", []string{"node", "local"}, 0, 0},
+		{"stt_ws_server_messages_total", []string{"node", "local", "direction", "in"}, size / maxDatagram, 1e9},
+		{"stt_ws_server_bytes_total", []string{"node", "local", "direction", "in"}, size, 1e9},
+		{"stt_ws_server_messages_total", []string{"node", "local", "direction", "out"}, 1, 1e9},
+		{"stt_ws_server_drops_total", []string{"node", "local", "cause", "oversize"}, 0, 0},
+		{"stt_bytes_total", []string{"node", "local", "direction", "received"}, size, 1e9},
+	} {
+		if v, ok := metricValue(m, tc.name, tc.labels...); !ok || v < tc.atLeast || v > tc.most {
+			t.Errorf("listen: %s%v = %v (found %v), want in [%v, %v]", tc.name, tc.labels, v, ok, tc.atLeast, tc.most)
+		}
+	}
+	for name := range m {
+		if strings.HasPrefix(name, "stt_ws_tunnel_") {
+			t.Errorf("listen exports %s", name)
+		}
+	}
+	for name := range sm {
+		if strings.HasPrefix(name, "stt_ws_server_") {
+			t.Errorf("send exports %s", name)
+		}
+	}
+
+	if code := s.interrupt(t); code != 0 {
+		t.Errorf("send exit code %d after SIGINT during --metrics-linger, want 0", code)
+	}
+
+	// bench --via exports its tunnel the same way.
+	const benchSize = 1 << 20
+	b := startStt(t, "bench", "--via", relay, "--node-seed", sendSeed, "--shared-seed", shared,
+		"--size", "1MiB", "--messages", "100", "--rtt", "10", "--metrics", "127.0.0.1:0", "--metrics-linger", "1m")
+	burl := b.metricsURL(t)
+	b.waitLine(t, b.stdout, "stt bench: against "+relay)
+	b.waitLine(t, b.stderr, "metrics: holding the final values")
+	bm := scrape(t, burl)
+	if v, ok := metricValue(bm, "stt_ws_tunnel_bytes_total", "node", "local", "direction", "sent"); !ok || v < benchSize {
+		t.Errorf("bench: stt_ws_tunnel_bytes_total{sent} = %v (found %v), want at least %d", v, ok, benchSize)
+	}
+	if code := b.interrupt(t); code != 0 {
+		t.Errorf("bench exit code %d after SIGINT during --metrics-linger, want 0", code)
+	}
+	if code := l.interrupt(t); code != 0 {
 		t.Fatalf("listen exit code %d after SIGINT, want 0", code)
 	}
 }

@@ -109,6 +109,9 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := mx.addNode(metricsNodeLocal, node); err != nil {
 		return err
 	}
+	if err := mx.addWSTunnel(metricsNodeLocal, path.tun); err != nil {
+		return err
+	}
 	ctx, stopWatch := path.watch(ctx)
 	defer stopWatch()
 	sess, err := connect(ctx, node, path.addr, path.name, nf.handshakeTimeout)

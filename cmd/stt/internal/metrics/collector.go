@@ -49,8 +49,10 @@ var (
 )
 
 // Collector is a prometheus.Collector over one or more STT nodes, each
-// labelled node="<name>". It reads Node.Stats(), Node.Sessions() and each
-// Session.Stats() when Prometheus collects; nothing runs between scrapes.
+// labelled node="<name>", and the WebSocket relays and tunnels serving them
+// (AddWSServer, AddWSTunnel). It reads Node.Stats(), Node.Sessions(), each
+// Session.Stats() and the relays' and tunnels' Stats() when Prometheus
+// collects; nothing runs between scrapes.
 // Session counters are exported as totals over the node's sessions, past
 // ones included (see Track). Safe for concurrent use; concurrent scrapes
 // are serialised.
@@ -58,8 +60,10 @@ type Collector struct {
 	perSession bool
 	minSweep   int // minSweep, lowered by tests
 
-	mu    sync.Mutex // protects nodes and every nodeState
-	nodes []*nodeState
+	mu        sync.Mutex // protects nodes, every nodeState, wsServers and wsTunnels
+	nodes     []*nodeState
+	wsServers []wsServerState
+	wsTunnels []wsTunnelState
 }
 
 // nodeState is one node's bookkeeping; guarded by Collector.mu.
@@ -226,9 +230,13 @@ func (st *nodeState) fold(s *stt.Session) {
 	delete(st.live, s)
 }
 
-// Describe sends the descriptor of every metric the Collector can export.
+// Describe sends the descriptor of every metric the Collector can export,
+// the WebSocket ones included whether or not a relay or tunnel was added.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range allDescs {
+		ch <- d
+	}
+	for _, d := range wsDescs {
 		ch <- d
 	}
 	if c.perSession {
@@ -238,15 +246,22 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Collect reads every node's counters and sends them as const metrics. It
-// allocates the metrics it sends and a few small slices; it takes each
-// node's session lock briefly (Node.Sessions, Node.Stats) and never blocks
-// on the network.
+// Collect reads every node's, relay's and tunnel's counters and sends them
+// as const metrics. It allocates the metrics it sends and a few small
+// slices; it takes each node's session lock briefly (Node.Sessions,
+// Node.Stats), reads the relays' and tunnels' atomic counters, and never
+// blocks on the network.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, st := range c.nodes {
 		c.collectNode(ch, st)
+	}
+	for i := range c.wsServers {
+		collectWSServer(ch, &c.wsServers[i])
+	}
+	for i := range c.wsTunnels {
+		collectWSTunnel(ch, &c.wsTunnels[i])
 	}
 }
 

@@ -17,7 +17,15 @@ import (
 	"github.com/stt-go/stt"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// TestMain checks that every test leaves no goroutine behind. The two
+// ignored ones belong to gnet's package-level ants worker pool (imported
+// through transport/ws): created at package init, they live for the
+// process (see transport/ws/main_test.go).
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"))
+}
 
 // testTimeout bounds each test's network work.
 const testTimeout = 20 * time.Second
@@ -439,7 +447,7 @@ func TestDescribeMatchesCollect(t *testing.T) {
 		for d := range ch {
 			names = append(names, d.String())
 		}
-		want := len(allDescs)
+		want := len(allDescs) + len(wsDescs)
 		if per {
 			want += len(sessionDescs)
 		}
@@ -449,6 +457,13 @@ func TestDescribeMatchesCollect(t *testing.T) {
 		hasSession := strings.Contains(strings.Join(names, "\n"), "stt_session_bytes_total")
 		if hasSession != per {
 			t.Errorf("PerSession=%v: per-session descriptors announced = %v", per, hasSession)
+		}
+		// The WebSocket descriptors are announced up front: a relay or
+		// tunnel is added after the Collector is registered.
+		for _, name := range []string{"stt_ws_server_upgrades_total", "stt_ws_tunnel_drops_total"} {
+			if !strings.Contains(strings.Join(names, "\n"), `"`+name+`"`) {
+				t.Errorf("PerSession=%v: %s not announced", per, name)
+			}
 		}
 	}
 }

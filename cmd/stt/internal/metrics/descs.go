@@ -74,3 +74,32 @@ var sessionDescs = []*prometheus.Desc{
 	descSessBytes, descSessPackets, descSessLost, descSessRetransmitted, descSessRotations,
 	descSessDrops, descSessSRTT, descSessMinRTT, descSessCwnd, descSessStreams,
 }
+
+// WebSocket fallback metrics (package transport/ws), present only for a
+// relay or tunnel added with AddWSServer or AddWSTunnel. The node label
+// names the node the relay feeds or whose datagrams the tunnel carries.
+var (
+	descWSServerActive            = desc("ws_server_connections_active", "TCP connections the WebSocket relay holds open now, in the HTTP upgrade or upgraded.", "node")
+	descWSServerUpgrades          = desc("ws_server_upgrades_total", "WebSocket upgrades the relay completed.", "node")
+	descWSServerRefused           = desc("ws_server_refused_total", "Upgrade requests the relay answered with an HTTP error (400, 404, 426, 431, 502, 503), over_limit ones included.", "node")
+	descWSServerOverLimit         = desc("ws_server_over_limit_total", "Connections the relay answered 503 because its connection limit was reached (also in stt_ws_server_refused_total).", "node")
+	descWSServerHandshakeTimeouts = desc("ws_server_handshake_timeouts_total", "Connections the relay closed for not completing the HTTP upgrade in time.", "node")
+	descWSServerIdleTimeouts      = desc("ws_server_idle_timeouts_total", "Connections the relay dropped after three ping intervals of silence.", "node")
+	descWSServerProtocolErrors    = desc("ws_server_protocol_errors_total", "Connections the relay failed for a frame breaking RFC 6455 or its message size limit.", "node")
+	descWSServerMessages          = desc("ws_server_messages_total", "Binary messages the relay carried: in (from WebSocket clients, sent to the node as datagrams) and out (datagrams from the node, sent to clients).", "node", "direction")
+	descWSServerBytes             = desc("ws_server_bytes_total", "Payload bytes of the messages the relay carried, by direction as in stt_ws_server_messages_total.", "node", "direction")
+	descWSServerDrops             = desc("ws_server_drops_total", "Datagrams the relay dropped, by cause: queue_full (the connection's queue towards the client was full), backpressure (too many bytes unsent on its TCP connection), oversize (a datagram from the node above the message size limit), send_failed (the UDP socket refused a client's message).", "node", "cause")
+	descWSServerUnreachable       = desc("ws_server_target_unreachable_total", "ICMP errors (connection refused) the relay's UDP sockets reported for the node's address.", "node")
+
+	descWSTunnelMessages = desc("ws_tunnel_messages_total", "Messages through the WebSocket tunnel: sent (datagrams from the node, sent to the relay) and received (messages from the relay, delivered to the node).", "node", "direction")
+	descWSTunnelBytes    = desc("ws_tunnel_bytes_total", "Payload bytes of the messages through the tunnel, by direction as in stt_ws_tunnel_messages_total.", "node", "direction")
+	descWSTunnelDrops    = desc("ws_tunnel_drops_total", "Datagrams the tunnel dropped, by cause: queue_full (the queue towards the relay was full), foreign (from an address other than the node's), oversize (a datagram from the node above the message size limit), no_peer (a message from the relay before the node sent anything), send_failed (the UDP socket refused to deliver to the node).", "node", "cause")
+)
+
+// wsDescs lists the WebSocket descriptors for Describe.
+var wsDescs = []*prometheus.Desc{
+	descWSServerActive, descWSServerUpgrades, descWSServerRefused, descWSServerOverLimit,
+	descWSServerHandshakeTimeouts, descWSServerIdleTimeouts, descWSServerProtocolErrors,
+	descWSServerMessages, descWSServerBytes, descWSServerDrops, descWSServerUnreachable,
+	descWSTunnelMessages, descWSTunnelBytes, descWSTunnelDrops,
+}

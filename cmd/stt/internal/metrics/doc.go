@@ -1,6 +1,8 @@
-// Package metrics exposes STT node and session counters to Prometheus for
-// the stt command's --metrics flag: a Collector reads Node.Stats() and every
-// open Session.Stats() when scraped and turns them into const metrics, and a
+// Package metrics exposes STT node and session counters, and those of the
+// WebSocket fallback's relay and tunnel (transport/ws) when a command runs
+// one, to Prometheus for the stt command's --metrics flag: a Collector reads
+// Node.Stats(), every open Session.Stats() and the relay's or tunnel's
+// Stats() when scraped and turns them into const metrics, and a
 // Server serves them over HTTP at /metrics on the address the user names. It
 // lives under cmd/stt so that github.com/prometheus/client_golang never enters
 // the library's import graph (internal/deps_test.go guards the library
