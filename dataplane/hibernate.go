@@ -16,8 +16,9 @@ package dataplane
 // neither sent nor received an authenticated packet for
 // Config.HibernateAfter releases its hot part (hibernate). Everything that
 // needs it again wakes it first: a packet for the session, a command from
-// the API, the keepalive timer. Waking derives two or three AEAD contexts
-// from the secrets (a few microseconds and ~3 KiB), so it stays off the
+// the API, the keepalive timer. Waking derives three AEAD contexts from
+// the secrets (BenchmarkWake: 3.9 µs and 5.9 KB allocated with AES-256-GCM,
+// 2.6 µs and 2.1 KB with ChaCha20-Poly1305), so it stays off the
 // steady-state packet path by construction: a session that moves packets
 // never hibernates.
 //

@@ -3,6 +3,9 @@ package dataplane
 import (
 	"testing"
 	"time"
+
+	"github.com/stt-go/stt/internal/monotime"
+	"github.com/stt-go/stt/stc"
 )
 
 // TestGrowSendBuffer checks the send buffer's auto-tuning rule: a stream
@@ -40,6 +43,35 @@ func TestGrowSendBuffer(t *testing.T) {
 			}
 			if st.growSendBuffer() {
 				t.Fatal("grew again with the same stats")
+			}
+		})
+	}
+}
+
+// BenchmarkWake measures rebuilding a hibernated session's hot state (AEAD
+// contexts for the current send and receive keys and the next receive key,
+// sent history, congestion control, pacer): the cost a session pays on the
+// first packet, command or keepalive after hibernating.
+func BenchmarkWake(b *testing.B) {
+	for _, suite := range []stc.Suite{stc.SuiteAES256GCM, stc.SuiteChaCha20Poly1305} {
+		b.Run(suite.String(), func(b *testing.B) {
+			s := &Session{
+				suite: suite, cfg: (&Config{}).withDefaults(),
+				loop: &loop{e: &Engine{}}, maxDatagram: DefaultMaxDatagram,
+			}
+			s.state.Store(int32(StateActive))
+			for i := range s.sendSecret {
+				s.sendSecret[i], s.recvSecret[i] = byte(i), byte(255-i)
+			}
+			if !s.wake(monotime.Now()) { // a session starts hot
+				b.Fatal("wake failed")
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				s.hibernate()
+				if !s.wake(monotime.Now()) {
+					b.Fatal("wake failed")
+				}
 			}
 		})
 	}
