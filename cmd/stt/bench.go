@@ -104,37 +104,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return err
 		}
-		path, err := pf.open(ctx, nf.handshakeTimeout, log)
+		var node *stt.Node
+		var cleanup func()
+		ctx, node, sess, cleanup, err = dialPeer(ctx, &pf, &nf, cfg, mx, log)
 		if err != nil {
 			return err
 		}
-		defer path.close() // after stopNode: the node's CLOSE goes through the tunnel
-		if cfg.ListenAddr, err = bindFor(path.addr); err != nil {
-			return err
-		}
-		node, err := startNode(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		defer stopNode(node)
-		if err := mx.addNode(metricsNodeLocal, node); err != nil {
-			return err
-		}
-		if err := mx.addWSTunnel(metricsNodeLocal, path.tun); err != nil {
-			return err
-		}
-		var stopWatch func()
-		ctx, stopWatch = path.watch(ctx)
-		defer stopWatch()
-		sess, err = connect(ctx, node, path.addr, path.name, nf.handshakeTimeout)
-		if err != nil {
-			return err
-		}
-		mx.track(node, sess)
+		defer cleanup()
 		res.Handshake = time.Since(t0)
-		defer sess.Close()
 		res.Suite = node.Suite()
-		res.RemoteAddr = path.name
+		res.RemoteAddr = pf.name()
 	}
 	if err := benchSession(ctx, sess, size, *streams, *messages, *rtt, &res); err != nil {
 		if cause := context.Cause(ctx); errors.Is(cause, errTunnelEnded) {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	stt "github.com/stt-go/stt"
 	"github.com/stt-go/stt/transport/ws"
 )
 
@@ -145,6 +146,14 @@ func (f *peerFlags) check(required bool) error {
 // remote reports whether a listening node was named.
 func (f *peerFlags) remote() bool { return f.to != "" || f.via != "" }
 
+// name is how output and errors call the peer: the --via URL or --to.
+func (f *peerFlags) name() string {
+	if f.via != "" {
+		return f.via
+	}
+	return f.to
+}
+
 // peerPath is the way to a listening node: the UDP address the local node
 // Connects to and, with --via, the tunnel behind that address.
 type peerPath struct {
@@ -211,4 +220,57 @@ func (p *peerPath) watch(ctx context.Context) (wctx context.Context, stop func()
 		cancel(nil)
 		<-done
 	}
+}
+
+// dialPeer opens the path to the listening node (UDP, or a tunnel for
+// --via), starts the local node on cfg.ListenAddr (an address that reaches
+// the tunnel when that is empty), registers both with the metrics and
+// connects. The returned context also ends when the tunnel dies. cleanup
+// closes everything in the order that keeps the node's CLOSE on its way:
+// session, watch, node, then the tunnel. On error everything opened so far
+// is already closed.
+func dialPeer(ctx context.Context, pf *peerFlags, nf *nodeFlags, cfg stt.Config, mx *metricsExport, log *slog.Logger) (
+	wctx context.Context, node *stt.Node, sess *stt.Session, cleanup func(), err error) {
+	var undo []func()
+	closeAll := func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			closeAll()
+		}
+	}()
+	path, err := pf.open(ctx, nf.handshakeTimeout, log)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	undo = append(undo, path.close)
+	if cfg.ListenAddr == "" {
+		// --via: the tunnel's node-facing address is on loopback.
+		if cfg.ListenAddr, err = bindFor(path.addr); err != nil {
+			return nil, nil, nil, nil, err
+		}
+	}
+	n, err := startNode(ctx, cfg)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	undo = append(undo, func() { stopNode(n) }) // n, not node: the error returns below clear node
+	if err = mx.addNode(metricsNodeLocal, n); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if err = mx.addWSTunnel(metricsNodeLocal, path.tun); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	wctx, stopWatch := path.watch(ctx)
+	undo = append(undo, stopWatch)
+	se, err := connect(wctx, n, path.addr, path.name, nf.handshakeTimeout)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	mx.track(n, se)
+	undo = append(undo, func() { _ = se.Close() })
+	return wctx, n, se, closeAll, nil
 }

@@ -90,36 +90,11 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer mx.close(ctx)
-	path, err := pf.open(ctx, nf.handshakeTimeout, log)
+	ctx, _, sess, cleanup, err := dialPeer(ctx, &pf, &nf, cfg, mx, log)
 	if err != nil {
 		return err
 	}
-	defer path.close() // after stopNode: the node's CLOSE goes through the tunnel
-	if cfg.ListenAddr == "" {
-		// --via: the tunnel's node-facing address is on loopback.
-		if cfg.ListenAddr, err = bindFor(path.addr); err != nil {
-			return err
-		}
-	}
-	node, err := startNode(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer stopNode(node)
-	if err := mx.addNode(metricsNodeLocal, node); err != nil {
-		return err
-	}
-	if err := mx.addWSTunnel(metricsNodeLocal, path.tun); err != nil {
-		return err
-	}
-	ctx, stopWatch := path.watch(ctx)
-	defer stopWatch()
-	sess, err := connect(ctx, node, path.addr, path.name, nf.handshakeTimeout)
-	if err != nil {
-		return err
-	}
-	mx.track(node, sess)
-	defer sess.Close()
+	defer cleanup()
 
 	pg := newProgress(stdout, mode.resolve(os.Stdout))
 	pctx, stopProgress := context.WithCancel(context.Background())
