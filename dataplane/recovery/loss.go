@@ -73,7 +73,7 @@ func (s *Sent) OnAck(now monotime.Time, ranges []AckRange, ackDelay time.Duratio
 	if !s.hasLargestAcked || largest > s.largestAcked {
 		s.largestAcked, s.hasLargestAcked = largest, true
 	}
-	s.reo.onAck(now, ranges, rtt.lossDelay(), rtt.PTO(rtt.MaxAckDelay()))
+	s.reo.onAck(now, ranges, rtt)
 	if newly == 0 {
 		return false, nil
 	}

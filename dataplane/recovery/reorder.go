@@ -106,15 +106,18 @@ func (r *reordering) recordLost(pn uint64, sent, lostAt monotime.Time, largestAc
 }
 
 // onAck checks an ACK frame's ranges against the remembered losses and
-// widens the tolerance for every one acknowledged after all. baseDelay is
-// the RFC 9002 time threshold without the window, pto the cap on it.
-func (r *reordering) onAck(now monotime.Time, ranges []AckRange, baseDelay, pto time.Duration) {
+// widens the tolerance for every one acknowledged after all: the time
+// threshold by what it lacked against rtt's RFC 9002 threshold, capped at
+// rtt's PTO. Without remembered losses (the loss-free case) it costs one
+// comparison per ACK.
+func (r *reordering) onAck(now monotime.Time, ranges []AckRange, rtt *RTT) {
 	if r.mem != nil {
 		r.mem.nSpur = 0
 	}
 	if r.live == 0 {
 		return
 	}
+	baseDelay, pto := rtt.lossDelay(), rtt.PTO(rtt.MaxAckDelay())
 	m := r.mem
 	for i := range m.recent {
 		rec := &m.recent[i]

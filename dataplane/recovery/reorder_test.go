@@ -158,7 +158,9 @@ func TestReorderingDecay(t *testing.T) {
 		t.Fatalf("after %d expired losses: %d packets %v, want 50 and 4ms", decayAfter, r.extraPackets, r.window)
 	}
 	// A spurious loss resets the count.
-	r.onAck(0, []AckRange{{recentLostN + decayAfter - 1, recentLostN + decayAfter - 1}}, time.Millisecond, time.Second)
+	var rtt RTT
+	rtt.Update(time.Millisecond, 0, true)
+	r.onAck(0, []AckRange{{recentLostN + decayAfter - 1, recentLostN + decayAfter - 1}}, &rtt)
 	if r.expired != 0 || r.spurious != 1 {
 		t.Fatalf("expired %d spurious %d", r.expired, r.spurious)
 	}
