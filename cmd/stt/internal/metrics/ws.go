@@ -26,16 +26,34 @@ type WSTunnelSource interface {
 // added under one node name: their series would collide.
 var ErrDuplicateWS = errors.New("metrics: WebSocket server or tunnel already added for this node")
 
-// wsServerState is one relay's entry; guarded by Collector.mu.
-type wsServerState struct {
+// wsEntry is one relay's or tunnel's registration; guarded by
+// Collector.mu.
+type wsEntry[S any] struct {
 	node string
-	src  WSServerSource
+	src  S
 }
 
-// wsTunnelState is one tunnel's entry; guarded by Collector.mu.
-type wsTunnelState struct {
-	node string
-	src  WSTunnelSource
+// wsServerState and wsTunnelState are the relay's and the tunnel's entries.
+type (
+	wsServerState = wsEntry[WSServerSource]
+	wsTunnelState = wsEntry[WSTunnelSource]
+)
+
+// addWS appends src to list under node, refusing an empty name and a
+// second entry of the same kind (what: "server" or "tunnel") for node.
+func addWS[S any](c *Collector, list *[]wsEntry[S], what, node string, src S) error {
+	if node == "" {
+		return ErrNodeName
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range *list {
+		if e.node == node {
+			return fmt.Errorf("%w: %s of %q", ErrDuplicateWS, what, node)
+		}
+	}
+	*list = append(*list, wsEntry[S]{node: node, src: src})
+	return nil
 }
 
 // AddWSServer exports the counters of s, the WebSocket relay (stt listen
@@ -45,18 +63,7 @@ type wsTunnelState struct {
 // added under node before. s stays exported, final counters included,
 // after it shuts down.
 func (c *Collector) AddWSServer(node string, s WSServerSource) error {
-	if node == "" {
-		return ErrNodeName
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, st := range c.wsServers {
-		if st.node == node {
-			return fmt.Errorf("%w: server of %q", ErrDuplicateWS, node)
-		}
-	}
-	c.wsServers = append(c.wsServers, wsServerState{node: node, src: s})
-	return nil
+	return addWS(c, &c.wsServers, "server", node, s)
 }
 
 // AddWSTunnel exports the counters of t, the WebSocket tunnel (stt send or
@@ -66,18 +73,7 @@ func (c *Collector) AddWSServer(node string, s WSServerSource) error {
 // a tunnel was added under node before. t stays exported, final counters
 // included, after it closes.
 func (c *Collector) AddWSTunnel(node string, t WSTunnelSource) error {
-	if node == "" {
-		return ErrNodeName
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, st := range c.wsTunnels {
-		if st.node == node {
-			return fmt.Errorf("%w: tunnel of %q", ErrDuplicateWS, node)
-		}
-	}
-	c.wsTunnels = append(c.wsTunnels, wsTunnelState{node: node, src: t})
-	return nil
+	return addWS(c, &c.wsTunnels, "tunnel", node, t)
 }
 
 // Label values of the ws_server direction label (the field names of
