@@ -1,6 +1,9 @@
 package ws
 
-import "time"
+import (
+	"log/slog"
+	"time"
+)
 
 // Protocol constants (RFC 6455). These never change.
 const (
@@ -88,3 +91,27 @@ const (
 	minTick = 5 * time.Millisecond
 	maxTick = 250 * time.Millisecond
 )
+
+// populateShared applies the defaults and ranges of the fields
+// ServerConfig and DialConfig share, so both ends of a link agree on them.
+func populateShared(maxMessage, queueLen *int, handshake, ping, closeTimeout *time.Duration, logger **slog.Logger) {
+	if *maxMessage <= 0 {
+		*maxMessage = DefaultMaxMessage
+	}
+	*maxMessage = min(max(*maxMessage, MinMaxMessage), MaxMaxMessage)
+	if *queueLen <= 0 {
+		*queueLen = DefaultQueueLen
+	}
+	*queueLen = min(*queueLen, MaxQueueLen)
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{{handshake, DefaultHandshakeTimeout}, {ping, DefaultPingInterval}, {closeTimeout, DefaultCloseTimeout}} {
+		if *d.v <= 0 {
+			*d.v = d.def
+		}
+	}
+	if *logger == nil {
+		*logger = discardLogger
+	}
+}

@@ -86,26 +86,10 @@ func (c *ServerConfig) populate() error {
 	if !strings.HasPrefix(c.Path, "/") || strings.ContainsAny(c.Path, "? \t\r\n") {
 		return fmt.Errorf("ws: ServerConfig.Path must start with / and hold no query or spaces (got %q)", c.Path)
 	}
-	if c.MaxMessage <= 0 {
-		c.MaxMessage = DefaultMaxMessage
-	}
-	c.MaxMessage = min(max(c.MaxMessage, MinMaxMessage), MaxMaxMessage)
+	populateShared(&c.MaxMessage, &c.QueueLen, &c.HandshakeTimeout, &c.PingInterval, &c.CloseTimeout, &c.Logger)
 	if c.MaxConns <= 0 {
 		c.MaxConns = DefaultMaxConns
 	}
-	if c.HandshakeTimeout <= 0 {
-		c.HandshakeTimeout = DefaultHandshakeTimeout
-	}
-	if c.PingInterval <= 0 {
-		c.PingInterval = DefaultPingInterval
-	}
-	if c.CloseTimeout <= 0 {
-		c.CloseTimeout = DefaultCloseTimeout
-	}
-	if c.QueueLen <= 0 {
-		c.QueueLen = DefaultQueueLen
-	}
-	c.QueueLen = min(c.QueueLen, MaxQueueLen)
 	if c.MaxBuffered <= 0 {
 		c.MaxBuffered = DefaultMaxBuffered
 	}
@@ -114,9 +98,6 @@ func (c *ServerConfig) populate() error {
 		c.Loops = runtime.GOMAXPROCS(0)
 	}
 	c.Loops = min(max(c.Loops, 1), 64)
-	if c.Logger == nil {
-		c.Logger = discardLogger
-	}
 	return nil
 }
 

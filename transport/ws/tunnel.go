@@ -56,26 +56,7 @@ func (c *DialConfig) populate() {
 	if c.LocalAddr == "" {
 		c.LocalAddr = DefaultLocalAddr
 	}
-	if c.MaxMessage <= 0 {
-		c.MaxMessage = DefaultMaxMessage
-	}
-	c.MaxMessage = min(max(c.MaxMessage, MinMaxMessage), MaxMaxMessage)
-	if c.HandshakeTimeout <= 0 {
-		c.HandshakeTimeout = DefaultHandshakeTimeout
-	}
-	if c.PingInterval <= 0 {
-		c.PingInterval = DefaultPingInterval
-	}
-	if c.CloseTimeout <= 0 {
-		c.CloseTimeout = DefaultCloseTimeout
-	}
-	if c.QueueLen <= 0 {
-		c.QueueLen = DefaultQueueLen
-	}
-	c.QueueLen = min(c.QueueLen, MaxQueueLen)
-	if c.Logger == nil {
-		c.Logger = discardLogger
-	}
+	populateShared(&c.MaxMessage, &c.QueueLen, &c.HandshakeTimeout, &c.PingInterval, &c.CloseTimeout, &c.Logger)
 }
 
 // TunnelStats is a snapshot of a Tunnel's counters.
