@@ -42,6 +42,18 @@ const (
 	SessionClosed    = dataplane.StateClosed    // terminated
 )
 
+// StreamState is a stream's lifecycle state (Created, Open, Closing,
+// Closed); see Stream.State.
+type StreamState = dataplane.StreamState
+
+// Stream states, the seed's Created → Open → Closing → Closed.
+const (
+	StreamCreated = dataplane.StreamCreated // opened; the peer not yet told
+	StreamOpen    = dataplane.StreamOpen    // both ends know it; both directions open
+	StreamClosing = dataplane.StreamClosing // a direction ended; the slot still held
+	StreamClosed  = dataplane.StreamClosed  // both directions finished; slot released
+)
+
 // SessionID is the 8-byte session identifier both peers derive.
 type SessionID = wire.SessionID
 
@@ -104,8 +116,11 @@ type Node struct {
 	acceptQ  chan *Session
 	mode     atomic.Int32 // 0 unset, 1 Accept/AcceptStream, 2 Receive
 	packets  chan Packet
-	recvWG   sync.WaitGroup
 	stopping chan struct{}
+
+	recvMu      sync.Mutex // protects recvStopped and recvWG.Add (Stop waits on recvWG)
+	recvStopped bool
+	recvWG      sync.WaitGroup
 
 	sessMu   sync.Mutex // protects sessions, dialled
 	sessions map[*Session]struct{}
@@ -216,7 +231,6 @@ func (n *Node) Start(ctx context.Context) error {
 	dcfg := n.cfg.dataplaneConfig()
 	dcfg.OnHandshake = n.onHandshake
 	dcfg.OnAccept = n.onAccept
-	dcfg.OnStream = n.onStream
 	dcfg.OnClose = n.onClose
 	dcfg.OnCustomFrame = n.dispatcher.dispatch
 	eng, err := dataplane.New(dcfg, g.Conns(), g.Steered())
@@ -402,6 +416,9 @@ func (n *Node) Stop(ctx context.Context) error {
 	wg.Wait()
 	_ = n.plane.Close()
 	_ = n.engine.Close()
+	n.recvMu.Lock()
+	n.recvStopped = true
+	n.recvMu.Unlock()
 	n.recvWG.Wait()
 	n.state.Store(int32(NodeStopped))
 	return ctx.Err()
@@ -419,8 +436,12 @@ func (n *Node) onAccept(s *Session) {
 	n.sessMu.Lock()
 	n.sessions[s] = struct{}{}
 	n.sessMu.Unlock()
+	// The mode is read after the session is registered: if Receive
+	// switched the mode before, it is seen here; if after, Receive's
+	// takeOverStreams finds the session in n.sessions.
 	if n.mode.Load() == modeReceive {
-		return // Receive mode: streams are taken in onStream
+		n.receiveOn(s)
+		return
 	}
 	select {
 	case n.acceptQ <- s:
@@ -471,6 +492,9 @@ func (a *dataPlaneAdapter) Install(est *control.Established) error {
 		n.sessions[s] = struct{}{}
 		n.dialled[s.ID()] = s
 		n.sessMu.Unlock()
+		if n.mode.Load() == modeReceive { // as in onAccept
+			n.receiveOn(s)
+		}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 
+	"github.com/stt-go/stt/dataplane"
 	"github.com/stt-go/stt/wire"
 )
 
@@ -20,14 +21,22 @@ type Packet struct {
 
 // Receive returns the next message any peer sent with SendMessage on any
 // stream, in arrival order (each stream's order is kept). The first call
-// switches the node into receive mode: incoming sessions and streams are
-// accepted automatically, and Accept/AcceptStream then fail with
-// ErrReceiveMode (as Receive does if they were used first).
+// switches the node into receive mode: from then on every stream a peer
+// opens, on every session — accepted or dialled, including streams and
+// sessions that arrived before this first call and were not yet taken by
+// Accept or AcceptStream — is read by the node, each stream until its end,
+// after which the node closes it (so its slot returns to the peer).
+// Accept and AcceptStream then fail with ErrReceiveMode, and Receive
+// does the same if Accept was called first. Messages wait in a queue of
+// 1024; a stream whose messages are not taken waits (back-pressure to its
+// sender through flow control), nothing is dropped.
 func (n *Node) Receive(ctx context.Context) (Packet, error) {
 	if n.State() < NodeRunning {
 		return Packet{}, ErrNotStarted
 	}
-	if !n.mode.CompareAndSwap(modeUnset, modeReceive) && n.mode.Load() != modeReceive {
+	if n.mode.CompareAndSwap(modeUnset, modeReceive) {
+		n.takeOverStreams()
+	} else if n.mode.Load() != modeReceive {
 		return Packet{}, ErrReceiveMode
 	}
 	select {
@@ -40,20 +49,47 @@ func (n *Node) Receive(ctx context.Context) (Packet, error) {
 	}
 }
 
-// onStream is offered every peer-opened stream; in receive mode it starts a
-// reader that turns the stream's messages into Packets.
-func (n *Node) onStream(s *Session, st *Stream) bool {
-	if n.mode.Load() != modeReceive {
-		return false
+// takeOverStreams runs once, when Receive switches the node into receive
+// mode: every session known so far hands its queued and future streams to
+// the node's readers. Sessions installed concurrently are covered either
+// here or by receiveOn in their install hook, which checks the mode after
+// registering the session (see onAccept).
+func (n *Node) takeOverStreams() {
+	for drained := false; !drained; {
+		select {
+		case <-n.acceptQ: // a session Accept will never take; it is in n.sessions
+		default:
+			drained = true
+		}
+	}
+	for _, s := range n.Sessions() {
+		n.receiveOn(s)
+	}
+}
+
+// receiveOn makes the node read every peer-opened stream of s.
+func (n *Node) receiveOn(s *Session) {
+	s.HandleStreams(func(st *Stream) { n.startReceiveStream(s, st) })
+}
+
+// startReceiveStream starts the reader of one stream, unless the node is
+// stopping (then the stream is abandoned).
+func (n *Node) startReceiveStream(s *Session, st *Stream) {
+	n.recvMu.Lock()
+	defer n.recvMu.Unlock()
+	if n.recvStopped {
+		st.CancelRead(dataplane.CodeNodeStopping)
+		return
 	}
 	n.recvWG.Add(1)
 	go n.receiveStream(s, st)
-	return true
 }
 
-// receiveStream reads messages from one stream until it ends.
+// receiveStream reads messages from one stream until it ends, then closes
+// the stream so its slot is released on both ends.
 func (n *Node) receiveStream(s *Session, st *Stream) {
 	defer n.recvWG.Done()
+	defer st.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {

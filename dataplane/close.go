@@ -51,6 +51,7 @@ func (s *Session) finish(err error) {
 	// the session's error, so a close never discards delivered data.
 	for _, st := range s.streams {
 		st.send.Reset(CodeNodeStopping)
+		st.state.Store(int32(StreamClosed))
 	}
 	s.stats.activeStreams.Store(0)
 	s.streams = nil
@@ -85,7 +86,7 @@ func (s *Session) checkDrained(now monotime.Time) {
 		return
 	}
 	for _, st := range s.streams {
-		if st.localReset.Load() {
+		if st.resetSent || st.localReset.Load() {
 			continue
 		}
 		// Every byte written must be acknowledged, and so must the FIN of

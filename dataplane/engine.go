@@ -46,10 +46,6 @@ type Config struct {
 	// OnAccept announces a session the peer opened, once installed. Called
 	// on the loop goroutine; must not block.
 	OnAccept func(*Session)
-	// OnStream, if set, is offered every peer-opened stream first; returning
-	// true takes it (Node.Receive mode) instead of queueing it for
-	// AcceptStream. Called on the loop goroutine; must not block.
-	OnStream func(*Session, *Stream) bool
 	// OnClose is called on the loop goroutine when a session ends.
 	OnClose func(*Session)
 	// OnCustomFrame handles application frames 0x80-0xFF; payload is

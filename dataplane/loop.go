@@ -312,7 +312,7 @@ func (l *loop) exec(now monotime.Time, c *cmd) {
 		l.sessions[s.id] = s
 		l.e.stats.sessions.Add(1)
 		s.lastRecv, s.lastSend = now, now
-		s.keyStart = now
+		s.keyStart, s.installedAt = now, now
 		if !s.initiator {
 			s.pend |= ctrlFinal
 			s.markDirty()
@@ -329,8 +329,14 @@ func (l *loop) exec(now monotime.Time, c *cmd) {
 		if s.State() == StateClosed || st.removed || !s.wake(now) {
 			return
 		}
-		if s.streams[st.id] == nil {
-			s.addStream(st)
+		s.registerLocal(st)
+		// Announce the stream at once (MAX_STREAM_DATA with our initial
+		// credit), so the peer's AcceptStream returns before we write:
+		// protocols where the accepting side speaks first work. Usually it
+		// rides in the same packet as the first DATA.
+		if !st.announced {
+			st.pendWindow = true
+			s.queueStreamCtl(st)
 		}
 	case opStreamWake:
 		l.streamWake(now, c.stream)
@@ -346,9 +352,11 @@ func (l *loop) exec(now monotime.Time, c *cmd) {
 		if st.sess.State() == StateClosed || st.removed || !st.sess.wake(now) {
 			return
 		}
-		st.stopCode = c.code
-		st.pendStop = true
-		st.sess.queueStreamCtl(st)
+		if !st.finSeen { // the peer's final size known: nothing to stop
+			st.stopCode = c.code
+			st.pendStop = true
+			st.sess.queueStreamCtl(st)
+		}
 		st.sess.checkStreamDone(st)
 	case opSessionDrain:
 		if c.sess.wake(now) {
@@ -387,8 +395,8 @@ func (l *loop) streamWake(now monotime.Time, st *Stream) {
 	if s.State() == StateClosed || st.removed || !s.wake(now) {
 		return
 	}
-	if s.streams[st.id] == nil && s.isLocal(st.id) {
-		s.addStream(st)
+	if s.isLocal(st.id) {
+		s.registerLocal(st)
 	}
 	s.creditChanged(st)
 	if lim, ok := st.recv.MaybeGrowLimit(now, s.rtt.Smoothed()); ok {

@@ -77,7 +77,7 @@ func (s *Session) onPacket(now monotime.Time, pkt []byte, from netip.AddrPort) {
 	s.stats.pktsRecv.Add(1)
 	s.stats.lastActive.Store(int64(now))
 	if s.State() == StateHandshake {
-		s.confirm()
+		s.confirm(now)
 	}
 	if from != s.peer {
 		s.migrate(from)
@@ -115,7 +115,18 @@ func (s *Session) countFailedOpen() {
 }
 
 // confirm marks the handshake complete on the first packet that opens.
-func (s *Session) confirm() {
+// The initiator installs its session as it sends AUTH_PROOF, and the
+// first packet that opens is the responder's FINAL, one round trip later:
+// that interval is the session's first RTT sample (inflated, never
+// deflated, if AUTH_PROOF was retransmitted). Without it a session that
+// has not yet sent data would time its PTOs — and its close linger — from
+// the 333 ms initial RTT. The responder gets its first sample from the
+// acknowledgement of FINAL.
+func (s *Session) confirm(now monotime.Time) {
+	if s.initiator && !s.rtt.HasSample() && s.installedAt != 0 {
+		s.rtt.Update(now.Sub(s.installedAt), 0, false)
+		s.publishRecoveryStats()
+	}
 	s.state.CompareAndSwap(int32(StateHandshake), int32(StateActive))
 	if s.confirmed != nil {
 		close(s.confirmed)
@@ -220,7 +231,16 @@ func (s *Session) streamFor(id wire.StreamID) (*Stream, error) {
 	if s.isLocal(id) {
 		s.api.mu.Lock()
 		opened := s.api.openedLocal
+		st := s.api.opening[id]
 		s.api.mu.Unlock()
+		if st != nil {
+			// Opened by the application, its opStreamOpen not yet run: the
+			// peer learnt of it through a higher stream (implicit opening)
+			// and already answers. Register it now, or this frame is lost.
+			s.registerLocal(st)
+			st.markAnnounced()
+			return st, nil
+		}
 		if idx <= opened {
 			return nil, nil // ours, finished and removed
 		}
@@ -236,11 +256,9 @@ func (s *Session) streamFor(id wire.StreamID) (*Stream, error) {
 	var st *Stream
 	for i := s.peerStreamsSeen + 1; i <= idx; i++ {
 		st = s.newStream(streamIDFromIndex(i, odd), s.peerStreamMax)
+		st.announced = true // the peer opened it
+		st.state.Store(int32(StreamOpen))
 		s.addStream(st)
-		s.stats.activeStreams.Add(1)
-		if s.cfg.OnStream != nil && s.cfg.OnStream(s, st) {
-			continue
-		}
 		s.queueAccept(st)
 	}
 	s.peerStreamsSeen = idx
@@ -308,15 +326,13 @@ func (s *Session) onAcked(p *recovery.SentPacket) {
 	for i := 0; i < int(p.NRanges); i++ {
 		r := &p.Ranges[i]
 		if st := s.streams[wire.StreamID(r.StreamID)]; st != nil {
-			st.send.OnAcked(r.Offset, int(r.Len), r.Fin)
-			s.checkStreamDone(st)
-		}
-	}
-	if p.Ctrl&ctrlStream != 0 {
-		for _, st := range s.streams {
-			if st.ctlInFlight && st.ctlPN == p.PN {
-				st.ctlInFlight = false
+			if r.Len > 0 || r.Fin {
+				st.send.OnAcked(r.Offset, int(r.Len), r.Fin)
 			}
+			if r.Ctl&stCtlReset != 0 {
+				st.resetAcked = true
+			}
+			s.checkStreamDone(st)
 		}
 	}
 	if !s.keyUpdAcked && p.PN >= s.keyUpdPN {
@@ -328,14 +344,30 @@ func (s *Session) onAcked(p *recovery.SentPacket) {
 	}
 }
 
-// requeueData queues the stream bytes p carried for sending again.
+// requeueData queues the stream bytes and stream control frames p carried
+// for sending again. A control frame that no longer matters is not
+// repeated: a RESET already acknowledged (by a later copy), or a
+// STOP_SENDING or MAX_STREAM_DATA once the peer's final size is known.
 func (s *Session) requeueData(p *recovery.SentPacket) {
 	for i := 0; i < int(p.NRanges); i++ {
 		r := &p.Ranges[i]
-		if st := s.streams[wire.StreamID(r.StreamID)]; st != nil {
+		st := s.streams[wire.StreamID(r.StreamID)]
+		if st == nil {
+			continue // finished and removed: nothing of it is needed any more
+		}
+		if r.Len > 0 || r.Fin {
 			st.send.OnLost(r.Offset, int(r.Len), r.Fin)
 			s.activate(st)
 		}
+		if r.Ctl == 0 {
+			continue
+		}
+		st.pendReset = st.pendReset || r.Ctl&stCtlReset != 0 && !st.resetAcked
+		if !st.finSeen {
+			st.pendStop = st.pendStop || r.Ctl&stCtlStop != 0
+			st.pendWindow = st.pendWindow || r.Ctl&stCtlWindow != 0
+		}
+		s.queueStreamCtl(st)
 	}
 }
 
@@ -349,15 +381,6 @@ func (s *Session) onLost(p *recovery.SentPacket) {
 	s.stats.pktsLost.Add(1)
 	s.requeueData(p)
 	s.pend |= p.Ctrl & (ctrlMaxData | ctrlMaxStreams | ctrlFinal | ctrlClose)
-	if p.Ctrl&ctrlStream != 0 {
-		for _, st := range s.streams {
-			if st.ctlInFlight && st.ctlPN == p.PN {
-				st.ctlInFlight = false
-				st.pendWindow = st.pendWindow || st.advertised > 0
-				s.queueStreamCtl(st)
-			}
-		}
-	}
 	if p.InFlight {
 		s.cc.OnLoss(s.loop.now, p, s.sent.BytesInFlight())
 	}
@@ -390,13 +413,10 @@ func (s *Session) onStreamControl(f *wire.Frame) error {
 		if err != nil || st == nil {
 			return err
 		}
-		s.api.mu.Lock()
-		if s.api.stopped == nil {
-			s.api.stopped = make(map[wire.StreamID]uint64)
-		}
-		s.api.stopped[st.id] = r.Code
-		s.api.mu.Unlock()
+		st.peerStopCode.Store(r.Code)
+		st.peerStopped.Store(true)
 		s.resetStream(st, r.Code)
+		s.checkStreamDone(st)
 	case wire.StreamMaxStreamData:
 		r := &f.MaxStreamData
 		st, err := s.streamFor(r.StreamID)
@@ -442,8 +462,13 @@ func (s *Session) creditChanged(st *Stream) {
 	}
 }
 
-// checkStreamDone removes a stream from the map once both directions are
-// finished, and returns credit for peer-opened streams (MAX_STREAMS).
+// checkStreamDone releases a stream's slot once both directions are
+// finished — ours: every byte and the FIN acknowledged, or our RESET
+// acknowledged; the peer's: its final size known (FIN or RESET) and read up
+// to, reset, or our reading cancelled — whichever of Close, CloseWrite,
+// CancelRead and CancelWrite the application used. The stream leaves the
+// map and, if the peer opened it, its credit returns to the peer at once
+// (MAX_STREAMS).
 func (s *Session) checkStreamDone(st *Stream) {
 	if st.removed {
 		return
@@ -453,19 +478,25 @@ func (s *Session) checkStreamDone(st *Stream) {
 	// runs for every DATA frame received and every packet acknowledged).
 	// CloseWrite stores writeClosed after closing the buffer and then wakes
 	// the loop, which checks again.
-	if !st.sendFinished && st.writeClosed.Load() && st.send.Done() {
+	if !st.sendFinished && (st.resetAcked || !st.resetSent && st.writeClosed.Load() && st.send.Done()) {
 		st.sendFinished = true
 	}
 	if !st.recvFinished && st.finSeen {
 		fs, ok := st.recv.FinalSize()
-		if (ok && st.recv.Consumed() == fs) || st.readCancelled.Load() && ok {
+		if ok && (st.recv.Consumed() == fs || st.readCancelled.Load()) {
 			st.recvFinished = true
+			// Moot once the peer's final size is known.
+			st.pendStop, st.pendWindow = false, false
 		}
 	}
-	if !st.sendFinished || !st.recvFinished || st.pendReset || st.pendStop || st.ctlInFlight {
+	if st.finSeen || st.sendFinished || st.writeClosed.Load() || st.resetSent {
+		st.advanceState(StreamClosing)
+	}
+	if !st.sendFinished || !st.recvFinished {
 		return
 	}
 	st.removed = true
+	st.state.Store(int32(StreamClosed))
 	delete(s.streams, st.id)
 	s.stats.activeStreams.Add(-1)
 	if !s.isLocal(st.id) {
@@ -476,24 +507,26 @@ func (s *Session) checkStreamDone(st *Stream) {
 	}
 }
 
+// resetStream abandons our sending direction of st with code (CancelWrite,
+// or the peer's STOP_SENDING): unsent and unacknowledged data is dropped
+// and a RESET carrying the final size goes out until acknowledged. A
+// direction already finished (FIN acknowledged) or reset is left alone.
 func (s *Session) resetStream(st *Stream, code uint64) {
-	if st.pendReset || st.resetFinal != 0 || st.sendFinished && st.send.Done() {
+	if st.resetSent || st.sendFinished {
 		return
 	}
-	st.localReset.Store(true)
+	st.resetSent = true
 	st.resetCode = code
 	st.resetFinal = st.send.Reset(code)
 	st.pendReset = true
-	st.sendFinished = true
 	s.queueStreamCtl(st)
 }
 
 func (s *Session) queueStreamCtl(st *Stream) {
-	for _, x := range s.ctlStreams {
-		if x == st {
-			return
-		}
+	if st.inCtl || st.removed {
+		return
 	}
+	st.inCtl = true
 	s.ctlStreams = append(s.ctlStreams, st)
 	s.markDirty()
 }

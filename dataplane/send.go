@@ -287,58 +287,86 @@ func (s *Session) appendControl(now monotime.Time, b []byte, limit int, sp *reco
 	if len(s.frames) == 0 {
 		s.frames = nil
 	}
-	// Stream control frames.
-	kept := s.ctlStreams[:0]
-	for _, st := range s.ctlStreams {
-		if !s.appendStreamCtl(b, limit, st, &b) {
-			kept = append(kept, st)
-			continue
-		}
-		st.ctlPN = s.curPN
-		st.ctlInFlight = true
-		sp.Ctrl |= ctrlStream
+	b = s.appendStreamCtls(b, limit, sp)
+	if sp.NRanges > 0 {
 		el = true
 	}
-	clear(s.ctlStreams[len(kept):])
-	s.ctlStreams = kept
 	return b, el
 }
 
-// appendStreamCtl appends st's pending RESET / STOP_SENDING /
-// MAX_STREAM_DATA frames; it reports false if they did not all fit.
-func (s *Session) appendStreamCtl(b []byte, limit int, st *Stream, out *[]byte) bool {
+// Stream control frames a packet carried, recorded per stream in
+// recovery.StreamRange.Ctl so that a lost packet re-queues exactly the
+// frames it held and an acknowledged one settles them.
+const (
+	stCtlReset  uint8 = 1 << iota // RESET
+	stCtlStop                     // STOP_SENDING
+	stCtlWindow                   // MAX_STREAM_DATA (or the announcement of a new stream)
+)
+
+// appendStreamCtls appends the pending stream control frames of the streams
+// in ctlStreams, each frame on its own if the whole set does not fit, and
+// records what went out in sp. Streams with frames left stay queued.
+func (s *Session) appendStreamCtls(b []byte, limit int, sp *recovery.SentPacket) []byte {
+	kept := s.ctlStreams[:0]
+	for _, st := range s.ctlStreams {
+		if st.removed {
+			st.inCtl = false
+			continue
+		}
+		if sp.NRanges < recovery.MaxStreamRangesPerPacket {
+			var sent uint8
+			b, sent = s.appendStreamCtl(b, limit, st)
+			if sent != 0 {
+				sp.Ranges[sp.NRanges] = recovery.StreamRange{StreamID: uint64(st.id), Ctl: sent}
+				sp.NRanges++
+				st.markAnnounced()
+			}
+		}
+		if st.pendReset || st.pendStop || st.pendWindow {
+			kept = append(kept, st)
+		} else {
+			st.inCtl = false
+		}
+	}
+	clear(s.ctlStreams[len(kept):])
+	s.ctlStreams = kept
+	return b
+}
+
+// appendStreamCtl appends those of st's pending RESET, STOP_SENDING and
+// MAX_STREAM_DATA frames that fit before limit, clears their pending flags
+// and reports which went out (stCtl* bits).
+func (s *Session) appendStreamCtl(b []byte, limit int, st *Stream) ([]byte, uint8) {
 	f := &s.loop.frame
+	var sent uint8
 	if st.pendReset {
 		f.Type, f.Sub = wire.FrameStreamControl, wire.StreamReset
 		f.ResetStream = wire.ResetStreamFrame{StreamID: st.id, Code: st.resetCode, FinalSize: st.resetFinal}
-		if len(b)+f.Len() > limit {
-			return false
+		if len(b)+f.Len() <= limit {
+			b = f.AppendTo(b)
+			st.pendReset = false
+			sent |= stCtlReset
 		}
-		b = f.AppendTo(b)
-		st.pendReset = false
 	}
 	if st.pendStop {
 		f.Type, f.Sub = wire.FrameStreamControl, wire.StreamStopSending
 		f.StopSending = wire.StopSendingFrame{StreamID: st.id, Code: st.stopCode}
-		if len(b)+f.Len() > limit {
-			*out = b
-			return false
+		if len(b)+f.Len() <= limit {
+			b = f.AppendTo(b)
+			st.pendStop = false
+			sent |= stCtlStop
 		}
-		b = f.AppendTo(b)
-		st.pendStop = false
 	}
 	if st.pendWindow {
 		f.Type, f.Sub = wire.FrameStreamControl, wire.StreamMaxStreamData
 		f.MaxStreamData = wire.MaxStreamDataFrame{StreamID: st.id, Max: st.advertised}
-		if len(b)+f.Len() > limit {
-			*out = b
-			return false
+		if len(b)+f.Len() <= limit {
+			b = f.AppendTo(b)
+			st.pendWindow = false
+			sent |= stCtlWindow
 		}
-		b = f.AppendTo(b)
-		st.pendWindow = false
 	}
-	*out = b
-	return true
+	return b, sent
 }
 
 // appendStreamData fills the rest of the packet with stream data,
@@ -370,9 +398,9 @@ func (s *Session) appendStreamData(b []byte, limit int, sp *recovery.SentPacket)
 		b = wire.AppendDataHeader(b, st.id, off, n, fin, false)
 		copy(b[len(b):len(b)+n], b[start+hdrMax:start+hdrMax+n])
 		b = b[:len(b)+n]
-		r := &sp.Ranges[sp.NRanges]
-		r.StreamID, r.Offset, r.Len, r.Fin = uint64(st.id), off, uint32(n), fin
+		sp.Ranges[sp.NRanges] = recovery.StreamRange{StreamID: uint64(st.id), Offset: off, Len: uint32(n), Fin: fin}
 		sp.NRanges++
+		st.markAnnounced()
 		el = true
 		if !st.send.HasData() {
 			s.deactivateFront()

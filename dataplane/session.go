@@ -107,7 +107,6 @@ const (
 	ctrlMaxData    = 1 << iota // MAX_DATA
 	ctrlMaxStreams             // MAX_STREAMS
 	ctrlFinal                  // FINAL
-	ctrlStream                 // some stream's RESET/STOP_SENDING/MAX_STREAM_DATA (stream.ctlPN)
 	ctrlPing                   // PING
 	ctrlClose                  // CLOSE
 	ctrlPath                   // PATH_CHALLENGE/RESPONSE
@@ -145,9 +144,15 @@ type Session struct {
 		openedLocal  uint64        // streams we opened
 		peerMaxStrms uint64        // streams we may open in total (peer's MAX_STREAMS)
 		limitCh      chan struct{} // made by a waiting OpenStream; closed (and cleared) when peerMaxStrms grows
-		stopped      map[wire.StreamID]uint64
 		accepts      []*Stream     // peer-opened streams for AcceptStream (at most MaxStreams unfinished)
 		acceptCh     chan struct{} // made by a waiting AcceptStream; signalled when accepts grows
+		handler      func(*Stream) // set by HandleStreams: takes peer-opened streams instead of accepts
+		// opening holds streams OpenStream returned whose opStreamOpen the
+		// loop has not run yet. Commands from different goroutines reach
+		// the loop in any order, so the peer can answer on stream 5 (opened
+		// implicitly by stream 7's first frame) before stream 5's command
+		// arrives; the loop then registers it from here (registerLocal).
+		opening map[wire.StreamID]*Stream
 	}
 
 	// ---- loop-owned ----
@@ -181,6 +186,7 @@ type Session struct {
 	lastRecv    monotime.Time // last authenticated packet received
 	lastSend    monotime.Time
 	wokeAt      monotime.Time // last wake from hibernation
+	installedAt monotime.Time // when the loop installed the session (the initiator's AUTH_PROOF went out)
 	timer       recovery.Timer
 	maxDatagram int // bytes per datagram: ours, or less if the peer asked
 
@@ -283,8 +289,12 @@ func (s *Session) OpenStream(ctx context.Context) (*Stream, error) {
 			id := s.api.nextLocal
 			s.api.nextLocal += 2
 			s.api.openedLocal++
-			s.api.mu.Unlock()
 			st := s.newStream(id, s.peerStreamMax)
+			if s.api.opening == nil {
+				s.api.opening = make(map[wire.StreamID]*Stream)
+			}
+			s.api.opening[id] = st
+			s.api.mu.Unlock()
 			s.loop.post(cmd{op: opStreamOpen, stream: st})
 			return st, nil
 		}
@@ -344,9 +354,33 @@ func (s *Session) AcceptStream(ctx context.Context) (*Stream, error) {
 	}
 }
 
-// queueAccept hands a peer-opened stream to AcceptStream.
+// HandleStreams routes every peer-opened stream to h instead of the
+// AcceptStream queue: first those already queued and not yet accepted, in
+// order, then each new one as it arrives. It lets a caller take over a
+// session's streams at any time without stranding one that arrived
+// earlier. h runs on the caller's goroutine for queued streams and on the
+// session's loop goroutine for new ones, so it must not block. Once set,
+// AcceptStream waits for nothing; a second call replaces h.
+func (s *Session) HandleStreams(h func(*Stream)) {
+	s.api.mu.Lock()
+	s.api.handler = h
+	queued := s.api.accepts
+	s.api.accepts = nil
+	s.api.mu.Unlock()
+	for _, st := range queued {
+		h(st)
+	}
+}
+
+// queueAccept hands a peer-opened stream to AcceptStream, or to the
+// HandleStreams handler.
 func (s *Session) queueAccept(st *Stream) {
 	s.api.mu.Lock()
+	if h := s.api.handler; h != nil {
+		s.api.mu.Unlock()
+		h(st)
+		return
+	}
 	s.api.accepts = append(s.api.accepts, st)
 	ch := s.api.acceptCh
 	s.api.mu.Unlock()
@@ -413,10 +447,8 @@ func (s *Session) newStream(id wire.StreamID, peerMax uint64) *Stream {
 // peerStopped returns the *StreamError for a stream the peer asked to stop
 // (STOP_SENDING), or nil.
 func (s *Session) peerStopped(st *Stream) error {
-	s.api.mu.Lock()
-	defer s.api.mu.Unlock()
-	if code, ok := s.api.stopped[st.id]; ok {
-		return &StreamError{StreamID: st.id, Code: code, Remote: true}
+	if st.peerStopped.Load() {
+		return &StreamError{StreamID: st.id, Code: st.peerStopCode.Load(), Remote: true}
 	}
 	return nil
 }
@@ -444,6 +476,22 @@ func streamIDFromIndex(idx uint64, odd bool) wire.StreamID {
 		return wire.StreamID(2*idx - 1)
 	}
 	return wire.StreamID(2 * idx)
+}
+
+// registerLocal adds a stream this side opened to the loop's map, once:
+// from its opStreamOpen, or earlier from streamFor when the peer already
+// answers on it. A stream finished and removed meanwhile stays removed.
+func (s *Session) registerLocal(st *Stream) {
+	if st.removed || s.streams[st.id] != nil {
+		return
+	}
+	s.api.mu.Lock()
+	delete(s.api.opening, st.id)
+	if len(s.api.opening) == 0 {
+		s.api.opening = nil
+	}
+	s.api.mu.Unlock()
+	s.addStream(st)
 }
 
 // addStream registers st in the loop-owned stream map (created lazily so

@@ -45,27 +45,99 @@ type Stream struct {
 		write time.Time
 	}
 
+	// state is the stream's lifecycle state (StreamState): written by the
+	// loop and by the API methods that end a direction, read anywhere.
+	state atomic.Int32
+
 	// Loop-owned state (touched only by the session's loop goroutine).
-	peerMaxData   uint64 // peer's credit for this stream (absolute offset)
-	recvHighest   uint64 // highest offset+len received (session credit accounting)
-	consumedSeen  uint64 // bytes the app had read at the last wake (session credit)
-	advertised    uint64 // last MAX_STREAM_DATA value sent
-	inActive      bool   // in the session's active (has data) list
-	sendFinished  bool   // all data and FIN acked, or reset sent
-	recvFinished  bool   // final size reached and consumed, reset received, or read cancelled
-	finSeen       bool   // the peer's FIN or RESET arrived: the final size is known
-	removed       bool   // removed from the session's stream map
-	pendWindow    bool   // MAX_STREAM_DATA to send
-	pendReset     bool   // RESET to send
-	pendStop      bool   // STOP_SENDING to send
-	resetCode     uint64 // our reset code
-	resetFinal    uint64 // final size for our RESET
-	stopCode      uint64 // our STOP_SENDING code
-	ctlPN         uint64 // packet number that last carried this stream's control frame
-	ctlInFlight   bool   // ctlPN is valid and unacknowledged
-	localReset    atomic.Bool
+	peerMaxData  uint64 // peer's credit for this stream (absolute offset)
+	recvHighest  uint64 // highest offset+len received (session credit accounting)
+	consumedSeen uint64 // bytes the app had read at the last wake (session credit)
+	advertised   uint64 // last MAX_STREAM_DATA value sent
+	inActive     bool   // in the session's active (has data) list
+	inCtl        bool   // in the session's ctlStreams list
+	sendFinished bool   // all data and FIN acknowledged, or our RESET acknowledged
+	recvFinished bool   // final size known, and read to it, reset by the peer or read cancelled
+	finSeen      bool   // the peer's FIN or RESET arrived: the final size is known
+	removed      bool   // removed from the session's stream map: its slot is free
+	announced    bool   // a frame for it has been sent (the peer knows it exists)
+	resetSent    bool   // our RESET has been queued: the send direction is abandoned
+	resetAcked   bool   // our RESET has been acknowledged
+	pendWindow   bool   // MAX_STREAM_DATA to send (also announces a new stream)
+	pendReset    bool   // RESET to send
+	pendStop     bool   // STOP_SENDING to send
+	resetCode    uint64 // our reset code
+	resetFinal   uint64 // final size for our RESET
+	stopCode     uint64 // our STOP_SENDING code
+	peerStopped   atomic.Bool   // the peer sent STOP_SENDING (code in peerStopCode, stored first)
+	peerStopCode  atomic.Uint64
+	localReset    atomic.Bool // CancelWrite called (not set by a reset the peer's STOP_SENDING caused)
 	readCancelled atomic.Bool
 	writeClosed   atomic.Bool // CloseWrite or Close called: a drain waits for the FIN's acknowledgement
+}
+
+// StreamState is a stream's lifecycle state, the seed's
+// Created → Open → Closing → Closed.
+type StreamState int32
+
+// Stream states.
+const (
+	// StreamCreated: OpenStream returned; the peer has not been told yet
+	// (the loop announces the stream in its next packet).
+	StreamCreated StreamState = iota
+	// StreamOpen: both ends know the stream; both directions are open.
+	StreamOpen
+	// StreamClosing: a direction has ended (Close, CloseWrite, CancelRead,
+	// CancelWrite, or the peer's FIN or RESET) but the stream still holds
+	// its slot: data or a RESET awaits acknowledgement, or the peer's
+	// data awaits reading.
+	StreamClosing
+	// StreamClosed: both directions are finished and the stream's slot is
+	// released (for a peer-opened stream, the peer may open another), or
+	// the session closed.
+	StreamClosed
+)
+
+func (s StreamState) String() string {
+	switch s {
+	case StreamCreated:
+		return "Created"
+	case StreamOpen:
+		return "Open"
+	case StreamClosing:
+		return "Closing"
+	case StreamClosed:
+		return "Closed"
+	}
+	return "StreamState(?)"
+}
+
+// State returns the stream's lifecycle state. Every stream of a closed
+// session is Closed.
+func (st *Stream) State() StreamState {
+	if st.sess.State() == StateClosed {
+		return StreamClosed
+	}
+	return StreamState(st.state.Load())
+}
+
+// markAnnounced notes that a frame for st has gone out: the peer knows
+// the stream (Created → Open). Loop only.
+func (st *Stream) markAnnounced() {
+	if !st.announced {
+		st.announced = true
+		st.advanceState(StreamOpen)
+	}
+}
+
+// advanceState moves the state forward to to (never backward).
+func (st *Stream) advanceState(to StreamState) {
+	for {
+		cur := st.state.Load()
+		if cur >= int32(to) || st.state.CompareAndSwap(cur, int32(to)) {
+			return
+		}
+	}
 }
 
 // ID returns the stream's ID: odd when the session's initiator opened it,
@@ -79,9 +151,15 @@ func (st *Stream) Session() *Session { return st.sess }
 // byte is available, the peer's data ends (io.EOF), the stream is reset
 // (*StreamError), the read deadline passes (ErrDeadline) or the session
 // closes.
-func (st *Stream) Read(p []byte) (int, error) { return st.read(context.Background(), p) }
+func (st *Stream) Read(p []byte) (int, error) {
+	n, err := st.read(context.Background(), p)
+	st.sess.stats.bytesRead.Add(uint64(n))
+	return n, err
+}
 
-// read is Read that also ends when ctx is done.
+// read is Read that also ends when ctx is done. It does not count bytes in
+// SessionStats: Read counts what it returns, ReceiveMessage the message
+// bytes without their length prefix.
 func (st *Stream) read(ctx context.Context, p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
@@ -91,9 +169,6 @@ func (st *Stream) read(ctx context.Context, p []byte) (int, error) {
 	for {
 		n, err := st.recv.Read(p)
 		if n > 0 || err != nil {
-			if n > 0 {
-				st.sess.stats.bytesRead.Add(uint64(n))
-			}
 			st.wake() // credit to return, or the end of the stream to note
 			return n, st.mapRecvErr(err)
 		}
@@ -164,9 +239,9 @@ func (st *Stream) mapRecvErr(err error) error {
 	if err == nil || err == io.EOF {
 		return err
 	}
-	var se *StreamError
-	if errors.As(err, &se) {
-		return err
+	var re *streambuf.ResetError
+	if errors.As(err, &re) {
+		return &StreamError{StreamID: st.id, Code: re.Code, Remote: true}
 	}
 	if errors.Is(err, streambuf.ErrClosed) {
 		if st.readCancelled.Load() {
@@ -184,9 +259,14 @@ func (st *Stream) mapRecvErr(err error) error {
 // for sending (the stream buffers up to the configured send buffer of
 // unacknowledged bytes), the write deadline passes (ErrDeadline, with n
 // bytes written), the stream is reset, or the session closes.
-func (st *Stream) Write(p []byte) (int, error) { return st.write(context.Background(), p) }
+func (st *Stream) Write(p []byte) (int, error) {
+	n, err := st.write(context.Background(), p)
+	st.sess.stats.bytesWritten.Add(uint64(n))
+	return n, err
+}
 
-// write is Write that also ends when ctx is done.
+// write is Write that also ends when ctx is done. Like read, it leaves the
+// byte counters to its callers.
 func (st *Stream) write(ctx context.Context, p []byte) (int, error) {
 	var w waiter
 	defer w.stop()
@@ -195,7 +275,6 @@ func (st *Stream) write(ctx context.Context, p []byte) (int, error) {
 		n, err := st.send.Write(p[written:])
 		written += n
 		if n > 0 {
-			st.sess.stats.bytesWritten.Add(uint64(n))
 			st.wake()
 		}
 		if err != nil {
@@ -241,7 +320,7 @@ func (st *Stream) growSendBuffer() bool {
 func (st *Stream) mapSendErr(err error) error {
 	if errors.Is(err, streambuf.ErrClosed) {
 		if st.localReset.Load() {
-			return ErrClosed
+			return ErrClosed // the application's own CancelWrite
 		}
 		if cerr := st.sess.closedErr(); cerr != nil {
 			return cerr
@@ -260,6 +339,7 @@ func (st *Stream) mapSendErr(err error) error {
 func (st *Stream) CloseWrite() error {
 	err := st.send.Close()
 	st.writeClosed.Store(true)
+	st.advanceState(StreamClosing)
 	st.wake()
 	if err != nil {
 		return ErrClosed
@@ -274,6 +354,7 @@ func (st *Stream) CloseWrite() error {
 func (st *Stream) Close() error {
 	_ = st.send.Close()
 	st.writeClosed.Store(true)
+	st.advanceState(StreamClosing)
 	if !st.recvDoneForClose() {
 		st.cancelRead(0)
 	}
@@ -294,6 +375,7 @@ func (st *Stream) CancelWrite(code uint64) {
 	if st.localReset.Swap(true) {
 		return
 	}
+	st.advanceState(StreamClosing)
 	st.sess.queueReset(st, code)
 }
 
@@ -306,6 +388,7 @@ func (st *Stream) cancelRead(code uint64) {
 	if st.readCancelled.Swap(true) {
 		return
 	}
+	st.advanceState(StreamClosing)
 	st.recv.CloseRead()
 	st.sess.queueStop(st, code)
 }
@@ -380,6 +463,7 @@ func (st *Stream) SendMessage(ctx context.Context, msg []byte) error {
 		var m int
 		m, err = st.write(ctx, msg)
 		n += m
+		st.sess.stats.bytesWritten.Add(uint64(m))
 	}
 	if err != nil {
 		if n > 0 && (err == ErrDeadline || ctx.Err() != nil) {
@@ -431,6 +515,7 @@ func (st *Stream) ReceiveMessage(ctx context.Context) ([]byte, error) {
 		return nil, err
 	}
 	st.sess.stats.msgsRecv.Add(1)
+	st.sess.stats.bytesRead.Add(uint64(len(msg)))
 	return msg, nil
 }
 

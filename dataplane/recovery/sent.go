@@ -66,12 +66,17 @@ type AckRange struct {
 	Smallest, Largest uint64
 }
 
-// StreamRange records stream bytes carried by a packet, for retransmission.
+// StreamRange records what a packet carried for one stream, for
+// retransmission: stream bytes (Offset, Len, Fin) and, in Ctl, a bit set of
+// stream control frames (RESET, STOP_SENDING, MAX_STREAM_DATA ...) whose
+// bits the data plane defines; recovery never reads Ctl. An entry may carry
+// control frames and no bytes (Len 0, Fin false).
 type StreamRange struct {
 	StreamID uint64
 	Offset   uint64
 	Len      uint32
 	Fin      bool
+	Ctl      uint8
 }
 
 // SentPacket is what the data plane remembers about a sent packet until it is
