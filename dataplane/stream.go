@@ -50,26 +50,26 @@ type Stream struct {
 	state atomic.Int32
 
 	// Loop-owned state (touched only by the session's loop goroutine).
-	peerMaxData  uint64 // peer's credit for this stream (absolute offset)
-	recvHighest  uint64 // highest offset+len received (session credit accounting)
-	consumedSeen uint64 // bytes the app had read at the last wake (session credit)
-	advertised   uint64 // last MAX_STREAM_DATA value sent
-	inActive     bool   // in the session's active (has data) list
-	inCtl        bool   // in the session's ctlStreams list
-	sendFinished bool   // all data and FIN acknowledged, or our RESET acknowledged
-	recvFinished bool   // final size known, and read to it, reset by the peer or read cancelled
-	finSeen      bool   // the peer's FIN or RESET arrived: the final size is known
-	removed      bool   // removed from the session's stream map: its slot is free
-	announced    bool   // a frame for it has been sent (the peer knows it exists)
-	resetSent    bool   // our RESET has been queued: the send direction is abandoned
-	resetAcked   bool   // our RESET has been acknowledged
-	pendWindow   bool   // MAX_STREAM_DATA to send (also announces a new stream)
-	pendReset    bool   // RESET to send
-	pendStop     bool   // STOP_SENDING to send
-	resetCode    uint64 // our reset code
-	resetFinal   uint64 // final size for our RESET
-	stopCode     uint64 // our STOP_SENDING code
-	peerStopped   atomic.Bool   // the peer sent STOP_SENDING (code in peerStopCode, stored first)
+	peerMaxData   uint64      // peer's credit for this stream (absolute offset)
+	recvHighest   uint64      // highest offset+len received (session credit accounting)
+	consumedSeen  uint64      // bytes the app had read at the last wake (session credit)
+	advertised    uint64      // last MAX_STREAM_DATA value sent
+	inActive      bool        // in the session's active (has data) list
+	inCtl         bool        // in the session's ctlStreams list
+	sendFinished  bool        // all data and FIN acknowledged, or our RESET acknowledged
+	recvFinished  bool        // final size known, and read to it, reset by the peer or read cancelled
+	finSeen       bool        // the peer's FIN or RESET arrived: the final size is known
+	removed       bool        // removed from the session's stream map: its slot is free
+	announced     bool        // a frame for it has been sent (the peer knows it exists)
+	resetSent     bool        // our RESET has been queued: the send direction is abandoned
+	resetAcked    bool        // our RESET has been acknowledged
+	pendWindow    bool        // MAX_STREAM_DATA to send (also announces a new stream)
+	pendReset     bool        // RESET to send
+	pendStop      bool        // STOP_SENDING to send
+	resetCode     uint64      // our reset code
+	resetFinal    uint64      // final size for our RESET
+	stopCode      uint64      // our STOP_SENDING code
+	peerStopped   atomic.Bool // the peer sent STOP_SENDING (code in peerStopCode, stored first)
 	peerStopCode  atomic.Uint64
 	localReset    atomic.Bool // CancelWrite called (not set by a reset the peer's STOP_SENDING caused)
 	readCancelled atomic.Bool
