@@ -66,6 +66,8 @@ type Decoder struct {
 	last     uint64           // sequence number of the Last segment
 	lastSet  bool
 	closed   bool
+	aborted  error    // set by Abort: the stream ends with this error
+	waiters  int      // CopyFrom calls waiting for the reader to free room
 	free     [][]byte // spare segment buffers (len 0), at most maxFree
 	stats    DecoderStats
 }
@@ -110,13 +112,21 @@ func NewDecoder(sc *stc.StreamContext, opts *DecoderOptions) (*Decoder, error) {
 // with the sequence number; the segment is then dropped and the decoder
 // is unchanged. Checks run cheapest first, so an out-of-window or
 // duplicate segment is rejected without being opened. An in-order segment
-// does not allocate when the reader keeps up.
+// does not allocate when the reader keeps up. After Abort it returns the
+// abort error.
 func (d *Decoder) Receive(seq uint64, sealed []byte) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	return d.receive(seq, sealed)
+}
+
+// receive is Receive with d.mu held.
+func (d *Decoder) receive(seq uint64, sealed []byte) error {
 	switch {
 	case d.closed:
 		return ErrClosed
+	case d.aborted != nil:
+		return d.aborted
 	case len(sealed) > MaxSegmentSize:
 		d.stats.OutOfWindow++
 		return fmt.Errorf("%w: segment %d is %d bytes, max %d", ErrTooLarge, seq, len(sealed), MaxSegmentSize)
@@ -276,9 +286,9 @@ func (d *Decoder) complete() bool { return d.lastSet && d.next > d.last }
 // bytes not yet read through the Reader (all of them if the Reader was
 // not used) in a new slice the caller owns, and releases the decoder's
 // buffers. It blocks until the last segment and all before it have been
-// received, ctx ends (returning ctx's error, with the data kept), or
-// Close (ErrClosed). Use it for Bounded streams; a Live stream completes
-// only when its sender reaches EOF.
+// received, ctx ends (returning ctx's error, with the data kept), Close
+// (ErrClosed) or Abort (the abort error). Use it for Bounded streams; a
+// Live stream completes only when its sender reaches EOF.
 func (d *Decoder) ReceiveAll(ctx context.Context) ([]byte, error) {
 	stop := context.AfterFunc(ctx, func() {
 		d.mu.Lock()
@@ -288,13 +298,16 @@ func (d *Decoder) ReceiveAll(ctx context.Context) ([]byte, error) {
 	defer stop()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for !d.complete() && !d.closed && ctx.Err() == nil {
+	for !d.complete() && !d.closed && d.aborted == nil && ctx.Err() == nil {
 		d.cond.Wait()
 	}
 	switch {
 	case d.closed:
 		return nil, ErrClosed
-	case !d.complete():
+	case d.complete():
+	case d.aborted != nil:
+		return nil, d.aborted
+	default:
 		return nil, ctx.Err()
 	}
 	n := 0
@@ -314,7 +327,8 @@ func (d *Decoder) ReceiveAll(ctx context.Context) ([]byte, error) {
 
 // Reader returns an io.Reader over the stream's bytes in order. Read
 // blocks until bytes are contiguous, returns io.EOF after the last
-// segment's bytes, and ErrClosed after Close. Reads do not allocate. Only
+// segment's bytes, ErrClosed after Close, and after Abort the bytes
+// already in order, then the abort error. Reads do not allocate. Only
 // one goroutine may read at a time (the Reader shares the decoder's
 // position); every call returns a view of the same stream.
 func (d *Decoder) Reader() io.Reader { return reader{d} }
@@ -328,11 +342,14 @@ func (r reader) Read(p []byte) (int, error) { return r.d.read(p) }
 func (d *Decoder) read(p []byte) (int, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for d.head == len(d.ready) && !d.complete() && !d.closed {
+	for d.head == len(d.ready) && !d.complete() && !d.closed && d.aborted == nil {
 		d.cond.Wait()
 	}
 	if d.closed {
 		return 0, ErrClosed
+	}
+	if d.waiters > 0 && len(p) > 0 {
+		defer d.cond.Broadcast() // room freed for a waiting CopyFrom
 	}
 	n := 0
 	for n < len(p) && d.head < len(d.ready) {
@@ -349,8 +366,13 @@ func (d *Decoder) read(p []byte) (int, error) {
 			d.head++
 		}
 	}
-	if n == 0 && len(p) > 0 && d.complete() {
-		return 0, io.EOF
+	if n == 0 && len(p) > 0 {
+		if d.complete() {
+			return 0, io.EOF
+		}
+		if d.aborted != nil {
+			return 0, d.aborted
+		}
 	}
 	return n, nil
 }
@@ -383,6 +405,22 @@ func (d *Decoder) Stats() DecoderStats {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.stats
+}
+
+// Abort ends an incomplete stream with err, for a carrier that failed
+// before the last segment (CopyFrom calls it when it returns an error):
+// the Reader returns the bytes already in order, then err; ReceiveAll and
+// Receive return err. Buffers are kept until Close. It does nothing if
+// err is nil, the stream is complete, or it was aborted or closed
+// before.
+func (d *Decoder) Abort(err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err == nil || d.complete() || d.closed || d.aborted != nil {
+		return
+	}
+	d.aborted = err
+	d.cond.Broadcast()
 }
 
 // Close releases the decoder's buffers and wakes blocked readers, which

@@ -44,6 +44,8 @@ var (
 
 	// ErrTooLarge is returned by Decoder.Receive for a sealed segment longer
 	// than MaxSegmentSize. The segment is dropped without being opened.
+	// ParseRecord, Segment.AppendRecord and Decoder.CopyFrom return it for
+	// a record whose length is above MaxSegmentSize.
 	ErrTooLarge = errors.New("streaming: segment too large")
 
 	// ErrMalformed is returned by Decoder.Receive for an authentic segment
@@ -51,6 +53,12 @@ var (
 	// segment, or a last segment below data already received. Only a holder
 	// of the stream key can produce one, so it means a broken sender.
 	ErrMalformed = errors.New("streaming: malformed segment")
+
+	// ErrMalformedRecord is returned by ParseRecord and Decoder.CopyFrom
+	// for a record header that is not a valid encoding (a varint that
+	// overflows or is not minimal). Over a byte stream the record
+	// boundaries are lost, so CopyFrom stops.
+	ErrMalformedRecord = errors.New("streaming: malformed record")
 
 	// ErrClosed is returned by Receive, ReceiveAll and the Reader after
 	// Decoder.Close. It matches net.ErrClosed through errors.Is.
