@@ -110,26 +110,42 @@ func isNoSuchUpload(err error) bool {
 	return ok && (r.Code == minio.NoSuchUpload || r.StatusCode == http.StatusNotFound)
 }
 
-// wrap turns a client error into this package's: storage.ErrNotFound
-// for a missing key, ErrUnavailable for network and server failures that
-// retries did not fix, the server's message (and code) otherwise. The
-// request URL the HTTP client puts in front of network errors is cut: the
-// operation and key say where.
+// OpError is the error of a Backend call that reached the client: the
+// operation, the s3:// URL of the object (or of the prefix, for a
+// listing) and the cause. The cause matches storage.ErrNotFound for a
+// missing key, ErrUnavailable for network and server failures retries did
+// not fix, the context's error, storage.ErrTooLarge, or else carries the
+// server's S3 error message, code and HTTP status. Messages never repeat
+// the request URL the HTTP client puts in front of network errors.
+type OpError struct {
+	Op  string // "put", "get", "stat", "delete", "list", …
+	URL string // s3://bucket/key
+	Err error
+}
+
+func (e *OpError) Error() string { return "s3store: " + e.Op + " " + e.URL + ": " + e.Err.Error() }
+
+func (e *OpError) Unwrap() error { return e.Err }
+
+// wrap turns a client error into an *OpError.
 func (b *Backend) wrap(op, key string, err error) error {
-	where := fmt.Sprintf("s3store: %s s3://%s/%s", op, b.bucket, key)
+	e := &OpError{Op: op, URL: "s3://" + b.bucket + "/" + key}
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
 		errors.Is(err, storage.ErrTooLarge), errors.Is(err, storage.ErrCorrupt):
-		return fmt.Errorf("%s: %w", where, cleanError{err})
+		e.Err = cleanError{err}
 	case isNotFound(err):
-		return fmt.Errorf("%s: %w", where, storage.ErrNotFound)
+		e.Err = storage.ErrNotFound
 	case transient(err):
-		return fmt.Errorf("%s: %w: %w", where, ErrUnavailable, cleanError{err})
+		e.Err = fmt.Errorf("%w: %w", ErrUnavailable, cleanError{err})
+	default:
+		if r, ok := errResponse(err); ok && r.Code != "" {
+			e.Err = serverError{r, err}
+		} else {
+			e.Err = cleanError{err}
+		}
 	}
-	if r, ok := errResponse(err); ok && r.Code != "" {
-		return fmt.Errorf("%s: %w", where, serverError{r, err})
-	}
-	return fmt.Errorf("%s: %w", where, cleanError{err})
+	return e
 }
 
 // cleanError is err with the "Put \"http://…\": " prefix of any

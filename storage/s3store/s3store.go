@@ -116,10 +116,10 @@ type Options struct {
 }
 
 // Backend is a storage.Backend in an S3 bucket. It is safe for concurrent
-// use. Methods return errors matching storage.ErrNotFound for a missing
-// object, storage.ErrTooLarge for an object over MaxObjectSize,
-// ErrUnavailable when the server could not be reached or kept failing,
-// the context's error when it ended first, and otherwise an error
+// use. A call made with a done context returns the context's error as it
+// is; every other error is an *OpError, matching storage.ErrNotFound for
+// a missing object, storage.ErrTooLarge for an object over MaxObjectSize,
+// ErrUnavailable when the server could not be reached or kept failing, or
 // carrying the server's S3 error message.
 type Backend struct {
 	core        minio.Core
@@ -138,7 +138,7 @@ var _ storage.Backend = (*Backend)(nil)
 // ErrUnavailable wraps failures to reach the server or get a non-error
 // answer from it after the retries: connection refused or reset, a
 // timeout, a 5xx. Check it with errors.Is; retrying later may succeed.
-var ErrUnavailable = errors.New("s3store: server unavailable")
+var ErrUnavailable = errors.New("S3 server unavailable")
 
 // New returns a Backend for opts. It checks the options but does not
 // contact the server. A missing or invalid field, or missing credentials,
