@@ -2,6 +2,8 @@ package s3store
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -77,10 +79,30 @@ func transient(err error) bool {
 	if r, ok := errResponse(err); ok && (r.StatusCode != 0 || r.Code != "") {
 		return r.StatusCode >= 500 || r.StatusCode == http.StatusTooManyRequests || transientCodes[r.Code]
 	}
+	if tlsMisconfigured(err) {
+		return false
+	}
 	var ne net.Error
 	var ue *url.Error
 	return errors.As(err, &ne) || errors.As(err, &ue) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
+}
+
+// tlsMisconfigured reports whether err is a TLS setup mistake that no
+// retry fixes: a certificate the system does not trust or that names
+// another host, or an endpoint that answers HTTPS with plain HTTP.
+func tlsMisconfigured(err error) bool {
+	var cv *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	var ci x509.CertificateInvalidError
+	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci) || plainHTTP(err)
+}
+
+// plainHTTP reports whether err is net/http's answer to an HTTPS request
+// that got a plain-HTTP response (the error has no type of its own).
+func plainHTTP(err error) bool {
+	return strings.Contains(err.Error(), "server gave HTTP response to HTTPS client")
 }
 
 // errResponse finds the S3 error response in err's chain.
@@ -138,6 +160,8 @@ func (b *Backend) wrap(op, key string, err error) error {
 		e.Err = storage.ErrNotFound
 	case transient(err):
 		e.Err = fmt.Errorf("%w: %w", ErrUnavailable, cleanError{err})
+	case plainHTTP(err):
+		e.Err = fmt.Errorf("%w (the endpoint speaks plain HTTP: write endpoint=http://HOST:PORT, or set Options.Insecure)", cleanError{err})
 	default:
 		if r, ok := errResponse(err); ok && r.Code != "" {
 			e.Err = serverError{r, err}

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -253,4 +256,33 @@ func TestRetryCanceledDuringBackoff(t *testing.T) {
 			t.Fatalf("%d HEADs, want 1", n)
 		}
 	})
+}
+
+// TestPlainHTTPEndpoint points an HTTPS client at a plain-HTTP server:
+// one attempt, not ErrUnavailable, and a message that says what to fix.
+func TestPlainHTTPEndpoint(t *testing.T) {
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.NotFoundHandler())
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	b, err := New(&Options{
+		Endpoint: strings.TrimPrefix(srv.URL, "http://"), PathStyle: true,
+		Bucket: "bucket", AccessKey: "a", SecretKey: "s",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	_, err = b.Stat(context.Background(), storage.Addr{1})
+	if err == nil || errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "endpoint=http://") {
+		t.Fatalf("Stat over HTTPS against plain HTTP = %v; want a final error naming endpoint=http://", err)
+	}
+	if n := conns.Load(); n != 1 {
+		t.Fatalf("%d connections; want 1 (a configuration error is not retried)", n)
+	}
 }

@@ -278,9 +278,6 @@ func (b *Backend) Close() error {
 	return nil
 }
 
-// Bucket returns the bucket's name.
-func (b *Backend) Bucket() string { return b.bucket }
-
 // Key returns the object key of addr: the prefix and 64 hex digits.
 func (b *Backend) Key(addr storage.Addr) string {
 	return b.prefix + hex.EncodeToString(addr[:])
@@ -301,8 +298,11 @@ func (b *Backend) parseKey(key string) (storage.Addr, bool) {
 // conditional PUT for blobs up to PartSize, a multipart upload (parts
 // in parallel, completed conditionally) above. stored is false when the
 // server already held the key, including when a retried request finds the
-// object its own lost-answer attempt wrote. A failed multipart upload is
-// aborted; see the package doc for a server that dies mid-upload.
+// object its own lost-answer attempt wrote. A server without conditional
+// writes ignores If-None-Match and replaces the object, which for a Store
+// (the same bytes under an address every time) changes nothing. A failed
+// multipart upload is aborted; see the package doc for a server that dies
+// mid-upload.
 func (b *Backend) Put(ctx context.Context, addr storage.Addr, blob []byte) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
