@@ -99,7 +99,7 @@ func findOrBuild() (string, error) {
 	cmd.Env = append(os.Environ(), "GOBIN="+tmp, "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=-buildvcs=false")
 	start := time.Now()
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go install %s@%s: %v\n%s", gatewayPkg, Version, err, tail(out, 4096))
+		return "", fmt.Errorf("go install %s@%s: %v: %s", gatewayPkg, Version, err, bytes.TrimSpace(tail(out, 4096)))
 	}
 	if err := os.Rename(filepath.Join(tmp, "versitygw"), bin); err != nil {
 		return "", err
