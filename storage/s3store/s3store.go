@@ -309,7 +309,7 @@ func (b *Backend) Put(ctx context.Context, addr storage.Addr, blob []byte) (bool
 	}
 	key := b.Key(addr)
 	if int64(len(blob)) > b.maxObject {
-		return false, fmt.Errorf("s3store: put %s: %w: %d bytes, MaxObjectSize %d", key, storage.ErrTooLarge, len(blob), b.maxObject)
+		return false, b.wrap("put", key, fmt.Errorf("%w: %d bytes, MaxObjectSize %d", storage.ErrTooLarge, len(blob), b.maxObject))
 	}
 	if int64(len(blob)) > b.partSize {
 		return b.putMultipart(ctx, key, blob)
