@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -194,9 +195,8 @@ func (s *Server) start() error {
 	go func() { p.cmd.Wait(); close(p.done) }()
 	deadline := time.Now().Add(readyTimeout)
 	for {
-		c, err := net.DialTimeout("tcp", s.Endpoint, time.Second)
+		err := s.ready(p)
 		if err == nil {
-			c.Close()
 			s.mu.Lock()
 			s.run = p
 			s.mu.Unlock()
@@ -210,9 +210,31 @@ func (s *Server) start() error {
 		if time.Now().After(deadline) {
 			p.cmd.Process.Kill()
 			<-p.done
-			return fmt.Errorf("versitygw not accepting connections on %s after %v: %s", s.Endpoint, readyTimeout, p.log)
+			return fmt.Errorf("versitygw not ready on %s after %v (%v): %s", s.Endpoint, readyTimeout, err, p.log)
 		}
 	}
+}
+
+// ready checks that p itself listens on s.Endpoint and answers HTTP as
+// Versity Gateway does (an anonymous request gets 403 with
+// "Server: VERSITYGW"), so that a port taken by someone else in the
+// meantime is never mistaken for ours.
+func (s *Server) ready(p *process) error {
+	_, portStr, _ := net.SplitHostPort(s.Endpoint)
+	port, _ := strconv.Atoi(portStr)
+	if ok, err := listensOn(p.cmd.Process.Pid, port); err != nil || !ok {
+		return fmt.Errorf("not listening yet (%v)", err)
+	}
+	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Get("http://" + s.Endpoint + "/")
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if srv := resp.Header.Get("Server"); srv != "VERSITYGW" {
+		return fmt.Errorf("answered as %q, not VERSITYGW", srv)
+	}
+	return nil
 }
 
 // Bucket creates bucket name (a directory under Root) and returns it.
