@@ -61,6 +61,11 @@ var allowed = map[string]struct {
 	mod + "/endpoint":            {nil, "router: std only"},
 	mod + "/event":               {nil, "emitter: std only"},
 	mod + "/transport/ws":        {[]string{"github.com/panjf2000/gnet/v2"}, "WebSocket fallback: gnet event loop for the TCP side; STT packets pass through opaque"},
+
+	// Storage backends and their test support (issue 13).
+	mod + "/storage/storagetest":    {[]string{mod + "/stc", mod + "/storage"}, "test support: the Backend conformance suite"},
+	mod + "/storage/s3store":        {[]string{"github.com/minio/minio-go/v7", mod + "/storage"}, "S3 backend: the S3 protocol from minio-go, kept out of storage's and the root's graphs"},
+	mod + "/storage/s3store/s3test": {nil, "test support: builds and runs Versity Gateway; std only"},
 }
 
 // fastPath packages must never depend on the control plane (Invariant 4).
@@ -86,6 +91,13 @@ func TestDependencyDirection(t *testing.T) {
 			for _, d := range p.Deps {
 				if strings.HasPrefix(d, "github.com/prometheus/") {
 					t.Errorf("library package %s depends on %s: metrics adapters live under cmd/ only (issue 6)", p.ImportPath, d)
+				}
+			}
+		}
+		if !strings.HasPrefix(p.ImportPath+"/", mod+"/storage/s3store/") && !strings.HasPrefix(p.ImportPath, mod+"/cmd/") {
+			for _, d := range p.Deps {
+				if strings.HasPrefix(d, "github.com/minio/") {
+					t.Errorf("package %s depends on %s: the S3 client lives in storage/s3store only, imported by cmd/ (issue 13)", p.ImportPath, d)
 				}
 			}
 		}

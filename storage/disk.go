@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -28,14 +29,17 @@ const (
 // for concurrent use, also by several processes on the same directory.
 //
 // Crash safety: Put writes to a temporary file in the object's fan-out
-// directory, fsyncs it, closes it, renames it over the final name (atomic
-// on POSIX filesystems: readers see the old state or the whole new file),
-// then fsyncs the directory so the rename itself survives a power loss.
-// A crash before the rename leaves only a temporary file, which Get, Has
-// and Delete never look at and NewDiskBackend removes once it is older
-// than an hour; a crash after it leaves the complete object. Since every
-// Put of an address writes the same bytes, a lost rename loses nothing
-// that a later Store will not rewrite.
+// directory, fsyncs it, closes it, hard-links it to the final name (atomic
+// on POSIX filesystems, and refused if the name exists, which makes Put
+// put-if-absent), removes the temporary name, then fsyncs the directory so
+// the link itself survives a power loss. A crash before the link leaves
+// only a temporary file, which Get, Stat, List and Delete never look at
+// and NewDiskBackend removes once it is older than an hour; a crash after
+// it leaves the complete object. Since every Put of an address writes the
+// same bytes, a lost link loses nothing that a later Store will not
+// rewrite. On filesystems without hard links Put falls back to rename(2)
+// after checking the name is free, which is atomic but can, in a race with
+// another writer of the same address, replace its (identical) object.
 type DiskBackend struct {
 	dir string
 }
@@ -88,43 +92,67 @@ func (d *DiskBackend) path(addr Addr) (dir, file string) {
 	return dir, filepath.Join(dir, name)
 }
 
-// Put writes blob at addr atomically and durably (see the type's doc). It
-// checks ctx before starting; once started, a write runs to completion.
-func (d *DiskBackend) Put(ctx context.Context, addr Addr, blob []byte) (err error) {
+// Put writes blob at addr atomically and durably unless an object is
+// already there (see the type's doc). It checks ctx before starting; once
+// started, a write runs to completion.
+func (d *DiskBackend) Put(ctx context.Context, addr Addr, blob []byte) (stored bool, err error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return false, err
 	}
 	dir, file := d.path(addr)
+	if fi, err := os.Lstat(file); err == nil {
+		if !fi.Mode().IsRegular() {
+			return false, fmt.Errorf("storage: %s is in the way: not a regular file (%v)", file, fi.Mode().Type())
+		}
+		return false, nil
+	}
 	if err := os.MkdirAll(dir, dirPerm); err != nil {
-		return err
+		return false, err
 	}
 	f, err := os.CreateTemp(dir, tempPrefix+"*")
 	if err != nil {
-		return err
+		return false, err
 	}
 	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
+	defer os.Remove(tmp) // after a link, only the temporary name goes
+	if err := writeSynced(f, blob); err != nil {
+		return false, err
+	}
+	// Publish without replacing: link(2) fails with EEXIST when the name
+	// is taken, atomically, where rename(2) would replace it.
+	err = os.Link(tmp, file)
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		return false, nil
+	case errors.Is(err, errors.ErrUnsupported), errors.Is(err, fs.ErrPermission):
+		// No hard links on this filesystem (FAT, some FUSE mounts):
+		// rename, which is atomic but may replace an object written
+		// since the Lstat above. Store writes identical bytes to an
+		// address, so for it the difference is invisible.
+		if _, serr := os.Lstat(file); serr == nil {
+			return false, nil
 		}
-	}()
-	if err = f.Chmod(filePerm); err != nil {
-		return err
+		err = os.Rename(tmp, file)
 	}
-	if _, err = f.Write(blob); err != nil {
-		return err
+	if err != nil {
+		return false, err
 	}
-	if err = f.Sync(); err != nil {
-		return err
+	return true, syncDir(dir)
+}
+
+// writeSynced writes blob to f with the object mode, fsyncs and closes it.
+func writeSynced(f *os.File, blob []byte) error {
+	err := f.Chmod(filePerm)
+	if err == nil {
+		_, err = f.Write(blob)
 	}
-	if err = f.Close(); err != nil {
-		return err
+	if err == nil {
+		err = f.Sync()
 	}
-	if err = os.Rename(tmp, file); err != nil {
-		return err
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	return syncDir(dir)
+	return err
 }
 
 // syncDir fsyncs a directory so that a rename into it is durable.
@@ -153,20 +181,21 @@ func (d *DiskBackend) Get(ctx context.Context, addr Addr) ([]byte, error) {
 	return b, err
 }
 
-// Has reports whether the object file exists.
-func (d *DiskBackend) Has(ctx context.Context, addr Addr) (bool, error) {
+// Stat returns the size of the object file; a missing file is
+// ErrNotFound.
+func (d *DiskBackend) Stat(ctx context.Context, addr Addr) (Info, error) {
 	if err := ctx.Err(); err != nil {
-		return false, err
+		return Info{}, err
 	}
 	_, file := d.path(addr)
-	_, err := os.Stat(file)
+	fi, err := os.Stat(file)
 	switch {
 	case err == nil:
-		return true, nil
+		return Info{Size: fi.Size()}, nil
 	case errors.Is(err, fs.ErrNotExist):
-		return false, nil
+		return Info{}, fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
-	return false, err
+	return Info{}, err
 }
 
 // Delete removes the object file; a missing file is not an error.
@@ -179,4 +208,60 @@ func (d *DiskBackend) Delete(ctx context.Context, addr Addr) error {
 		return err
 	}
 	return nil
+}
+
+// List walks the fan-out directories in order from after's, reading one
+// directory at a time, and returns up to limit object addresses after
+// *after. Temporary files and names that are not 64 lower-case hex digits
+// under their own fan-out directory are ignored.
+func (d *DiskBackend) List(ctx context.Context, after *Addr, limit int) ([]Addr, bool, error) {
+	if limit <= 0 {
+		limit = DefaultListLimit
+	}
+	first := 0
+	if after != nil {
+		first = int(after[0])
+	}
+	var out []Addr
+	for fan := first; fan < 256; fan++ {
+		if err := ctx.Err(); err != nil {
+			return nil, false, err
+		}
+		ents, err := os.ReadDir(filepath.Join(d.dir, hex.EncodeToString([]byte{byte(fan)})))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		for _, e := range ents { // sorted by name, which is address order
+			a, ok := parseObjectName(e.Name(), byte(fan))
+			if !ok || (after != nil && bytes.Compare(a[:], after[:]) <= 0) {
+				continue
+			}
+			if len(out) == limit {
+				return out, true, nil
+			}
+			out = append(out, a)
+		}
+	}
+	return out, false, nil
+}
+
+// parseObjectName returns the address an object file name encodes: 64
+// lower-case hex digits whose first byte is fan.
+func parseObjectName(name string, fan byte) (Addr, bool) {
+	var a Addr
+	if len(name) != 2*len(a) {
+		return a, false
+	}
+	if _, err := hex.Decode(a[:], []byte(name)); err != nil || a[0] != fan {
+		return a, false
+	}
+	for _, c := range []byte(name) {
+		if c >= 'A' && c <= 'F' {
+			return a, false // one name per address: lower case only
+		}
+	}
+	return a, true
 }

@@ -5,9 +5,9 @@ import "errors"
 // Errors returned by Store, Retrieve and the backends, checked with
 // errors.Is. Most are wrapped with the address or sizes involved.
 var (
-	// ErrNotFound is returned by Retrieve and Backend.Get when no object has
-	// the address. Backends must return it (wrapped or not) for a missing
-	// object.
+	// ErrNotFound is returned by Retrieve, Stat, Backend.Get and
+	// Backend.Stat when no object has the address. Backends must return it
+	// (wrapped or not) for a missing object.
 	ErrNotFound = errors.New("storage: object not found")
 
 	// ErrCorrupt is returned by Retrieve when a stored object cannot be

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/stt-go/stt/stc"
@@ -102,9 +103,10 @@ func (s *Store) context(addr *Addr, version byte, suite stc.Suite) (*stc.StreamC
 }
 
 // Store saves data and returns its address, stc.Hash(data). If the
-// backend already holds that address nothing is written (deduplication;
-// Store does not check the existing copy, Retrieve does). It does not
-// retain data. Errors: ErrTooLarge, ctx's error, or the backend's error.
+// backend already holds that address nothing is sealed or written
+// (deduplication: one Stat, which on S3 is one HEAD request; Store does
+// not check the existing copy, Retrieve does). It does not retain data.
+// Errors: ErrTooLarge, ctx's error, or the backend's error.
 func (s *Store) Store(ctx context.Context, data []byte) (Addr, error) {
 	addr := stc.Hash(data)
 	if int64(len(data)) > s.maxSize {
@@ -113,12 +115,11 @@ func (s *Store) Store(ctx context.Context, data []byte) (Addr, error) {
 	if err := ctx.Err(); err != nil {
 		return addr, err
 	}
-	ok, err := s.b.Has(ctx, addr)
-	if err != nil {
-		return addr, fmt.Errorf("storage: has %x: %w", addr[:8], err)
-	}
-	if ok {
+	switch _, err := s.b.Stat(ctx, addr); {
+	case err == nil:
 		return addr, nil
+	case !errors.Is(err, ErrNotFound):
+		return addr, fmt.Errorf("storage: stat %x: %w", addr[:8], err)
 	}
 	sc, err := s.context(&addr, formatVersion, s.suite)
 	if err != nil {
@@ -127,7 +128,7 @@ func (s *Store) Store(ctx context.Context, data []byte) (Addr, error) {
 	blob := make([]byte, headerLen, headerLen+len(data)+stc.Overhead)
 	blob[0], blob[1] = formatVersion, byte(s.suite)
 	blob = sc.Seal(blob, 0, data)
-	if err := s.b.Put(ctx, addr, blob); err != nil {
+	if _, err := s.b.Put(ctx, addr, blob); err != nil {
 		return addr, fmt.Errorf("storage: put %x: %w", addr[:8], err)
 	}
 	return addr, nil
@@ -177,7 +178,44 @@ func (s *Store) Retrieve(ctx context.Context, addr Addr) ([]byte, error) {
 // Has reports whether the backend holds an object at addr, without
 // reading or checking it.
 func (s *Store) Has(ctx context.Context, addr Addr) (bool, error) {
-	return s.b.Has(ctx, addr)
+	_, err := s.b.Stat(ctx, addr)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, ErrNotFound):
+		return false, nil
+	}
+	return false, err
+}
+
+// Stat returns the plaintext size of the object at addr, from the
+// backend's metadata alone: it neither reads nor checks the object, so a
+// later Retrieve may still find it corrupt. Errors: ErrNotFound,
+// ErrCorrupt (stored size shorter than Overhead), ctx's error, or the
+// backend's error.
+func (s *Store) Stat(ctx context.Context, addr Addr) (int64, error) {
+	info, err := s.b.Stat(ctx, addr)
+	if err != nil {
+		return 0, fmt.Errorf("storage: stat %x: %w", addr[:8], err)
+	}
+	if info.Size < Overhead {
+		return 0, fmt.Errorf("%w: %x: %d bytes, shorter than the %d-byte overhead", ErrCorrupt, addr[:8], info.Size, Overhead)
+	}
+	return info.Size - Overhead, nil
+}
+
+// List returns up to limit stored addresses greater than *after (nil:
+// from the first), ascending, and whether more follow; see Backend.List.
+// Use All to iterate over every address.
+func (s *Store) List(ctx context.Context, after *Addr, limit int) ([]Addr, bool, error) {
+	addrs, more, err := s.b.List(ctx, after, limit)
+	if err == nil {
+		err = checkPage(after, addrs)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("storage: list: %w", err)
+	}
+	return addrs, more, nil
 }
 
 // Delete removes the object at addr. Deleting a missing object is not an

@@ -225,7 +225,7 @@ func TestHashCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	blob := sc.Seal([]byte{formatVersion, byte(stc.SuiteAES256GCM)}, 0, []byte("evil"))
-	if err := b.Put(ctx, good, blob); err != nil {
+	if _, err := b.Put(ctx, good, blob); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := s.Retrieve(ctx, good); !errors.Is(err, ErrCorrupt) || got != nil {
@@ -391,7 +391,7 @@ func TestPutFailureCleansUp(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(file, "x"), dirPerm); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.Put(ctx, addr, []byte("blob")); err == nil {
+	if _, err := d.Put(ctx, addr, []byte("blob")); err == nil {
 		t.Fatal("Put over a directory succeeded")
 	}
 	temps, _ := filepath.Glob(filepath.Join(filepath.Dir(file), tempPrefix+"*"))

@@ -43,6 +43,7 @@ func commands() []command {
 		{"send", "send files to a listening node", runSend},
 		{"bench", "measure throughput, message rate and RTT", runBench},
 		{"demo", "two nodes in one process: bulk, messages, verified", runDemo},
+		{"store", "put, get and stat files in an encrypted store (directory or S3)", runStore},
 	}
 }
 
