@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/stt-go/stt/stc"
@@ -16,11 +17,11 @@ import (
 
 // dial is one initiator handshake in flight. It is owned by its Dial
 // goroutine; workers only deliver packets to in, DestinationUnreachable
-// only reports to unreach.
+// only sets unreach and wakes it through in.
 type dial struct {
 	to        netip.AddrPort
 	in        chan *packet
-	unreach   chan error // network errors for to (cap 1; extra reports dropped)
+	unreach   atomic.Pointer[error] // the network's latest error for to, if any
 	hybrid    bool
 	suites    [wire.MaxOfferedSuites]byte
 	helloKeys           // the current HELLO
@@ -80,7 +81,7 @@ func (p *Plane) Dial(ctx context.Context, to netip.AddrPort) (*Established, erro
 		return nil, ErrClosed
 	default:
 	}
-	d := &dial{to: to, in: make(chan *packet, dialInbox), unreach: make(chan error, 1), hybrid: p.cfg.Hybrid}
+	d := &dial{to: to, in: make(chan *packet, dialInbox), hybrid: p.cfg.Hybrid}
 	for i, s := range p.cfg.Suites {
 		d.suites[i] = byte(s)
 	}
@@ -147,6 +148,9 @@ func (p *Plane) Dial(ctx context.Context, to netip.AddrPort) (*Established, erro
 		return s, nil
 	}
 	for {
+		if err := d.unreach.Load(); err != nil && !got.authenticated() {
+			return fail(dialError(CauseUnreachable, *err))
+		} // after an authenticated answer: a stale or spoofed report, ignored
 		var confirmed, staleConfirmed chan struct{}
 		if est != nil {
 			confirmed = est.Confirmed
@@ -168,11 +172,6 @@ func (p *Plane) Dial(ctx context.Context, to netip.AddrPort) (*Established, erro
 			return fail(timeout(nil))
 		case <-p.done:
 			return fail(ErrClosed)
-		case err := <-d.unreach:
-			if got.authenticated() {
-				continue // the peer has proved it is there: a stale or spoofed report
-			}
-			return fail(dialError(CauseUnreachable, err))
 		case <-retx.C:
 			p.st.retransmits.Add(1)
 			rto = min(2*rto, maxRTO)
@@ -198,6 +197,9 @@ func (p *Plane) Dial(ctx context.Context, to netip.AddrPort) (*Established, erro
 				p.startHello(d)
 			}
 		case pk := <-d.in:
+			if pk == unreachWake {
+				continue // d.unreach is checked at the top of the loop
+			}
 			b := pk.bytes()
 			_, t, _ := wire.ParseHandshakeType(b)
 			switch {
@@ -278,22 +280,28 @@ func (p *Plane) Dial(ctx context.Context, to netip.AddrPort) (*Established, erro
 // yet fail at once with a *DialError matching ErrUnreachable and err;
 // a dial whose peer has already proved it holds our shared seed ignores
 // the report (it is unauthenticated, like a REJECT, and the peer answered).
-// It never blocks and does not allocate; safe for concurrent use. The
-// data plane calls it; it is a no-op when no dial to addr is in progress.
+// It never blocks; safe for concurrent use. The data plane calls it; it
+// is a no-op when no dial to addr is in progress.
 func (p *Plane) DestinationUnreachable(addr netip.AddrPort, err error) {
 	addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
+	e := &err // err may be nil: the DialError then has no Err
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, d := range p.mu.dials {
+	for _, d := range p.mu.dials { // each dial is listed once per HELLO it keeps
 		if netip.AddrPortFrom(d.to.Addr().Unmap(), d.to.Port()) != addr {
 			continue
 		}
+		d.unreach.Store(e)
 		select {
-		case d.unreach <- err:
-		default: // a report is already pending (each dial is listed once per HELLO kept)
+		case d.in <- unreachWake:
+		default: // the inbox is full: the dial wakes for those packets and sees unreach
 		}
 	}
 }
+
+// unreachWake is sent on a dial's inbox by DestinationUnreachable to wake
+// it; it is never a real packet and never released to the pool.
+var unreachWake = new(packet)
 
 // unregister removes d's handshake IDs from the dial table.
 func (p *Plane) unregister(d *dial) {

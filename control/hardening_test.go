@@ -734,7 +734,14 @@ func TestDestinationUnreachable(t *testing.T) {
 		if errB != nil {
 			t.Errorf("concurrent dial to another address: %v", errB)
 		}
-		if p.a.Stats().FailedUnreachable != 1 {
+		// A report without an error (say, a host unreachable the data plane
+		// has no errno for) fails the dial the same way.
+		closed2 := netip.MustParseAddrPort("127.0.0.1:10")
+		time.AfterFunc(10*time.Millisecond, func() { p.a.DestinationUnreachable(closed2, nil) })
+		if _, err := p.a.Dial(context.Background(), closed2); !errors.As(err, &de) || !errors.Is(err, ErrUnreachable) || de.Err != nil {
+			t.Errorf("dial with a nil-error report: %v", err)
+		}
+		if p.a.Stats().FailedUnreachable != 2 {
 			t.Errorf("FailedUnreachable = %d", p.a.Stats().FailedUnreachable)
 		}
 
