@@ -148,9 +148,12 @@ func (p *Plane) Dial(ctx context.Context, to netip.AddrPort) (*Established, erro
 		return s, nil
 	}
 	for {
+		// The network refused datagrams to `to`: fail, unless the peer has
+		// already answered authentically (the report is then stale or
+		// spoofed, and ignored).
 		if err := d.unreach.Load(); err != nil && !got.authenticated() {
 			return fail(dialError(CauseUnreachable, *err))
-		} // after an authenticated answer: a stale or spoofed report, ignored
+		}
 		var confirmed, staleConfirmed chan struct{}
 		if est != nil {
 			confirmed = est.Confirmed

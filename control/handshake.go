@@ -170,7 +170,7 @@ func (p *Plane) helloWith(w *workerScratch, b []byte, from netip.AddrPort, now t
 	// cap) must prove its address first: an insider flooding with the
 	// victim's source IP cannot, so it never pushes the victim out, and
 	// each of its HELLOs costs us a cookie, not a DH (docs/HANDSHAKE.md
-	// "Anti-DoS", step 5).
+	// "Anti-DoS", step 6).
 	if !cookieOK {
 		p.mu.Lock()
 		full := p.halfOpenFullLocked(from.Addr())
