@@ -747,6 +747,8 @@ func TestDestinationUnreachable(t *testing.T) {
 
 		// After an authenticated RESPONSE the report is ignored: the dial
 		// ends at its timeout (AUTH_PROOFs are lost) with that cause.
+		time.Sleep(time.Second) // delayed datagrams of the dials above are delivered
+		synctest.Wait()
 		p.net.filter = func(from, _ netip.AddrPort, b []byte) []byte {
 			if b[wire.HandshakeTypeOffset] == byte(wire.HandshakeAuthProof) {
 				time.AfterFunc(time.Millisecond, func() { p.a.DestinationUnreachable(addrB, syscall.EHOSTUNREACH) })
