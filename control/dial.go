@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/stt-go/stt/stc"
@@ -15,10 +16,12 @@ import (
 )
 
 // dial is one initiator handshake in flight. It is owned by its Dial
-// goroutine; workers only deliver packets to in.
+// goroutine; workers only deliver packets to in, DestinationUnreachable
+// only sets unreach and wakes it through in.
 type dial struct {
 	to        netip.AddrPort
 	in        chan *packet
+	unreach   atomic.Pointer[error] // the network's latest error for to, if any
 	hybrid    bool
 	suites    [wire.MaxOfferedSuites]byte
 	helloKeys           // the current HELLO
@@ -37,14 +40,41 @@ type helloKeys struct {
 	nonce [32]byte
 }
 
+// answers is what came back during one Dial, for the error at its end.
+type answers struct {
+	rejects, cookies, badResponses, responses, restarts int
+	refused                                             int   // RESPONSEs that opened but failed our checks
+	refusal                                             error // the latest of them, naming the check
+}
+
+// authenticated reports whether something only a holder of our shared
+// seed could send has arrived (a COOKIE_REPLY or a RESPONSE that opened).
+func (a *answers) authenticated() bool { return a.cookies > 0 || a.responses > 0 }
+
 // Dial runs the initiator side of a handshake with the node at to and
 // returns the session once the data plane has confirmed it (FINAL opened).
-// It retransmits with exponential backoff (a fresh HELLO while no RESPONSE
-// arrived, the same AUTH_PROOF afterwards), and is bounded by ctx and
-// Config.HandshakeTimeout. Errors: ErrHandshakeTimeout (also matching
-// context.DeadlineExceeded when ctx's deadline fired), ErrAuthentication,
-// ErrClosed, ctx.Err() on cancellation, or a wrapped DataPlane.Install
-// error. On failure no state, goroutine or installed session remains.
+// It retransmits with exponential backoff: a fresh HELLO while no RESPONSE
+// arrived; after one, the same AUTH_PROOF once more, then, if the session
+// is still unconfirmed (the responder lost its half-open state, or the
+// messages were lost), a fresh HELLO again while the first session may
+// still confirm. It is bounded by ctx and Config.HandshakeTimeout.
+//
+// A RESPONSE that opens but fails our checks (node ID not the hash of its
+// static key, not in AllowPeers, a suite we did not offer) comes from a
+// holder of the shared seed, but not necessarily from the peer we dialled:
+// an insider who saw the HELLO can race one. Like a REJECT it is kept as
+// the reason to report and the dial goes on waiting for an acceptable
+// RESPONSE; only a RESPONSE from a node with our own identity ends it at
+// once.
+//
+// Errors: a *DialError at the deadline, matching ErrHandshakeTimeout (also
+// context.DeadlineExceeded when ctx's deadline fired) or, when a REJECT or
+// a refused RESPONSE came back and no acceptable RESPONSE did,
+// ErrAuthentication; a *DialError matching ErrUnreachable when
+// DestinationUnreachable reported to before anything authenticated came
+// back; ErrAuthentication wrapped with the reason; ErrClosed; ctx.Err() on
+// cancellation; or a wrapped DataPlane.Install error. On failure no state,
+// goroutine or installed session remains.
 func (p *Plane) Dial(ctx context.Context, to netip.AddrPort) (*Established, error) {
 	select {
 	case <-p.done:
@@ -56,60 +86,127 @@ func (p *Plane) Dial(ctx context.Context, to netip.AddrPort) (*Established, erro
 		d.suites[i] = byte(s)
 	}
 	defer p.unregister(d)
+	start := time.Now()
 	deadline := time.NewTimer(p.cfg.HandshakeTimeout)
 	defer deadline.Stop()
 	rto := initialRTO
 	retx := time.NewTimer(rto)
 	defer retx.Stop()
-	p.startHello(d)
+	p.startHello(d) // HELLO →
 
-	var est *Established // installed, waiting for Confirmed
-	var proof [wire.AuthProofLen]byte
-	var rejectKey [32]byte
+	var (
+		est        *Established // installed, AUTH_PROOF sent, waiting for Confirmed
+		stale      *Established // an earlier est that went unconfirmed; it may still confirm
+		proofSends int          // AUTH_PROOFs sent for est
+		got        answers
+		proof      [wire.AuthProofLen]byte
+		rejectKey  [32]byte
+	)
+	dialError := func(cause DialCause, err error) *DialError {
+		return &DialError{Peer: to, Cause: cause, Elapsed: time.Since(start), Rejects: got.rejects,
+			CookieReplies: got.cookies, BadResponses: got.badResponses, Responses: got.responses,
+			Refused: got.refused, Restarts: got.restarts, Err: err}
+	}
+	timeout := func(err error) *DialError {
+		cause := CauseNoAnswer
+		switch {
+		case got.responses > 0: // authenticated and accepted: any REJECT is contradicted
+			cause = CauseUnconfirmed
+		case got.refused > 0:
+			cause = CauseRefused
+			err = errors.Join(got.refusal, err)
+		case got.rejects > 0:
+			cause = CauseRejected
+		case got.badResponses > 0:
+			cause = CauseBadResponses
+		case got.cookies > 0:
+			cause = CauseCookiesOnly
+		}
+		return dialError(cause, err)
+	}
 	fail := func(err error) (*Established, error) {
-		if est != nil {
-			p.dp.Remove(est.SessionID)
+		for _, s := range [...]*Established{est, stale} {
+			if s != nil {
+				p.dp.Remove(s.SessionID)
+			}
 		}
 		switch {
 		case errors.Is(err, ErrHandshakeTimeout):
 			p.st.failedTimeout.Add(1)
 		case errors.Is(err, ErrAuthentication):
 			p.st.failedAuth.Add(1)
+		case errors.Is(err, ErrUnreachable):
+			p.st.failedUnreachable.Add(1)
 		}
 		return nil, err
 	}
+	done := func(s, other *Established) (*Established, error) {
+		if other != nil {
+			p.dp.Remove(other.SessionID)
+		}
+		p.st.handshakesOK.Add(1)
+		return s, nil
+	}
 	for {
-		var confirmed chan struct{}
+		// The network refused datagrams to `to`: fail, unless the peer has
+		// already answered authentically (the report is then stale or
+		// spoofed, and ignored).
+		if err := d.unreach.Load(); err != nil && !got.authenticated() {
+			return fail(dialError(CauseUnreachable, *err))
+		}
+		var confirmed, staleConfirmed chan struct{}
 		if est != nil {
 			confirmed = est.Confirmed
 		}
+		if stale != nil {
+			staleConfirmed = stale.Confirmed
+		}
 		select {
-		case <-confirmed:
-			p.st.handshakesOK.Add(1)
-			return est, nil
+		case <-confirmed: // ← FINAL
+			return done(est, stale)
+		case <-staleConfirmed: // ← FINAL for the session we had given up on
+			return done(stale, est)
 		case <-ctx.Done():
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return fail(fmt.Errorf("%w (%w)", ErrHandshakeTimeout, ctx.Err()))
+				return fail(timeout(ctx.Err()))
 			}
 			return fail(ctx.Err())
 		case <-deadline.C:
-			return fail(ErrHandshakeTimeout)
+			return fail(timeout(nil))
 		case <-p.done:
 			return fail(ErrClosed)
 		case <-retx.C:
 			p.st.retransmits.Add(1)
 			rto = min(2*rto, maxRTO)
 			retx.Reset(rto)
-			if est != nil {
-				p.send(proof[:], to)
-			} else {
+			switch {
+			case est != nil && proofSends < authProofSends:
+				proofSends++
+				p.send(proof[:], to) // AUTH_PROOF → again
+			case est != nil:
+				// No FINAL: the responder's half-open state is gone
+				// (evicted or expired) or the messages were lost. It
+				// answers nothing to an AUTH_PROOF it has no state for,
+				// so start over, keeping this session in case its FINAL
+				// is only late. Backoff continues (rto is not reset).
+				if stale != nil {
+					p.dp.Remove(stale.SessionID)
+				}
+				stale, est = est, nil
+				got.restarts++
+				p.st.restarts.Add(1)
+				p.startHello(d)
+			default:
 				p.startHello(d)
 			}
 		case pk := <-d.in:
+			if pk == unreachWake {
+				continue // d.unreach is checked at the top of the loop
+			}
 			b := pk.bytes()
 			_, t, _ := wire.ParseHandshakeType(b)
 			switch {
-			case t == wire.HandshakeResponse && est == nil:
+			case t == wire.HandshakeResponse && est == nil: // ← RESPONSE
 				if id, _, _ := wire.ParseHandshakeType(b); id != d.id && d.hasPrev && id == d.prev.id {
 					d.helloKeys, d.prev = d.prev, d.helloKeys
 				}
@@ -118,26 +215,36 @@ func (p *Plane) Dial(ctx context.Context, to netip.AddrPort) (*Established, erro
 				p.release(pk)
 				if err != nil {
 					if errors.Is(err, ErrSessionExists) {
+						got.responses++
 						p.st.collisions.Add(1)
 						p.startHello(d)
 						continue
 					}
 					if errors.Is(err, errOpen) {
+						got.badResponses++
 						p.st.malformed.Add(1)
 						continue // forged or corrupted: keep waiting
 					}
+					if errors.Is(err, ErrAuthentication) && !errors.Is(err, errOwnIdentity) {
+						got.refused++
+						got.refusal = err
+						continue // from a seed holder, maybe not our peer: keep waiting
+					}
 					return fail(err)
 				}
-				p.send(proof[:], to)
+				got.responses++
+				proofSends = 1
+				p.send(proof[:], to) // AUTH_PROOF →
 				rto = initialRTO
 				retx.Reset(rto)
-			case t == wire.HandshakeCookieReply && est == nil:
+			case t == wire.HandshakeCookieReply && est == nil: // ← COOKIE_REPLY
 				ok := p.takeCookie(d, b)
 				p.release(pk)
 				if ok {
-					p.startHello(d)
+					got.cookies++
+					p.startHello(d) // HELLO (with cookie) →
 				}
-			case t == wire.HandshakeReject:
+			case t == wire.HandshakeReject: // ← REJECT
 				r, err := wire.ParseReject(b)
 				if err != nil {
 					p.release(pk)
@@ -145,6 +252,7 @@ func (p *Plane) Dial(ctx context.Context, to netip.AddrPort) (*Established, erro
 				}
 				if r.Reason() == wire.RejectCollision && est != nil &&
 					rejectTagValid(&rejectKey, b[:wire.RejectTagOffset], r.Tag()) {
+					// Authenticated by the handshake: act on it at once.
 					p.release(pk)
 					p.st.collisions.Add(1)
 					p.dp.Remove(est.SessionID)
@@ -154,17 +262,49 @@ func (p *Plane) Dial(ctx context.Context, to netip.AddrPort) (*Established, erro
 					retx.Reset(rto)
 					continue
 				}
-				auth := r.Reason() == wire.RejectAuthentication && est == nil
-				p.release(pk)
-				if auth {
-					return fail(ErrAuthentication)
+				if r.Reason() == wire.RejectAuthentication {
+					// Unauthenticated (no key is shared when seeds
+					// differ): a hint, reported only at the timeout.
+					got.rejects++
+					p.st.rejectHints.Add(1)
 				}
+				p.release(pk)
 			default:
 				p.release(pk)
 			}
 		}
 	}
 }
+
+// DestinationUnreachable reports that the network refused datagrams to
+// addr: an ICMP port or host unreachable, or a socket error such as
+// ECONNREFUSED on a send to it. Dials in progress to addr (compared with
+// IPv4-mapped addresses unmapped) that have had no authenticated answer
+// yet fail at once with a *DialError matching ErrUnreachable and err;
+// a dial whose peer has already proved it holds our shared seed ignores
+// the report (it is unauthenticated, like a REJECT, and the peer answered).
+// It never blocks; safe for concurrent use. The data plane calls it; it
+// is a no-op when no dial to addr is in progress.
+func (p *Plane) DestinationUnreachable(addr netip.AddrPort, err error) {
+	addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
+	e := &err // err may be nil: the DialError then has no Err
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, d := range p.mu.dials { // each dial is listed once per HELLO it keeps
+		if netip.AddrPortFrom(d.to.Addr().Unmap(), d.to.Port()) != addr {
+			continue
+		}
+		d.unreach.Store(e)
+		select {
+		case d.in <- unreachWake:
+		default: // the inbox is full: the dial wakes for those packets and sees unreach
+		}
+	}
+}
+
+// unreachWake is sent on a dial's inbox by DestinationUnreachable to wake
+// it; it is never a real packet and never released to the pool.
+var unreachWake = new(packet)
 
 // unregister removes d's handshake IDs from the dial table.
 func (p *Plane) unregister(d *dial) {
@@ -257,7 +397,8 @@ func (p *Plane) buildHello(d *dial, cookie []byte, now time.Time) {
 
 // finish processes a RESPONSE for d, writes AUTH_PROOF into proof, the
 // collision-REJECT key into rejectKey, and installs the session. Errors:
-// errOpen (forged/corrupted: ignore), ErrAuthentication, or Install's.
+// errOpen (forged/corrupted: ignore), ErrAuthentication wrapped with the
+// check that failed, or Install's.
 func (p *Plane) finish(d *dial, b []byte, proof *[wire.AuthProofLen]byte, rejectKey *[32]byte) (*Established, error) {
 	r, err := wire.ParseResponse(b, d.hybrid)
 	if err != nil || r.ID() != d.id {
@@ -319,8 +460,16 @@ func (p *Plane) finish(d *dial, b []byte, proof *[wire.AuthProofLen]byte, reject
 	peerID := stc.NodeID(pt[32:64])
 	suite := stc.Suite(pt[64])
 	peerParams := parseParams(pt[65:])
-	if stc.NodeIDFromPublic(spub) != peerID || !p.allowed(peerID) || !offered(d.suites[:], suite) {
-		return nil, ErrAuthentication
+	// The RESPONSE is authenticated: a failed check is acted on at once.
+	switch {
+	case stc.NodeIDFromPublic(spub) != peerID:
+		return nil, fmt.Errorf("%w: %v claims node ID %v, which is not the hash of its static key", ErrAuthentication, d.to, peerID)
+	case peerID == p.cfg.Identity.ID():
+		return nil, fmt.Errorf("%w: %v %w", ErrAuthentication, d.to, errOwnIdentity)
+	case !p.allowed(peerID):
+		return nil, fmt.Errorf("%w: %v is node %v, which is not in AllowPeers", ErrAuthentication, d.to, peerID)
+	case !offered(d.suites[:], suite):
+		return nil, fmt.Errorf("%w: %v chose suite %v, which we did not offer", ErrAuthentication, d.to, suite)
 	}
 	myID := p.cfg.Identity.ID()
 	sid := sessionID(&d.nonce, &nonceR, myID, peerID)
@@ -383,6 +532,10 @@ func (p *Plane) takeCookie(d *dial, b []byte) bool {
 	p.mu.Unlock()
 	return true
 }
+
+// errOwnIdentity marks a RESPONSE from a node with our own identity: only
+// a holder of our node seed can produce one, so Dial fails at once.
+var errOwnIdentity = errors.New("holds our own node identity (a node started with our node seed)")
 
 // offered reports whether s is a valid suite in the offered list.
 func offered(list []byte, s stc.Suite) bool {

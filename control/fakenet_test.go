@@ -46,9 +46,12 @@ type fakeDP struct {
 	sessions  map[wire.SessionID]*Established
 	collide   int // Install calls that fail with ErrSessionExists
 	dropFinal int // FINALs to lose (retransmitted after finalRetx)
-	installs  int // successful Install calls
-	removes   int // Remove calls
-	confirmed map[wire.SessionID]bool
+	// finalDelay, when set, delays every FINAL by this much (a slow path
+	// back to the initiator).
+	finalDelay time.Duration
+	installs   int // successful Install calls
+	removes    int // Remove calls
+	confirmed  map[wire.SessionID]bool
 }
 
 const finalRetx = 300 * time.Millisecond
@@ -93,15 +96,15 @@ func (d *fakeDP) Install(s *Established) error {
 	}
 	d.sessions[s.SessionID] = s
 	d.installs++
-	drop := false
+	delay := d.finalDelay
 	if !s.Initiator && d.dropFinal > 0 {
 		d.dropFinal--
-		drop = true
+		delay += finalRetx
 	}
 	d.mu.Unlock()
 	if !s.Initiator {
-		if drop {
-			time.AfterFunc(finalRetx, func() { d.sendFinal(s) })
+		if delay > 0 {
+			time.AfterFunc(delay, func() { d.sendFinal(s) })
 		} else {
 			d.sendFinal(s)
 		}

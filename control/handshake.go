@@ -2,12 +2,15 @@ package control
 
 import (
 	"container/list"
+	"context"
 	"crypto/ecdh"
 	"crypto/mlkem"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/netip"
 	"sync"
 	"time"
@@ -92,8 +95,9 @@ type respState struct {
 
 // handleHello is the responder's HELLO path, cheapest checks first:
 // size/version → cookie (under load) → PSK AEAD open → freshness →
-// commitment, allow-list, reflection → replay cache → DH and half-open
-// state. Up to the AEAD open it allocates nothing.
+// commitment, allow-list, reflection → cookie (at a half-open cap) →
+// replay cache → DH and half-open state. Up to the AEAD open it allocates
+// nothing, and a HELLO that fails the open allocates nothing either.
 func (p *Plane) handleHello(w *workerScratch, b []byte, from netip.AddrPort, now time.Time) {
 	p.helloWith(w, b, from, now, nil)
 }
@@ -111,10 +115,14 @@ func (p *Plane) helloWith(w *workerScratch, b []byte, from netip.AddrPort, now t
 		p.st.malformed.Add(1)
 		return
 	}
-	if p.underLoad() && !p.cookie.valid(h.Cookie(), from) {
-		p.st.cookieRejects.Add(1)
-		p.sendCookieReply(w, h, from)
-		return
+	cookieOK := false
+	if p.underLoad() {
+		if !p.cookie.valid(h.Cookie(), from) {
+			p.st.cookieRejects.Add(1)
+			p.sendCookieReply(w, h, from)
+			return
+		}
+		cookieOK = true
 	}
 	sym := &w.sym
 	p.psk.start(sym, h.Header())
@@ -126,7 +134,8 @@ func (p *Plane) helloWith(w *workerScratch, b []byte, from netip.AddrPort, now t
 	}
 	pt, err := sym.decryptAndHash(w.pt[:], h.Sealed())
 	if err != nil {
-		p.st.forged.Add(1)
+		p.st.seedMismatch.Add(1)
+		p.logSeedMismatch(from, now)
 		if p.cfg.RejectWrongSeed && p.rejects.take(now) {
 			p.sendReject(w, h.ID(), wire.RejectAuthentication, nil, from)
 		}
@@ -157,6 +166,24 @@ func (p *Plane) helloWith(w *workerScratch, b []byte, from netip.AddrPort, now t
 		p.st.failedAuth.Add(1)
 		return
 	}
+	// A HELLO that would evict half-open state (its IP or the node at its
+	// cap) must prove its address first: an insider flooding with the
+	// victim's source IP cannot, so it never pushes the victim out, and
+	// each of its HELLOs costs us a cookie, not a DH (docs/HANDSHAKE.md
+	// "Anti-DoS", step 6).
+	if !cookieOK {
+		p.mu.Lock()
+		full := p.halfOpenFullLocked(from.Addr())
+		p.mu.Unlock()
+		if full {
+			if !p.cookie.valid(h.Cookie(), from) {
+				p.st.cookieRejects.Add(1)
+				p.sendCookieReply(w, h, from)
+				return
+			}
+			cookieOK = true
+		}
+	}
 	ePub := [32]byte(h.Ephemeral())
 	p.mu.Lock()
 	_, dup := p.mu.halfOpen[h.ID()]
@@ -171,20 +198,22 @@ func (p *Plane) helloWith(w *workerScratch, b []byte, from netip.AddrPort, now t
 		return
 	}
 	if fixed != nil {
-		p.respond(w, h, &hp, suite, from, now, fixed.e, fixed.nonce)
+		p.respond(w, h, &hp, suite, from, now, cookieOK, fixed.e, fixed.nonce)
 		return
 	}
 	var nr [32]byte
 	_, _ = rand.Read(nr[:])
-	p.respond(w, h, &hp, suite, from, now, p.pool.ephemeral(), nr)
+	p.respond(w, h, &hp, suite, from, now, cookieOK, p.pool.ephemeral(), nr)
 }
 
 // respond runs the DH half of the responder's HELLO processing and sends
-// RESPONSE. The transcript continues in w.sym.
+// RESPONSE. The transcript continues in w.sym. proven says the HELLO
+// carried a valid cookie (it may evict half-open state); if a cap filled
+// while the DH ran, an unproven HELLO gets a COOKIE_REPLY instead.
 //
 // er is the responder's ephemeral and nr the random draw for nonce_r
 // (parameters so the docs/HANDSHAKE.md vectors are reproducible).
-func (p *Plane) respond(w *workerScratch, h wire.Hello, hp *helloPayload, suite stc.Suite, from netip.AddrPort, now time.Time, er ephemeral, nr [32]byte) {
+func (p *Plane) respond(w *workerScratch, h wire.Hello, hp *helloPayload, suite stc.Suite, from netip.AddrPort, now time.Time, proven bool, er ephemeral, nr [32]byte) {
 	sym := &w.sym
 	ei, err := ecdh.X25519().NewPublicKey(h.Ephemeral())
 	if err != nil {
@@ -244,13 +273,18 @@ func (p *Plane) respond(w *workerScratch, h wire.Hello, hp *helloPayload, suite 
 		expires: now.Add(p.cfg.HandshakeTimeout)}
 	rs.sym.d = nil // the scratch digest stays with the worker
 	p.mu.Lock()
-	ok := p.ledgerSendLocked(from.Addr(), len(out))
+	admit := proven || !p.halfOpenFullLocked(from.Addr())
+	ok := admit && p.ledgerSendLocked(from.Addr(), len(out))
 	if ok {
 		p.insertHalfOpenLocked(rs)
 	}
 	p.mu.Unlock()
-	if ok {
-		p.send(out, from)
+	switch {
+	case ok:
+		p.send(out, from) // ← RESPONSE
+	case !admit:
+		p.st.cookieRejects.Add(1)
+		p.sendCookieReply(w, h, from)
 	}
 }
 
@@ -309,17 +343,36 @@ func (p *Plane) chooseSuite(offered []byte) stc.Suite {
 	return 0
 }
 
-// insertHalfOpenLocked stores rs, evicting the oldest half-open handshake
-// (of the same address first) when a cap is reached. Caller holds p.mu.
+// halfOpenFullLocked reports whether a HELLO from addr would have to evict
+// half-open state (addr's IP or the node is at its cap): only one with a
+// valid cookie may. Caller holds p.mu.
+func (p *Plane) halfOpenFullLocked(addr netip.Addr) bool {
+	return p.mu.perAddr[addr] >= p.cfg.MaxHalfOpenPerAddr || p.mu.order.Len() >= p.cfg.MaxHalfOpen
+}
+
+// insertHalfOpenLocked stores rs, evicting when a cap is reached (the
+// caller has checked the HELLO carried a valid cookie if so): at the
+// per-IP cap the oldest entry of its own address and port, else the oldest
+// of its IP, so a flood from other ports of a shared IP pushes out its own
+// entries before a neighbour's; at the node cap the oldest. Caller holds
+// p.mu.
 func (p *Plane) insertHalfOpenLocked(rs *respState) {
 	addr := rs.from.Addr()
 	if p.mu.perAddr[addr] >= p.cfg.MaxHalfOpenPerAddr {
+		var victim *list.Element
 		for e := p.mu.order.Front(); e != nil; e = e.Next() {
-			if e.Value.(*respState).from.Addr() == addr {
-				p.removeHalfOpenLocked(e)
-				p.st.hoEvicted.Add(1)
+			from := e.Value.(*respState).from
+			if from == rs.from {
+				victim = e
 				break
 			}
+			if victim == nil && from.Addr() == addr {
+				victim = e
+			}
+		}
+		if victim != nil {
+			p.removeHalfOpenLocked(victim)
+			p.st.hoEvicted.Add(1)
 		}
 	}
 	for p.mu.order.Len() >= p.cfg.MaxHalfOpen {
@@ -363,7 +416,15 @@ func (p *Plane) handleAuthProof(b []byte, from netip.AddrPort) {
 		p.ledgerRecvLocked(from.Addr(), len(b), false, now)
 	}
 	p.mu.Unlock()
-	if rs == nil || rs.from != from {
+	if rs == nil {
+		// Evicted, expired, or a duplicate after install. Nothing we could
+		// send would be authenticated, so stay silent: the initiator
+		// starts over with a fresh HELLO (docs/HANDSHAKE.md "Loss and
+		// timeouts").
+		p.st.noStateProofs.Add(1)
+		return
+	}
+	if rs.from != from {
 		p.st.malformed.Add(1)
 		return
 	}
@@ -430,7 +491,27 @@ func (p *Plane) handleAuthProof(b []byte, from netip.AddrPort) {
 	p.st.accepted.Add(1)
 }
 
-// sendCookieReply answers a HELLO without a valid cookie under load. The
+// logSeedMismatch reports a HELLO that did not open under our shared seed
+// at Warn, at most once per seedLogInterval, with the count of those not
+// reported since. The suppressed path is two atomic operations: it does
+// not allocate, so the forged-HELLO path stays allocation-free.
+func (p *Plane) logSeedMismatch(from netip.AddrPort, now time.Time) {
+	t := now.UnixNano()
+	last := p.seedLog.last.Load()
+	if since := t - last; last != 0 && since < int64(seedLogInterval) && since > -int64(seedLogInterval) ||
+		!p.seedLog.last.CompareAndSwap(last, t) {
+		p.seedLog.suppressed.Add(1)
+		return
+	}
+	if !p.log.Enabled(context.Background(), slog.LevelWarn) {
+		return
+	}
+	p.log.Warn(fmt.Sprintf("control: handshake from %v does not open under our shared seed: the peer holds another shared seed, or the packet is forged", from),
+		"from", from, "not_logged_since_last", p.seedLog.suppressed.Swap(0))
+}
+
+// sendCookieReply answers a HELLO without a valid cookie under load or at
+// a half-open cap. The
 // cookie is sealed under a PSK-derived key with the HELLO's ephemeral as
 // AD, so only a PSK holder that sent that HELLO can use it, and the reply
 // (67 bytes) is smaller than any HELLO.

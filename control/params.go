@@ -46,6 +46,21 @@ const (
 	// timeout, so 1/3 random loss both ways rarely exhausts it.
 	initialRTO = 500 * time.Millisecond
 	maxRTO     = 2 * time.Second
+	// authProofSends is how many times an initiator sends one AUTH_PROOF
+	// (at 0 and initialRTO after the RESPONSE) before it concludes the
+	// responder has no state for it and starts over with a fresh HELLO at
+	// the next timer (3*initialRTO after the RESPONSE). The responder
+	// answers nothing to an AUTH_PROOF without half-open state (it could
+	// not authenticate a reply), so silence is all the initiator sees;
+	// two sends cover one loss, and a FINAL that is merely late still
+	// completes the dial (that session stays installed and watched until
+	// the dial ends or gives up on a newer one).
+	authProofSends = 2
+	// seedLogInterval spaces the Warn lines for HELLOs that do not open
+	// under our shared seed: a misconfigured peer retries every few
+	// seconds and a flood may send millions; one line per interval, with
+	// the count of those not logged, is enough to find it.
+	seedLogInterval = 10 * time.Second
 	// rejectRate is the REJECT token bucket: at most this many per second
 	// (burst the same), so RejectWrongSeed cannot be used for reflection.
 	rejectRate = 10

@@ -84,12 +84,17 @@ type Config struct {
 	// FreshnessWindow is the accepted HELLO clock skew either way, in
 	// milliseconds' resolution. Zero or negative: DefaultFreshnessWindow (90 s).
 	FreshnessWindow time.Duration
-	// MaxHalfOpen caps responder half-open handshakes; the oldest is evicted
-	// beyond it. Zero or negative: DefaultMaxHalfOpen (1024).
+	// MaxHalfOpen caps responder half-open handshakes. At the cap a HELLO
+	// must carry a valid cookie (it gets a COOKIE_REPLY otherwise); one that
+	// does evicts the oldest. Zero or negative: DefaultMaxHalfOpen (1024).
 	MaxHalfOpen int
-	// MaxHalfOpenPerAddr caps half-open handshakes per source IP (that
-	// address's oldest is evicted). It also bounds concurrent dials from one
-	// peer IP. Zero or negative: DefaultMaxHalfOpenPerAddr (16).
+	// MaxHalfOpenPerAddr caps half-open handshakes per source IP. At the
+	// cap a HELLO from that IP must carry a valid cookie (it gets a
+	// COOKIE_REPLY otherwise), so a flood with a spoofed source cannot
+	// evict; one that does evicts the oldest entry of its own IP and port,
+	// else of its IP. It also bounds concurrent dials from one peer IP
+	// without a cookie round trip. Zero or negative:
+	// DefaultMaxHalfOpenPerAddr (16).
 	MaxHalfOpenPerAddr int
 	// CookieThreshold is the queue length above which HELLOs without a valid
 	// cookie get a COOKIE_REPLY instead of crypto. Zero: queue/4 (256);
@@ -97,11 +102,15 @@ type Config struct {
 	CookieThreshold int
 	// RejectWrongSeed sends a rate-limited REJECT for HELLOs that do not
 	// open, so a wrong shared seed surfaces as ErrAuthentication at the
-	// dialler instead of a timeout. It reveals that a node listens.
+	// dialler's timeout instead of ErrHandshakeTimeout (a REJECT cannot be
+	// authenticated, so the dialler does not act on it earlier). It reveals
+	// that a node listens.
 	RejectWrongSeed bool
 	// Params are this node's transport parameters, sent in the handshake.
 	Params TransportParams
-	// Logger receives rare events (nil: silent). Drops are counted, not logged.
+	// Logger receives rare events (nil: silent): at Warn, HELLOs that do not
+	// open under our shared seed, at most one line per 10 s with the count
+	// of those not logged. Drops are counted, not logged.
 	Logger *slog.Logger
 	// Now is the wall clock for HELLO timestamps and timers (nil: time.Now).
 	Now func() time.Time
@@ -109,30 +118,39 @@ type Config struct {
 
 // Stats are cumulative counters, read with Plane.Stats.
 type Stats struct {
-	HandshakesOK     uint64 // Dials that returned a confirmed session
-	Accepted         uint64 // responder sessions installed
-	FailedTimeout    uint64 // Dials that ended in ErrHandshakeTimeout
-	FailedAuth       uint64 // authentication failures (either role)
-	ForgedHellos     uint64 // HELLOs that failed the PSK AEAD open
-	Malformed        uint64 // handshake packets that failed to parse or open
+	HandshakesOK      uint64 // Dials that returned a confirmed session
+	Accepted          uint64 // responder sessions installed
+	FailedTimeout     uint64 // Dials that ended matching ErrHandshakeTimeout
+	FailedAuth        uint64 // authentication failures (either role), REJECT-ended Dials included
+	FailedUnreachable uint64 // Dials failed by DestinationUnreachable
+	// SeedMismatch counts HELLOs that do not open under our shared seed:
+	// the sender holds another shared seed (a misconfigured peer, the
+	// usual case) or the packet is forged or corrupted. The PSK AEAD
+	// cannot tell these apart. They are also reported at Warn through
+	// Config.Logger, at most one line per 10 s.
+	SeedMismatch     uint64
+	Malformed        uint64 // handshake packets that failed to parse or open (other than SeedMismatch)
 	QueueDrops       uint64 // packets dropped because the queue was full
 	CookiesSent      uint64 // COOKIE_REPLY messages sent
-	CookieRejects    uint64 // HELLOs dropped for a missing/invalid cookie
+	CookieRejects    uint64 // HELLOs answered with a COOKIE_REPLY: no or invalid cookie under load or at a half-open cap
 	Replays          uint64 // HELLOs whose ephemeral was already seen
 	Stale            uint64 // HELLOs outside the freshness window
-	HalfOpenEvicted  uint64 // half-open handshakes evicted by the caps
+	HalfOpenEvicted  uint64 // half-open handshakes evicted by the caps (only by HELLOs with a valid cookie)
 	HalfOpenExpired  uint64 // half-open handshakes that timed out
+	NoStateProofs    uint64 // AUTH_PROOFs for no half-open state (evicted, expired, or a duplicate after install)
 	AmplificationCap uint64 // sends suppressed by the 3x ledger
 	Collisions       uint64 // session-ID collisions (either role)
 	RejectsSent      uint64 // REJECT messages sent
+	RejectHints      uint64 // REJECT(authentication) messages received by Dials (unauthenticated: reported at the timeout)
 	Retransmits      uint64 // HELLO/AUTH_PROOF retransmissions
+	Restarts         uint64 // fresh HELLOs after an AUTH_PROOF went unconfirmed (also in Retransmits)
 	PoolMisses       uint64 // ephemeral key pairs generated inline
 }
 
 type stats struct {
-	handshakesOK, accepted, failedTimeout, failedAuth, forged, malformed, queueDrops,
-	cookiesSent, cookieRejects, replays, stale, hoEvicted, hoExpired, ampCap,
-	collisions, rejectsSent, retransmits, poolMisses atomic.Uint64
+	handshakesOK, accepted, failedTimeout, failedAuth, failedUnreachable, seedMismatch, malformed,
+	queueDrops, cookiesSent, cookieRejects, replays, stale, hoEvicted, hoExpired, noStateProofs,
+	ampCap, collisions, rejectsSent, rejectHints, retransmits, restarts, poolMisses atomic.Uint64
 }
 
 // Plane is the control plane: it dials, answers handshakes, and installs
@@ -159,6 +177,13 @@ type Plane struct {
 	nextLoop  atomic.Uint64
 
 	rejects tokenBucket
+
+	// seedLog rate-limits the Warn line for HELLOs that do not open under
+	// our shared seed (lock-free: the reject path stays allocation-free).
+	seedLog struct {
+		last       atomic.Int64  // unix ns of the last line; 0 before the first
+		suppressed atomic.Uint64 // mismatches since the last line, not logged
+	}
 
 	mu struct {
 		sync.Mutex
@@ -286,13 +311,17 @@ func (p *Plane) Stats() Stats {
 	return Stats{
 		HandshakesOK: s.handshakesOK.Load(), Accepted: s.accepted.Load(),
 		FailedTimeout: s.failedTimeout.Load(), FailedAuth: s.failedAuth.Load(),
-		ForgedHellos: s.forged.Load(), Malformed: s.malformed.Load(),
+		FailedUnreachable: s.failedUnreachable.Load(),
+		SeedMismatch:      s.seedMismatch.Load(), Malformed: s.malformed.Load(),
 		QueueDrops: s.queueDrops.Load(), CookiesSent: s.cookiesSent.Load(),
 		CookieRejects: s.cookieRejects.Load(), Replays: s.replays.Load(),
 		Stale: s.stale.Load(), HalfOpenEvicted: s.hoEvicted.Load(),
-		HalfOpenExpired: s.hoExpired.Load(), AmplificationCap: s.ampCap.Load(),
-		Collisions: s.collisions.Load(), RejectsSent: s.rejectsSent.Load(),
-		Retransmits: s.retransmits.Load(), PoolMisses: s.poolMisses.Load(),
+		HalfOpenExpired: s.hoExpired.Load(), NoStateProofs: s.noStateProofs.Load(),
+		AmplificationCap: s.ampCap.Load(),
+		Collisions:       s.collisions.Load(), RejectsSent: s.rejectsSent.Load(),
+		RejectHints: s.rejectHints.Load(),
+		Retransmits: s.retransmits.Load(), Restarts: s.restarts.Load(),
+		PoolMisses: s.poolMisses.Load(),
 	}
 }
 
