@@ -465,6 +465,9 @@ func measureRate(t *testing.T, rate float64, run time.Duration) (median, mean, o
 	median = rates[len(rates)/2]
 	offered = float64(in1-in0) * 8 * float64(size+netem.IPv4Overhead) / size / t1.Sub(t0).Seconds()
 	ls := p.Link(netem.Forward).Stats()
+	if d := p.SocketDrops(); d > 0 {
+		t.Logf("the emulator's sockets dropped %d datagrams (the machine was busy)", d)
+	}
 	t.Logf("rate %.0f Mbit/s: egress median %.2f Mbit/s (%+.2f%%), mean %.2f (%+.2f%%), windows %.0f–%.0f, offered %.0f Mbit/s, queue drops %d, release lateness p50 %v p99 %v",
 		rate/1e6, median/1e6, 100*(median/rate-1), mean/1e6, 100*(mean/rate-1), rates[0]/1e6, rates[len(rates)-1]/1e6,
 		offered/1e6, ls.DroppedQueue, ls.Late.Quantile(0.5), ls.Late.Quantile(0.99))

@@ -184,6 +184,13 @@ func (p *Path) Stats(d Dir) Counters {
 	return f.c
 }
 
+// SocketDrops returns how many datagrams the kernel dropped because one
+// of the path's receive queues was full (SO_RXQ_OVFL on both sockets):
+// loss the emulator added by not keeping up, which a sound run keeps at 0.
+func (p *Path) SocketDrops() uint64 {
+	return p.front.Stats().RxQueueOverflow + p.back.Stats().RxQueueOverflow
+}
+
 // Close closes the path's sockets, waits for its readers to return, and
 // drops its datagrams still held by the links (counted in DroppedClosed
 // as the links release them); then it closes the links the path owns.
