@@ -260,6 +260,25 @@ func (l *Link) Close() error {
 	return nil
 }
 
+// detach marks f closed and drops the datagrams the link holds for it
+// (counted in DroppedClosed), keeping the others in order.
+func (l *Link) detach(f *flow) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f.closed = true
+	for _, ln := range []*line{&l.st.main, &l.st.reo} {
+		for range ln.size {
+			h := ln.pop()
+			if h.f == f {
+				l.bump(f, func(c *Counters) { c.DroppedClosed++ })
+				l.recycle(h.buf)
+				continue
+			}
+			ln.push(h) // rotates the ring: after size pops and pushes it is back in order
+		}
+	}
+}
+
 // bump applies inc to the flow's and the link's counters. Callers hold mu.
 func (l *Link) bump(f *flow, inc func(c *Counters)) {
 	inc(&f.c)

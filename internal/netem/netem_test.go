@@ -353,6 +353,9 @@ func TestSharedLink(t *testing.T) {
 	if ls.MaxQueueBytes > 30_000 {
 		t.Errorf("max queue %d > limit", ls.MaxQueueBytes)
 	}
+	if ls.DatagramsIn != ls.Forwarded+ls.Dropped()+ls.WriteErrors+uint64(ls.Held) {
+		t.Errorf("in %d ≠ forwarded %d + dropped %d + write errors %d + held %d", ls.DatagramsIn, ls.Forwarded, ls.Dropped(), ls.WriteErrors, ls.Held)
+	}
 }
 
 // sink counts the IP-packet bytes reaching a socket in 10 ms slots of
@@ -501,5 +504,42 @@ func TestRateAccuracy(t *testing.T) {
 		if !measured {
 			t.Skipf("could not offer %.0f Mbit/s on this machine now", 1.03*rate/1e6)
 		}
+	}
+}
+
+// TestClose: closing a path drops what the shared link still holds for
+// it and nothing else; closing a link drops the rest; both are counted.
+func TestClose(t *testing.T) {
+	link, err := netem.NewLink(&netem.LinkConfig{Delay: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := echo(t)
+	a, err := netem.NewPath(target, link, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := netem.NewPath(target, link, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	sendSeq(t, dial(t, a.Addr()), 0, 10, 100, 0)
+	sendSeq(t, dial(t, b.Addr()), 0, 5, 100, 0)
+	waitFor(t, "15 held datagrams", func() bool { return link.Stats().Held == 15 })
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if ls := link.Stats(); ls.Held != 5 || ls.DroppedClosed != 10 || a.Stats(netem.Forward).DroppedClosed != 10 {
+		t.Errorf("after closing a path: held %d, DroppedClosed %d; want 5, 10", ls.Held, ls.DroppedClosed)
+	}
+	if err := link.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if ls := link.Stats(); ls.Held != 0 || ls.DroppedClosed != 15 || b.Stats(netem.Forward).DroppedClosed != 5 {
+		t.Errorf("after closing the link: held %d, DroppedClosed %d; want 0, 15", ls.Held, ls.DroppedClosed)
+	}
+	if err := a.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
 	}
 }

@@ -191,17 +191,15 @@ func (p *Path) SocketDrops() uint64 {
 	return p.front.Stats().RxQueueOverflow + p.back.Stats().RxQueueOverflow
 }
 
-// Close closes the path's sockets, waits for its readers to return, and
-// drops its datagrams still held by the links (counted in DroppedClosed
-// as the links release them); then it closes the links the path owns.
+// Close drops the path's datagrams still held by the links (counted in
+// DroppedClosed), closes its sockets, waits for its readers to return,
+// and closes the links the path owns.
 // Later calls return the first call's result.
 func (p *Path) Close() error {
 	p.closeOnce.Do(func() {
 		p.closing.Store(true)
 		for d, l := range p.links {
-			l.mu.Lock()
-			p.flows[d].closed = true
-			l.mu.Unlock()
+			l.detach(p.flows[d])
 		}
 		p.closeErr = errors.Join(p.front.Close(), p.back.Close())
 		p.wg.Wait()
