@@ -54,7 +54,8 @@ type Config struct {
 // to Addr, the path sends on from its own socket to the target, and the
 // target's replies go back to the client that sent most recently (so a
 // rebinding client keeps working). Datagrams reaching the path's outer
-// socket from any address other than the target are ignored. It runs two
+// socket from any address other than the target are ignored, and so are
+// empty datagrams (neither transport sends them). It runs two
 // reader goroutines, one per direction; the links' goroutines write. All
 // methods are safe for concurrent use.
 type Path struct {

@@ -36,8 +36,9 @@ func (c *Counters) Dropped() uint64 {
 type LinkStats struct {
 	Counters
 	// QueueBytes is the backlog in IP-packet bytes when the snapshot was
-	// taken, and MaxQueueBytes the largest backlog any arrival saw
-	// (including itself).
+	// taken, and MaxQueueBytes the largest backlog right after an accepted
+	// arrival (at most QueueBytes of the config, or one datagram on an
+	// idle link).
 	QueueBytes, MaxQueueBytes int
 	// Held is how many datagrams the link holds (queued or in the delay
 	// line), and HeldBytes their buffers' size (what MaxHeld caps).
