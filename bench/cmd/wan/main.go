@@ -445,6 +445,15 @@ type health struct {
 	late99      time.Duration
 }
 
+// String is the table cell: the lateness, and the socket drops if any.
+func (h health) String() string {
+	s := fmt.Sprintf("%.2f", msf(h.late99))
+	if h.socketDrops > 0 {
+		s += fmt.Sprintf(" (%d socket drops)", h.socketDrops)
+	}
+	return s
+}
+
 func measureHealth(paths []*netem.Path, links ...*netem.Link) health {
 	var h health
 	for _, p := range paths {
@@ -584,13 +593,13 @@ func printTables(w io.Writer, ts []transport, rows []row, shares []sharedRow, p 
 		}
 		fmt.Fprintf(w, "Single flows: %s per flow (scaled down with the rate so a row takes ~10 s at most at line rate), start-up included, cut at %s (goodput then over the cap, marked ✂). Time to 90%%: first moment the flow's rate out of the bottleneck over max(RTT, 100 ms) reached 90%% of the link. Sender RTT: base RTT + the queueing delay its packets met at the bottleneck.\n\n",
 			strings.Join(sizes, ", "), p.cap)
-		fmt.Fprintln(w, "| rate | RTT | queue | loss | transport | goodput % of link | time to 90% | retx % | sender RTT p50 / p99 ms | queue drops | random drops |")
-		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|")
+		fmt.Fprintln(w, "| rate | RTT | queue | loss | transport | goodput % of link | time to 90% | retx % | sender RTT p50 / p99 ms | queue drops | random drops | emulator late p99 ms |")
+		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|")
 		for _, r := range rows {
 			c := r.cond
 			lead := fmt.Sprintf("| %s | %s | %s BDP | %s | %s |", mbit(c.rate), ms(c.rtt), trim(c.queue), pct(c.loss), r.transport)
 			if r.res.err != nil {
-				fmt.Fprintf(w, "%s error: %s | | | | | |\n", lead, strings.ReplaceAll(r.res.err.Error(), "|", "/"))
+				fmt.Fprintf(w, "%s error: %s | | | | | | |\n", lead, strings.ReplaceAll(r.res.err.Error(), "|", "/"))
 				continue
 			}
 			res := r.res
@@ -607,19 +616,19 @@ func printTables(w io.Writer, ts []transport, rows []row, shares []sharedRow, p 
 				retx = fmt.Sprintf("%.2f", 100*res.retx)
 			}
 			rtt := fmt.Sprintf("%.1f / %.1f", msf(c.rtt+res.queue.Quantile(0.5)), msf(c.rtt+res.queue.Quantile(0.99)))
-			fmt.Fprintf(w, "%s %s | %s | %s | %s | %d | %d |\n", lead, good, t90, retx, rtt, res.queueDrop, res.lossDrop)
+			fmt.Fprintf(w, "%s %s | %s | %s | %s | %d | %d | %s |\n", lead, good, t90, retx, rtt, res.queueDrop, res.lossDrop, res.health)
 		}
 	}
 	if len(shares) > 0 {
 		fmt.Fprintf(w, "\nShared bottleneck: the flows start together through one link pair (no loss); shares of the goodput from %s to %s.\n\n",
 			(p.sharedDur / 4).Round(time.Second), p.sharedDur.Round(time.Second))
-		fmt.Fprintln(w, "| rate | RTT | queue | flows | shares of goodput | link used | Jain's index | sender RTT p50 ms |")
-		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
+		fmt.Fprintln(w, "| rate | RTT | queue | flows | shares of goodput | link used | Jain's index | sender RTT p50 ms | emulator late p99 ms |")
+		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
 		for _, s := range shares {
 			c := s.cond
 			lead := fmt.Sprintf("| %s | %s | %s BDP | %s |", mbit(c.rate), ms(c.rtt), trim(c.queue), s.label)
 			if s.res.err != nil {
-				fmt.Fprintf(w, "%s error: %s | | | |\n", lead, strings.ReplaceAll(s.res.err.Error(), "|", "/"))
+				fmt.Fprintf(w, "%s error: %s | | | | |\n", lead, strings.ReplaceAll(s.res.err.Error(), "|", "/"))
 				continue
 			}
 			var parts, rtts []string
@@ -631,7 +640,7 @@ func printTables(w io.Writer, ts []transport, rows []row, shares []sharedRow, p 
 				parts = append(parts, strings.TrimSpace(fmt.Sprintf("%s %.0f%%", name, 100*x)))
 				rtts = append(rtts, fmt.Sprintf("%.1f", msf(s.res.p50[i])))
 			}
-			fmt.Fprintf(w, "%s %s | %.0f%% | %.3f | %s |\n", lead, strings.Join(parts, " / "), 100*s.res.used, s.res.jain, strings.Join(rtts, " / "))
+			fmt.Fprintf(w, "%s %s | %.0f%% | %.3f | %s | %s |\n", lead, strings.Join(parts, " / "), 100*s.res.used, s.res.jain, strings.Join(rtts, " / "), s.res.health)
 		}
 	}
 	var worst health
@@ -643,7 +652,7 @@ func printTables(w io.Writer, ts []transport, rows []row, shares []sharedRow, p 
 		worst.socketDrops += s.res.health.socketDrops
 		worst.late99 = max(worst.late99, s.res.health.late99)
 	}
-	fmt.Fprintf(w, "\nEmulator health: %d datagrams dropped at its sockets (loss it added; should be 0), release lateness p99 at most %.2f ms (delay it added).\n\n",
+	fmt.Fprintf(w, "\nEmulator health: %d datagrams dropped at its sockets (loss it added; should be 0), release lateness p99 at most %.2f ms (delay it added; the last column of each row). Lateness of milliseconds means the machine was saturated during the row (both ends of every flow and the emulator share its cores): read such rows as indicative.\n\n",
 		worst.socketDrops, msf(worst.late99))
 	for _, t := range ts {
 		fmt.Fprintf(w, "- %s: %s\n", t.name, t.note)
