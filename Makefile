@@ -9,7 +9,7 @@ BENCHCOUNT  ?= 10
 BENCH       ?= .
 PKGS        := ./...
 
-.PHONY: demo compare compare-smoke soak help test fmt-check vet lint staticcheck unit race bench-smoke bench fuzz demo build tidy-check compare
+.PHONY: demo compare compare-smoke wan soak help test fmt-check vet lint staticcheck unit race bench-smoke bench fuzz demo build tidy-check compare
 
 help: ## show this help
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ compare: ## side-by-side loopback table: STT, quic-go, kcp-go, TLS 1.3/TCP, raw 
 
 compare-smoke: ## build, vet, test and smoke-run the comparison harness (its own module)
 	cd bench && $(GO) vet ./... && $(GO) test ./... && $(GO) run ./cmd/compare -short
+
+wan: ## STT vs quic-go through the path emulator over rate x RTT x loss x queue, plus shared bottlenecks (WANFLAGS=-short for a smoke run; the full grid takes 1-1.5 h)
+	cd bench && $(GO) run ./cmd/wan $(WANFLAGS)
 
 soak: ## 30 s full-speed transfer; checks the heap stays flat (SOAK=30s)
 	STT_SOAK=$${SOAK:-30s} $(GO) test -run '^TestSoakHeap$$' -count=1 -v .

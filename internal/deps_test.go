@@ -48,6 +48,7 @@ var allowed = map[string]struct {
 	why      string
 }{
 	mod + "/internal/monotime":   {nil, "leaf clock type; std only"},
+	mod + "/internal/netem":      {[]string{mod + "/batch", mod + "/internal/monotime", "golang.org/x/sys/"}, "path emulator (test infrastructure): batched sockets from batch, nanosleep from x/sys"},
 	mod + "/wire":                {nil, "pure codecs: std only so it can be fuzzed and reused anywhere"},
 	mod + "/ring":                {nil, "memory substrate: std only"},
 	mod + "/stc":                 {[]string{"golang.org/x/crypto/", "github.com/klauspost/cpuid/v2"}, "crypto core: ChaCha20-Poly1305 from x/crypto, suite dispatch from cpuid"},

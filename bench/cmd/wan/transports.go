@@ -1,0 +1,381 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/netip"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/quic-go/quic-go"
+	"github.com/stt-go/stt"
+)
+
+// sttVariant is STT with one congestion controller.
+type sttVariant struct {
+	name string // the table's label
+	cc   string // stt.Config.CongestionControl; "cubic" is today's only controller
+}
+
+// sttVariants are the STT rows of every table. Hook for the BBR branch:
+// once stt.Config.CongestionControl exists, add {"STT (BBR)", "bbr"} here;
+// nothing else needs to change (setCongestionControl sets the field).
+var sttVariants = []sttVariant{{name: "STT (CUBIC)", cc: "cubic"}}
+
+// setCongestionControl sets cfg.CongestionControl to cc when the field
+// exists. Without it STT runs CUBIC, so only "cubic" is accepted.
+func setCongestionControl(cfg *stt.Config, cc string) error {
+	f := reflect.ValueOf(cfg).Elem().FieldByName("CongestionControl")
+	if !f.IsValid() {
+		if cc == "cubic" {
+			return nil
+		}
+		return fmt.Errorf("stt.Config has no CongestionControl field: %q is not available in this build", cc)
+	}
+	if f.Kind() != reflect.String {
+		return fmt.Errorf("stt.Config.CongestionControl is a %s, not a string", f.Type())
+	}
+	f.SetString(cc)
+	return nil
+}
+
+// hasCongestionControl reports whether stt.Config has the field.
+func hasCongestionControl() bool {
+	_, ok := reflect.TypeOf(stt.Config{}).FieldByName("CongestionControl")
+	return ok
+}
+
+// transport is one contender: a server in this process and a way to dial
+// it through an emulated path.
+type transport struct {
+	name  string
+	note  string
+	start func() (server, error)
+}
+
+// server accepts flows (see serveFlow) until stop.
+type server interface {
+	addr() netip.AddrPort
+	// dial connects to the server through via (a netem path's address).
+	dial(ctx context.Context, via netip.AddrPort) (conn, error)
+	stop()
+}
+
+// conn is one connection (session) carrying one bulk flow.
+type conn interface {
+	open(ctx context.Context) (io.WriteCloser, error)
+	// retx returns retransmitted / sent as the transport counts it.
+	retx() (ratio float64, ok bool)
+	close()
+}
+
+func transports() []transport {
+	var ts []transport
+	for _, v := range sttVariants {
+		ts = append(ts, transport{
+			name:  v.name,
+			note:  "STT defaults (hybrid handshake, MaxDatagram 1452, 16 MiB stream / 24 MiB session windows); retransmission ratio = (PacketsLost + PacketsRetransmitted) / PacketsSent",
+			start: func() (server, error) { return startSTT(v) },
+		})
+	}
+	ts = append(ts, transport{
+		name:  "quic-go v0.65",
+		note:  "bench/cmd/compare's settings (16 MiB stream / 24 MiB connection windows), TLS 1.3; retransmission ratio = BytesLost / BytesSent",
+		start: startQUIC,
+	})
+	return ts
+}
+
+// ---- the flow protocol ----
+
+// A flow is one stream: the client writes a 16-byte header (flow ID and
+// size, big-endian) and size bytes; the server counts them into the
+// flow's tally as they arrive and notes when the last one came.
+
+type tally struct {
+	bytes  int64 // protected by mu
+	doneAt time.Time
+	mu     sync.Mutex
+}
+
+func (t *tally) add(n int, now time.Time, want int64) {
+	t.mu.Lock()
+	t.bytes += int64(n)
+	if t.bytes >= want && t.doneAt.IsZero() {
+		t.doneAt = now
+	}
+	t.mu.Unlock()
+}
+
+func (t *tally) get() (int64, time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.bytes, t.doneAt
+}
+
+// flows maps flow IDs to their tallies (registered by the client side
+// before the stream opens).
+var flows sync.Map // uint64 → *tally
+
+const copyBuf = 256 << 10
+
+// serveFlow reads one flow's stream to its end.
+func serveFlow(r io.Reader) {
+	var h [16]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return
+	}
+	v, ok := flows.Load(binary.BigEndian.Uint64(h[:8]))
+	if !ok {
+		return
+	}
+	t := v.(*tally)
+	want := int64(binary.BigEndian.Uint64(h[8:]))
+	buf := make([]byte, copyBuf)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			t.add(n, time.Now(), want)
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// ---- STT ----
+
+func seed() []byte {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return b
+}
+
+// sttInfo describes STT's suite for the machine line.
+var sttInfo = "not run"
+
+type sttServer struct {
+	srv, cli *stt.Node
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+}
+
+func startSTT(v sttVariant) (server, error) {
+	ctx := context.Background()
+	shared := seed()
+	mk := func() (*stt.Node, error) {
+		cfg := stt.Config{NodeSeed: seed(), SharedSeed: shared, ListenAddr: "127.0.0.1:0"}
+		if err := setCongestionControl(&cfg, v.cc); err != nil {
+			return nil, err
+		}
+		n, err := stt.NewNode(cfg)
+		if err != nil {
+			return nil, err
+		}
+		return n, n.Start(ctx)
+	}
+	srv, err := mk()
+	if err != nil {
+		return nil, err
+	}
+	cli, err := mk()
+	if err != nil {
+		srv.Stop(ctx)
+		return nil, err
+	}
+	s := &sttServer{srv: srv, cli: cli}
+	sctx, cancel := context.WithCancel(ctx)
+	s.cancel = cancel
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for {
+			sess, err := srv.Accept(sctx)
+			if err != nil {
+				return
+			}
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				for {
+					st, err := sess.AcceptStream(sctx)
+					if err != nil {
+						return
+					}
+					go serveFlow(st)
+				}
+			}()
+		}
+	}()
+	sttInfo = fmt.Sprintf("suite %s", srv.Suite())
+	return s, nil
+}
+
+func (s *sttServer) addr() netip.AddrPort { return s.srv.Addr() }
+
+func (s *sttServer) dial(ctx context.Context, via netip.AddrPort) (conn, error) {
+	sess, err := s.cli.Connect(ctx, via.String())
+	if err != nil {
+		return nil, err
+	}
+	return sttConn{sess}, nil
+}
+
+func (s *sttServer) stop() {
+	ctx, c := context.WithTimeout(context.Background(), 10*time.Second)
+	defer c()
+	s.cli.Stop(ctx)
+	s.cancel()
+	s.srv.Stop(ctx)
+	s.wg.Wait()
+}
+
+type sttConn struct{ s *stt.Session }
+
+func (c sttConn) open(ctx context.Context) (io.WriteCloser, error) {
+	st, err := c.s.OpenStream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+func (c sttConn) retx() (float64, bool) {
+	st := c.s.Stats()
+	if st.PacketsSent == 0 {
+		return 0, false
+	}
+	return float64(st.PacketsLost+st.PacketsRetransmitted) / float64(st.PacketsSent), true
+}
+
+func (c sttConn) close() { c.s.CloseWithError(0, "wan done") }
+
+// ---- quic-go ----
+
+func serverTLS() (*tls.Config, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "localhost"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}},
+		MinVersion:   tls.VersionTLS13,
+		NextProtos:   []string{"stt-wan"},
+	}, nil
+}
+
+func clientTLS() *tls.Config {
+	return &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13, NextProtos: []string{"stt-wan"}, ServerName: "localhost"}
+}
+
+// quicConfig is bench/cmd/compare's.
+func quicConfig() *quic.Config {
+	return &quic.Config{
+		MaxIncomingStreams:             10_000,
+		InitialStreamReceiveWindow:     512 << 10,
+		MaxStreamReceiveWindow:         16 << 20,
+		InitialConnectionReceiveWindow: 1 << 20,
+		MaxConnectionReceiveWindow:     24 << 20,
+		MaxIdleTimeout:                 30 * time.Second,
+	}
+}
+
+type quicServer struct {
+	ln     *quic.Listener
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func startQUIC() (server, error) {
+	tc, err := serverTLS()
+	if err != nil {
+		return nil, err
+	}
+	ln, err := quic.ListenAddr("127.0.0.1:0", tc, quicConfig())
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &quicServer{ln: ln, cancel: cancel}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for {
+			c, err := ln.Accept(ctx)
+			if err != nil {
+				return
+			}
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				for {
+					st, err := c.AcceptStream(ctx)
+					if err != nil {
+						return
+					}
+					go serveFlow(st)
+				}
+			}()
+		}
+	}()
+	return s, nil
+}
+
+func (s *quicServer) addr() netip.AddrPort { return s.ln.Addr().(*net.UDPAddr).AddrPort() }
+
+func (s *quicServer) dial(ctx context.Context, via netip.AddrPort) (conn, error) {
+	c, err := quic.DialAddr(ctx, via.String(), clientTLS(), quicConfig())
+	if err != nil {
+		return nil, err
+	}
+	return quicConn{c}, nil
+}
+
+func (s *quicServer) stop() {
+	s.cancel()
+	s.ln.Close()
+	s.wg.Wait()
+}
+
+type quicConn struct{ c *quic.Conn }
+
+func (q quicConn) open(ctx context.Context) (io.WriteCloser, error) {
+	st, err := q.c.OpenStreamSync(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+func (q quicConn) retx() (float64, bool) {
+	st := q.c.ConnectionStats()
+	if st.BytesSent == 0 {
+		return 0, false
+	}
+	return float64(st.BytesLost) / float64(st.BytesSent), true
+}
+
+func (q quicConn) close() { q.c.CloseWithError(0, "") }
