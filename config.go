@@ -42,9 +42,11 @@ type Config struct {
 	// 10 s.
 	HandshakeTimeout time.Duration
 	// RejectWrongSeed answers HELLOs that do not open under our shared seed
-	// with a rate-limited REJECT, so a misconfigured peer gets
-	// ErrAuthentication early instead of ErrHandshakeTimeout. Off by
-	// default: it reveals that a node listens here.
+	// with a rate-limited REJECT, so a misconfigured peer's Connect ends
+	// with ErrAuthentication ("rejected") instead of ErrHandshakeTimeout
+	// ("no answer") — at its handshake timeout, since a REJECT cannot be
+	// authenticated and is only a hint. Off by default: it reveals that a
+	// node listens here.
 	RejectWrongSeed bool
 
 	// MaxDatagram is the largest UDP payload sent, in bytes. Default 1452

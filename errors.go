@@ -12,15 +12,25 @@ var (
 	// ErrClosed is returned by operations on a stopped node or a closed
 	// session or stream. It matches net.ErrClosed.
 	ErrClosed = dataplane.ErrClosed
-	// ErrHandshakeTimeout is returned by Connect when no authenticated answer
-	// came within Config.HandshakeTimeout: the peer is unreachable or holds
-	// another shared seed. It is a net.Error with Timeout() true.
+	// ErrHandshakeTimeout is matched by the *DialError Connect returns when
+	// no complete handshake was possible within Config.HandshakeTimeout; the
+	// DialError's Cause says what came back (nothing at all: the peer is
+	// unreachable or holds another shared seed; only cookie replies;
+	// RESPONSEs that did not open; no confirmation). It is a net.Error with
+	// Timeout() true.
 	ErrHandshakeTimeout = control.ErrHandshakeTimeout
-	// ErrAuthentication is returned by Connect when the peer rejected the
-	// handshake or failed authentication (wrong node ID, not on the
-	// allow-list, or a REJECT for a wrong shared seed when the peer enables
-	// Config.RejectWrongSeed).
+	// ErrAuthentication is matched by the error Connect returns when the
+	// peer failed authentication (wrong node ID, not on the allow-list, it
+	// claims our identity) or refused us: a REJECT for a wrong shared seed,
+	// sent by peers that enable Config.RejectWrongSeed. A REJECT cannot be
+	// authenticated, so Connect treats it as a hint and reports it only at
+	// its timeout, if no valid RESPONSE came meanwhile.
 	ErrAuthentication = control.ErrAuthentication
+	// ErrUnreachable is matched by the *DialError Connect returns when the
+	// network reported the peer's address unreachable (an ICMP port or host
+	// unreachable) before anything authenticated came back; the DialError
+	// also unwraps to the socket error (e.g. syscall.ECONNREFUSED).
+	ErrUnreachable = control.ErrUnreachable
 	// ErrStreamLimit is returned by OpenStream when its context ends while
 	// the peer's concurrent-stream limit is reached.
 	ErrStreamLimit = dataplane.ErrStreamLimit
@@ -42,6 +52,12 @@ var (
 	// types 0x00-0x7F, which STT reserves.
 	ErrReservedFrameType = errors.New("stt: frame types 0x00-0x7F are reserved to STT; use 0x80-0xFF")
 )
+
+// DialError is the error Connect returns when a handshake ends without a
+// session: Peer, Cause (what came back), Elapsed and counts of what arrived.
+// errors.Is matches ErrHandshakeTimeout, ErrAuthentication or
+// ErrUnreachable according to Cause.
+type DialError = control.DialError
 
 // StreamError reports a stream reset by either side (Code, Remote).
 type StreamError = dataplane.StreamError

@@ -295,9 +295,10 @@ func resolvePeer(s string) (netip.AddrPort, error) {
 }
 
 // Connect dials a peer and returns once the four-message handshake is
-// complete (the seed's connect_udp). It fails with ErrHandshakeTimeout
-// (no answer: peer unreachable or shared seed mismatch), ErrAuthentication,
-// the context's error, or ErrClosed after Stop.
+// complete (the seed's connect_udp). It fails with a *DialError matching
+// ErrHandshakeTimeout (its Cause says what came back, if anything),
+// ErrAuthentication (the peer refused us or failed authentication) or
+// ErrUnreachable; with the context's error; or with ErrClosed after Stop.
 func (n *Node) Connect(ctx context.Context, addr string) (*Session, error) {
 	if n.State() != NodeRunning {
 		return nil, n.notRunning()

@@ -304,7 +304,9 @@ func (c *Collector) collectNode(ch chan<- prometheus.Metric, st *nodeState) {
 	}{
 		{"timeout", h.FailedTimeout},
 		{"auth", h.FailedAuth},
-		{"forged_hello", h.ForgedHellos},
+		{"seed_mismatch", h.SeedMismatch},
+		{"unreachable", h.FailedUnreachable},
+		{"no_state_proof", h.NoStateProofs},
 		{"malformed", h.Malformed},
 		{"replay", h.Replays},
 		{"stale", h.Stale},
@@ -319,6 +321,8 @@ func (c *Collector) collectNode(ch chan<- prometheus.Metric, st *nodeState) {
 	counter(ch, descHandshakeRetransmits, h.Retransmits, name)
 	counter(ch, descCookiesSent, h.CookiesSent, name)
 	counter(ch, descRejectsSent, h.RejectsSent, name)
+	counter(ch, descRejectHints, h.RejectHints, name)
+	counter(ch, descHandshakeRestarts, h.Restarts, name)
 	counter(ch, descAmplification, h.AmplificationCap, name)
 	counter(ch, descPoolMisses, h.PoolMisses, name)
 

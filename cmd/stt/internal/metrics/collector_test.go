@@ -232,7 +232,7 @@ func TestCollectorPair(t *testing.T) {
 		{"stt_handshakes_completed_total", kv("node", "a", "role", "initiator"), 1},
 		{"stt_handshakes_completed_total", kv("node", "b", "role", "responder"), 1},
 		{"stt_handshake_failures_total", kv("node", "a", "cause", "auth"), 0},
-		{"stt_handshake_failures_total", kv("node", "b", "cause", "forged_hello"), 0},
+		{"stt_handshake_failures_total", kv("node", "b", "cause", "seed_mismatch"), 0},
 		{"stt_bytes_total", kv("node", "a", "direction", "sent"), size},
 		{"stt_bytes_total", kv("node", "b", "direction", "received"), size},
 		{"stt_drops_total", kv("node", "b", "cause", "auth"), 0},

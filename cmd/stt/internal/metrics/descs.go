@@ -13,10 +13,12 @@ var (
 	descStreams  = desc("active_streams", "Streams currently open, summed over open sessions.", "node")
 
 	descHandshakes           = desc("handshakes_completed_total", "Handshakes that produced a session, by our role (initiator: Connect returned; responder: session installed).", "node", "role")
-	descHandshakeFailures    = desc("handshake_failures_total", "Failed handshakes and rejected handshake packets, by cause: timeout, auth, forged_hello, malformed, replay, stale, cookie_reject, queue_drop, half_open_evicted, half_open_expired, collision.", "node", "cause")
+	descHandshakeFailures    = desc("handshake_failures_total", "Failed handshakes and rejected handshake packets, by cause: timeout, auth, seed_mismatch (a HELLO that does not open under our shared seed: the peer holds another seed, or the packet is forged), unreachable, no_state_proof, malformed, replay, stale, cookie_reject, queue_drop, half_open_evicted, half_open_expired, collision.", "node", "cause")
 	descHandshakeRetransmits = desc("handshake_retransmits_total", "HELLO and AUTH_PROOF retransmissions.", "node")
 	descCookiesSent          = desc("handshake_cookies_sent_total", "COOKIE_REPLY messages sent (the responder was under load).", "node")
 	descRejectsSent          = desc("handshake_rejects_sent_total", "REJECT messages sent to peers holding another shared seed.", "node")
+	descRejectHints          = desc("handshake_reject_hints_total", "REJECT messages received by dials (unauthenticated: reported only when the dial times out).", "node")
+	descHandshakeRestarts    = desc("handshake_restarts_total", "Dials that started over with a fresh HELLO after an AUTH_PROOF went unconfirmed.", "node")
 	descAmplification        = desc("handshake_amplification_limited_total", "Handshake sends suppressed by the 3x anti-amplification limit.", "node")
 	descPoolMisses           = desc("handshake_keypair_pool_misses_total", "Ephemeral key pairs generated inline because the pool was empty.", "node")
 
@@ -47,7 +49,7 @@ var (
 // allDescs lists the node-level descriptors for Describe.
 var allDescs = []*prometheus.Desc{
 	descInfo, descSessions, descStreams,
-	descHandshakes, descHandshakeFailures, descHandshakeRetransmits, descCookiesSent, descRejectsSent, descAmplification, descPoolMisses,
+	descHandshakes, descHandshakeFailures, descHandshakeRetransmits, descCookiesSent, descRejectsSent, descRejectHints, descHandshakeRestarts, descAmplification, descPoolMisses,
 	descBytes, descMessages, descPackets, descLost, descRetransmitted, descRotations,
 	descDrops, descHandoffs, descSocketErrors, descSteering,
 	descRTT,
