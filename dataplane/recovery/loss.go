@@ -112,17 +112,21 @@ func (s *Sent) OnAck(now monotime.Time, ranges []AckRange, ackDelay time.Duratio
 	return largestNewlyAcked, nil
 }
 
-// ackContains reports whether descending, disjoint ranges contain pn.
+// ackContains reports whether descending, disjoint ranges contain pn. It
+// binary-searches for the first range starting at or below pn: the
+// reordering check asks it for up to 64 remembered losses per ACK frame, and
+// a lossy path's frames carry up to 64 ranges.
 func ackContains(ranges []AckRange, pn uint64) bool {
-	for _, r := range ranges {
-		if pn > r.Largest {
-			return false
-		}
-		if pn >= r.Smallest {
-			return true
+	lo, hi := 0, len(ranges)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if ranges[m].Smallest > pn {
+			lo = m + 1
+		} else {
+			hi = m
 		}
 	}
-	return false
+	return lo < len(ranges) && pn <= ranges[lo].Largest
 }
 
 // LossTime returns the earliest time-threshold loss deadline among packets
