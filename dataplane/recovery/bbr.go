@@ -100,11 +100,18 @@ type BBRConfig struct {
 	MinRTT time.Duration
 	// Bandwidth, if > 0 together with MinRTT, is the bandwidth estimate in
 	// bytes per second the previous controller had (BBR.Bandwidth before
-	// hibernating): the new one starts pacing at that rate with a window of
-	// that many bytes per MinRTT (at least the initial window, at most
-	// MaxWindowPackets datagrams) instead of the initial window, and still
-	// runs Startup, so a stale hint is corrected within a few rounds
-	// (restart at the model's rate, as draft §5.4 restarts from idle).
+	// hibernating). The new controller then restarts as BBR restarts from
+	// idle (draft §5.4) instead of running Startup: the model is seeded
+	// with it (BBR.max_bw, the pipe counted as full) and it enters ProbeBW
+	// pacing at exactly that rate. Since the path may have changed while
+	// the session slept, the hint is held to one BDP in flight — the window
+	// and inflight_shortterm start at Bandwidth * MinRTT (at least the
+	// initial window, at most MaxWindowPackets datagrams) — until the next
+	// REFILL resets the short-term model (2-3 s): a hint that has become
+	// too high then overfills the pipe by at most its excess, and losses
+	// lower the short-term bounds within a round or two; one too low is
+	// raised by the next ProbeBW_UP. Pass it only for a recent model (the
+	// session hibernates after a second of quiet).
 	Bandwidth float64
 }
 
@@ -145,6 +152,7 @@ type BBR struct {
 	pacingGain float64
 	cwndGain   float64
 	started    bool // time-based state initialized at the first event
+	seeded     bool // built from a bandwidth hint: start in ProbeBW
 	rng        uint64
 
 	// Connection state mirrored from the Sent (C.*).
@@ -287,13 +295,17 @@ func (b *BBR) init(cfg *BBRConfig) {
 	// InitPacingRate (§5.6.2) without an RTT yet: the initial window per
 	// millisecond; PacingRate redoes it from the first RTT sample.
 	b.pacingRate = bbrStartupPacingGain * b.initCwnd / time.Millisecond.Seconds()
+	b.enterStartup()
 	if c.Bandwidth > 0 && b.minRTT != rttInf && !math.IsInf(c.Bandwidth, 0) {
-		b.pacingRate = c.Bandwidth
+		b.seeded = true
+		b.bwHi[1], b.maxBw, b.bw = c.Bandwidth, c.Bandwidth, c.Bandwidth
+		b.fullBwReached = true
 		b.hasSeenRTT = true
-		b.cwnd = min(max(c.Bandwidth*b.minRTT.Seconds(), b.initCwnd), b.maxWindow)
+		b.pacingRate = c.Bandwidth * (1 - bbrPacingMargin)
+		b.cwnd = min(max(b.bdpMultiple(b.bw, 1), b.initCwnd), b.maxWindow)
+		b.inflightShort = b.cwnd
 	}
 	b.offload = b.quantum()
-	b.enterStartup()
 }
 
 func (b *BBR) lazyInit() {
@@ -312,6 +324,11 @@ func (b *BBR) start(now monotime.Time) {
 	b.probeRTTMinStamp = now
 	b.extraAckedIntervalStart = now
 	b.cycleStamp = now
+	if b.seeded {
+		// As ExitProbeRTT does: a new cycle, in flight below the BDP.
+		b.startProbeBWDown(now)
+		b.startProbeBWCruise()
+	}
 }
 
 // Name returns "bbr".
