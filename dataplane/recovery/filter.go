@@ -4,11 +4,14 @@ package recovery
 // whose time never decreases: Kathleen Nichols' algorithm as Linux keeps it
 // (lib/minmax.c), three samples — the best, second best and third best in
 // successive sub-windows — so it needs neither a history nor an allocation.
-// Best returns a value seen within the last window time units, at least as
-// large as every sample since the best one was taken; when the best ages
-// out, the runner-up from a later sub-window takes over. The zero value is
-// empty (Best 0). BBR uses it with packet-timed rounds as time
-// (draft-ietf-ccwg-bbr §5.5.9, BBR.extra_acked).
+// It is an approximation: Best is always a sample taken within the last
+// window time units (so at most the exact windowed maximum), at least the
+// newest sample and every sample taken at a later time than itself, and
+// exact whenever the maximum is the most recent record; when the best ages
+// out, the runner-up from a later sub-window takes over, which may be below
+// a sample that shared its sub-window. The zero value is empty (Best 0).
+// BBR uses it with packet-timed rounds as time (draft-ietf-ccwg-bbr §5.5.9,
+// BBR.extra_acked).
 type maxFilter struct {
 	s [3]filterSample
 }

@@ -92,9 +92,10 @@ func (d *deliveryState) onSent(p *SentPacket, inflight int) {
 	p.TxInFlight = uint32(min(uint64(inflight)+uint64(p.Size), 1<<32-1))
 }
 
-// startAck is InitRateSample: a fresh sample for the frame being processed.
+// startAck is InitRateSample: a fresh sample for the frame being processed
+// (the totals stay valid if the frame acknowledges nothing new).
 func (d *deliveryState) startAck() {
-	d.rs = RateSample{RTT: -1}
+	d.rs = RateSample{RTT: -1, TotalDelivered: d.delivered, TotalLost: d.lost}
 	d.lostAtSend = 0
 }
 
