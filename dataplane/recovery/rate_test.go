@@ -101,7 +101,7 @@ func TestRateSample(t *testing.T) {
 				{at: 0, send: []uint64{0}},
 				{at: 1 * ms, appLim: true, send: []uint64{1}},
 				{at: 30 * ms, ack: []AckRange{{0, 1}}}, // delivered 2000 > mark 1000: cleared
-				{at: 31 * ms, send: []uint64{2}}, // nothing in flight: the interval starts now
+				{at: 31 * ms, send: []uint64{2}},       // nothing in flight: the interval starts now
 				{at: 40 * ms, ack: []AckRange{{2, 2}, {0, 1}}},
 			},
 			want: RateSample{
