@@ -469,12 +469,17 @@ func (b *BBR) OnLoss(now monotime.Time, p *SentPacket, bytesInFlight int) {
 	}
 }
 
-// noteLoss is NoteLoss: the first loss of a round starts a loss round and
-// saves the state to undo.
+// noteLoss is NoteLoss: the first loss of a round starts a loss round. The
+// state to undo is saved once per recovery episode, when it begins
+// (OnEnterFastRecovery; Linux saves it at the switch to recovery), not
+// again at the first loss of each round as NoteLoss's pseudocode does: that
+// would replace the saved bounds with the values the episode's first losses
+// already cut, and clear undo_state right after HandleInflightTooHigh set it
+// (StartProbeBW_DOWN resets is_loss_in_round), so no undo could restore
+// anything.
 func (b *BBR) noteLoss() {
 	if !b.isLossInRound {
 		b.lossRoundDelivered = b.delivered
-		b.saveStateUponLoss()
 	}
 	b.isLossInRound = true
 }
