@@ -689,3 +689,127 @@ func TestBBRPersistentCongestion(t *testing.T) {
 		t.Fatal("window did not regrow")
 	}
 }
+
+// TestBBROnPath runs one BBR flow for 12 s over a simulated 100 Mbit/s, 40
+// ms, 1 BDP path and follows its state: Startup and Drain once, all four
+// ProbeBW phases, ProbeRTT about every 5 s (the RTT samples never drop
+// below the first minimum: the path has no jitter) holding the window at
+// half the BDP for at least 200 ms and a round, the UP pacing gain applied.
+func TestBBROnPath(t *testing.T) {
+	dur := 12 * time.Second
+	p := simPath{100e6, 40 * time.Millisecond, 1, 0, 1}
+	s := newSim(t, p)
+	b := NewBBR(&BBRConfig{Seed: 5})
+	f := s.addFlow("bbr", b, 0, 0, dur)
+	start := s.now
+	var visits [7]int
+	var probeRTTAt []monotime.Time
+	var probeRTTLen []time.Duration
+	prev := BBRState(255)
+	var entered monotime.Time
+	maxProbeRTTInflight := 0
+	step := time.Millisecond
+	if simScale() < 1 {
+		step = 5 * time.Millisecond
+	}
+	for s.now < start.Add(dur) {
+		s.run(s.now.Add(step))
+		if b.state != prev {
+			if prev == BBRProbeRTT {
+				probeRTTLen = append(probeRTTLen, s.now.Sub(entered))
+			}
+			visits[b.state]++
+			prev, entered = b.state, s.now
+			if b.state == BBRProbeRTT {
+				probeRTTAt = append(probeRTTAt, s.now)
+			}
+		}
+		if b.state == BBRProbeRTT && s.now.Sub(entered) > 100*time.Millisecond {
+			maxProbeRTTInflight = max(maxProbeRTTInflight, f.sent.BytesInFlight())
+		}
+		if b.state == BBRProbeBWUp && b.pacingRate > 0 && math.Abs(b.pacingRate/(b.bw*0.99)-1.25) > 1e-9 {
+			t.Fatalf("UP paces at %.3fx", b.pacingRate/b.bw)
+		}
+	}
+	t.Logf("visits (Startup Drain DOWN CRUISE REFILL UP ProbeRTT) %v; ProbeRTT at %v lasting %v", visits, probeRTTAt, probeRTTLen)
+	if visits[BBRStartup] != 1 || visits[BBRDrain] != 1 {
+		t.Errorf("Startup/Drain visited %d/%d times", visits[BBRStartup], visits[BBRDrain])
+	}
+	for st := BBRProbeBWDown; st <= BBRProbeBWUp; st++ {
+		if visits[st] == 0 {
+			t.Errorf("%v never visited", st)
+		}
+	}
+	if len(probeRTTAt) != 2 {
+		t.Fatalf("%d ProbeRTTs in %v, want 2 (every ~5 s)", len(probeRTTAt), dur)
+	}
+	if gap := probeRTTAt[1].Sub(probeRTTAt[0]); gap < 5*time.Second || gap > 5*time.Second+time.Second {
+		t.Errorf("ProbeRTTs %v apart", gap)
+	}
+	for _, d := range probeRTTLen {
+		// 200 ms (and at least a round) from when in flight fell to the
+		// ProbeRTT window.
+		if d < 200*time.Millisecond || d > 400*time.Millisecond {
+			t.Errorf("ProbeRTT lasted %v, want 200-400 ms", d)
+		}
+	}
+	if bdp := p.bdp(); float64(maxProbeRTTInflight) > 0.5*bdp+3*simMSS {
+		t.Errorf("%d bytes in flight during ProbeRTT, want <= half the BDP (%.0f)", maxProbeRTTInflight, bdp/2)
+	}
+}
+
+// TestBBRRestartOnPath: an application that pauses (3 s, nothing in flight)
+// and resumes gets the link back at once — BBR restarts at its model's rate,
+// not through Startup — and the idle period's app-limited samples leave the
+// model intact.
+func TestBBRRestartOnPath(t *testing.T) {
+	p := simPath{100e6, 40 * time.Millisecond, 1, 0, 1}
+	s := newSim(t, p)
+	b := NewBBR(&BBRConfig{Seed: 3})
+	n := int64(8<<20) / simMSS
+	f := s.addFlow("bbr", b, 2*n, 0, 0)
+	s.supply(f, n, 0, 4*time.Second)
+	start := s.now
+	s.run(start.Add(4 * time.Second))
+	if f.gotN != n || b.state == BBRStartup {
+		t.Fatalf("first burst: %d of %d chunks, state %v", f.gotN, n, b.state)
+	}
+	bw := b.Bandwidth()
+	s.run(start.Add(30 * time.Second))
+	took := f.doneAt.Sub(start.Add(4 * time.Second))
+	share := float64(n*simMSS) / took.Seconds() / p.bytesPerSecond()
+	t.Logf("second burst: 8 MiB in %v (%.1f%% of the link), bw %.2f -> %.2f MB/s", took, 100*share, bw/1e6, b.Bandwidth()/1e6)
+	if share < 0.9 || b.maxBw < 0.95*p.bytesPerSecond() {
+		t.Errorf("after the pause: %.3f of the link, max_bw %.0f", share, b.maxBw)
+	}
+	if r := f.result(); r.retxRatio > 0.01 {
+		t.Errorf("retransmitted %.2f%%", 100*r.retxRatio)
+	}
+}
+
+// TestBBRHintOnPath: a controller rebuilt with the previous model (the
+// session woke from hibernation) sends a short transfer at the link rate
+// where a fresh one spends it in Startup; a hint twice too high (the path
+// slowed while the session slept) costs little.
+func TestBBRHintOnPath(t *testing.T) {
+	p := simPath{100e6, 40 * time.Millisecond, 1, 0, 1}
+	run := func(hint float64) simResult {
+		s := newSim(t, p)
+		cfg := &BBRConfig{Seed: 3}
+		if hint > 0 {
+			cfg.MinRTT, cfg.Bandwidth = p.rtt, hint
+		}
+		f := s.addFlow("bbr", NewBBR(cfg), int64(4<<20)/simMSS, 0, 0)
+		s.run(s.now.Add(time.Minute))
+		return f.result()
+	}
+	fresh, exact, stale := run(0), run(p.bytesPerSecond()), run(2*p.bytesPerSecond())
+	t.Logf("4 MiB: fresh %.1f%% (retx %.2f%%), exact hint %.1f%% (%.2f%%), 2x hint %.1f%% (%.2f%%)",
+		100*fresh.goodput, 100*fresh.retxRatio, 100*exact.goodput, 100*exact.retxRatio, 100*stale.goodput, 100*stale.retxRatio)
+	if exact.goodput < 0.9 || exact.goodput < fresh.goodput+0.2 || exact.retxRatio > 0 {
+		t.Errorf("exact hint: %.3f of the link (fresh %.3f), retx %.4f", exact.goodput, fresh.goodput, exact.retxRatio)
+	}
+	if stale.goodput < 0.85 || stale.retxRatio > 0.02 {
+		t.Errorf("2x hint: %.3f of the link, retx %.4f", stale.goodput, stale.retxRatio)
+	}
+}
