@@ -140,6 +140,20 @@ func (c *Cubic) lazyInit() {
 	}
 }
 
+// Name returns "cubic".
+func (c *Cubic) Name() string { return "cubic" }
+
+// PacingRate returns RFC 9002 §7.7's pacing rate, 1.25 * cwnd / smoothed RTT
+// in bytes per second (+Inf, no pacing, for a smoothed RTT <= 0).
+func (c *Cubic) PacingRate(rtt *RTT) float64 {
+	c.lazyInit()
+	return windowRate(c.Window(), rtt.Smoothed())
+}
+
+// OnAckEvent does nothing: CUBIC reacts per packet (OnAck, OnLoss) and
+// does not use delivery-rate samples.
+func (c *Cubic) OnAckEvent(now monotime.Time, rs *RateSample, rtt *RTT, bytesInFlight int) {}
+
 // Window returns the congestion window in bytes.
 func (c *Cubic) Window() int {
 	c.lazyInit()

@@ -30,8 +30,12 @@ const (
 // ack-eliciting (the handshake is confirmed before the data plane runs), then
 // calls acked(p) for each newly acknowledged packet in increasing packet-number
 // order, then runs loss detection (PacketThreshold, 9/8 RTT time threshold,
-// Granularity floor, both widened after spurious losses: reorder.go) and calls lost(p) for each packet declared lost, also in
-// increasing order. During either callback BytesInFlight still includes p.
+// Granularity floor, both widened after spurious losses: reorder.go) and
+// calls lost(p) for each packet declared lost, also in increasing order.
+// During either callback BytesInFlight still includes p. Once the callbacks
+// are done, RateSample describes the frame (draft-ietf-ccwg-bbr §4.1: the
+// delivery rate measured by its newest acknowledged packet, newly acked and
+// lost bytes), for the congestion controller's OnAckEvent.
 // largestNewlyAcked reports whether the frame's largest packet number was
 // newly acknowledged (the caller then resets its PTO count). It does not
 // allocate except to build the error.
@@ -74,6 +78,7 @@ func (s *Sent) OnAck(now monotime.Time, ranges []AckRange, ackDelay time.Duratio
 		s.largestAcked, s.hasLargestAcked = largest, true
 	}
 	s.reo.onAck(now, ranges, rtt)
+	s.rate.startAck()
 	if newly == 0 {
 		return false, nil
 	}
@@ -92,27 +97,36 @@ func (s *Sent) OnAck(now monotime.Time, ranges []AckRange, ackDelay time.Duratio
 		lo, hi := max(ranges[i].Smallest, s.base), ranges[i].Largest
 		for pn := lo; pn <= hi && pn < s.end; pn++ {
 			if e := s.entry(pn); e.state == stateOutstanding {
+				if e.p.InFlight {
+					s.rate.onAcked(now, &e.p)
+				}
 				acked(&e.p)
 				s.remove(e, stateAcked)
 			}
 		}
 	}
+	lostBefore := s.rate.lost
 	s.detectLost(now, rtt, lost)
+	s.rate.finishAck(rtt, s.rate.lost-lostBefore)
 	s.advanceBase()
 	return largestNewlyAcked, nil
 }
 
-// ackContains reports whether descending, disjoint ranges contain pn.
+// ackContains reports whether descending, disjoint ranges contain pn. It
+// binary-searches for the first range starting at or below pn: the
+// reordering check asks it for up to 64 remembered losses per ACK frame, and
+// a lossy path's frames carry up to 64 ranges.
 func ackContains(ranges []AckRange, pn uint64) bool {
-	for _, r := range ranges {
-		if pn > r.Largest {
-			return false
-		}
-		if pn >= r.Smallest {
-			return true
+	lo, hi := 0, len(ranges)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if ranges[m].Smallest > pn {
+			lo = m + 1
+		} else {
+			hi = m
 		}
 	}
-	return false
+	return lo < len(ranges) && pn <= ranges[lo].Largest
 }
 
 // LossTime returns the earliest time-threshold loss deadline among packets
@@ -171,6 +185,9 @@ func (s *Sent) detectLost(now monotime.Time, rtt *RTT, lost func(p *SentPacket))
 				}
 			}
 			s.reo.recordLost(pn, e.p.Time, now, s.largestAcked)
+			if e.p.InFlight {
+				s.rate.lost += uint64(e.p.Size)
+			}
 			lost(&e.p)
 			s.remove(e, stateLost)
 		}

@@ -27,13 +27,16 @@ const (
 	BurstInterval = time.Millisecond
 )
 
-// Pacer is a token bucket that spreads a session's packets over the RTT
-// (RFC 9002 §7.7): it fills at 1.25 * cwnd / smoothed RTT bytes per second up
-// to a depth of DefaultBurstPackets datagrams (SetBurst) or BurstInterval at
-// the current rate, whichever is more, and sending takes
-// tokens, possibly into debt (a GSO batch larger than the budget), which later
-// refills repay. A smoothed RTT <= 0 disables pacing (the full burst is always
-// available). The bucket starts full.
+// Pacer is a token bucket that spreads a session's packets out in time (RFC
+// 9002 §7.7): it fills at the pacing rate — the congestion controller's
+// (Controller.PacingRate, BudgetRate and NextSendRate) or 1.25 * cwnd /
+// smoothed RTT (Budget and NextSend) — up to a depth of DefaultBurstPackets
+// datagrams (SetBurst) or BurstInterval at that rate, whichever is more, and
+// sending takes tokens, possibly into debt (a GSO batch larger than the
+// budget), which later refills repay. The depth is also the largest burst, so
+// a GSO batch never carries more than the pacer releases in about a
+// millisecond. An infinite rate (or a smoothed RTT <= 0) disables pacing:
+// the full depth is always available. The bucket starts full.
 //
 // The zero Pacer is ready to use with DefaultMaxDatagramSize. It is owned by
 // one loop goroutine and not safe for concurrent use; no method allocates.
@@ -71,17 +74,27 @@ func (p *Pacer) capacity(r float64) float64 {
 	return max(floor, r*float64(BurstInterval))
 }
 
-// rate returns bytes per nanosecond, +Inf when pacing is off.
-func rate(cwnd int, srtt time.Duration) float64 {
+// windowRate returns RFC 9002 §7.7's pacing rate 1.25 * cwnd / srtt in bytes
+// per second, +Inf when srtt <= 0.
+func windowRate(cwnd int, srtt time.Duration) float64 {
 	if srtt <= 0 {
 		return math.Inf(1)
 	}
-	return pacingGain * float64(cwnd) / float64(srtt)
+	return pacingGain * float64(cwnd) / srtt.Seconds()
 }
 
-// refill adds the tokens accrued since the last call.
-func (p *Pacer) refill(now monotime.Time, cwnd int, srtt time.Duration) float64 {
-	r := rate(cwnd, srtt)
+// perNanosecond converts a rate in bytes per second to bytes per nanosecond;
+// NaN and negative rates count as 0 (nothing may be sent).
+func perNanosecond(bytesPerSecond float64) float64 {
+	if !(bytesPerSecond > 0) {
+		return 0
+	}
+	return bytesPerSecond / float64(time.Second)
+}
+
+// refill adds the tokens accrued at r bytes per nanosecond since the last
+// call.
+func (p *Pacer) refill(now monotime.Time, r float64) {
 	capacity := p.capacity(r)
 	switch {
 	case !p.started:
@@ -98,13 +111,20 @@ func (p *Pacer) refill(now monotime.Time, cwnd int, srtt time.Duration) float64 
 	case math.IsInf(r, 1):
 		p.tokens = capacity
 	}
-	return r
 }
 
-// Budget returns how many bytes may be sent now (0 while in debt), after
-// refilling the bucket for the time since the previous call.
+// Budget returns how many bytes may be sent now (0 while in debt) at RFC 9002
+// §7.7's rate 1.25 * cwnd / srtt, after refilling the bucket for the time
+// since the previous call.
 func (p *Pacer) Budget(now monotime.Time, cwnd int, srtt time.Duration) int {
-	p.refill(now, cwnd, srtt)
+	return p.BudgetRate(now, windowRate(cwnd, srtt))
+}
+
+// BudgetRate returns how many bytes may be sent now (0 while in debt) at the
+// given pacing rate in bytes per second (+Inf: unpaced), after refilling the
+// bucket at that rate for the time since the previous call.
+func (p *Pacer) BudgetRate(now monotime.Time, bytesPerSecond float64) int {
+	p.refill(now, perNanosecond(bytesPerSecond))
 	if p.tokens <= 0 {
 		return 0
 	}
@@ -114,20 +134,35 @@ func (p *Pacer) Budget(now monotime.Time, cwnd int, srtt time.Duration) int {
 // OnSent takes bytes from the bucket; it may go into debt.
 func (p *Pacer) OnSent(bytes int) { p.tokens -= float64(bytes) }
 
-// NextSend returns when a size-byte packet may leave: now if the bucket holds
-// enough, else the instant the refill at the current rate makes it so (a size
-// above the bucket depth waits for a full bucket). The loop arms its pacing
-// timer for it.
+// NextSend returns when a size-byte packet may leave at RFC 9002 §7.7's rate
+// (see NextSendRate); a window of 0 has no rate, and the packet waits one
+// srtt, after which the window will have changed or the loop asks again.
 func (p *Pacer) NextSend(now monotime.Time, cwnd int, srtt time.Duration, size int) monotime.Time {
-	r := p.refill(now, cwnd, srtt)
+	if cwnd <= 0 && srtt > 0 {
+		p.refill(now, 0)
+		if p.tokens >= min(float64(size), p.capacity(0)) {
+			return now
+		}
+		return now.Add(srtt)
+	}
+	return p.NextSendRate(now, windowRate(cwnd, srtt), size)
+}
+
+// NextSendRate returns when a size-byte packet may leave at the given pacing
+// rate in bytes per second: now if the bucket holds enough, else the instant
+// the refill makes it so (a size above the bucket depth waits for a full
+// bucket). The loop arms its pacing timer for it. A rate <= 0 (or NaN)
+// releases nothing: the packet waits BurstInterval, after which the loop asks
+// again.
+func (p *Pacer) NextSendRate(now monotime.Time, bytesPerSecond float64, size int) monotime.Time {
+	r := perNanosecond(bytesPerSecond)
+	p.refill(now, r)
 	need := min(float64(size), p.capacity(r))
 	if p.tokens >= need || math.IsInf(r, 1) {
 		return now
 	}
 	if r <= 0 {
-		// cwnd 0: no rate; wait one RTT, after which cwnd will have changed
-		// or the loop asks again.
-		return now.Add(srtt)
+		return now.Add(BurstInterval)
 	}
 	return now + monotime.Time(math.Ceil((need-p.tokens)/r))
 }

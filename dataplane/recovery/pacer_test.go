@@ -117,3 +117,87 @@ func TestPacerDepthFollowsRate(t *testing.T) {
 		}
 	}
 }
+
+// TestPacerExplicitRate checks pacing at a controller's rate: the bucket
+// depth is max(10 datagrams, 1 ms at the rate) — the largest burst, so the
+// largest GSO batch — refills at the rate, and a sender as fast as the pacer
+// allows sends the rate plus one bucket per second.
+func TestPacerExplicitRate(t *testing.T) {
+	now := monotime.Time(time.Second)
+	for _, tc := range []struct {
+		name  string
+		rate  float64 // bytes per second
+		depth int
+	}{
+		{"10 Mbit/s: 10 datagrams", 1.25e6, 10 * mss},
+		{"100 Mbit/s: 10 datagrams (12.5 kB per ms)", 12.5e6, 10 * mss},
+		{"1 Gbit/s: 1 ms", 125e6, 125000},
+		{"40 Gbit/s: 1 ms", 5e9, 5000000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := NewPacer(mss)
+			if got := p.BudgetRate(now, tc.rate); got < tc.depth-1 || got > tc.depth {
+				t.Fatalf("depth %d, want %d", got, tc.depth)
+			}
+			p.OnSent(tc.depth + mss) // a batch one datagram over budget: debt
+			if p.BudgetRate(now, tc.rate) != 0 {
+				t.Fatal("budget while in debt")
+			}
+			next := p.NextSendRate(now, tc.rate, mss)
+			want := time.Duration(math.Ceil(2 * mss / tc.rate * 1e9))
+			if d := next.Sub(now); d < want-time.Microsecond || d > want+time.Microsecond {
+				t.Fatalf("NextSendRate +%v, want +%v", d, want)
+			}
+			if p.BudgetRate(next, tc.rate) < mss {
+				t.Fatal("at NextSendRate the budget does not cover the datagram")
+			}
+			// Up to a simulated second (at most 100k datagrams) at full speed.
+			dur := min(time.Second, time.Duration(100000*mss/tc.rate*1e9))
+			q := NewPacer(mss)
+			at, end, sent := now, now.Add(dur), 0
+			for at < end {
+				if n := q.NextSendRate(at, tc.rate, mss); n > at {
+					at = n
+					continue
+				}
+				q.OnSent(mss)
+				sent += mss
+			}
+			if want := tc.rate*dur.Seconds() + float64(tc.depth); math.Abs(float64(sent)-want)/want > 0.01 {
+				t.Fatalf("sent %d bytes in %v, want %.0f", sent, dur, want)
+			}
+		})
+	}
+}
+
+func TestPacerRateEdges(t *testing.T) {
+	now := monotime.Time(time.Second)
+	// +Inf: unpaced, the full depth always there.
+	p := NewPacer(mss)
+	p.OnSent(1000 * mss)
+	if p.BudgetRate(now, math.Inf(1)) != 10*mss || p.NextSendRate(now, math.Inf(1), mss) != now {
+		t.Fatal("an infinite rate paces")
+	}
+	// 0, negative, NaN: nothing refills; ask again after BurstInterval.
+	for _, r := range []float64{0, -5, math.NaN()} {
+		q := NewPacer(mss)
+		q.BudgetRate(now, r) // starts full
+		q.OnSent(10 * mss)
+		if q.BudgetRate(now.Add(time.Second), r) != 0 || q.NextSendRate(now.Add(time.Second), r, mss) != now.Add(time.Second+BurstInterval) {
+			t.Fatalf("rate %v released data", r)
+		}
+	}
+	// The window-based API is the explicit one at 1.25 * cwnd / srtt.
+	a, b := NewPacer(mss), NewPacer(mss)
+	for i := range 100 {
+		at := now.Add(time.Duration(i) * 300 * time.Microsecond)
+		if a.Budget(at, 50*mss, 20*time.Millisecond) != b.BudgetRate(at, 1.25*50*mss/0.02) {
+			t.Fatal("Budget and BudgetRate differ")
+		}
+		a.OnSent(mss)
+		b.OnSent(mss)
+	}
+	if c := NewCubic(mss); c.PacingRate(&RTT{}) != 1.25*float64(c.Window())/InitialRTT.Seconds() {
+		t.Fatal("Cubic's pacing rate is not 1.25 * cwnd / srtt")
+	}
+}

@@ -17,7 +17,7 @@ const (
 	// MaxSentPackets is the hard cap on the span of packet numbers a Sent
 	// tracks (oldest unacknowledged to newest sent): 1<<16 packets of 1452
 	// bytes is 95 MB in flight, far above any window STT opens (MaxWindow),
-	// and bounds the history at about 15 MB (232 bytes per entry) even for a
+	// and bounds the history at about 18 MB (272 bytes per entry) even for a
 	// peer that never acknowledges anything.
 	MaxSentPackets = 1 << 16
 
@@ -93,6 +93,16 @@ type SentPacket struct {
 	// Ctrl is a bit set of the control frames carried (MAX_DATA, PING,
 	// CLOSE ...). The data plane defines the bits; recovery never reads it.
 	Ctrl uint32
+
+	// Delivery-rate snapshot (draft-ietf-ccwg-bbr §4.1.2.2, "per-packet
+	// state"), filled in by Sent.Add for InFlight packets and ignored for
+	// others; whatever the caller put there is overwritten.
+	Delivered     uint64        // P.delivered: Sent's delivered bytes when sent
+	DeliveredTime monotime.Time // P.delivered_time: when that count last grew
+	FirstSentTime monotime.Time // P.first_send_time: start of its send interval
+	Lost          uint64        // P.lost: Sent's lost bytes when sent
+	TxInFlight    uint32        // P.tx_in_flight: bytes in flight right after it was sent, itself included
+	AppLimited    bool          // P.is_app_limited: sent while the sender was marked application-limited
 }
 
 // Entry states in the ring.
@@ -143,7 +153,8 @@ type Sent struct {
 	skipped  [skipRecord]uint64
 	nskipped int
 
-	reo reordering // adaptive packet and time thresholds (reorder.go)
+	reo  reordering    // adaptive packet and time thresholds (reorder.go)
+	rate deliveryState // delivery-rate estimation (rate.go)
 }
 
 // NewSent returns a history whose ring starts with initialCap entries and may
@@ -223,8 +234,10 @@ func (s *Sent) LargestAcked() (uint64, bool) { return s.largestAcked, s.hasLarge
 // control normally stop it first). Packet numbers between the previous one and
 // p.PN count as skipped. It panics if p.PN is not greater than every packet
 // number already added or skipped: reusing a packet number would reuse an AEAD
-// nonce (a bug in the data plane, never peer-triggered). It does not allocate
-// unless the ring grows.
+// nonce (a bug in the data plane, never peer-triggered). For an InFlight
+// packet it stamps the copy's delivery-rate fields (Delivered ... AppLimited)
+// from the history's state, p.Time being the send time (rate.go). It does not
+// allocate unless the ring grows.
 func (s *Sent) Add(p *SentPacket) bool {
 	if s.ring == nil {
 		s.init(0, 0)
@@ -252,6 +265,7 @@ func (s *Sent) Add(p *SentPacket) bool {
 	s.next = s.end
 	s.outstanding++
 	if p.InFlight {
+		s.rate.onSent(&e.p, s.bytesInFlight)
 		s.bytesInFlight += int(p.Size)
 	}
 	return true

@@ -415,3 +415,34 @@ func TestSentStartAt(t *testing.T) {
 		f.Add(pkt(9, 0))
 	}()
 }
+
+// TestAckContains checks the binary search against the obvious linear scan
+// on random descending, disjoint range lists.
+func TestAckContains(t *testing.T) {
+	linear := func(ranges []AckRange, pn uint64) bool {
+		for _, r := range ranges {
+			if pn >= r.Smallest && pn <= r.Largest {
+				return true
+			}
+		}
+		return false
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		n := rng.IntN(MaxReceivedRanges + 1)
+		ranges := make([]AckRange, 0, n)
+		next := uint64(rng.IntN(4)) // build ascending, then reverse
+		for range n {
+			lo := next + uint64(rng.IntN(3))
+			hi := lo + uint64(rng.IntN(4))
+			ranges = append(ranges, AckRange{lo, hi})
+			next = hi + 2
+		}
+		slices.Reverse(ranges)
+		for pn := range next + 2 {
+			if got, want := ackContains(ranges, pn), linear(ranges, pn); got != want {
+				t.Fatalf("ackContains(%v, %d) = %v, want %v", ranges, pn, got, want)
+			}
+		}
+	}
+}
