@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/stt-go/stt"
-	"github.com/stt-go/stt/dataplane"
 )
 
 // TestFrameDispatcher sends application frames 0x80-0xFF from one node to
@@ -38,7 +37,7 @@ func TestFrameDispatcher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := sa.SendFrame(0x7f, nil); !errors.Is(err, dataplane.ErrFrameType) {
+	if err := sa.SendFrame(0x7f, nil); !errors.Is(err, stt.ErrReservedFrameType) {
 		t.Fatalf("SendFrame(0x7f): %v", err)
 	}
 	if err := sa.SendFrame(0x80, make([]byte, sa.MaxFramePayload()+1)); !errors.Is(err, stt.ErrFrameTooLarge) {

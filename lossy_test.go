@@ -22,9 +22,7 @@ import (
 	"time"
 
 	"github.com/stt-go/stt"
-	"github.com/stt-go/stt/dataplane"
 	"github.com/stt-go/stt/internal/lossy"
-	"github.com/stt-go/stt/wire"
 )
 
 // faults is a switchable fault model for the proxy: nothing happens until
@@ -65,8 +63,8 @@ func (f *faults) applies(pkt []byte) bool {
 		return false
 	}
 	if f.transportOnly {
-		k, ok := wire.PeekKind(pkt)
-		return ok && k == wire.KindTransport
+		_, ok := lossy.TransportPayload(pkt)
+		return ok
 	}
 	return true
 }
@@ -84,15 +82,13 @@ func (f *faults) config() *lossy.Config {
 			return f.delayLo + rand.N(f.delayHi-f.delayLo+1)
 		},
 		Corrupt: func(_ lossy.Dir, pkt []byte) bool {
-			if f.corrupt == 0 || !f.applies(pkt) || len(pkt) <= wire.HeaderLen || rand.Float64() >= f.corrupt {
-				return false
-			}
-			if k, _ := wire.PeekKind(pkt); k != wire.KindTransport {
+			off, ok := lossy.TransportPayload(pkt)
+			if f.corrupt == 0 || !f.applies(pkt) || !ok || rand.Float64() >= f.corrupt {
 				return false
 			}
 			// Flip a bit after the header: the ciphertext or the tag, so the
 			// packet still reaches its session and must fail to open.
-			return lossy.FlipBit(pkt, wire.HeaderLen*8+rand.N((len(pkt)-wire.HeaderLen)*8))
+			return lossy.FlipBit(pkt, off*8+rand.N((len(pkt)-off)*8))
 		},
 	}
 }
@@ -182,8 +178,8 @@ func (p *lossyPair) watchdog(ctx context.Context) (stop func()) {
 		defer wg.Done()
 		select {
 		case <-ctx.Done():
-			p.sa.CloseWithError(dataplane.CodeInternal, "test timeout")
-			p.sb.CloseWithError(dataplane.CodeInternal, "test timeout")
+			p.sa.CloseWithError(stt.CodeInternal, "test timeout")
+			p.sb.CloseWithError(stt.CodeInternal, "test timeout")
 		case <-done:
 		}
 	}()
@@ -474,7 +470,7 @@ func TestLossyCloseLosesNothing(t *testing.T) {
 				t.Fatal("Session.Close did not drain within 20 s")
 			}
 			var se *stt.SessionError
-			if err := p.sa.Err(); !errors.As(err, &se) || se.Code != dataplane.CodeNoError || se.Remote {
+			if err := p.sa.Err(); !errors.As(err, &se) || se.Code != stt.CodeNoError || se.Remote {
 				t.Fatalf("closing side: Err() = %v, want a local SessionError with CodeNoError", err)
 			}
 			select {
@@ -483,7 +479,7 @@ func TestLossyCloseLosesNothing(t *testing.T) {
 				t.Fatal("peer session never ended")
 			}
 			switch err := p.sb.Err(); {
-			case errors.As(err, &se) && se.Code == dataplane.CodeNoError && se.Remote:
+			case errors.As(err, &se) && se.Code == stt.CodeNoError && se.Remote:
 			case errors.As(err, &se) && se.Timeout():
 				t.Logf("the CLOSE was lost; the peer timed out: %v", err)
 			default:

@@ -18,15 +18,6 @@ import (
 	"github.com/stt-go/stt/wire"
 )
 
-// Session is an established, encrypted connection to one peer; see
-// dataplane.Session for its methods (OpenStream, AcceptStream, Stats,
-// Close, ...).
-type Session = dataplane.Session
-
-// Stream is an ordered, reliable byte stream within a Session; see
-// dataplane.Stream (io.ReadWriteCloser, deadlines, messages, resets).
-type Stream = dataplane.Stream
-
 // SessionStats is a snapshot of a session's counters.
 type SessionStats = dataplane.SessionStats
 
@@ -122,9 +113,8 @@ type Node struct {
 	recvStopped bool
 	recvWG      sync.WaitGroup
 
-	sessMu   sync.Mutex // protects sessions, dialled
+	sessMu   sync.Mutex // protects sessions
 	sessions map[*Session]struct{}
-	dialled  map[wire.SessionID]*Session
 }
 
 const (
@@ -158,7 +148,6 @@ func NewNode(cfg Config) (*Node, error) {
 		packets:  make(chan Packet, 1024),
 		stopping: make(chan struct{}),
 		sessions: make(map[*Session]struct{}),
-		dialled:  make(map[wire.SessionID]*Session),
 	}
 	n.suites = suitesFor(cfg.Suite)
 	return n, nil
@@ -232,6 +221,10 @@ func (n *Node) Start(ctx context.Context) error {
 	dcfg.OnHandshake = n.onHandshake
 	dcfg.OnAccept = n.onAccept
 	dcfg.OnClose = n.onClose
+	dcfg.SessionHandle = func(s *dataplane.Session) any { return &Session{s: s, n: n} }
+	dcfg.StreamHandle = func(st *dataplane.Stream) any {
+		return &Stream{st: st, sess: sessionOf(st.Session())}
+	}
 	dcfg.OnCustomFrame = n.dispatcher.dispatch
 	eng, err := dataplane.New(dcfg, g.Conns(), g.Steered())
 	if err != nil {
@@ -311,14 +304,7 @@ func (n *Node) Connect(ctx context.Context, addr string) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	n.sessMu.Lock()
-	s := n.dialled[est.SessionID]
-	delete(n.dialled, est.SessionID)
-	n.sessMu.Unlock()
-	if s == nil {
-		return nil, errors.New("stt: BUG: handshake confirmed a session the data plane does not hold")
-	}
-	return s, nil
+	return est.Installed.(*Session), nil
 }
 
 func (n *Node) notRunning() error {
@@ -433,7 +419,8 @@ func (n *Node) onHandshake(pkt []byte, from netip.AddrPort) {
 	}
 }
 
-func (n *Node) onAccept(s *Session) {
+func (n *Node) onAccept(ds *dataplane.Session) {
+	s := sessionOf(ds)
 	n.sessMu.Lock()
 	n.sessions[s] = struct{}{}
 	n.sessMu.Unlock()
@@ -451,10 +438,12 @@ func (n *Node) onAccept(s *Session) {
 	}
 }
 
-func (n *Node) onClose(s *Session) {
+func (n *Node) onClose(ds *dataplane.Session) {
+	s := sessionOf(ds)
 	n.sessMu.Lock()
 	delete(n.sessions, s)
 	n.sessMu.Unlock()
+	s.closed()
 }
 
 // dataPlaneAdapter implements control.DataPlane over the engine.
@@ -464,7 +453,7 @@ func (a *dataPlaneAdapter) SendHandshake(pkt []byte, to netip.AddrPort) error {
 	return a.engine.SendRaw(pkt, to)
 }
 
-func (a *dataPlaneAdapter) Install(est *control.Established) error {
+func (a *dataPlaneAdapter) Install(est *control.Established) (any, error) {
 	n := (*Node)(a)
 	p := &dataplane.SessionParams{
 		ID:                est.SessionID,
@@ -481,33 +470,27 @@ func (a *dataPlaneAdapter) Install(est *control.Established) error {
 		PeerMaxDatagram:   int(est.PeerParams.MaxDatagram),
 		Confirmed:         est.Confirmed,
 	}
-	s, err := n.engine.Install(p)
+	ds, err := n.engine.Install(p)
 	if err != nil {
 		if errors.Is(err, dataplane.ErrSessionExists) {
-			return fmt.Errorf("%w: %v", control.ErrSessionExists, err)
+			return nil, fmt.Errorf("%w: %v", control.ErrSessionExists, err)
 		}
-		return err
+		return nil, err
 	}
+	s := sessionOf(ds)
 	if est.Initiator {
 		n.sessMu.Lock()
 		n.sessions[s] = struct{}{}
-		n.dialled[s.ID()] = s
 		n.sessMu.Unlock()
 		if n.mode.Load() == modeReceive { // as in onAccept
 			n.receiveOn(s)
 		}
 	}
-	return nil
+	return s, nil
 }
 
-// Remove drops a session whose handshake failed after Install (the dialled
-// entry included, so a failed Connect leaves nothing behind).
-func (a *dataPlaneAdapter) Remove(id wire.SessionID) {
-	a.sessMu.Lock()
-	delete(a.dialled, id)
-	a.sessMu.Unlock()
-	a.engine.Remove(id)
-}
+// Remove drops a session whose handshake failed after Install.
+func (a *dataPlaneAdapter) Remove(id wire.SessionID) { a.engine.Remove(id) }
 
 func (a *dataPlaneAdapter) Loops() int { return a.engine.Loops() }
 

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/stt-go/stt"
-	"github.com/stt-go/stt/dataplane"
 	"go.uber.org/goleak"
 )
 
@@ -272,7 +271,7 @@ func TestLifecycleStates(t *testing.T) {
 	}
 
 	_, _, sa, sb := newPair(t, nil)
-	if sa.State() != dataplane.StateActive || sb.State() != dataplane.StateActive {
+	if sa.State() != stt.SessionActive || sb.State() != stt.SessionActive {
 		t.Fatalf("fresh sessions in states %v / %v", sa.State(), sb.State())
 	}
 	if err := sa.Close(); err != nil {

@@ -69,7 +69,7 @@ func (n *Node) takeOverStreams() {
 
 // receiveOn makes the node read every peer-opened stream of s.
 func (n *Node) receiveOn(s *Session) {
-	s.HandleStreams(func(st *Stream) { n.startReceiveStream(s, st) })
+	s.s.HandleStreams(func(st *dataplane.Stream) { n.startReceiveStream(s, streamOf(st)) })
 }
 
 // startReceiveStream starts the reader of one stream, unless the node is
@@ -149,7 +149,7 @@ func (d *FrameDispatcher) Unregister(typ byte) {
 }
 
 // dispatch is the data plane's OnCustomFrame hook.
-func (d *FrameDispatcher) dispatch(s *Session, typ byte, payload []byte) bool {
+func (d *FrameDispatcher) dispatch(ds *dataplane.Session, typ byte, payload []byte) bool {
 	if typ < byte(wire.FrameCustomMin) {
 		return false
 	}
@@ -159,6 +159,6 @@ func (d *FrameDispatcher) dispatch(s *Session, typ byte, payload []byte) bool {
 	if h == nil {
 		return false
 	}
-	h(s, payload)
+	h(sessionOf(ds), payload)
 	return true
 }

@@ -495,9 +495,11 @@ func (p *Plane) finish(d *dial, b []byte, proof *[wire.AuthProofLen]byte, reject
 	}
 	clear(i2r[:])
 	clear(r2i[:])
-	if err := p.dp.Install(est); err != nil {
+	inst, err := p.dp.Install(est)
+	if err != nil {
 		return nil, fmt.Errorf("control: install session %#x: %w", uint64(sid), err)
 	}
+	est.Installed = inst
 	return est, nil
 }
 

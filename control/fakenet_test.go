@@ -83,16 +83,16 @@ func (d *fakeDP) SendHandshake(pkt []byte, to netip.AddrPort) error {
 	return nil
 }
 
-func (d *fakeDP) Install(s *Established) error {
+func (d *fakeDP) Install(s *Established) (any, error) {
 	d.mu.Lock()
 	if d.collide > 0 {
 		d.collide--
 		d.mu.Unlock()
-		return fmt.Errorf("fake: %w", ErrSessionExists)
+		return nil, fmt.Errorf("fake: %w", ErrSessionExists)
 	}
 	if _, ok := d.sessions[s.SessionID]; ok {
 		d.mu.Unlock()
-		return fmt.Errorf("fake: %w", ErrSessionExists)
+		return nil, fmt.Errorf("fake: %w", ErrSessionExists)
 	}
 	d.sessions[s.SessionID] = s
 	d.installs++
@@ -109,7 +109,7 @@ func (d *fakeDP) Install(s *Established) error {
 			d.sendFinal(s)
 		}
 	}
-	return nil
+	return s, nil
 }
 
 // sendFinal plays FINAL: the initiator's session opens it if its receive

@@ -477,7 +477,7 @@ func (p *Plane) handleAuthProof(b []byte, from netip.AddrPort) {
 	}
 	clear(i2r[:])
 	clear(r2i[:])
-	if err := p.dp.Install(est); err != nil {
+	if _, err := p.dp.Install(est); err != nil {
 		if errors.Is(err, ErrSessionExists) {
 			p.st.collisions.Add(1)
 			rk := hmacSHA256(&sym.ck, []byte(rejectKeyLabel), nil)

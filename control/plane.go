@@ -23,9 +23,11 @@ import (
 type DataPlane interface {
 	// SendHandshake sends one handshake datagram. pkt is borrowed for the call.
 	SendHandshake(pkt []byte, to netip.AddrPort) error
-	// Install installs s into the owning loop's shard. It returns an error
-	// wrapping ErrSessionExists if s.SessionID is taken (never overwrites).
-	Install(s *Established) error
+	// Install installs s into the owning loop's shard and returns the data
+	// plane's handle of the new session (Dial hands it back in
+	// Established.Installed). It returns an error wrapping ErrSessionExists
+	// if s.SessionID is taken (never overwrites).
+	Install(s *Established) (any, error)
 	// Remove removes a session Install added (failed confirmation).
 	Remove(id wire.SessionID)
 	// Loops returns the number of loops, for choosing session IDs (>= 1).
@@ -59,6 +61,8 @@ type Established struct {
 	// peer opens under RecvSecret (for the initiator: FINAL); a responder's
 	// keys are confirmed by AUTH_PROOF, so its channel is closed at install.
 	Confirmed chan struct{}
+	// Installed is what DataPlane.Install returned for this session.
+	Installed any
 }
 
 // Config configures a Plane. NewPlane clones it; the caller may reuse it.

@@ -83,11 +83,11 @@ func (d *udpDP) SendHandshake(pkt []byte, to netip.AddrPort) error {
 	return err
 }
 
-func (d *udpDP) Install(s *Established) error {
+func (d *udpDP) Install(s *Established) (any, error) {
 	d.mu.Lock()
 	if _, ok := d.sessions[s.SessionID]; ok {
 		d.mu.Unlock()
-		return ErrSessionExists
+		return nil, ErrSessionExists
 	}
 	d.sessions[s.SessionID] = s
 	d.mu.Unlock()
@@ -99,7 +99,7 @@ func (d *udpDP) Install(s *Established) error {
 		copy(f[10:], h[:8])
 		_, _ = d.conn.WriteToUDPAddrPort(f[:], s.Peer)
 	}
-	return nil
+	return s, nil
 }
 
 func (d *udpDP) Remove(id wire.SessionID) {

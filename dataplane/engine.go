@@ -43,9 +43,18 @@ type Config struct {
 	// must copy and return at once: the loop never waits for the control
 	// plane (Invariant 4).
 	OnHandshake func(pkt []byte, from netip.AddrPort)
-	// OnAccept announces a session the peer opened, once installed. Called
-	// on the loop goroutine; must not block.
+	// OnAccept announces a session the peer opened, once installed. It is
+	// called on the goroutine that called Install (the control plane's
+	// handshake worker), after the session is in its loop's shard; it must
+	// not block.
 	OnAccept func(*Session)
+	// SessionHandle and StreamHandle, if set, build the application's
+	// handle of a session or stream as it is created, before any other
+	// goroutine can see it; Session.Handle and Stream.Handle return it. The
+	// root package keeps its Session and Stream wrappers there, so a
+	// wrapper's identity is the object's.
+	SessionHandle func(*Session) any
+	StreamHandle  func(*Stream) any
 	// OnClose is called on the loop goroutine when a session ends.
 	OnClose func(*Session)
 	// OnCustomFrame handles application frames 0x80-0xFF; payload is
@@ -211,6 +220,9 @@ func (e *Engine) Install(p *SessionParams) (*Session, error) {
 	}
 	peer := p.Peer // not &p.Peer: that would keep all of p alive
 	s.remote.Store(&peer)
+	if h := e.cfg.SessionHandle; h != nil {
+		s.handle = h(s)
+	}
 	s.peerStreamMax = p.PeerMaxStreamData
 	s.peerIdle = p.PeerIdleTimeout
 	s.api.peerMaxStrms = p.PeerMaxStreams

@@ -21,6 +21,10 @@ const (
 	CodeIdleTimeout   uint64 = 0x7 // used locally: nothing heard for the idle timeout
 	CodeNodeStopping  uint64 = 0x8 // the node is shutting down
 	CodeTooManyFrames uint64 = 0x9 // resource limit (gaps, ranges) exceeded
+	// Local codes: a session ends with them without a CLOSE frame, so they
+	// never appear on the wire.
+	CodeUnresponsive   uint64 = 0xA // data in flight and nothing acknowledged for Config.MaxProbes probe timeouts
+	CodeStatelessReset uint64 = 0xB // the peer answered with a stateless reset: it no longer holds the session
 )
 
 // ErrClosed is returned by operations on a closed session or stream, or a

@@ -124,6 +124,7 @@ type Session struct {
 	cfg       *Config
 	loop      *loop
 	created   time.Time
+	handle    any // Config.SessionHandle's result; set before the session is published
 
 	state     atomic.Int32
 	done      chan struct{} // closed when the session is closed
@@ -441,8 +442,14 @@ func (s *Session) newStream(id wire.StreamID, peerMax uint64) *Stream {
 	st.peerMaxData = peerMax
 	st.send.SetPeerLimit(peerMax)
 	st.advertised = uint64(s.cfg.StreamWindow)
+	if h := s.cfg.StreamHandle; h != nil {
+		st.handle = h(st)
+	}
 	return st
 }
+
+// Handle returns what Config.SessionHandle built for s (nil without one).
+func (s *Session) Handle() any { return s.handle }
 
 // peerStopped returns the *StreamError for a stream the peer asked to stop
 // (STOP_SENDING), or nil.
@@ -505,7 +512,7 @@ func (s *Session) addStream(st *Stream) {
 }
 
 // ErrFrameType is returned by SendFrame for a type below 0x80 (reserved).
-var ErrFrameType = errors.New("stt: application frame types are 0x80-0xFF")
+var ErrFrameType = errors.New("stt: frame types 0x00-0x7F are reserved to STT; application frames use 0x80-0xFF")
 
 // ErrFrameTooLarge is returned by SendFrame for a payload that cannot fit
 // one packet.

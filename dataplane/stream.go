@@ -24,8 +24,9 @@ import (
 // os.ErrDeadlineExceeded) when a deadline passes, io.EOF from Read at the
 // end of the peer's data, ErrMessageTooLarge from the message methods.
 type Stream struct {
-	id   wire.StreamID
-	sess *Session
+	id     wire.StreamID
+	sess   *Session
+	handle any // Config.StreamHandle's result; set before the stream is published
 
 	send *streambuf.Send
 	recv *streambuf.Recv
@@ -146,6 +147,9 @@ func (st *Stream) ID() wire.StreamID { return st.id }
 
 // Session returns the session the stream belongs to.
 func (st *Stream) Session() *Session { return st.sess }
+
+// Handle returns what Config.StreamHandle built for st (nil without one).
+func (st *Stream) Handle() any { return st.handle }
 
 // Read reads in-order stream bytes into p. It blocks until at least one
 // byte is available, the peer's data ends (io.EOF), the stream is reset

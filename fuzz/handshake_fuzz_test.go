@@ -44,12 +44,12 @@ func (d hsDP) SendHandshake(pkt []byte, to netip.AddrPort) error {
 	return nil
 }
 
-func (d hsDP) Install(s *control.Established) error {
+func (d hsDP) Install(s *control.Established) (any, error) {
 	d.n.mu.Lock()
 	defer d.n.mu.Unlock()
 	m := d.n.sessions[d.addr]
 	if _, ok := m[s.SessionID]; ok {
-		return control.ErrSessionExists
+		return nil, control.ErrSessionExists
 	}
 	m[s.SessionID] = s
 	if !s.Initiator { // FINAL: opens at the initiator only under matching keys
@@ -57,7 +57,7 @@ func (d hsDP) Install(s *control.Established) error {
 			close(ps.Confirmed)
 		}
 	}
-	return nil
+	return s, nil
 }
 
 func (d hsDP) Remove(id wire.SessionID) {

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/stt-go/stt/wire"
 )
 
 // Dir is the direction a datagram travels through the proxy.
@@ -440,4 +442,16 @@ func FlipBit(pkt []byte, i int) bool {
 	}
 	pkt[i/8] ^= 1 << (i % 8)
 	return true
+}
+
+// TransportPayload reports whether pkt is an STT TRANSPORT packet (not a
+// handshake message) and, if so, the offset of its encrypted payload: the
+// part a fault such as a bit flip can hit without the packet missing its
+// session.
+func TransportPayload(pkt []byte) (offset int, ok bool) {
+	k, ok := wire.PeekKind(pkt)
+	if !ok || k != wire.KindTransport || len(pkt) <= wire.HeaderLen {
+		return 0, false
+	}
+	return wire.HeaderLen, true
 }
