@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/stt-go/stt/transport/ws"
 )
@@ -56,6 +58,9 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer mx.close(ctx)
 	node, err := startNode(ctx, cfg)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("address already in use: another process holds UDP %s (another stt listen?); choose another --addr or stop that process", *addr)
+	}
 	if err != nil {
 		return err
 	}
@@ -97,7 +102,7 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				fmt.Fprintf(stderr, "stt listen: transfer %s from %s failed: %s\n", displayName(r), r.Peer.Short(), oneLine(err.Error()))
+				fmt.Fprintf(stderr, "stt: transfer %s from %s failed: %s\n", displayName(r), r.Peer.Short(), describe(err))
 				return
 			}
 			if r.Kind == kindEcho {
