@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/stt-go/stt"
+	"github.com/stt-go/stt/dataplane/streambuf"
 )
 
 // Error lines: every failure the CLI prints is one line that starts with
@@ -43,11 +44,16 @@ func describe(err error) string {
 func translate(err error) (lib, human string) {
 	var (
 		se  *stt.StreamError
+		re  *streambuf.ResetError
 		ses *stt.SessionError
 	)
 	switch {
 	case errors.As(err, &se):
 		return se.Error(), streamReset(se)
+	case errors.As(err, &re):
+		// Stream.Read returns the stream buffer's own error for a reset
+		// it received; the library does not wrap it in a StreamError.
+		return re.Error(), streamReset(&stt.StreamError{Code: re.Code, Remote: true})
 	case errors.As(err, &ses):
 		return ses.Error(), sessionClosed(ses)
 	case errors.Is(err, os.ErrDeadlineExceeded):
