@@ -106,7 +106,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "sending at once: bulk-1 %s, bulk-2 %s, %s messages of %d B; every byte checked by the receiver (%s)\n",
 		formatBytes(sz.bulk1), formatBytes(sz.bulk2), formatCount(sz.messages), messageLen, "compared with the deterministic generator")
 
-	pg := newProgress(stdout, mode.resolve(os.Stdout))
+	pg := newProgress(stdout, mode.resolve(os.Stdout), sizeOf(os.Stdout))
 	wctx, cancelWork := context.WithCancelCause(ctx)
 	defer cancelWork(nil)
 	cpu0, haveCPU := cpuTime()

@@ -117,8 +117,12 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			if r.Kind == kindEcho {
 				return
 			}
-			fmt.Fprintf(stdout, "received %s %s in %.3fs (%s) from %s sha3-256 %x\n",
-				displayName(r), formatBytes(int64(r.Size)), r.Elapsed.Seconds(), formatRate(int64(r.Size), r.Elapsed), r.Peer.Short(), r.Sum[:8])
+			digest := ""
+			if r.Kind == kindFile {
+				digest = fmt.Sprintf(" sha256 %x", r.Sum) // as sha256sum prints it
+			}
+			fmt.Fprintf(stdout, "received %s %s in %.3fs (%s) from %s%s\n",
+				displayName(r), formatBytes(int64(r.Size)), r.Elapsed.Seconds(), formatRate(int64(r.Size), r.Elapsed), r.Peer.Short(), digest)
 		},
 	}
 	return srv.serveNode(ctx, node)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"os"
 	"os/exec"
@@ -51,7 +53,12 @@ func TestListenAddressInUse(t *testing.T) {
 	if r := runStt(t, nil, sendArgs(addr, other, ss, f)...); r.code != 0 {
 		t.Fatalf("send to the first listener after the refused one: %d %s", r.code, r.stderr)
 	}
-	first.waitLine(t, first.stdout, `received "after.bin"`)
+	line := first.waitLine(t, first.stdout, `received "after.bin"`)
+	// The digest is the file's ordinary SHA-256, as sha256sum prints it.
+	data, _ := os.ReadFile(f)
+	if sum := sha256.Sum256(data); !strings.HasSuffix(line, " sha256 "+hex.EncodeToString(sum[:])) {
+		t.Errorf("received line %q does not end with the file's SHA-256 %x", line, sum)
+	}
 	if code := first.interrupt(t); code != 0 {
 		t.Fatalf("first listener exit %d", code)
 	}
@@ -253,4 +260,29 @@ func partialHasData(dir string) bool {
 		}
 	}
 	return false
+}
+
+// waitLines waits for a stdout line of p containing each of wants, in any
+// order.
+func waitLines(t *testing.T, p *process, wants ...string) {
+	t.Helper()
+	left := append([]string(nil), wants...)
+	timeout := time.After(cmdTimeout)
+	for len(left) > 0 {
+		select {
+		case line, ok := <-p.stdout:
+			if !ok {
+				t.Fatalf("output ended before lines with %q; lines: %q", left, p.seen)
+			}
+			p.seen = append(p.seen, line)
+			for i, w := range left {
+				if strings.Contains(line, w) {
+					left = append(left[:i], left[i+1:]...)
+					break
+				}
+			}
+		case <-timeout:
+			t.Fatalf("no lines with %q within %v; lines: %q", left, cmdTimeout, p.seen)
+		}
+	}
 }

@@ -96,7 +96,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer cleanup()
 
-	pg := newProgress(stdout, mode.resolve(os.Stdout))
+	pg := newProgress(stdout, mode.resolve(os.Stdout), sizeOf(os.Stdout))
 	pctx, stopProgress := context.WithCancel(context.Background())
 	progressDone := make(chan struct{})
 	go func() {
@@ -167,6 +167,6 @@ func sendFile(ctx context.Context, sess *stt.Session, j sendJob, t *task) (strin
 		return "", err
 	}
 	d := time.Since(start)
-	return fmt.Sprintf("sent %q %s in %.3fs (%s) sha3-256 %x verified by the peer",
-		j.name, formatBytes(j.size), d.Seconds(), formatRate(j.size, d), rep.Sum[:8]), nil
+	return fmt.Sprintf("sent %q %s in %.3fs (%s) sha256 %x verified by the peer",
+		j.name, formatBytes(j.size), d.Seconds(), formatRate(j.size, d), rep.Sum), nil
 }
