@@ -96,7 +96,7 @@ func wantFailure(t *testing.T, r result, code int, sub, want string) {
 	}
 	var errLines []string
 	for _, l := range strings.Split(strings.TrimSpace(r.stderr), "\n") {
-		if strings.HasPrefix(l, "stt: ") {
+		if strings.HasPrefix(l, "stt: ") && !strings.HasPrefix(l, "stt: warning: ") {
 			errLines = append(errLines, l)
 		}
 	}
