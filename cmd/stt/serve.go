@@ -330,13 +330,15 @@ func readBody(st *stt.Stream, size uint64, pipe *chunkPipe) (uint64, error) {
 		if err != nil {
 			return got, err
 		}
-		n, rerr := st.Read(buf[:min(uint64(len(buf)), size-got)])
+		// Whole chunks: one hand-over to the worker per pipeChunk bytes,
+		// however small the stream's reads are.
+		n, rerr := io.ReadFull(st, buf[:min(uint64(len(buf)), size-got)])
 		pipe.put(buf[:n])
 		got += uint64(n)
-		if rerr == io.EOF && got < size {
+		switch {
+		case rerr == io.EOF || rerr == io.ErrUnexpectedEOF:
 			return got, fmt.Errorf("the stream ended after %d of %d bytes", got, size)
-		}
-		if rerr != nil && rerr != io.EOF {
+		case rerr != nil:
 			return got, fmt.Errorf("receiving: %w", rerr)
 		}
 	}
