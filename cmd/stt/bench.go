@@ -119,7 +119,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if cause := context.Cause(ctx); errors.Is(cause, errTunnelEnded) {
 			return cause
 		}
-		return err
+		if ctx.Err() != nil {
+			return err
+		}
+		return sessionCause(sess, err)
 	}
 	res.Sess = sess.Stats()
 	if res.Sess.Suite != "" {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/stt-go/stt"
 	"github.com/stt-go/stt/dataplane/streambuf"
@@ -139,3 +140,41 @@ var flagName = regexp.MustCompile(`(^|[ :])-([a-zA-Z][a-zA-Z0-9-]+)`)
 func flagError(err error) error {
 	return errors.New(flagName.ReplaceAllString(err.Error(), "$1--$2"))
 }
+
+// causeWait bounds how long sessionCause waits for a closing session to
+// record its reason.
+const causeWait = 500 * time.Millisecond
+
+// sessionCause returns err with the reason its session closed when err
+// only says "closed" (stream operations on a closed session return
+// stt.ErrClosed, and the session keeps the reason: a SessionError that
+// describe puts in words such as "the peer shut down").
+func sessionCause(sess *stt.Session, err error) error {
+	var se *stt.SessionError
+	if err == nil || sess == nil || !errors.Is(err, stt.ErrClosed) || errors.As(err, &se) {
+		return err
+	}
+	// A stream can see the session closed a moment before the session
+	// has recorded why.
+	select {
+	case <-sess.Done():
+	case <-time.After(causeWait):
+	}
+	cause := sess.Err()
+	if !errors.As(cause, &se) {
+		return err
+	}
+	return &closedBecause{err: err, cause: se}
+}
+
+// closedBecause is a "closed" error with the session's reason.
+type closedBecause struct {
+	err   error
+	cause *stt.SessionError
+}
+
+func (e *closedBecause) Error() string {
+	return strings.ReplaceAll(e.err.Error(), stt.ErrClosed.Error(), e.cause.Error())
+}
+
+func (e *closedBecause) Unwrap() []error { return []error{e.cause, e.err} }

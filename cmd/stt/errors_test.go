@@ -162,3 +162,23 @@ func TestRefusalHidesReceiverPaths(t *testing.T) {
 		t.Error("the server reported success")
 	}
 }
+
+// TestSessionCause: a bare "closed" error gets the session's reason.
+func TestSessionCause(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, b, sa, err := loopbackPair(ctx, &nodeFlags{handshakeTimeout: 10 * time.Second}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stopNode(a)
+	stopNode(b)
+	got := describe(sessionCause(sa, fmt.Errorf("sending: %w", stt.ErrClosed)))
+	if got != "sending: the peer closed the session" {
+		t.Errorf("describe(sessionCause(…)) = %q", got)
+	}
+	other := errors.New("unrelated")
+	if sessionCause(sa, other) != other || sessionCause(sa, nil) != nil {
+		t.Error("sessionCause changed an error that does not say closed")
+	}
+}

@@ -286,3 +286,49 @@ func waitLines(t *testing.T, p *process, wants ...string) {
 		}
 	}
 }
+
+// TestListenerStopsMidTransfer: a listener stopped (Ctrl-C) during a
+// transfer says so in its own words, and the sender says the peer went
+// away, not "use of closed session or stream".
+func TestListenerStopsMidTransfer(t *testing.T) {
+	tmp := t.TempDir()
+	ns, ss, other := keygen(t, tmp, "n"), keygen(t, tmp, "s"), keygen(t, tmp, "o")
+	out := filepath.Join(tmp, "out")
+	l, addr := listenProc(t, ns, ss, out)
+	big := filepath.Join(tmp, "big.bin")
+	if err := os.WriteFile(big, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(big, 4*giB); err != nil {
+		t.Fatal(err)
+	}
+	s := startStt(t, "send", "--to", addr, "--node-seed", other, "--shared-seed", ss, "--progress", "off", big)
+	deadline := time.Now().Add(cmdTimeout)
+	for !partialHasData(out) {
+		if time.Now().After(deadline) {
+			t.Fatal("no partial file with data appeared")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	code, lines := interruptCollect(t, l)
+	if code != 0 {
+		t.Fatalf("listener exit %d after SIGINT", code)
+	}
+	if !strings.Contains(strings.Join(lines, "\n"), `transfer "big.bin" from `) || !strings.Contains(strings.Join(lines, "\n"), "failed: the receiver is shutting down") {
+		t.Errorf("listener stderr %q: want the transfer failed because it is shutting down", lines)
+	}
+	select {
+	case <-s.done:
+	case <-time.After(cmdTimeout):
+		t.Fatal("send did not end after the listener stopped")
+	}
+	var errs []string
+	for l := range s.stderr {
+		errs = append(errs, l)
+	}
+	all := strings.Join(errs, "\n")
+	if len(errs) != 1 || !(strings.Contains(all, "the peer closed the session") || strings.Contains(all, "the receiver is shutting down")) || strings.Contains(all, "use of closed") {
+		t.Errorf("send stderr %q: want one line saying the peer went away", errs)
+	}
+	checkDirHolds(t, out)
+}

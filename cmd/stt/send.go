@@ -125,6 +125,9 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			defer func() { <-sem }()
 			t.Restart(time.Now())
 			line, err := sendFile(wctx, sess, j, t)
+			if wctx.Err() == nil {
+				err = sessionCause(sess, err)
+			}
 			t.Finish(time.Now(), err != nil)
 			mu.Lock()
 			defer mu.Unlock()

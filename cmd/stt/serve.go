@@ -149,6 +149,11 @@ func (s *server) serveStream(ctx context.Context, sess *stt.Session, st *stt.Str
 		}
 	}
 	if err != nil {
+		if ctx.Err() != nil {
+			err = errStopping
+		} else {
+			err = sessionCause(sess, err)
+		}
 		s.refuse(st, r, err)
 		return
 	}
@@ -285,6 +290,9 @@ func pathless(err error) error {
 	}
 	return err
 }
+
+// errStopping is why transfers fail when the receiver stops (Ctrl-C).
+var errStopping = errors.New("the receiver is shutting down")
 
 // errTooLong reports a body longer than its header announced.
 var errTooLong = errors.New("the peer sent more bytes than its header announced")
