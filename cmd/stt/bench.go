@@ -148,7 +148,7 @@ func benchSession(ctx context.Context, sess *stt.Session, size int64, streams in
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, errs[i] = sendBody(ctx, sess, header{Kind: kindSink, Size: uint64(n)}, &repeatReader{n: n}, false, nil)
+				_, errs[i] = sendBody(ctx, sess, header{Kind: kindSink, Size: uint64(n)}, &repeatReader{n: n}, nil)
 			}()
 		}
 		wg.Wait()

@@ -16,11 +16,12 @@ import (
 const refusedWait = 2 * time.Second
 
 // sendBody runs one transfer of a byte body: header, body (h.Size bytes
-// from body), end of stream, reply. With hash it computes the SHA-256 of
-// what it sent, on a chunkPipe worker beside the stream writes, and checks
-// the receiver's. t (may be nil) counts progress. It returns the
-// receiver's reply.
-func sendBody(ctx context.Context, sess *stt.Session, h header, body io.Reader, hash bool, t *task) (reply, error) {
+// from body), end of stream, reply. When h asks for a SHA-256 digest it
+// computes the SHA-256 of what it sent, on a chunkPipe worker beside the
+// stream writes, and checks the receiver's. t (may be nil) counts
+// progress. It returns the receiver's reply.
+func sendBody(ctx context.Context, sess *stt.Session, h header, body io.Reader, t *task) (reply, error) {
+	hash := h.Digest == digestSHA256
 	hb, err := h.append(nil)
 	if err != nil {
 		return reply{}, err

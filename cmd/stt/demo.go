@@ -118,7 +118,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		run        func(t *task) error
 	}{
 		{"bulk-1", "bytes", sz.bulk1, "", func(t *task) error {
-			_, err := sendBody(wctx, sa, header{Kind: kindPattern, Size: uint64(sz.bulk1), Seed: 1}, &patternReader{seed: 1, n: uint64(sz.bulk1)}, false, t)
+			_, err := sendBody(wctx, sa, header{Kind: kindPattern, Size: uint64(sz.bulk1), Seed: 1}, &patternReader{seed: 1, n: uint64(sz.bulk1)}, t)
 			return err
 		}},
 		{"messages", "messages", sz.messages, "msgs", func(t *task) error {
@@ -126,7 +126,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}},
 		{"bulk-2", "bytes", sz.bulk2, "", func(t *task) error {
-			_, err := sendBody(wctx, sa, header{Kind: kindPattern, Size: uint64(sz.bulk2), Seed: 2}, &patternReader{seed: 2, n: uint64(sz.bulk2)}, false, t)
+			_, err := sendBody(wctx, sa, header{Kind: kindPattern, Size: uint64(sz.bulk2), Seed: 2}, &patternReader{seed: 2, n: uint64(sz.bulk2)}, t)
 			return err
 		}},
 	}

@@ -150,7 +150,7 @@ func TestRefusalHidesReceiverPaths(t *testing.T) {
 	srv := &server{outDir: dir, log: log, onDone: func(_ received, err error) { done <- err }}
 	defer srv.serveInProcess(ctx, a, b)()
 	os.RemoveAll(dir)
-	_, err = sendBody(ctx, sa, header{Kind: kindFile, Size: 3, Name: "x.txt"}, strings.NewReader("abc"), true, nil)
+	_, err = sendBody(ctx, sa, header{Kind: kindFile, Digest: digestSHA256, Size: 3, Name: "x.txt"}, strings.NewReader("abc"), nil)
 	var re *refusedError
 	if !errors.As(err, &re) {
 		t.Fatalf("send: %v, want a refusal", err)

@@ -27,29 +27,63 @@ import (
 //	offset size field
 //	0      1    version (protoVersion = 2)
 //	1      1    kind
-//	2      8    size: body bytes, or message count for kindMessages; 0 for kindEcho
-//	10     8    seed of the deterministic generator for kindPattern and
+//	2      1    digest the receiver computes over the body: digestNone or
+//	            digestSHA256 for kindFile; must be digestNone for the others
+//	3      8    size: body bytes, or message count for kindMessages; 0 for kindEcho
+//	11     8    seed of the deterministic generator for kindPattern and
 //	            kindMessages; must be 0 for the other kinds
-//	18     2    name length n: 1 to maxNameLen for kindFile, 0 otherwise
-//	20     n    name (UTF-8; kindFile only)
+//	19     2    name length n: 1 to maxNameLen for kindFile, 0 otherwise
+//	21     n    name (UTF-8; kindFile only)
 //
 // Reply layout:
 //
 //	offset size field
 //	0      1    status (0 ok, 1 error)
 //	1      8    bytes (or messages) received
-//	9      32   SHA-256 of the body for kindFile, zero for the other kinds
+//	9      32   the body's SHA-256 when the header asked for it, else zero
 //	41     ...  error text (status 1 only; empty with status 0), at most
 //	            maxReplyText bytes
 const (
 	protoVersion  = 2
-	headerFixed   = 20
+	headerFixed   = 21
 	replyFixed    = 41
 	maxNameLen    = 255 // the usual file-name limit of Linux file systems
 	maxReplyText  = 512 // enough for one error line
 	maxHeaderSize = headerFixed + maxNameLen
 	maxReplySize  = replyFixed + maxReplyText
 )
+
+// Offsets of the header's fields.
+const (
+	hdrVersion = 0
+	hdrKind    = 1
+	hdrDigest  = 2
+	hdrSize    = 3
+	hdrSeed    = 11
+	hdrNameLen = 19
+)
+
+// digest names the digest a file transfer's receiver computes and returns.
+type digest byte
+
+const (
+	// digestNone: no whole-file digest; the transport's AEAD has
+	// authenticated every byte on the way (stt send --digest none).
+	digestNone digest = 0
+	// digestSHA256: SHA-256 of the body, compared by the sender with its
+	// own (the default).
+	digestSHA256 digest = 1
+)
+
+func (d digest) String() string {
+	switch d {
+	case digestNone:
+		return "none"
+	case digestSHA256:
+		return "sha256"
+	}
+	return fmt.Sprintf("digest(%d)", byte(d))
+}
 
 // kind says what a transfer is and how the receiver verifies it.
 type kind byte
@@ -97,10 +131,11 @@ func (k kind) seeded() bool { return k == kindPattern || k == kindMessages }
 
 // header opens every transfer.
 type header struct {
-	Kind kind
-	Size uint64
-	Seed uint64
-	Name string
+	Kind   kind
+	Digest digest
+	Size   uint64
+	Seed   uint64
+	Name   string
 }
 
 // errBadHeader is wrapped by every parseHeader and header.append error.
@@ -118,6 +153,10 @@ func (h header) check() error {
 		return fmt.Errorf("%w: kind %s with a name", errBadHeader, h.Kind)
 	case len(h.Name) > maxNameLen:
 		return fmt.Errorf("%w: name of %d bytes, at most %d", errBadHeader, len(h.Name), maxNameLen)
+	case h.Digest != digestNone && h.Digest != digestSHA256:
+		return fmt.Errorf("%w: unknown digest %d", errBadHeader, byte(h.Digest))
+	case h.Kind != kindFile && h.Digest != digestNone:
+		return fmt.Errorf("%w: kind %s with a digest", errBadHeader, h.Kind)
 	case !h.Kind.seeded() && h.Seed != 0:
 		return fmt.Errorf("%w: kind %s with a non-zero seed", errBadHeader, h.Kind)
 	case h.Kind == kindEcho && h.Size != 0:
@@ -135,7 +174,7 @@ func (h header) append(b []byte) ([]byte, error) {
 	if err := h.check(); err != nil {
 		return b, err
 	}
-	b = append(b, protoVersion, byte(h.Kind))
+	b = append(b, protoVersion, byte(h.Kind), byte(h.Digest))
 	b = binary.BigEndian.AppendUint64(b, h.Size)
 	b = binary.BigEndian.AppendUint64(b, h.Seed)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(h.Name)))
@@ -148,18 +187,19 @@ func parseHeader(b []byte) (header, error) {
 	if len(b) < headerFixed {
 		return header{}, fmt.Errorf("%w: %d bytes, need at least %d", errBadHeader, len(b), headerFixed)
 	}
-	if b[0] != protoVersion {
-		return header{}, fmt.Errorf("%w: version %d, this node speaks %d", errBadHeader, b[0], protoVersion)
+	if b[hdrVersion] != protoVersion {
+		return header{}, fmt.Errorf("%w: version %d, this node speaks %d", errBadHeader, b[hdrVersion], protoVersion)
 	}
-	n := int(binary.BigEndian.Uint16(b[18:]))
+	n := int(binary.BigEndian.Uint16(b[hdrNameLen:]))
 	if n > maxNameLen || len(b) != headerFixed+n {
 		return header{}, fmt.Errorf("%w: name length %d with %d bytes left", errBadHeader, n, len(b)-headerFixed)
 	}
 	h := header{
-		Kind: kind(b[1]),
-		Size: binary.BigEndian.Uint64(b[2:]),
-		Seed: binary.BigEndian.Uint64(b[10:]),
-		Name: string(b[headerFixed:]),
+		Kind:   kind(b[hdrKind]),
+		Digest: digest(b[hdrDigest]),
+		Size:   binary.BigEndian.Uint64(b[hdrSize:]),
+		Seed:   binary.BigEndian.Uint64(b[hdrSeed:]),
+		Name:   string(b[headerFixed:]),
 	}
 	if err := h.check(); err != nil {
 		return header{}, err

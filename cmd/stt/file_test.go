@@ -10,8 +10,8 @@ import (
 
 func TestHeaderRoundTrip(t *testing.T) {
 	tests := []header{
-		{Kind: kindFile, Size: 0, Name: "empty.txt"},
-		{Kind: kindFile, Size: 1 << 40, Name: strings.Repeat("x", maxNameLen)},
+		{Kind: kindFile, Digest: digestSHA256, Size: 0, Name: "empty.txt"},
+		{Kind: kindFile, Digest: digestNone, Size: 1 << 40, Name: strings.Repeat("x", maxNameLen)},
 		{Kind: kindPattern, Size: 256 * miB, Seed: 1},
 		{Kind: kindMessages, Size: 100_000, Seed: 3},
 		{Kind: kindEcho},
@@ -44,7 +44,7 @@ func TestHeaderAppendRejectsLongName(t *testing.T) {
 }
 
 func TestParseHeaderErrors(t *testing.T) {
-	good, _ := header{Kind: kindFile, Size: 3, Name: "abc"}.append(nil)
+	good, _ := header{Kind: kindFile, Digest: digestSHA256, Size: 3, Name: "abc"}.append(nil)
 	mut := func(f func(b []byte) []byte) []byte { return f(append([]byte(nil), good...)) }
 	sink, _ := header{Kind: kindSink, Size: 3}.append(nil)
 	tests := []struct {
@@ -53,18 +53,20 @@ func TestParseHeaderErrors(t *testing.T) {
 		want string
 	}{
 		{"empty", nil, "0 bytes"},
-		{"short", good[:headerFixed-1], "19 bytes"},
+		{"short", good[:headerFixed-1], "20 bytes"},
 		{"version 1", mut(func(b []byte) []byte { b[0] = 1; return b }), "version 1"},
 		{"kind zero", mut(func(b []byte) []byte { b[1] = 0; return b }), "unknown kind 0"},
 		{"kind retired", mut(func(b []byte) []byte { b[1] = byte(kindRetired); return b }), "unknown kind 2"},
 		{"kind unknown", mut(func(b []byte) []byte { b[1] = 99; return b }), "unknown kind 99"},
 		{"name truncated", good[:len(good)-1], "name length 3 with 2 bytes left"},
 		{"trailing bytes", append(append([]byte(nil), good...), 'x'), "name length 3 with 4 bytes left"},
-		{"name length over max", mut(func(b []byte) []byte { b[18], b[19] = 0xff, 0xff; return b }), "name length 65535"},
-		{"file seed", mut(func(b []byte) []byte { b[17] = 1; return b }), "non-zero seed"},
-		{"file no name", mut(func(b []byte) []byte { b[19] = 0; return b[:headerFixed] }), "without a name"},
-		{"sink name", append(func() []byte { b := append([]byte(nil), sink...); b[19] = 1; return b }(), 'x'), "with a name"},
-		{"echo size", func() []byte { b, _ := header{Kind: kindEcho}.append(nil); b[9] = 1; return b }(), "non-zero size"},
+		{"name length over max", mut(func(b []byte) []byte { b[hdrNameLen], b[hdrNameLen+1] = 0xff, 0xff; return b }), "name length 65535"},
+		{"file seed", mut(func(b []byte) []byte { b[hdrSeed+7] = 1; return b }), "non-zero seed"},
+		{"file no name", mut(func(b []byte) []byte { b[hdrNameLen+1] = 0; return b[:headerFixed] }), "without a name"},
+		{"unknown digest", mut(func(b []byte) []byte { b[hdrDigest] = 2; return b }), "unknown digest 2"},
+		{"sink digest", func() []byte { b := append([]byte(nil), sink...); b[hdrDigest] = 1; return b }(), "kind sink with a digest"},
+		{"sink name", append(func() []byte { b := append([]byte(nil), sink...); b[hdrNameLen+1] = 1; return b }(), 'x'), "with a name"},
+		{"echo size", func() []byte { b, _ := header{Kind: kindEcho}.append(nil); b[hdrSize+7] = 1; return b }(), "non-zero size"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,6 +85,8 @@ func TestHeaderAppendRefuses(t *testing.T) {
 		{Kind: kindSink, Size: 1, Name: "x"},
 		{Kind: kindSink, Size: 1, Seed: 4},
 		{Kind: kindEcho, Size: 1},
+		{Kind: kindSink, Size: 1, Digest: digestSHA256},
+		{Kind: kindFile, Size: 1, Name: "x", Digest: 9},
 	} {
 		if b, err := h.append(nil); !errors.Is(err, errBadHeader) || len(b) != 0 {
 			t.Errorf("append(%+v) = %x, %v; want errBadHeader and nothing appended", h, b, err)
@@ -170,6 +174,7 @@ func TestSanitizeName(t *testing.T) {
 // refusal wraps errBadHeader.
 func FuzzParseHeader(f *testing.F) {
 	for _, h := range []header{
+		{Kind: kindFile, Digest: digestSHA256, Size: 3, Name: "abc"},
 		{Kind: kindFile, Size: 3, Name: "abc"},
 		{Kind: kindSink, Size: 1 << 30},
 		{Kind: kindEcho},
@@ -179,7 +184,7 @@ func FuzzParseHeader(f *testing.F) {
 		b, _ := h.append(nil)
 		f.Add(b)
 	}
-	f.Add([]byte{1, 2, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Add([]byte{2, 2, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, err := parseHeader(b)
 		if err != nil {

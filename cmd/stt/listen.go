@@ -118,8 +118,11 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				return
 			}
 			digest := ""
-			if r.Kind == kindFile {
+			switch {
+			case r.Kind == kindFile && r.Digest == digestSHA256:
 				digest = fmt.Sprintf(" sha256 %x", r.Sum) // as sha256sum prints it
+			case r.Kind == kindFile:
+				digest = " (no digest asked)"
 			}
 			fmt.Fprintf(stdout, "received %s %s in %.3fs (%s) from %s%s\n",
 				displayName(r), formatBytes(int64(r.Size)), r.Elapsed.Seconds(), formatRate(int64(r.Size), r.Elapsed), r.Peer.Short(), digest)

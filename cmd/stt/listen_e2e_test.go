@@ -332,3 +332,29 @@ func TestListenerStopsMidTransfer(t *testing.T) {
 	}
 	checkDirHolds(t, out)
 }
+
+// TestSendDigestNone: --digest none moves the file without either end
+// hashing it, and both ends say so.
+func TestSendDigestNone(t *testing.T) {
+	tmp := t.TempDir()
+	ns, ss, other := keygen(t, tmp, "n"), keygen(t, tmp, "s"), keygen(t, tmp, "o")
+	out := filepath.Join(tmp, "out")
+	l, addr := listenProc(t, ns, ss, out)
+	f := randomFile(t, tmp, "plain.bin", 1_000_000)
+	r := runStt(t, nil, append(sendArgs(addr, other, ss), "--digest", "none", f)...)
+	if r.code != 0 || !strings.Contains(r.stdout, `sent "plain.bin"`) || !strings.Contains(r.stdout, "(no digest: the transport authenticated every byte)") {
+		t.Fatalf("send --digest none: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	line := l.waitLine(t, l.stdout, `received "plain.bin"`)
+	if !strings.HasSuffix(line, "(no digest asked)") {
+		t.Errorf("listener line %q", line)
+	}
+	want, _ := os.ReadFile(f)
+	if got, _ := os.ReadFile(filepath.Join(out, "plain.bin")); !bytes.Equal(got, want) {
+		t.Fatal("file differs")
+	}
+	wantFailure(t, runStt(t, nil, append(sendArgs(addr, other, ss), "--digest", "md5", f)...), exitUsage, "send", "--digest must be sha256 or none")
+	if code := l.interrupt(t); code != 0 {
+		t.Fatalf("listener exit %d", code)
+	}
+}

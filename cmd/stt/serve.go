@@ -38,6 +38,7 @@ const (
 // received describes one completed transfer, for the listen log line.
 type received struct {
 	Kind    kind
+	Digest  digest
 	Name    string
 	Size    uint64
 	Elapsed time.Duration
@@ -123,7 +124,7 @@ func (s *server) serveStream(ctx context.Context, sess *stt.Session, st *stt.Str
 		s.refuse(st, received{Peer: sess.PeerID()}, err)
 		return
 	}
-	r := received{Kind: h.Kind, Name: h.Name, Peer: sess.PeerID()}
+	r := received{Kind: h.Kind, Digest: h.Digest, Name: h.Name, Peer: sess.PeerID()}
 	var rep reply
 	switch h.Kind {
 	case kindFile:
@@ -226,7 +227,7 @@ func (s *server) receiveFile(st *stt.Stream, h header) (rep reply, err error) {
 		}
 		wb.wrote(len(b))
 		return nil
-	}, true)
+	}, h.Digest == digestSHA256)
 	if err != nil {
 		return reply{}, err
 	}

@@ -131,7 +131,7 @@ func TestFileTransferVectors(t *testing.T) {
 					t.Fatalf("%v: %v", v, err)
 				}
 				vals := v.values(t)
-				wantH := header{Kind: kind(v.uint(t, vals, "kind")), Size: v.uint(t, vals, "size"), Seed: v.uint(t, vals, "seed"), Name: vals["name"]}
+				wantH := header{Kind: kind(v.uint(t, vals, "kind")), Digest: digest(v.uint(t, vals, "digest")), Size: v.uint(t, vals, "size"), Seed: v.uint(t, vals, "seed"), Name: vals["name"]}
 				if h != wantH {
 					t.Fatalf("%v: decoded %+v, fields say %+v", v, h, wantH)
 				}
