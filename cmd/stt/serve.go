@@ -60,6 +60,28 @@ type server struct {
 	// (--metrics tracks it); it may be nil.
 	onSession func(*stt.Session)
 	wg        sync.WaitGroup
+	// bodies bounds the transfers whose bodies are received at once, and
+	// so the chunk buffers they hold (pipeBuffers x pipeChunk each): at
+	// most maxBodies x 768 KiB whatever peers open. Later transfers wait,
+	// and their senders wait on flow control.
+	bodiesOnce sync.Once
+	bodies     chan struct{}
+}
+
+// maxBodies is how many transfer bodies a server receives at once: far
+// more than the cores that could process them, so it only binds when
+// peers open hundreds of transfers.
+const maxBodies = 64
+
+// body waits for a body slot, or for ctx to end, and returns its release.
+func (s *server) body(ctx context.Context) (release func(), err error) {
+	s.bodiesOnce.Do(func() { s.bodies = make(chan struct{}, maxBodies) })
+	select {
+	case s.bodies <- struct{}{}:
+		return func() { <-s.bodies }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // serveNode accepts sessions until ctx ends or the node stops, then waits
@@ -125,6 +147,14 @@ func (s *server) serveStream(ctx context.Context, sess *stt.Session, st *stt.Str
 		return
 	}
 	r := received{Kind: h.Kind, Digest: h.Digest, Name: h.Name, Peer: sess.PeerID()}
+	if h.Kind == kindFile || h.Kind == kindPattern {
+		release, err := s.body(ctx)
+		if err != nil {
+			s.refuse(st, r, errStopping)
+			return
+		}
+		defer release()
+	}
 	var rep reply
 	switch h.Kind {
 	case kindFile:
