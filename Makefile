@@ -8,6 +8,10 @@ FUZZTIME    ?= 30s
 BENCHCOUNT  ?= 10
 BENCH       ?= .
 PKGS        := ./...
+# VERSION is what bin/stt --version reports; builds from a checkout where
+# the go command cannot stamp VCS information (git worktrees,
+# -buildvcs=false) still name their commit.
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 
 .PHONY: demo compare compare-smoke wan soak help test fmt-check vet lint staticcheck unit race bench-smoke bench fuzz demo build tidy-check compare
 
@@ -65,8 +69,10 @@ wan: ## STT vs quic-go through the path emulator over rate x RTT x loss x queue,
 soak: ## 30 s full-speed transfer; checks the heap stays flat (SOAK=30s)
 	STT_SOAK=$${SOAK:-30s} $(GO) test -run '^TestSoakHeap$$' -count=1 -v .
 
-build: ## build every package and the stt binary into ./bin
+build: ## build every package, and the stt binary as ./bin/stt (version from git describe)
 	$(GO) build $(PKGS)
+	$(GO) build -o bin/stt $(if $(VERSION),-ldflags "-X main.buildVersion=$(VERSION)") ./cmd/stt
+	@echo "bin/stt: $$(./bin/stt --version)"
 
 tidy-check: ## fail if go.mod/go.sum are not tidy
 	$(GO) mod tidy -diff

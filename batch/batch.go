@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"strconv"
@@ -334,8 +335,21 @@ func (g *Group) Close() error {
 // refusal is logged and leaves Steered false. An IPv4 addr opens IPv4
 // sockets; the IPv6 unspecified address opens dual-stack sockets. On other
 // systems the n Conns share one socket, and closing any of them closes it.
-// Errors: a bad n or Options field (named in the message), or the socket
-// calls' errors.
+//
+// A non-zero port already bound by another socket — another process's
+// reuseport group included — is refused with an error matching
+// syscall.EADDRINUSE: SO_REUSEPORT alone would let the group join that
+// socket's group silently, share its traffic and take it over when it
+// stops. Before binding the group, ListenGroup binds addr once without
+// SO_REUSEPORT and closes that probe at once; the kernel refuses the probe
+// exactly when any socket already holds an overlapping address (the same
+// one, or the wildcard of its family, with or without SO_REUSEPORT). Two
+// ListenGroup calls that race on one port inside the microseconds between
+// a probe and the first bind may still both succeed; a port that was
+// bound when ListenGroup started never is. Port 0 needs no probe.
+//
+// Errors: a bad n or Options field (named in the message), an address in
+// use (errors.Is(err, syscall.EADDRINUSE)), or the socket calls' errors.
 func ListenGroup(addr netip.AddrPort, n int, opts *Options) (*Group, error) {
 	if n < 1 || n > maxGroupSize {
 		return nil, fmt.Errorf("batch: ListenGroup n must be in [1, %d], got %d", maxGroupSize, n)
@@ -347,10 +361,35 @@ func ListenGroup(addr netip.AddrPort, n int, opts *Options) (*Group, error) {
 	if err != nil {
 		return nil, err
 	}
+	if addr.Port() != 0 {
+		if err := probeUnused(addr); err != nil {
+			return nil, err
+		}
+	}
 	return listenGroup(addr, n, cfg)
 }
 
-// Listen is ListenGroup with n = 1: one socket, no steering.
+// probeUnused binds addr once without SO_REUSEPORT (net.ListenPacket sets
+// neither SO_REUSEPORT nor, for unicast, SO_REUSEADDR) and closes it: the
+// kernel's own conflict rules decide whether another socket holds the
+// address. EADDRINUSE comes back as "batch: ADDR: address already in use"
+// matching syscall.EADDRINUSE; other bind errors (an address not on this
+// host, a privileged port) are returned as they are, since the group's
+// own bind would fail the same way.
+func probeUnused(addr netip.AddrPort) error {
+	addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
+	pc, err := net.ListenPacket(network(addr.Addr()), addr.String())
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("batch: %v: %w", addr, syscall.EADDRINUSE)
+	}
+	if err != nil {
+		return err
+	}
+	return pc.Close()
+}
+
+// Listen is ListenGroup with n = 1: one socket, no steering, the same
+// address-in-use refusal.
 func Listen(addr netip.AddrPort, opts *Options) (Conn, error) {
 	g, err := ListenGroup(addr, 1, opts)
 	if err != nil {

@@ -119,7 +119,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if cause := context.Cause(ctx); errors.Is(cause, errTunnelEnded) {
 			return cause
 		}
-		return err
+		if ctx.Err() != nil {
+			return err
+		}
+		return sessionCause(sess, err)
 	}
 	res.Sess = sess.Stats()
 	if res.Sess.Suite != "" {
@@ -145,7 +148,7 @@ func benchSession(ctx context.Context, sess *stt.Session, size int64, streams in
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, errs[i] = sendBody(ctx, sess, header{Kind: kindSink, Size: uint64(n)}, &repeatReader{n: n}, false, nil)
+				_, errs[i] = sendBody(ctx, sess, header{Kind: kindSink, Size: uint64(n)}, &repeatReader{n: n}, nil)
 			}()
 		}
 		wg.Wait()

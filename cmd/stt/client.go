@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/stt-go/stt"
-	"github.com/stt-go/stt/stc"
 )
 
 // refusedWait bounds how long a sender whose write failed waits for the
@@ -16,10 +16,16 @@ import (
 const refusedWait = 2 * time.Second
 
 // sendBody runs one transfer of a byte body: header, body (h.Size bytes
-// from body), end of stream, reply. With hash it computes the SHA3-256 of
-// what it sent and checks the receiver's. t (may be nil) counts progress.
-// It returns the receiver's reply.
-func sendBody(ctx context.Context, sess *stt.Session, h header, body io.Reader, hash bool, t *task) (reply, error) {
+// from body), end of stream, reply. When h asks for a SHA-256 digest it
+// computes the SHA-256 of what it sent, on a chunkPipe worker beside the
+// stream writes, and checks the receiver's. t (may be nil) counts
+// progress. It returns the receiver's reply.
+func sendBody(ctx context.Context, sess *stt.Session, h header, body io.Reader, t *task) (reply, error) {
+	hash := h.Digest == digestSHA256
+	hb, err := h.append(nil)
+	if err != nil {
+		return reply{}, err
+	}
 	st, err := sess.OpenStream(ctx)
 	if err != nil {
 		return reply{}, fmt.Errorf("opening a stream: %w", err)
@@ -29,44 +35,22 @@ func sendBody(ctx context.Context, sess *stt.Session, h header, body io.Reader, 
 		st.CancelRead(codeCancelled)
 	})
 	defer stop()
-	hb, err := h.append(nil)
-	if err != nil {
-		return reply{}, err
-	}
 	if err := st.SendMessage(ctx, hb); err != nil {
 		return reply{}, refusal(ctx, st, fmt.Errorf("sending header: %w", err))
 	}
-	var hs *stc.Hasher
+	d := sha256.New()
+	work := func(b []byte) error { return nil }
 	if hash {
-		hs = stc.NewHasher()
+		work = func(b []byte) error {
+			d.Write(b)
+			return nil
+		}
 	}
-	buf := make([]byte, copyBufSize)
-	var sent uint64
-	for {
-		n, rerr := body.Read(buf)
-		if n > 0 {
-			if sent+uint64(n) > h.Size {
-				st.CancelWrite(codeCancelled)
-				return reply{}, fmt.Errorf("the source grew beyond %d bytes while sending", h.Size)
-			}
-			if hs != nil {
-				hs.Write(buf[:n])
-			}
-			if _, err := st.Write(buf[:n]); err != nil {
-				return reply{}, refusal(ctx, st, fmt.Errorf("sending: %w", err))
-			}
-			sent += uint64(n)
-			if t != nil {
-				t.Add(int64(n))
-			}
-		}
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			st.CancelWrite(codeCancelled)
-			return reply{}, fmt.Errorf("reading source: %v", rerr)
-		}
+	pipe := newChunkPipe(work)
+	sent, err := writeBody(ctx, st, h.Size, body, pipe, t)
+	pipe.close() // the worker never fails
+	if err != nil {
+		return reply{}, err
 	}
 	if sent != h.Size {
 		st.CancelWrite(codeCancelled)
@@ -83,10 +67,61 @@ func sendBody(ctx context.Context, sess *stt.Session, h header, body io.Reader, 
 	if rep.Size != h.Size {
 		return rep, fmt.Errorf("the peer received %d of %d bytes", rep.Size, h.Size)
 	}
-	if hs != nil && rep.Sum != hs.Sum256() {
-		return rep, fmt.Errorf("SHA3-256 mismatch: the peer's %x, ours %x", rep.Sum[:8], hs.Sum256())
+	if hash {
+		var sum [digestLen]byte
+		d.Sum(sum[:0])
+		if rep.Sum != sum {
+			return rep, fmt.Errorf("SHA-256 mismatch: the peer stored %x…, we sent %x…", rep.Sum[:8], sum[:8])
+		}
 	}
 	return rep, nil
+}
+
+// sourceError is a failure to read the body's source (the sender's own
+// file), as opposed to a failure of the stream.
+type sourceError struct{ err error }
+
+func (e *sourceError) Error() string { return "reading source: " + e.err.Error() }
+func (e *sourceError) Unwrap() error { return e.err }
+
+// writeBody copies up to size bytes from body to st through pipe's
+// buffers, and returns how many it sent. A source that yields more than
+// size bytes is an error; so is a read failure (a *sourceError) and a
+// write failure (the receiver's explanation when it sent one, see
+// refusal). On error the stream's write side is reset.
+func writeBody(ctx context.Context, st *stt.Stream, size uint64, body io.Reader, pipe *chunkPipe, t *task) (uint64, error) {
+	var sent uint64
+	for {
+		buf, err := pipe.get()
+		if err != nil {
+			st.CancelWrite(codeCancelled)
+			return sent, err
+		}
+		n, rerr := body.Read(buf)
+		if n > 0 {
+			if sent+uint64(n) > size {
+				pipe.put(buf[:0])
+				st.CancelWrite(codeCancelled)
+				return sent, fmt.Errorf("the source grew beyond %d bytes while sending", size)
+			}
+			if _, err := st.Write(buf[:n]); err != nil {
+				pipe.put(buf[:0])
+				return sent, refusal(ctx, st, fmt.Errorf("sending: %w", err))
+			}
+			sent += uint64(n)
+			if t != nil {
+				t.Add(int64(n))
+			}
+		}
+		pipe.put(buf[:n])
+		if rerr == io.EOF {
+			return sent, nil
+		}
+		if rerr != nil {
+			st.CancelWrite(codeCancelled)
+			return sent, &sourceError{err: rerr}
+		}
+	}
 }
 
 // sendMessages sends count messages of messageLen bytes from the

@@ -34,6 +34,7 @@ const _ = uint(seedLen - stt.MinSeedLen)
 
 // nodeFlags are the flags every networked subcommand shares.
 type nodeFlags struct {
+	warn             io.Writer // where logger sends warnings about the flags' values
 	logLevel         string
 	nodeSeed         string
 	sharedSeed       string
@@ -54,6 +55,7 @@ func (f *nodeFlags) register(fs *flagSet, seeds bool) {
 
 // logger returns an slog text logger on w at the chosen level.
 func (f *nodeFlags) logger(w io.Writer) (*slog.Logger, error) {
+	f.warn = w
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(f.logLevel)); err != nil {
 		return nil, usagef("--log-level must be debug, info, warn or error, not %q", f.logLevel)
@@ -67,11 +69,11 @@ func (f *nodeFlags) config(listen string, log *slog.Logger) (stt.Config, error) 
 	if f.handshakeTimeout <= 0 {
 		return stt.Config{}, usagef("--handshake-timeout must be positive")
 	}
-	ns, err := loadSeed("node-seed", f.nodeSeed, envNodeSeed)
+	ns, err := loadSeed("node-seed", f.nodeSeed, envNodeSeed, f.warn)
 	if err != nil {
 		return stt.Config{}, err
 	}
-	ss, err := loadSeed("shared-seed", f.sharedSeed, envSharedSeed)
+	ss, err := loadSeed("shared-seed", f.sharedSeed, envSharedSeed, f.warn)
 	if err != nil {
 		return stt.Config{}, err
 	}

@@ -42,12 +42,6 @@ func parseDemoSize(s string) (demoSizes, error) {
 	return demoSizes{bulk1: n, bulk2: n / 4, messages: max(1000, full.messages*n/full.bulk1)}, nil
 }
 
-// verifyText says how the receiver checks the bulk streams.
-var verifyText = map[string]string{
-	"pattern": "compared with the deterministic generator",
-	"sha3":    "SHA3-256 on both ends",
-}
-
 // demoResult is the outcome of one demo workload.
 type demoResult struct {
 	name    string
@@ -64,7 +58,6 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var mf metricsFlags
 	mf.register(fs)
 	sizeS := fs.String("size", "full", "workload: full (256 MiB + 64 MiB + 100 000 messages), small, or the first bulk stream's size (e.g. 64MiB)")
-	verify := fs.String("verify", "pattern", "how the receiver checks the bulk streams: pattern (every byte against the generator) or sha3 (SHA3-256 on both ends, compared)")
 	stall := fs.Duration("stall-timeout", defaultStallTimeout, "fail when no data moved for this `duration` (0 disables)")
 	prog := fs.String("progress", "auto", "progress display: auto (bars on a terminal), bar, plain or off")
 	if err := fs.parse(args); err != nil {
@@ -76,14 +69,6 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	sz, err := parseDemoSize(*sizeS)
 	if err != nil {
 		return err
-	}
-	bulkKind := kindPattern
-	switch *verify {
-	case "pattern":
-	case "sha3":
-		bulkKind = kindHash
-	default:
-		return usagef("--verify must be pattern or sha3, not %q", *verify)
 	}
 	mode, err := parseProgressMode(*prog)
 	if err != nil {
@@ -119,9 +104,9 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, "handshake: node A %s (%s) -> node B %s (%s) in %s, suite %s, node IDs verified\n",
 		a.ID().Short(), a.Addr(), b.ID().Short(), b.Addr(), fmtDur(hs), sa.Stats().Suite)
 	fmt.Fprintf(stdout, "sending at once: bulk-1 %s, bulk-2 %s, %s messages of %d B; every byte checked by the receiver (%s)\n",
-		formatBytes(sz.bulk1), formatBytes(sz.bulk2), formatCount(sz.messages), messageLen, verifyText[*verify])
+		formatBytes(sz.bulk1), formatBytes(sz.bulk2), formatCount(sz.messages), messageLen, "compared with the deterministic generator")
 
-	pg := newProgress(stdout, mode.resolve(os.Stdout))
+	pg := newProgress(stdout, mode.resolve(os.Stdout), sizeOf(os.Stdout))
 	wctx, cancelWork := context.WithCancelCause(ctx)
 	defer cancelWork(nil)
 	cpu0, haveCPU := cpuTime()
@@ -133,7 +118,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		run        func(t *task) error
 	}{
 		{"bulk-1", "bytes", sz.bulk1, "", func(t *task) error {
-			_, err := sendBody(wctx, sa, header{Kind: bulkKind, Size: uint64(sz.bulk1), Seed: 1}, &patternReader{seed: 1, n: uint64(sz.bulk1)}, bulkKind == kindHash, t)
+			_, err := sendBody(wctx, sa, header{Kind: kindPattern, Size: uint64(sz.bulk1), Seed: 1}, &patternReader{seed: 1, n: uint64(sz.bulk1)}, t)
 			return err
 		}},
 		{"messages", "messages", sz.messages, "msgs", func(t *task) error {
@@ -141,7 +126,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}},
 		{"bulk-2", "bytes", sz.bulk2, "", func(t *task) error {
-			_, err := sendBody(wctx, sa, header{Kind: bulkKind, Size: uint64(sz.bulk2), Seed: 2}, &patternReader{seed: 2, n: uint64(sz.bulk2)}, bulkKind == kindHash, t)
+			_, err := sendBody(wctx, sa, header{Kind: kindPattern, Size: uint64(sz.bulk2), Seed: 2}, &patternReader{seed: 2, n: uint64(sz.bulk2)}, t)
 			return err
 		}},
 	}

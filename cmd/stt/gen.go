@@ -9,8 +9,8 @@ import (
 // check every byte without a copy of it: byte k of the stream with a given
 // seed is byte k%8 of splitmix64(seed, k/8). Any window of the stream can be
 // produced (and so verified) on its own, in any chunking, at several GB/s —
-// much faster than SHA3-256 on the same data, which on the reference
-// machine runs at about 150 MB/s and would dominate the demo.
+// faster than any digest of the same data (docs/FILE-TRANSFER.md, kinds 5
+// and 6).
 
 // mix64 is the splitmix64 finaliser applied to word index i of stream seed.
 func mix64(seed, i uint64) uint64 {

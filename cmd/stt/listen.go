@@ -2,11 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/stt-go/stt/transport/ws"
 )
@@ -22,7 +23,8 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var mf metricsFlags
 	mf.register(fs)
 	addr := fs.String("addr", defaultListenAddr, "UDP `HOST:PORT` to listen on (port 0 picks a free one)")
-	out := fs.String("out", "", "store received files in `DIR` (required)")
+	out := fs.String("out", "", "store received files in `DIR` (required; created, mode 0755 less the umask, when missing)")
+	overwrite := fs.Bool("overwrite", false, "let a received file replace an existing file of the same name (default: refuse the transfer)")
 	reject := fs.Bool("reject-wrong-seed", false, "answer peers holding another shared seed with an explicit rejection (reveals that a node listens here)")
 	var rf relayFlags
 	rf.register(fs)
@@ -42,11 +44,11 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if err := checkOutDir(*out); err != nil {
-		return err
-	}
 	cfg, err := nf.config(*addr, log)
 	if err != nil {
+		return err
+	}
+	if err := prepareOutDir(*out, stderr); err != nil {
 		return err
 	}
 	cfg.RejectWrongSeed = *reject
@@ -56,9 +58,20 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	defer mx.close(ctx)
 	node, err := startNode(ctx, cfg)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("address already in use: another process holds UDP %s (another stt listen?); choose another --addr or stop that process", *addr)
+	}
 	if err != nil {
 		return err
 	}
+	// After the bind: a listener refused for its address leaves the
+	// directory alone.
+	lock, err := sweepPartials(*out, stderr)
+	if err != nil {
+		stopNode(node)
+		return err
+	}
+	defer lock.release()
 	var relay *ws.Server
 	// The node stops first and the relay after it. Node.Stop sends CLOSE
 	// to every session and lingers (up to stopTimeout) until the peers
@@ -91,20 +104,28 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var mu sync.Mutex // one line at a time
 	srv := &server{
 		outDir:    *out,
+		overwrite: *overwrite,
 		log:       log,
 		onSession: mx.tracker(node),
 		onDone: func(r received, err error) {
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				fmt.Fprintf(stderr, "stt listen: transfer %s from %s failed: %s\n", displayName(r), r.Peer.Short(), oneLine(err.Error()))
+				fmt.Fprintf(stderr, "stt: transfer %s from %s failed: %s\n", displayName(r), r.Peer.Short(), describe(err))
 				return
 			}
 			if r.Kind == kindEcho {
 				return
 			}
-			fmt.Fprintf(stdout, "received %s %s in %.3fs (%s) from %s sha3-256 %x\n",
-				displayName(r), formatBytes(int64(r.Size)), r.Elapsed.Seconds(), formatRate(int64(r.Size), r.Elapsed), r.Peer.Short(), r.Sum[:8])
+			digest := ""
+			switch {
+			case r.Kind == kindFile && r.Digest == digestSHA256:
+				digest = fmt.Sprintf(" sha256 %x", r.Sum) // as sha256sum prints it
+			case r.Kind == kindFile:
+				digest = " (no digest asked)"
+			}
+			fmt.Fprintf(stdout, "received %s %s in %.3fs (%s) from %s%s\n",
+				displayName(r), formatBytes(int64(r.Size)), r.Elapsed.Seconds(), formatRate(int64(r.Size), r.Elapsed), r.Peer.Short(), digest)
 		},
 	}
 	return srv.serveNode(ctx, node)
@@ -120,21 +141,4 @@ func displayName(r received) string {
 		return "(no header)"
 	}
 	return "(" + r.Kind.String() + ")"
-}
-
-// checkOutDir verifies that dir is a directory we can create files in.
-func checkOutDir(dir string) error {
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return fmt.Errorf("--out: %v", err)
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("--out: %s is not a directory", dir)
-	}
-	f, err := os.CreateTemp(dir, tempPrefix+"probe-*")
-	if err != nil {
-		return fmt.Errorf("--out: %s is not writable: %v", dir, err)
-	}
-	f.Close()
-	return os.Remove(f.Name())
 }

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // progressMode selects how transfers report progress.
@@ -48,17 +51,52 @@ func (m progressMode) resolve(f *os.File) progressMode {
 	return progressPlain
 }
 
-// isTerminal reports whether f is a character device (a terminal).
+// isTerminal reports whether f is a terminal.
 func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	_, _, ok := termSize(f)
+	return ok
+}
+
+// Terminal size when it cannot be read (output redirected with
+// --progress bar): $COLUMNS and $LINES as shells export them, else the
+// classic 80 x 24.
+const (
+	defaultCols = 80
+	defaultRows = 24
+)
+
+// envSize returns $COLUMNS x $LINES, or the defaults.
+func envSize() (cols, rows int) {
+	cols, rows = defaultCols, defaultRows
+	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {
+		cols = n
+	}
+	if n, err := strconv.Atoi(os.Getenv("LINES")); err == nil && n > 0 {
+		rows = n
+	}
+	return cols, rows
+}
+
+// sizeOf returns a function that reads f's terminal size at each call
+// (the terminal may be resized while a transfer runs), falling back to
+// envSize.
+func sizeOf(f *os.File) func() (cols, rows int) {
+	return func() (int, int) {
+		if c, r, ok := termSize(f); ok && c > 0 && r > 0 {
+			return c, r
+		}
+		return envSize()
+	}
 }
 
 // Intervals between progress updates.
 const (
 	barInterval   = 100 * time.Millisecond // smooth enough for the eye, cheap
 	plainInterval = 2 * time.Second        // a log line every 2 s per task
-	barWidth      = 28                     // characters inside the brackets
+	barWidth      = 28                     // characters inside the brackets, when the line has room
+	minBarWidth   = 10                     // a narrower bar is dropped instead
+	minNameWidth  = 12                     // names are cut to no less before the bar goes
+	minLineWidth  = 20                     // lines are never laid out narrower than this
 )
 
 // task is one tracked transfer. Add may be called from any goroutine.
@@ -70,12 +108,16 @@ type task struct {
 	done    atomic.Int64
 	endNano atomic.Int64 // UnixNano when finished, 0 while running
 	failed  atomic.Bool
-	printed bool // plain mode: final line printed (progress.mu)
+	started atomic.Bool // Restart was called: the task left the queue
+	printed bool        // plain mode: final line printed (progress.mu)
 }
 
 // Restart sets the task's start time to now (a queued task that begins
 // later than it was added).
-func (t *task) Restart(now time.Time) { t.start.Store(now.UnixNano()) }
+func (t *task) Restart(now time.Time) {
+	t.start.Store(now.UnixNano())
+	t.started.Store(true)
+}
 
 // Add records n more bytes (or items) done.
 func (t *task) Add(n int64) { t.done.Add(n) }
@@ -86,8 +128,12 @@ func (t *task) Finish(now time.Time, failed bool) {
 	t.endNano.CompareAndSwap(0, now.UnixNano())
 }
 
-// line renders the task's status at now.
-func (t *task) line(now time.Time, nameWidth int, bar bool) string {
+// line renders the task's status at now: the name padded to nameWidth,
+// with bar a progress bar, then percentage, amount, rate and state. It
+// fits the line into width display columns (0: no limit) by narrowing the
+// bar, cutting the name (with "…") and dropping the bar, in that order,
+// then cutting the end.
+func (t *task) line(now time.Time, nameWidth int, bar bool, width int) string {
 	done := t.done.Load()
 	end := now
 	state := ""
@@ -103,34 +149,144 @@ func (t *task) line(now time.Time, nameWidth int, bar bool) string {
 	if t.total > 0 {
 		pct = int(min(done, t.total) * 100 / t.total)
 	}
-	var amount, rate string
+	var doneS, totalS, rate string
 	if t.unit == "" {
-		amount = formatBytes(done) + " / " + formatBytes(t.total)
+		doneS, totalS = formatBytes(done), formatBytes(t.total)
 		rate = formatRate(done, elapsed)
 	} else {
-		amount = formatCount(done) + " / " + formatCount(t.total) + " " + t.unit
+		doneS, totalS = formatCount(done), formatCount(t.total)+" "+t.unit
 		rate = "-"
 		if elapsed > 0 {
 			rate = formatCount(int64(float64(done)/elapsed.Seconds())) + " " + t.unit + "/s"
 		}
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%-*s ", nameWidth, t.name)
+	tail := fmt.Sprintf("%3d%%  %s / %s  %s%s", pct, doneS, totalS, rate, state)
 	if bar {
-		filled := barWidth
+		// Fixed widths for the parts that change as the task runs, so that
+		// the bar keeps its width from one redraw to the next.
+		tail = fmt.Sprintf("%3d%%  %*s / %s  %12s%-8s", pct, len(totalS), doneS, totalS, rate, state)
+	}
+	name := printable(t.name)
+	bw := 0
+	if bar {
+		bw = barWidth
+	}
+	if width > 0 {
+		// Columns: name, a space, "[" bar "] " when there is a bar, tail.
+		room := width - displayWidth(tail) - 1
+		nameWidth = min(nameWidth, displayWidth(name))
+		if bw > 0 && nameWidth+bw+3 > room {
+			bw = max(room-3-nameWidth, minBarWidth)
+		}
+		if bw > 0 && nameWidth+bw+3 > room {
+			nameWidth = max(room-3-bw, minNameWidth)
+		}
+		if bw > 0 && nameWidth+bw+3 > room {
+			bw = 0
+		}
+		if bw == 0 {
+			nameWidth = max(min(nameWidth, room), 1)
+		}
+	}
+	var b strings.Builder
+	b.WriteString(padTo(cutTo(name, nameWidth), nameWidth))
+	b.WriteByte(' ')
+	if bw > 0 {
+		filled := bw
 		if t.total > 0 {
-			filled = int(min(done, t.total) * barWidth / t.total)
+			filled = int(min(done, t.total) * int64(bw) / t.total)
 		}
 		b.WriteByte('[')
 		b.WriteString(strings.Repeat("=", filled))
-		if filled < barWidth {
+		if filled < bw {
 			b.WriteByte('>')
-			b.WriteString(strings.Repeat(" ", barWidth-filled-1))
+			b.WriteString(strings.Repeat(" ", bw-filled-1))
 		}
 		b.WriteString("] ")
 	}
-	fmt.Fprintf(&b, "%3d%%  %s  %s%s", pct, amount, rate, state)
+	b.WriteString(tail)
+	if width > 0 {
+		return cutTo(b.String(), width)
+	}
 	return b.String()
+}
+
+// printable replaces control characters in s (a local file name may hold
+// any byte but '/' and NUL) so that it cannot move the cursor or change
+// the terminal, and invalid UTF-8 so that widths can be counted.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return '?'
+		}
+		return r
+	}, strings.ToValidUTF8(s, "?"))
+}
+
+// runeWidth is the number of terminal columns r takes: 0 for combining
+// marks and zero-width characters, 2 for East Asian wide and fullwidth
+// characters and emoji (the ranges of Unicode's EastAsianWidth W and F
+// that matter in file names), 1 otherwise.
+func runeWidth(r rune) int {
+	switch {
+	case unicode.Is(unicode.Mn, r), unicode.Is(unicode.Me, r), r == 0x200B, r == 0x200C, r == 0x200D, r == 0xFEFF:
+		return 0
+	case r >= 0x1100 && r <= 0x115F, // Hangul Jamo
+		r >= 0x2E80 && r <= 0x303E, // CJK radicals, punctuation
+		r >= 0x3041 && r <= 0x33FF, // kana, CJK symbols
+		r >= 0x3400 && r <= 0x4DBF, // CJK extension A
+		r >= 0x4E00 && r <= 0x9FFF, // CJK unified ideographs
+		r >= 0xA000 && r <= 0xA4CF, // Yi
+		r >= 0xAC00 && r <= 0xD7A3, // Hangul syllables
+		r >= 0xF900 && r <= 0xFAFF, // CJK compatibility ideographs
+		r >= 0xFE30 && r <= 0xFE4F, // CJK compatibility forms
+		r >= 0xFF00 && r <= 0xFF60, // fullwidth forms
+		r >= 0xFFE0 && r <= 0xFFE6,
+		r >= 0x1F300 && r <= 0x1F64F, // emoji
+		r >= 0x1F900 && r <= 0x1F9FF,
+		r >= 0x20000 && r <= 0x3FFFD: // CJK extensions B and later
+		return 2
+	}
+	return 1
+}
+
+// displayWidth is the number of terminal columns s takes.
+func displayWidth(s string) int {
+	n := 0
+	for _, r := range s {
+		n += runeWidth(r)
+	}
+	return n
+}
+
+// cutTo returns s cut to at most w columns, ending in "…" when cut.
+func cutTo(s string, w int) string {
+	if displayWidth(s) <= w {
+		return s
+	}
+	if w <= 0 {
+		return ""
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range s {
+		rw := runeWidth(r)
+		if n+rw > w-1 {
+			break
+		}
+		b.WriteRune(r)
+		n += rw
+	}
+	b.WriteString("…")
+	return b.String()
+}
+
+// padTo pads s with spaces to w columns.
+func padTo(s string, w int) string {
+	if d := w - displayWidth(s); d > 0 {
+		return s + strings.Repeat(" ", d)
+	}
+	return s
 }
 
 // progress draws the tasks of one command, either as bars redrawn in
@@ -140,13 +296,19 @@ type progress struct {
 	mu        sync.Mutex
 	w         io.Writer
 	mode      progressMode
+	size      func() (cols, rows int) // bar mode: the terminal's size, read at each redraw
 	tasks     []*task
 	drawn     int // bar mode: lines drawn by the last redraw
 	lastPlain time.Time
 }
 
-func newProgress(w io.Writer, mode progressMode) *progress {
-	return &progress{w: w, mode: mode}
+// newProgress draws on w; bar mode fits the lines to the terminal size
+// size returns (nil: $COLUMNS x $LINES or 80 x 24).
+func newProgress(w io.Writer, mode progressMode, size func() (cols, rows int)) *progress {
+	if size == nil {
+		size = envSize
+	}
+	return &progress{w: w, mode: mode, size: size}
 }
 
 // Add registers a task of total bytes (unit "") or items (unit names them).
@@ -159,30 +321,51 @@ func (p *progress) Add(name string, total int64, unit string, now time.Time) *ta
 	return t
 }
 
-// render returns what to write at now: in bar mode the whole block of
-// lines, moved over the previous one; in plain mode a line per running
-// task when the interval has passed (or force), and one final line per
-// task that finished since.
+// render returns what to write at now. In bar mode: the block of one line
+// per task, each at most one column narrower than the terminal (writing
+// the last column makes some terminals wrap), drawn over the previous
+// block; when there are more tasks than the terminal has rows, the running
+// ones and a summary line "… N more: …". In plain mode: a line per
+// running task when the interval has passed (or force), and one final
+// line per task that finished since.
 func (p *progress) render(now time.Time, force bool) string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	width := 0
-	for _, t := range p.tasks {
-		width = max(width, len(t.name))
-	}
 	var b strings.Builder
 	switch p.mode {
 	case progressBar:
+		cols, rows := p.size()
+		width := max(cols-1, minLineWidth)
+		shown, summary := p.visible(max(rows-1, 2))
+		nameWidth := 0
+		for _, t := range shown {
+			nameWidth = max(nameWidth, displayWidth(printable(t.name)))
+		}
 		if p.drawn > 0 {
 			fmt.Fprintf(&b, "\x1b[%dA", p.drawn)
 		}
-		for _, t := range p.tasks {
+		lines := 0
+		for _, t := range shown {
 			b.WriteString("\r\x1b[2K")
-			b.WriteString(t.line(now, width, true))
+			b.WriteString(t.line(now, nameWidth, true, width))
 			b.WriteByte('\n')
+			lines++
 		}
-		p.drawn = len(p.tasks)
+		if summary != "" {
+			b.WriteString("\r\x1b[2K")
+			b.WriteString(cutTo(summary, width))
+			b.WriteByte('\n')
+			lines++
+		}
+		if lines < p.drawn {
+			b.WriteString("\x1b[J") // a shorter block: clear what the last one left below
+		}
+		p.drawn = lines
 	case progressPlain:
+		width := 0
+		for _, t := range p.tasks {
+			width = max(width, displayWidth(printable(t.name)))
+		}
 		periodic := force || now.Sub(p.lastPlain) >= plainInterval
 		if periodic {
 			p.lastPlain = now
@@ -196,11 +379,49 @@ func (p *progress) render(now time.Time, force bool) string {
 			default:
 				continue
 			}
-			b.WriteString(t.line(now, width, false))
+			b.WriteString(t.line(now, width, false, 0))
 			b.WriteByte('\n')
 		}
 	}
 	return b.String()
+}
+
+// visible picks the tasks a bar block of at most maxLines lines shows: all
+// of them when they fit, else the running ones first, then the queued,
+// then the finished, in maxLines-1 lines and a summary of the rest.
+// p.mu is held.
+func (p *progress) visible(maxLines int) (shown []*task, summary string) {
+	if len(p.tasks) <= maxLines {
+		return p.tasks, ""
+	}
+	var running, queued, finished []*task
+	for _, t := range p.tasks {
+		switch {
+		case t.endNano.Load() != 0:
+			finished = append(finished, t)
+		case t.done.Load() > 0 || t.started.Load():
+			running = append(running, t)
+		default:
+			queued = append(queued, t)
+		}
+	}
+	order := append(append(append([]*task(nil), running...), queued...), finished...)
+	shown = order[:maxLines-1]
+	var nr, nq, nd, nf int
+	for _, t := range order[maxLines-1:] {
+		switch {
+		case t.endNano.Load() != 0 && t.failed.Load():
+			nf++
+		case t.endNano.Load() != 0:
+			nd++
+		case t.done.Load() > 0 || t.started.Load():
+			nr++
+		default:
+			nq++
+		}
+	}
+	summary = fmt.Sprintf("… %d more: %d running, %d queued, %d done, %d failed", len(order)-len(shown), nr, nq, nd, nf)
+	return shown, summary
 }
 
 // draw writes the current state.

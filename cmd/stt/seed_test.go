@@ -42,7 +42,7 @@ func TestLoadSeedFile(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := loadSeed("node-seed", tt.path, "STT_TEST_UNSET_SEED")
+			got, err := loadSeed("node-seed", tt.path, "STT_TEST_UNSET_SEED", nil)
 			if tt.wantErr == "" {
 				if err != nil || len(got) < seedLen {
 					t.Fatalf("loadSeed = %d bytes, %v", len(got), err)
@@ -76,7 +76,7 @@ func TestLoadSeedEnv(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv(envSharedSeed, tt.val)
-			got, err := loadSeed("shared-seed", "", envSharedSeed)
+			got, err := loadSeed("shared-seed", "", envSharedSeed, nil)
 			if tt.wantErr == "" {
 				if err != nil || !bytes.Equal(got, seed) {
 					t.Fatalf("loadSeed = %x, %v; want %x", got, err, seed)
@@ -89,7 +89,7 @@ func TestLoadSeedEnv(t *testing.T) {
 		})
 	}
 	t.Setenv(envSharedSeed, "")
-	_, err := loadSeed("shared-seed", "", envSharedSeed)
+	_, err := loadSeed("shared-seed", "", envSharedSeed, nil)
 	var ue *usageError
 	if !errors.As(err, &ue) || !errors.Is(err, errSeedMissing) {
 		t.Errorf("missing seed: %v, want a usage error wrapping errSeedMissing", err)
@@ -124,7 +124,7 @@ func TestWriteSeedFile(t *testing.T) {
 	if bytes.Equal(second, first) || fi.Mode().Perm() != 0o600 {
 		t.Fatal("--force did not replace the seed with a fresh 0600 one")
 	}
-	if _, err := loadSeed("node-seed", p, ""); err != nil {
+	if _, err := loadSeed("node-seed", p, "", nil); err != nil {
 		t.Fatalf("keygen output does not load: %v", err)
 	}
 	// A failing random source leaves nothing behind.
@@ -138,5 +138,100 @@ func TestWriteSeedFile(t *testing.T) {
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 1 {
 		t.Fatalf("directory holds %d entries, want only the seed", len(entries))
+	}
+}
+
+func TestWeakSeed(t *testing.T) {
+	counter := make([]byte, 32)
+	for i := range counter {
+		counter[i] = byte(i)
+	}
+	random := make([]byte, 32)
+	rand.Read(random)
+	tests := []struct {
+		name string
+		seed []byte
+		want string // "" means not weak
+	}{
+		{"all zero", make([]byte, 32), "all its bytes are zero"},
+		{"one byte repeated", bytes.Repeat([]byte{0x41}, 32), "one byte (0x41) repeated"},
+		{"short pattern", bytes.Repeat([]byte("abcd"), 8), "only 4 distinct byte values"},
+		{"few letters", []byte("aaaabbbbccccddddeeeeffffgggghhhh"), "only 8 distinct byte values"},
+		{"eleven letters", []byte("abcdefghijkabcdefghijkabcdefghij"), "only 11 distinct byte values"},
+		{"counter", counter, "only 1 distinct steps"},
+		{"hex text of a seed", []byte(hex.EncodeToString(random)), ""},
+		{"random", random, ""},
+		{"random 64 bytes", append(append([]byte(nil), random...), random...), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := weakSeed(tt.seed)
+			if (got == "") != (tt.want == "") || !strings.Contains(got, tt.want) {
+				t.Errorf("weakSeed = %q, want %q", got, tt.want)
+			}
+		})
+	}
+	// The estimate's false-positive rate on random seeds is below 10^-23,
+	// and on their hex text below 10^-6: a few thousand draws must pass.
+	for range 5000 {
+		rand.Read(random)
+		if why := weakSeed(random); why != "" {
+			t.Fatalf("random seed %x called weak: %s", random, why)
+		}
+		if why := weakSeed([]byte(hex.EncodeToString(random))); why != "" {
+			t.Fatalf("hex text of random seed %x called weak: %s", random, why)
+		}
+	}
+}
+
+// TestWeakSeedWarnedOnLoad: a weak seed still loads (refusing it would
+// stop a working deployment) but says so, naming the file and the fix.
+func TestWeakSeedWarnedOnLoad(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "zero.seed")
+	if err := os.WriteFile(p, make([]byte, 32), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var w bytes.Buffer
+	if _, err := loadSeed("shared-seed", p, "", &w); err != nil {
+		t.Fatal(err)
+	}
+	want := "stt: warning: --shared-seed: the seed in " + p + " looks weak: all its bytes are zero; create a new one with 'stt keygen -o " + p + " --force'\n"
+	if w.String() != want {
+		t.Errorf("warning %q, want %q", w.String(), want)
+	}
+	w.Reset()
+	t.Setenv(envNodeSeed, strings.Repeat("00", 32))
+	if _, err := loadSeed("node-seed", "", envNodeSeed, &w); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(w.String(), "the seed in $"+envNodeSeed+" looks weak: all its bytes are zero") {
+		t.Errorf("env warning %q", w.String())
+	}
+	w.Reset()
+	rp := filepath.Join(dir, "good.seed")
+	if err := writeSeedFile(rp, false, rand.Reader); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadSeed("node-seed", rp, "", &w); err != nil || w.Len() != 0 {
+		t.Errorf("a keygen seed: %v, warning %q", err, w.String())
+	}
+}
+
+// TestKeygenRefusesWeak: a random source that returns a weak seed (a
+// broken generator) makes keygen fail and write nothing.
+func TestKeygenRefusesWeak(t *testing.T) {
+	dir := t.TempDir()
+	for _, src := range [][]byte{make([]byte, 32), bytes.Repeat([]byte{0xff}, 32)} {
+		for _, force := range []bool{false, true} {
+			p := filepath.Join(dir, "k.seed")
+			err := writeSeedFile(p, force, bytes.NewReader(src))
+			if err == nil || !strings.Contains(err.Error(), "weak seed") {
+				t.Fatalf("writeSeedFile(%x, force %v) = %v, want a weak-seed refusal", src[:4], force, err)
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+				t.Fatalf("refused keygen left %d entries", len(entries))
+			}
+		}
 	}
 }

@@ -19,9 +19,10 @@ const defaultSendStreams = 4
 
 // sendJob is one file to send.
 type sendJob struct {
-	path string
-	name string
-	size int64
+	path   string
+	name   string
+	size   int64
+	digest digest
 }
 
 func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -37,6 +38,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	name := fs.String("name", "", "store the (single) file under `NAME` on the receiver")
 	stall := fs.Duration("stall-timeout", defaultStallTimeout, "fail when no data moved for this `duration` (0 disables)")
 	prog := fs.String("progress", "auto", "progress display: auto (bars on a terminal), bar, plain or off")
+	digestS := fs.String("digest", "sha256", "whole-file check: sha256 (both ends hash each file and compare) or none (rely on the transport, which authenticates every byte; saves the hashing CPU)")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -56,6 +58,15 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	var dg digest
+	switch *digestS {
+	case "sha256":
+		dg = digestSHA256
+	case "none":
+		dg = digestNone
+	default:
+		return usagef("--digest must be sha256 or none, not %q", *digestS)
+	}
 	log, err := nf.logger(stderr)
 	if err != nil {
 		return err
@@ -73,7 +84,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if *name != "" {
 			n = *name
 		}
-		jobs = append(jobs, sendJob{path: p, name: n, size: fi.Size()})
+		jobs = append(jobs, sendJob{path: p, name: n, size: fi.Size(), digest: dg})
 	}
 	local := *bind
 	if local == "" && pf.to != "" {
@@ -96,7 +107,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer cleanup()
 
-	pg := newProgress(stdout, mode.resolve(os.Stdout))
+	pg := newProgress(stdout, mode.resolve(os.Stdout), sizeOf(os.Stdout))
 	pctx, stopProgress := context.WithCancel(context.Background())
 	progressDone := make(chan struct{})
 	go func() {
@@ -125,6 +136,9 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			defer func() { <-sem }()
 			t.Restart(time.Now())
 			line, err := sendFile(wctx, sess, j, t)
+			if wctx.Err() == nil {
+				err = sessionCause(sess, err)
+			}
 			t.Finish(time.Now(), err != nil)
 			mu.Lock()
 			defer mu.Unlock()
@@ -161,12 +175,16 @@ func sendFile(ctx context.Context, sess *stt.Session, j sendJob, t *task) (strin
 	}
 	defer f.Close()
 	start := time.Now()
-	h := header{Kind: kindFile, Size: uint64(j.size), Name: j.name}
-	rep, err := sendBody(ctx, sess, h, io.LimitReader(f, j.size+1), true, t)
+	h := header{Kind: kindFile, Digest: j.digest, Size: uint64(j.size), Name: j.name}
+	rep, err := sendBody(ctx, sess, h, io.LimitReader(f, j.size+1), t)
 	if err != nil {
 		return "", err
 	}
 	d := time.Since(start)
-	return fmt.Sprintf("sent %q %s in %.3fs (%s) sha3-256 %x verified by the peer",
-		j.name, formatBytes(j.size), d.Seconds(), formatRate(j.size, d), rep.Sum[:8]), nil
+	check := fmt.Sprintf("sha256 %x verified by the peer", rep.Sum)
+	if j.digest == digestNone {
+		check = "(no digest: the transport authenticated every byte)"
+	}
+	return fmt.Sprintf("sent %q %s in %.3fs (%s) %s",
+		j.name, formatBytes(j.size), d.Seconds(), formatRate(j.size, d), check), nil
 }

@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -12,7 +16,6 @@ import (
 	"time"
 
 	"github.com/stt-go/stt"
-	"github.com/stt-go/stt/stc"
 )
 
 const (
@@ -35,6 +38,7 @@ const (
 // received describes one completed transfer, for the listen log line.
 type received struct {
 	Kind    kind
+	Digest  digest
 	Name    string
 	Size    uint64
 	Elapsed time.Duration
@@ -45,7 +49,10 @@ type received struct {
 // server answers transfers on every stream of every accepted session.
 type server struct {
 	outDir string // where kindFile bodies go; "" refuses kindFile
-	log    *slog.Logger
+	// overwrite lets a received file replace an existing one of the same
+	// name; without it such a transfer is refused.
+	overwrite bool
+	log       *slog.Logger
 	// onDone is called (from stream goroutines) for each completed transfer
 	// and for each refused one (err non-nil); it may be nil.
 	onDone func(r received, err error)
@@ -53,6 +60,28 @@ type server struct {
 	// (--metrics tracks it); it may be nil.
 	onSession func(*stt.Session)
 	wg        sync.WaitGroup
+	// bodies bounds the transfers whose bodies are received at once, and
+	// so the chunk buffers they hold (pipeBuffers x pipeChunk each): at
+	// most maxBodies x 768 KiB whatever peers open. Later transfers wait,
+	// and their senders wait on flow control.
+	bodiesOnce sync.Once
+	bodies     chan struct{}
+}
+
+// maxBodies is how many transfer bodies a server receives at once: far
+// more than the cores that could process them, so it only binds when
+// peers open hundreds of transfers.
+const maxBodies = 64
+
+// body waits for a body slot, or for ctx to end, and returns its release.
+func (s *server) body(ctx context.Context) (release func(), err error) {
+	s.bodiesOnce.Do(func() { s.bodies = make(chan struct{}, maxBodies) })
+	select {
+	case s.bodies <- struct{}{}:
+		return func() { <-s.bodies }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // serveNode accepts sessions until ctx ends or the node stops, then waits
@@ -117,15 +146,21 @@ func (s *server) serveStream(ctx context.Context, sess *stt.Session, st *stt.Str
 		s.refuse(st, received{Peer: sess.PeerID()}, err)
 		return
 	}
-	r := received{Kind: h.Kind, Name: h.Name, Peer: sess.PeerID()}
+	r := received{Kind: h.Kind, Digest: h.Digest, Name: h.Name, Peer: sess.PeerID()}
+	if h.Kind == kindFile || h.Kind == kindPattern {
+		release, err := s.body(ctx)
+		if err != nil {
+			s.refuse(st, r, errStopping)
+			return
+		}
+		defer release()
+	}
 	var rep reply
 	switch h.Kind {
 	case kindFile:
 		rep, err = s.receiveFile(st, h)
-	case kindHash:
-		rep, err = receiveBody(st, h.Size, func(b []byte, _ uint64) error { return nil }, true)
 	case kindPattern:
-		scratch := make([]byte, copyBufSize)
+		scratch := make([]byte, pipeChunk)
 		rep, err = receiveBody(st, h.Size, func(b []byte, off uint64) error {
 			if i := patternMismatch(b, h.Seed, off, scratch); i >= 0 {
 				return fmt.Errorf("byte %d differs from the sender's data", off+uint64(i))
@@ -145,6 +180,11 @@ func (s *server) serveStream(ctx context.Context, sess *stt.Session, st *stt.Str
 		}
 	}
 	if err != nil {
+		if ctx.Err() != nil {
+			err = errStopping
+		} else {
+			err = sessionCause(sess, err)
+		}
 		s.refuse(st, r, err)
 		return
 	}
@@ -172,15 +212,20 @@ func (s *server) done(r received, err error) {
 // the stream and reports the failure.
 func (s *server) refuse(st *stt.Stream, r received, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	_ = st.SendMessage(ctx, reply{Err: oneLine(err.Error())}.append(nil))
+	_ = st.SendMessage(ctx, reply{Err: describe(err)}.append(nil))
 	cancel()
 	st.CancelRead(codeRefused)
 	_ = st.CloseWrite()
 	s.done(r, err)
 }
 
-// receiveFile stores the body in a temporary file in the out directory and
-// renames it into place only once it is complete; any failure removes it.
+// receiveFile stores the body in a partial file in the out directory and
+// moves it into place under its name only once it is complete; any
+// failure removes it. Without s.overwrite an existing name is refused,
+// before the body when it exists already, and atomically (link, which
+// never replaces) when it appears during the transfer. Error texts go to
+// the sender: they name the file by the sender's name and never carry the
+// receiver's paths.
 func (s *server) receiveFile(st *stt.Stream, h header) (rep reply, err error) {
 	if s.outDir == "" {
 		return reply{}, errors.New("this node does not accept files")
@@ -189,9 +234,15 @@ func (s *server) receiveFile(st *stt.Stream, h header) (rep reply, err error) {
 	if err != nil {
 		return reply{}, err
 	}
-	f, err := os.CreateTemp(s.outDir, tempPrefix+"*")
+	dst := filepath.Join(s.outDir, name)
+	if !s.overwrite {
+		if _, err := os.Lstat(dst); err == nil {
+			return reply{}, errExists(name)
+		}
+	}
+	f, err := createPart(s.outDir)
 	if err != nil {
-		return reply{}, fmt.Errorf("creating file: %v", err)
+		return reply{}, fmt.Errorf("cannot create a file in the receiving directory: %v", pathless(err))
 	}
 	defer func() {
 		if err != nil {
@@ -199,70 +250,145 @@ func (s *server) receiveFile(st *stt.Stream, h header) (rep reply, err error) {
 			os.Remove(f.Name())
 		}
 	}()
+	wb := newWriteBehind(f)
 	rep, err = receiveBody(st, h.Size, func(b []byte, _ uint64) error {
 		if _, err := f.Write(b); err != nil {
-			return fmt.Errorf("writing %s: %v", name, err)
+			return fmt.Errorf("writing %q: %v", name, pathless(err))
 		}
+		wb.wrote(len(b))
 		return nil
-	}, true)
+	}, h.Digest == digestSHA256)
 	if err != nil {
 		return reply{}, err
 	}
+	synced := time.Now()
 	if err := f.Sync(); err != nil {
-		return reply{}, fmt.Errorf("writing %s: %v", name, err)
+		return reply{}, fmt.Errorf("writing %q: %v", name, pathless(err))
 	}
+	s.log.Debug("file received", "name", name, "bytes", rep.Size, "fsync", time.Since(synced))
 	if err := f.Close(); err != nil {
-		return reply{}, fmt.Errorf("writing %s: %v", name, err)
+		return reply{}, fmt.Errorf("writing %q: %v", name, pathless(err))
 	}
-	if err := os.Rename(f.Name(), filepath.Join(s.outDir, name)); err != nil {
-		return reply{}, fmt.Errorf("storing %s: %v", name, err)
+	if s.overwrite {
+		if err := os.Rename(f.Name(), dst); err != nil {
+			return reply{}, fmt.Errorf("storing %q: %v", name, pathless(err))
+		}
+		return rep, nil
 	}
+	if err := os.Link(f.Name(), dst); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return reply{}, errExists(name)
+		}
+		return reply{}, fmt.Errorf("storing %q: %v", name, pathless(err))
+	}
+	os.Remove(f.Name())
 	return rep, nil
 }
+
+// errExists is the refusal of a name that exists in the out directory.
+func errExists(name string) error {
+	return fmt.Errorf("%q already exists on the receiver, which does not replace files (stt listen --overwrite)", name)
+}
+
+// createPart creates a new, empty partial file in dir, named tempPrefix
+// and random digits, with mode 0666 less the umask: the mode the received
+// file keeps, as any file a program creates (os.CreateTemp would make it
+// 0600 whatever the umask).
+func createPart(dir string) (*os.File, error) {
+	for range 10 {
+		var r [8]byte
+		rand.Read(r[:])
+		f, err := os.OpenFile(filepath.Join(dir, tempPrefix+hex.EncodeToString(r[:])), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		return f, err
+	}
+	return nil, errors.New("no unused partial-file name after 10 tries")
+}
+
+// pathless returns err without the file path an *fs.PathError or
+// *os.LinkError carries ("no space left on device" rather than "write
+// /srv/inbox/.stt-part-…: no space left on device").
+func pathless(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
+	}
+	return err
+}
+
+// errStopping is why transfers fail when the receiver stops (Ctrl-C).
+var errStopping = errors.New("the receiver is shutting down")
 
 // errTooLong reports a body longer than its header announced.
 var errTooLong = errors.New("the peer sent more bytes than its header announced")
 
-// receiveBody reads exactly size bytes then the end of the stream, passing
-// each chunk and its offset to sink, hashing them with SHA3-256 when hash
-// is set.
+// receiveBody reads exactly size bytes then the end of the stream. The
+// reads fill a chunkPipe's buffers; its worker passes each chunk and its
+// offset to sink and, with hash, feeds the SHA-256 of the reply, so that
+// the stream reads wait neither for the disk nor for the digest. A sink
+// error stops the transfer at the next chunk.
 func receiveBody(st *stt.Stream, size uint64, sink func(b []byte, off uint64) error, hash bool) (reply, error) {
-	buf := make([]byte, copyBufSize)
-	var h *stc.Hasher
-	if hash {
-		h = stc.NewHasher()
+	d := sha256.New()
+	var off uint64 // the worker's
+	pipe := newChunkPipe(func(b []byte) error {
+		if err := sink(b, off); err != nil {
+			return err
+		}
+		off += uint64(len(b))
+		if hash {
+			d.Write(b)
+		}
+		return nil
+	})
+	n, err := readBody(st, size, pipe)
+	if perr := pipe.close(); perr != nil {
+		return reply{}, perr
 	}
-	var off uint64
-	for off < size {
-		want := min(uint64(len(buf)), size-off)
-		n, err := st.Read(buf[:want])
-		if n > 0 {
-			if h != nil {
-				h.Write(buf[:n])
-			}
-			if err := sink(buf[:n], off); err != nil {
-				return reply{}, err
-			}
-			off += uint64(n)
-		}
-		if err == io.EOF {
-			return reply{}, fmt.Errorf("the stream ended after %d of %d bytes", off, size)
-		}
+	if err != nil {
+		return reply{}, err
+	}
+	rep := reply{OK: true, Size: n}
+	if hash {
+		d.Sum(rep.Sum[:0])
+	}
+	return rep, nil
+}
+
+// readBody reads exactly size bytes from st into pipe's buffers, then
+// checks that the stream ends there. It stops at the first worker error.
+func readBody(st *stt.Stream, size uint64, pipe *chunkPipe) (uint64, error) {
+	var got uint64
+	for got < size {
+		buf, err := pipe.get()
 		if err != nil {
-			return reply{}, fmt.Errorf("receiving: %w", err)
+			return got, err
+		}
+		// Whole chunks: one hand-over to the worker per pipeChunk bytes,
+		// however small the stream's reads are.
+		n, rerr := io.ReadFull(st, buf[:min(uint64(len(buf)), size-got)])
+		pipe.put(buf[:n])
+		got += uint64(n)
+		switch {
+		case rerr == io.EOF || rerr == io.ErrUnexpectedEOF:
+			return got, fmt.Errorf("the stream ended after %d of %d bytes", got, size)
+		case rerr != nil:
+			return got, fmt.Errorf("receiving: %w", rerr)
 		}
 	}
 	// The sender closes its side right after the body.
-	if n, err := st.Read(buf[:1]); n > 0 {
-		return reply{}, errTooLong
+	var one [1]byte
+	if n, err := st.Read(one[:]); n > 0 {
+		return got, errTooLong
 	} else if err != io.EOF {
-		return reply{}, fmt.Errorf("waiting for the end of the stream: %w", err)
+		return got, fmt.Errorf("waiting for the end of the stream: %w", err)
 	}
-	rep := reply{OK: true, Size: off}
-	if h != nil {
-		rep.Sum = h.Sum256()
-	}
-	return rep, nil
+	return got, nil
 }
 
 // drain reads r to its end with buf (io.Copy to io.Discard would use

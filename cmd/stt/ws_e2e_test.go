@@ -104,7 +104,7 @@ func TestWebSocketFallback(t *testing.T) {
 	t.Run("wrong path", func(t *testing.T) {
 		wrong := strings.TrimSuffix(url, "/fallback") + ws.DefaultPath
 		r := runStt(t, nil, "send", "--via", wrong, "--node-seed", sendSeed, "--shared-seed", shared, "--progress", "off", file)
-		wantFailure(t, r, exitFailure, "send", "websocket dial "+wrong+": ws: handshake failed: HTTP 404")
+		wantFailure(t, r, exitFailure, "send", "websocket dial "+wrong+": handshake failed: HTTP 404")
 	})
 
 	if code := p.interrupt(t); code != 0 {
@@ -277,7 +277,7 @@ func TestWebSocketTunnelEnds(t *testing.T) {
 	if code != exitFailure {
 		t.Fatalf("send: exit %d after the relay was cut, want %d:\n%s\n%s", code, exitFailure, sout, serr)
 	}
-	if !strings.Contains(serr.String(), "stt send: the WebSocket tunnel ended") {
+	if !strings.Contains(serr.String(), "stt: the WebSocket tunnel ended") {
 		t.Errorf("send does not say the tunnel ended:\n%s", serr)
 	}
 	t.Logf("send ended %v after the cut: %s", took, serr)
@@ -389,7 +389,7 @@ func TestWebSocketPortTaken(t *testing.T) {
 	defer taken.Close()
 	r := runStt(t, nil, "listen", "--addr", "127.0.0.1:0", "--ws", taken.Addr().String(),
 		"--node-seed", recvSeed, "--shared-seed", shared, "--out", tmp)
-	wantFailure(t, r, exitFailure, "listen", "--ws: ws: listen on "+taken.Addr().String())
+	wantFailure(t, r, exitFailure, "listen", "--ws: listen on "+taken.Addr().String())
 	if strings.Contains(r.stdout, "listening on") {
 		t.Errorf("listen announced an address although the relay failed:\n%s", r.stdout)
 	}

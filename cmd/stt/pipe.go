@@ -1,0 +1,128 @@
+package main
+
+import (
+	"crypto/sha256"
+	"sync"
+)
+
+// A transfer's body moves through a few fixed buffers: the stream side
+// (the sender's file reads and stream writes, the receiver's stream reads)
+// fills them in order on the transfer's goroutine, and a chunkPipe's
+// worker goroutine does the rest of the work on each chunk in the same
+// order — hashing on both ends, writing to the file or checking the
+// generator's bytes on the receiver — so that the stream never waits for
+// the digest or the disk, and the digest never copies the data.
+//
+// The digest is SHA-256 (crypto/sha256, which uses the SHA-NI instructions
+// or AVX2 where the CPU has them): on the development machine (AMD EPYC
+// with SHA-NI) it hashes 1.73 GB/s on one core against 0.97 GB/s for
+// BLAKE2b-256 (golang.org/x/crypto/blake2b, AVX2) and 0.46 GB/s for
+// protocol 1's SHA3-256 (go test -bench over 256 KiB chunks). The
+// transport already authenticates every byte; the digest checks the path
+// from the sender's file to the receiver's, disk reads and writes included.
+
+const (
+	// pipeBuffers is how many chunks a transfer has in flight between its
+	// stream side and its worker: one being filled, one being worked on,
+	// and one queued so that neither side waits for a hand-over.
+	pipeBuffers = 3
+	// pipeChunk is a chunk's size: large enough that the hand-over between
+	// goroutines costs nothing next to the transport's work on it.
+	pipeChunk = 256 * kiB
+)
+
+// chunkPool recycles chunk buffers across transfers, so a listener that
+// serves many transfers one after another does not allocate per transfer.
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, pipeChunk); return &b }}
+
+// chunkPipe hands filled buffers, in order, to a worker goroutine.
+//
+// The producer (one goroutine) calls get for an empty buffer, fills a
+// prefix of it and hands that prefix to put; it must call close once,
+// after which it may not call get or put. The worker runs work on every
+// chunk in order until work fails once; later chunks are returned
+// unworked. get reports a worker failure so the producer stops early.
+type chunkPipe struct {
+	free chan []byte
+	full chan []byte
+	done chan struct{}
+	mu   sync.Mutex
+	err  error // the worker's first error (mu)
+	bufs []*[]byte
+}
+
+// newChunkPipe starts the worker.
+func newChunkPipe(work func(chunk []byte) error) *chunkPipe {
+	p := &chunkPipe{
+		free: make(chan []byte, pipeBuffers),
+		full: make(chan []byte, pipeBuffers),
+		done: make(chan struct{}),
+	}
+	for range pipeBuffers {
+		b := chunkPool.Get().(*[]byte)
+		p.bufs = append(p.bufs, b)
+		p.free <- *b
+	}
+	go p.run(work)
+	return p
+}
+
+// run is the worker.
+func (p *chunkPipe) run(work func([]byte) error) {
+	defer close(p.done)
+	failed := false
+	for b := range p.full {
+		if !failed {
+			if err := work(b); err != nil {
+				failed = true
+				p.mu.Lock()
+				p.err = err
+				p.mu.Unlock()
+			}
+		}
+		p.free <- b[:cap(b)]
+	}
+}
+
+// failure returns the worker's error so far, or nil.
+func (p *chunkPipe) failure() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.err
+}
+
+// get returns an empty buffer of pipeChunk bytes, waiting for the worker
+// to release one, or the worker's error.
+func (p *chunkPipe) get() ([]byte, error) {
+	b := <-p.free
+	if err := p.failure(); err != nil {
+		p.free <- b
+		return nil, err
+	}
+	return b, nil
+}
+
+// put hands a filled prefix of a buffer from get to the worker. An empty
+// chunk is returned at once.
+func (p *chunkPipe) put(chunk []byte) {
+	if len(chunk) == 0 {
+		p.free <- chunk[:cap(chunk)]
+		return
+	}
+	p.full <- chunk
+}
+
+// close waits until the worker has finished every chunk put so far and
+// returns its error. The buffers go back to the pool.
+func (p *chunkPipe) close() error {
+	close(p.full)
+	<-p.done
+	for _, b := range p.bufs {
+		chunkPool.Put(b)
+	}
+	p.bufs = nil
+	return p.failure()
+}
+
+// digestLen is the size of a transfer's digest.
+const digestLen = sha256.Size

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"crypto/sha256"
+	"crypto/sha3"
+	"errors"
+	"hash"
+	"testing"
+
+	"golang.org/x/crypto/blake2b"
+)
+
+// TestChunkPipe: chunks reach the worker whole and in order, a worker
+// error reaches the producer at its next get and from close, and chunks
+// after the error are not worked on.
+func TestChunkPipe(t *testing.T) {
+	var got []byte
+	calls := 0
+	p := newChunkPipe(func(b []byte) error {
+		calls++
+		got = append(got, b...)
+		return nil
+	})
+	var want []byte
+	for i := range 50 {
+		buf, err := p.get()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(buf) != pipeChunk {
+			t.Fatalf("buffer of %d bytes, want %d", len(buf), pipeChunk)
+		}
+		n := (i * 7919) % 1000 // 0 included: an empty chunk is not passed on
+		for j := range n {
+			buf[j] = byte(i + j)
+		}
+		want = append(want, buf[:n]...)
+		p.put(buf[:n])
+	}
+	if err := p.close(); err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(want) {
+		t.Fatalf("worker saw %d bytes, want %d in order", len(got), len(want))
+	}
+	if calls != 49 {
+		t.Errorf("worker called %d times, want 49 (one empty chunk skipped)", calls)
+	}
+
+	boom := errors.New("disk full")
+	worked := 0
+	p = newChunkPipe(func(b []byte) error {
+		worked++
+		if worked == 2 {
+			return boom
+		}
+		return nil
+	})
+	var gerr error
+	for range 100 {
+		buf, err := p.get()
+		if err != nil {
+			gerr = err
+			break
+		}
+		p.put(buf[:1])
+	}
+	if !errors.Is(gerr, boom) {
+		t.Fatalf("get after the worker failed = %v, want %v", gerr, boom)
+	}
+	if err := p.close(); !errors.Is(err, boom) {
+		t.Fatalf("close = %v, want %v", err, boom)
+	}
+	if worked != 2 {
+		t.Errorf("worker ran %d times, want 2 (nothing after its error)", worked)
+	}
+}
+
+// BenchmarkDigest is the cost of the candidate digests on this machine,
+// per 256 KiB chunk as the transfer pipeline feeds them (the numbers in
+// pipe.go's comment come from here).
+func BenchmarkDigest(b *testing.B) {
+	buf := make([]byte, pipeChunk)
+	patternAt(buf, 1, 0)
+	for _, d := range []struct {
+		name string
+		new  func() hash.Hash
+	}{
+		{"SHA-256", sha256.New},
+		{"BLAKE2b-256", func() hash.Hash { h, _ := blake2b.New256(nil); return h }},
+		{"SHA3-256", func() hash.Hash { return sha3.New256() }},
+	} {
+		b.Run(d.name, func(b *testing.B) {
+			h := d.new()
+			b.SetBytes(int64(len(buf)))
+			b.ReportAllocs()
+			for b.Loop() {
+				h.Write(buf)
+			}
+		})
+	}
+}
