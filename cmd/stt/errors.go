@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/stt-go/stt"
-	"github.com/stt-go/stt/dataplane/streambuf"
 )
 
 // Error lines: every failure the CLI prints is one line that starts with
@@ -45,16 +44,11 @@ func describe(err error) string {
 func translate(err error) (lib, human string) {
 	var (
 		se  *stt.StreamError
-		re  *streambuf.ResetError
 		ses *stt.SessionError
 	)
 	switch {
 	case errors.As(err, &se):
 		return se.Error(), streamReset(se)
-	case errors.As(err, &re):
-		// Stream.Read returns the stream buffer's own error for a reset
-		// it received; the library does not wrap it in a StreamError.
-		return re.Error(), streamReset(&stt.StreamError{Code: re.Code, Remote: true})
 	case errors.As(err, &ses):
 		return ses.Error(), sessionClosed(ses)
 	case errors.Is(err, os.ErrDeadlineExceeded):
@@ -94,6 +88,8 @@ func streamReset(e *stt.StreamError) string {
 		return "the peer refused the transfer"
 	case codeCancelled:
 		return "the peer cancelled the transfer"
+	case codeShuttingDown:
+		return "the receiver is shutting down"
 	}
 	return fmt.Sprintf("the peer reset the stream (code %#x)", e.Code)
 }

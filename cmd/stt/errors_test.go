@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/stt-go/stt"
-	"github.com/stt-go/stt/dataplane/streambuf"
 )
 
 func TestDescribe(t *testing.T) {
@@ -28,7 +27,7 @@ func TestDescribe(t *testing.T) {
 	}{
 		{"stream reset by the receiver", fmt.Errorf("a.bin: sending: %w", &stt.StreamError{StreamID: 4, Code: codeRefused, Remote: true}),
 			"a.bin: sending: the peer refused the transfer"},
-		{"stream cancelled by the sender", fmt.Errorf("receiving: %w", &streambuf.ResetError{Code: codeCancelled}),
+		{"stream cancelled by the sender", fmt.Errorf("receiving: %w", &stt.StreamError{Code: codeCancelled, Remote: true}),
 			"receiving: the peer cancelled the transfer"},
 		{"other reset code", fmt.Errorf("receiving: %w", &stt.StreamError{Code: 7, Remote: true}),
 			"receiving: the peer reset the stream (code 0x7)"},

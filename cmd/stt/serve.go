@@ -33,6 +33,9 @@ const (
 	codeRefused = 0x100
 	// codeCancelled is the stream code a sender uses when it gives up.
 	codeCancelled = 0x101
+	// codeShuttingDown is the stream code a receiver uses for the
+	// transfers it abandons because it is shutting down.
+	codeShuttingDown = 0x102
 )
 
 // received describes one completed transfer, for the listen log line.
@@ -130,8 +133,8 @@ func (s *server) serveSession(ctx context.Context, sess *stt.Session) {
 func (s *server) serveStream(ctx context.Context, sess *stt.Session, st *stt.Stream) {
 	start := time.Now()
 	stop := context.AfterFunc(ctx, func() {
-		st.CancelRead(codeCancelled)
-		st.CancelWrite(codeCancelled)
+		st.CancelRead(codeShuttingDown)
+		st.CancelWrite(codeShuttingDown)
 	})
 	defer stop()
 	hctx, cancel := context.WithTimeout(ctx, headerTimeout)

@@ -48,6 +48,13 @@ func runStore(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 			fmt.Fprint(stderr, storeUsage)
+			// The flags of all three subcommands, written as the docs do.
+			fs := newFlagSet("store", "", stderr)
+			var f storeFlags
+			f.register(fs, true, true)
+			fs.String("o", "", "get: write the object to `FILE` (atomically) instead of stdout")
+			fmt.Fprintln(stderr, "\nflags:")
+			fs.printDefaults(stderr)
 			return flag.ErrHelp
 		}
 		return usagef("name a store command: put, get or stat")
@@ -141,7 +148,7 @@ func (f *storeFlags) open() (*openedStore, error) {
 
 // newStore opens the store with the key and suite from the flags.
 func (f *storeFlags) newStore() (*storage.Store, *openedStore, error) {
-	seed, err := loadSeed("key", f.key, envStoreKey)
+	seed, err := loadSeed("key", f.key, envStoreKey, os.Stderr)
 	if err != nil {
 		return nil, nil, err
 	}
