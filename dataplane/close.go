@@ -15,11 +15,11 @@ func (s *Session) closeLocal(now monotime.Time, code uint64, reason string) {
 	s.closeCode, s.closeReason, s.closedByPeer = code, reason, false
 	s.setErr(&SessionError{Code: code, Reason: reason})
 	s.state.Store(int32(StateClosing))
-	s.pend = ctrlClose
-	s.ctlStreams = s.ctlStreams[:0]
-	s.active = s.active[:0]
+	s.hot.pend = ctrlClose
+	s.hot.ctlStreams = s.hot.ctlStreams[:0]
+	s.hot.active = s.hot.active[:0]
 	s.closingUntil = now.Add(closeLingerPTOs * s.ptoBase())
-	s.closeResends, s.closeResendAt = closeResends, now.Add(s.ptoBase())
+	s.hot.closeResends, s.hot.closeResendAt = closeResends, now.Add(s.ptoBase())
 	s.markDirty()
 	s.signalClosing()
 	s.rearm(now)
@@ -55,8 +55,8 @@ func (s *Session) finish(err error) {
 	}
 	s.stats.activeStreams.Store(0)
 	s.streams = nil
-	if s.sessionHot != nil {
-		s.active, s.ctlStreams = nil, nil
+	if s.hot != nil {
+		s.hot.active, s.hot.ctlStreams = nil, nil
 	} else {
 		s.loop.e.stats.hibernating.Add(-1)
 	}
@@ -95,7 +95,7 @@ func (s *Session) checkDrained(now monotime.Time) {
 			return
 		}
 	}
-	if len(s.ctlStreams) > 0 || s.pend&ctrlFinal != 0 {
+	if len(s.hot.ctlStreams) > 0 || s.hot.pend&ctrlFinal != 0 {
 		return
 	}
 	s.closeLocal(now, CodeNoError, "")

@@ -43,10 +43,9 @@ type Config struct {
 	// must copy and return at once: the loop never waits for the control
 	// plane (Invariant 4).
 	OnHandshake func(pkt []byte, from netip.AddrPort)
-	// OnAccept announces a session the peer opened, once installed. It is
-	// called on the goroutine that called Install (the control plane's
-	// handshake worker), after the session is in its loop's shard; it must
-	// not block.
+	// OnAccept announces a session the peer opened, once the peer's first
+	// packet under the new keys opened (the handshake is confirmed on both
+	// ends). Called on the session's loop goroutine; must not block.
 	OnAccept func(*Session)
 	// SessionHandle and StreamHandle, if set, build the application's
 	// handle of a session or stream as it is created, before any other
@@ -246,15 +245,18 @@ func (e *Engine) Install(p *SessionParams) (*Session, error) {
 		return nil, err
 	}
 	s.stats.lastActive.Store(int64(now))
+	// Both roles start in Handshake: the initiator until FINAL opens, the
+	// responder until the initiator's first packet opens under the
+	// initiator's key — proof that the initiator adopted this session
+	// (a dial that restarted with a fresh HELLO abandons the sessions its
+	// earlier attempts installed here). Only then is a responder session
+	// announced (Config.OnAccept).
 	s.state.Store(int32(StateHandshake))
 	if p.Initiator {
 		s.confirmed = p.Confirmed
-	} else {
-		// The responder's keys are confirmed by AUTH_PROOF having opened.
-		s.state.Store(int32(StateActive))
-		if p.Confirmed != nil {
-			close(p.Confirmed)
-		}
+	} else if p.Confirmed != nil {
+		// The control plane's view: AUTH_PROOF opened, the keys are right.
+		close(p.Confirmed)
 	}
 	reply := make(chan error, 1)
 	l.post(cmd{op: opInstall, sess: s, reply: reply})
@@ -266,14 +268,13 @@ func (e *Engine) Install(p *SessionParams) (*Session, error) {
 	case <-l.done:
 		return nil, ErrClosed
 	}
-	if !p.Initiator && e.cfg.OnAccept != nil {
-		e.cfg.OnAccept(s)
-	}
 	return s, nil
 }
 
 // Remove tears down a session Install added whose handshake failed to
-// confirm.
+// confirm, or that a dial abandoned. It sends CLOSE (the peer, if it holds
+// the session, drops it at once instead of idling it out) and lingers as
+// any close does.
 func (e *Engine) Remove(id wire.SessionID) {
 	e.loops[e.owner(id)].post(cmd{op: opRemove, id: id})
 }

@@ -107,7 +107,7 @@ func (s *Session) newHot() (*sessionHot, error) {
 // when the session is closed (or could not be rebuilt, which closes it);
 // callers then drop what they were doing.
 func (s *Session) wake(now monotime.Time) bool {
-	if s.sessionHot != nil {
+	if s.hot != nil {
 		return true
 	}
 	if s.State() == StateClosed {
@@ -121,7 +121,7 @@ func (s *Session) wake(now monotime.Time) bool {
 		return false
 	}
 	h.replay.ResetTo(s.replayMax)
-	s.sessionHot = h
+	s.hot = h
 	s.wokeAt = now
 	s.loop.e.stats.hibernating.Add(-1)
 	s.loop.e.stats.wakes.Add(1)
@@ -137,7 +137,7 @@ func (s *Session) quietSince() monotime.Time {
 // survive: no ack-eliciting packet in flight, nothing queued, no ACK owed, no previous
 // key still live, no close or drain under way.
 func (s *Session) canHibernate() bool {
-	h := s.sessionHot
+	h := s.hot
 	if h == nil || s.cfg.HibernateAfter <= 0 || s.State() != StateActive || s.draining || s.closingUntil != 0 || s.dirty {
 		return false
 	}
@@ -155,8 +155,8 @@ func (s *Session) canHibernate() bool {
 
 // hibernate releases the hot state (see the top of this file).
 func (s *Session) hibernate() {
-	s.replayMax = s.replay.Highest()
-	s.sessionHot = nil
+	s.replayMax = s.hot.replay.Highest()
+	s.hot = nil
 	s.loop.e.stats.hibernating.Add(1)
 	s.loop.e.stats.hibernations.Add(1)
 }

@@ -29,7 +29,7 @@ func (s *Session) installKeys(p *SessionParams, now monotime.Time) error {
 	if err != nil {
 		return err
 	}
-	s.sessionHot = h
+	s.hot = h
 	s.keyStart = now
 	s.keyUpdAcked = true
 	s.rotateAt = FirstRotationPackets
@@ -41,14 +41,14 @@ func (s *Session) installKeys(p *SessionParams, now monotime.Time) error {
 // key. It allocates (one AEAD per rotation) and runs after a batch, never
 // per packet; idle sessions hold no next send key.
 func (s *Session) precomputeKeys() {
-	if s.sendNext == nil && s.wantSendNext {
-		s.wantSendNext = false
+	if s.hot.sendNext == nil && s.hot.wantSendNext {
+		s.hot.wantSendNext = false
 		next := s.sendSecret.Next()
-		s.sendNext, _ = stc.NewPacketAEAD(s.suite, next)
+		s.hot.sendNext, _ = stc.NewPacketAEAD(s.suite, next)
 	}
-	if s.recvNext == nil {
+	if s.hot.recvNext == nil {
 		next := s.recvSecret.Next()
-		s.recvNext, _ = stc.NewPacketAEAD(s.suite, next)
+		s.hot.recvNext, _ = stc.NewPacketAEAD(s.suite, next)
 	}
 }
 
@@ -56,23 +56,23 @@ func (s *Session) precomputeKeys() {
 // the packet uses the peer's next key, so a successful open switches keys.
 func (s *Session) recvKeyFor(phase bool, pn uint64) (key *stc.PacketAEAD, promote bool) {
 	if phase == s.recvPhase {
-		return s.recvKey, false
+		return s.hot.recvKey, false
 	}
-	if s.recvPrev != nil && pn < s.recvFirst {
-		return s.recvPrev, false
+	if s.hot.recvPrev != nil && pn < s.recvFirst {
+		return s.hot.recvPrev, false
 	}
-	if s.recvNext == nil {
+	if s.hot.recvNext == nil {
 		return nil, false
 	}
-	return s.recvNext, true
+	return s.hot.recvNext, true
 }
 
 // promoteRecvKey switches to the next receive key after a packet opened
 // under it.
 func (s *Session) promoteRecvKey(now monotime.Time, pn uint64) {
-	s.recvPrev = s.recvKey
-	s.recvKey = s.recvNext
-	s.recvNext = nil
+	s.hot.recvPrev = s.hot.recvKey
+	s.hot.recvKey = s.hot.recvNext
+	s.hot.recvNext = nil
 	s.recvSecret = s.recvSecret.Next()
 	s.recvPhase = !s.recvPhase
 	s.recvFirst = pn
@@ -104,9 +104,9 @@ func (s *Session) maybeRotateSend(now monotime.Time) {
 	if !soon {
 		return
 	}
-	if s.sendNext == nil {
-		if !s.wantSendNext {
-			s.wantSendNext = true
+	if s.hot.sendNext == nil {
+		if !s.hot.wantSendNext {
+			s.hot.wantSendNext = true
 			s.loop.needKeys = append(s.loop.needKeys, s)
 		}
 		return
@@ -118,8 +118,8 @@ func (s *Session) maybeRotateSend(now monotime.Time) {
 	if !due {
 		return
 	}
-	s.sendKey = s.sendNext
-	s.sendNext = nil
+	s.hot.sendKey = s.hot.sendNext
+	s.hot.sendNext = nil
 	s.sendSecret = s.sendSecret.Next()
 	s.sendPhase = !s.sendPhase
 	s.keyPackets, s.keyBytes = 0, 0
@@ -136,8 +136,8 @@ const rotateAhead = 64
 
 // dropPrevKey forgets the previous receive key once its lifetime ends.
 func (s *Session) dropPrevKey(now monotime.Time) {
-	if s.recvPrev != nil && !now.Before(s.prevExpiry) {
-		s.recvPrev = nil
+	if s.hot.recvPrev != nil && !now.Before(s.prevExpiry) {
+		s.hot.recvPrev = nil
 		s.prevExpiry = 0
 	}
 }

@@ -314,14 +314,14 @@ func (l *loop) exec(now monotime.Time, c *cmd) {
 		s.lastRecv, s.lastSend = now, now
 		s.keyStart, s.installedAt = now, now
 		if !s.initiator {
-			s.pend |= ctrlFinal
+			s.hot.pend |= ctrlFinal
 			s.markDirty()
 		}
 		s.rearm(now)
 		c.reply <- nil
 	case opRemove:
 		if s := l.sessions[c.id]; s != nil {
-			s.finish(&SessionError{Code: CodeInternal, Reason: "handshake not confirmed"})
+			s.closeLocal(now, CodeNoError, "handshake abandoned")
 		}
 	case opStreamOpen:
 		st := c.stream
@@ -374,7 +374,7 @@ func (l *loop) exec(now monotime.Time, c *cmd) {
 			s.framesQueued.Add(-1)
 			return
 		}
-		s.frames = append(s.frames, wire.CustomFrame{Type: wire.FrameType(c.code), Payload: c.pkt})
+		s.hot.frames = append(s.hot.frames, wire.CustomFrame{Type: wire.FrameType(c.code), Payload: c.pkt})
 		s.markDirty()
 	case opHandoff:
 		id, _ := wire.PeekSessionID(c.pkt)
@@ -409,7 +409,7 @@ func (l *loop) streamWake(now monotime.Time, st *Stream) {
 		st.consumedSeen = consumed
 		s.recvWin.OnConsumed(int(d))
 		if _, ok := s.recvWin.MaybeGrowLimit(now, s.rtt.Smoothed()); ok {
-			s.pend |= ctrlMaxData
+			s.hot.pend |= ctrlMaxData
 			s.markDirty()
 		}
 	}
@@ -433,7 +433,7 @@ func (l *loop) flushDirty(now monotime.Time) {
 // afterBatch derives the next keys of sessions that rotated.
 func (l *loop) afterBatch() {
 	for i, s := range l.needKeys {
-		if s.State() != StateClosed && s.sessionHot != nil {
+		if s.State() != StateClosed && s.hot != nil {
 			s.precomputeKeys()
 		}
 		l.needKeys[i] = nil

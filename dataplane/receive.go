@@ -44,11 +44,11 @@ func (s *Session) onPacket(now monotime.Time, pkt []byte, from netip.AddrPort) {
 		return
 	}
 	pn := hdr.PacketNumber
-	if s.sessionHot == nil && (pn <= s.replayMax || !s.wake(now)) {
+	if s.hot == nil && (pn <= s.replayMax || !s.wake(now)) {
 		s.stats.dropReplay.Add(1) // refused before any work: see ReplayWindow.ResetTo
 		return
 	}
-	if !s.replay.Check(pn) {
+	if !s.hot.replay.Check(pn) {
 		s.stats.dropReplay.Add(1)
 		return
 	}
@@ -62,7 +62,7 @@ func (s *Session) onPacket(now monotime.Time, pkt []byte, from netip.AddrPort) {
 		s.countFailedOpen()
 		return
 	}
-	if !s.replay.Update(pn) {
+	if !s.hot.replay.Update(pn) {
 		s.stats.dropReplay.Add(1)
 		return
 	}
@@ -76,8 +76,8 @@ func (s *Session) onPacket(now monotime.Time, pkt []byte, from netip.AddrPort) {
 	s.lastRecv = now
 	s.stats.pktsRecv.Add(1)
 	s.stats.lastActive.Store(int64(now))
-	if s.State() == StateHandshake {
-		s.confirm(now)
+	if s.State() == StateHandshake && s.initiator {
+		s.confirm(now) // FINAL (or anything after it) opened
 	}
 	if from != s.peer {
 		s.migrate(from)
@@ -86,6 +86,11 @@ func (s *Session) onPacket(now monotime.Time, pkt []byte, from netip.AddrPort) {
 		s.pathRecv += uint64(len(pkt))
 	}
 	ackEliciting, err := s.processFrames(now, payload)
+	if err == nil && s.State() == StateHandshake && !s.initiator {
+		// After the frames: a first packet that closes the session (an
+		// abandoned dial's CLOSE) must not announce it.
+		s.confirm(now)
+	}
 	if err != nil {
 		var pe *errProtocol
 		if errors.As(err, &pe) {
@@ -95,9 +100,9 @@ func (s *Session) onPacket(now monotime.Time, pkt []byte, from netip.AddrPort) {
 		}
 		return
 	}
-	s.rx.Add(pn, now, ackEliciting)
-	if s.rx.ShouldAckNow() {
-		s.pendingAck = true
+	s.hot.rx.Add(pn, now, ackEliciting)
+	if s.hot.rx.ShouldAckNow() {
+		s.hot.pendingAck = true
 		s.markDirty()
 	}
 	s.rearm(now)
@@ -127,10 +132,20 @@ func (s *Session) confirm(now monotime.Time) {
 		s.rtt.Update(now.Sub(s.installedAt), 0, false)
 		s.publishRecoveryStats()
 	}
-	s.state.CompareAndSwap(int32(StateHandshake), int32(StateActive))
+	if !s.state.CompareAndSwap(int32(StateHandshake), int32(StateActive)) {
+		return
+	}
 	if s.confirmed != nil {
 		close(s.confirmed)
 		s.confirmed = nil
+	}
+	if s.initiator {
+		// Acknowledge FINAL at once: the responder announces the session
+		// (its Accept returns) when this first packet arrives.
+		s.hot.pendingAck = true
+		s.markDirty()
+	} else if s.cfg.OnAccept != nil {
+		s.cfg.OnAccept(s)
 	}
 }
 
@@ -142,8 +157,8 @@ func (s *Session) migrate(from netip.AddrPort) {
 	s.remote.Store(&from)
 	s.pathValid = false
 	s.pathRecv, s.pathSent = 0, 0
-	fillRandom(s.pathChal[:])
-	s.pend |= ctrlPath
+	fillRandom(s.hot.pathChal[:])
+	s.hot.pend |= ctrlPath
 	s.markDirty()
 }
 
@@ -193,12 +208,12 @@ func (s *Session) handleFrame(now monotime.Time, f *wire.Frame) error {
 			}
 			return nil
 		case wire.ControlPathChallenge:
-			s.pathResp = f.PathChallenge.Data
-			s.pend |= ctrlPath
+			s.hot.pathResp = f.PathChallenge.Data
+			s.hot.pend |= ctrlPath
 			s.markDirty()
 			return nil
 		case wire.ControlPathResponse:
-			if f.PathResponse.Data == s.pathChal {
+			if f.PathResponse.Data == s.hot.pathChal {
 				s.pathValid = true
 			}
 			return nil
@@ -304,18 +319,18 @@ func (s *Session) onAck(now monotime.Time, a *wire.AckFrame) error {
 		n++
 	}
 	delay := ackDelayDuration(a.Delay)
-	_, err := s.sent.OnAck(now, ranges[:n], delay, &s.rtt, s.onAckedFn, s.onLostFn)
+	_, err := s.hot.sent.OnAck(now, ranges[:n], delay, &s.rtt, s.hot.onAckedFn, s.hot.onLostFn)
 	if err != nil {
 		return &errProtocol{CodeProtocol, "ACK of a packet never sent: " + err.Error()}
 	}
-	if sp := s.sent.SpuriousLosses(); sp != s.spurious {
-		s.stats.pktsSpurious.Add(sp - s.spurious)
-		s.spurious = sp
-		for _, at := range s.sent.SpuriousInLastAck() {
-			s.cc.OnSpuriousLoss(at)
+	if sp := s.hot.sent.SpuriousLosses(); sp != s.hot.spurious {
+		s.stats.pktsSpurious.Add(sp - s.hot.spurious)
+		s.hot.spurious = sp
+		for _, at := range s.hot.sent.SpuriousInLastAck() {
+			s.hot.cc.OnSpuriousLoss(at)
 		}
 	}
-	s.ptoCount = 0
+	s.hot.ptoCount = 0
 	s.publishRecoveryStats()
 	s.markDirty()
 	return nil
@@ -340,7 +355,7 @@ func (s *Session) onAcked(p *recovery.SentPacket) {
 		s.keyAckedAt = s.loop.now
 	}
 	if p.InFlight {
-		s.cc.OnAck(s.loop.now, p, &s.rtt, s.sent.BytesInFlight())
+		s.hot.cc.OnAck(s.loop.now, p, &s.rtt, s.hot.sent.BytesInFlight())
 	}
 }
 
@@ -380,9 +395,9 @@ func (s *Session) onLost(p *recovery.SentPacket) {
 	}
 	s.stats.pktsLost.Add(1)
 	s.requeueData(p)
-	s.pend |= p.Ctrl & (ctrlMaxData | ctrlMaxStreams | ctrlFinal | ctrlClose)
+	s.hot.pend |= p.Ctrl & (ctrlMaxData | ctrlMaxStreams | ctrlFinal | ctrlClose)
 	if p.InFlight {
-		s.cc.OnLoss(s.loop.now, p, s.sent.BytesInFlight())
+		s.hot.cc.OnLoss(s.loop.now, p, s.hot.sent.BytesInFlight())
 	}
 	s.markDirty()
 }
@@ -502,7 +517,7 @@ func (s *Session) checkStreamDone(st *Stream) {
 	if !s.isLocal(st.id) {
 		s.peerStreamsDone++
 		s.localMaxStreams++
-		s.pend |= ctrlMaxStreams
+		s.hot.pend |= ctrlMaxStreams
 		s.markDirty()
 	}
 }
@@ -527,7 +542,7 @@ func (s *Session) queueStreamCtl(st *Stream) {
 		return
 	}
 	st.inCtl = true
-	s.ctlStreams = append(s.ctlStreams, st)
+	s.hot.ctlStreams = append(s.hot.ctlStreams, st)
 	s.markDirty()
 }
 
@@ -535,7 +550,7 @@ func (s *Session) queueStreamCtl(st *Stream) {
 func (s *Session) activate(st *Stream) {
 	if !st.inActive && !st.removed {
 		st.inActive = true
-		s.active = append(s.active, st)
+		s.hot.active = append(s.hot.active, st)
 	}
 	s.markDirty()
 }
@@ -574,7 +589,7 @@ func (s *Session) onPacketWhileClosing(payload []byte) {
 	}
 	s.closingRecv++
 	if s.closingRecv&(s.closingRecv-1) == 0 {
-		s.pend |= ctrlClose
+		s.hot.pend |= ctrlClose
 		s.markDirty()
 	}
 }

@@ -33,15 +33,15 @@ func (s *Session) flush(now monotime.Time) {
 	for sentN := 0; sentN < maxPacketsPerFlush; sentN++ {
 		s.maybeRotateSend(now)
 		work := s.hasWork()
-		wantAck := s.pendingAck || (work && s.ackOwed())
+		wantAck := s.hot.pendingAck || (work && s.ackOwed())
 		if !wantAck && !work {
 			break
 		}
-		if wantAck && !work && s.ackOnlyBacklog() >= ackElicitBacklog && s.sent.BytesInFlight() == 0 {
+		if wantAck && !work && s.ackOnlyBacklog() >= ackElicitBacklog && s.hot.sent.BytesInFlight() == 0 {
 			// Only ACKs are going out and the peer has acknowledged none of
 			// them: bundle a PING so it does (RFC 9000 §13.2.4) and the
 			// history of ACK-only packets is freed.
-			s.pend |= ctrlPing
+			s.hot.pend |= ctrlPing
 			work = true
 		}
 		if work && !s.canSendEliciting(now) {
@@ -55,8 +55,8 @@ func (s *Session) flush(now monotime.Time) {
 			// to the history (a peer flooding PINGs and withholding ACKs
 			// must not grow our memory). ACKs resume on the next
 			// ack-eliciting packet or once the peer acknowledges.
-			s.rx.OnAckSent()
-			s.pendingAck = false
+			s.hot.rx.OnAckSent()
+			s.hot.pendingAck = false
 			break
 		}
 		if !s.pathValid && s.pathSent >= 3*s.pathRecv {
@@ -89,7 +89,7 @@ const (
 // nothing since (an acknowledgement of anything newer would have declared
 // it lost) — and 0 otherwise.
 func (s *Session) ackOnlyBacklog() uint64 {
-	p, ok := s.sent.OldestUnacked()
+	p, ok := s.hot.sent.OldestUnacked()
 	if !ok || p.AckEliciting {
 		return 0
 	}
@@ -98,10 +98,10 @@ func (s *Session) ackOnlyBacklog() uint64 {
 
 // hasWork reports whether an ack-eliciting packet is wanted.
 func (s *Session) hasWork() bool {
-	if s.pend != 0 || len(s.ctlStreams) > 0 || len(s.frames) > 0 {
+	if s.hot.pend != 0 || len(s.hot.ctlStreams) > 0 || len(s.hot.frames) > 0 {
 		return true
 	}
-	for _, st := range s.active {
+	for _, st := range s.hot.active {
 		if st.send.HasData() {
 			return true
 		}
@@ -111,18 +111,18 @@ func (s *Session) hasWork() bool {
 
 // canSendEliciting checks congestion control and pacing.
 func (s *Session) canSendEliciting(now monotime.Time) bool {
-	if s.pend&(ctrlClose) != 0 || s.probes > 0 {
+	if s.hot.pend&(ctrlClose) != 0 || s.hot.probes > 0 {
 		return true
 	}
-	inflight := s.sent.BytesInFlight()
-	if !s.cc.CanSend(inflight) {
+	inflight := s.hot.sent.BytesInFlight()
+	if !s.hot.cc.CanSend(inflight) {
 		return false
 	}
-	if s.pacer.Budget(now, s.cc.Window(), s.rtt.Smoothed()) >= s.maxDatagram {
+	if s.hot.pacer.Budget(now, s.hot.cc.Window(), s.rtt.Smoothed()) >= s.maxDatagram {
 		return true
 	}
 	// Paced: wake up when the next full packet may leave.
-	s.paceAt = s.pacer.NextSend(now, s.cc.Window(), s.rtt.Smoothed(), s.maxDatagram)
+	s.hot.paceAt = s.hot.pacer.NextSend(now, s.hot.cc.Window(), s.rtt.Smoothed(), s.maxDatagram)
 	return false
 }
 
@@ -131,7 +131,7 @@ func (s *Session) canSendEliciting(now monotime.Time) bool {
 func (s *Session) buildPacket(now monotime.Time, maxPayload int, wantAck, work bool) bool {
 	pn := s.nextPN
 	if pn == s.skipPN {
-		s.sent.Skip(pn)
+		s.hot.sent.Skip(pn)
 		pn++
 		s.skipPN = pn + 1 + uint64(randUint32()%(2*pnSkipInterval))
 	}
@@ -144,7 +144,7 @@ func (s *Session) buildPacket(now monotime.Time, maxPayload int, wantAck, work b
 
 	if wantAck || s.ackOwed() {
 		ranges := &s.loop.ackRanges
-		n, delay := s.rx.FillAck(now, ranges[:])
+		n, delay := s.hot.rx.FillAck(now, ranges[:])
 		if n > 0 {
 			f := &s.loop.frame
 			af := &f.Ack
@@ -156,10 +156,10 @@ func (s *Session) buildPacket(now monotime.Time, maxPayload int, wantAck, work b
 			f.Type, f.Sub = wire.FrameControl, wire.ControlAck
 			if len(b)+f.Len() <= limit {
 				b = f.AppendTo(b)
-				s.rx.OnAckSent()
+				s.hot.rx.OnAckSent()
 			}
 		}
-		s.pendingAck = false
+		s.hot.pendingAck = false
 	}
 	if work {
 		b, ackEliciting = s.appendControl(now, b, limit, &sp)
@@ -174,7 +174,7 @@ func (s *Session) buildPacket(now monotime.Time, maxPayload int, wantAck, work b
 	s.nextPN = pn + 1
 	h := wire.Header{Kind: wire.KindTransport, KeyPhase: s.sendPhase, SessionID: s.id, PacketNumber: pn}
 	h.PutTo(b)
-	pkt := s.sendKey.Seal(b, wire.HeaderLen, pn)
+	pkt := s.hot.sendKey.Seal(b, wire.HeaderLen, pn)
 	s.loop.txCommit(len(pkt))
 	s.keyPackets++
 	s.keyBytes += uint64(len(pkt))
@@ -193,18 +193,18 @@ func (s *Session) buildPacket(now monotime.Time, maxPayload int, wantAck, work b
 	sp.Size = uint32(len(pkt))
 	sp.AckEliciting = ackEliciting
 	sp.InFlight = ackEliciting
-	if !s.sent.Add(&sp) {
+	if !s.hot.sent.Add(&sp) {
 		// The history is bounded; congestion control keeps far fewer
 		// packets in flight, so this is our bug, not the peer's.
 		s.closeLocal(now, CodeInternal, "BUG: sent-packet history full")
 		return false
 	}
 	if ackEliciting {
-		s.cc.OnPacketSent(now, len(pkt), s.sent.BytesInFlight())
-		s.pacer.OnSent(len(pkt))
+		s.hot.cc.OnPacketSent(now, len(pkt), s.hot.sent.BytesInFlight())
+		s.hot.pacer.OnSent(len(pkt))
 		s.lastAckEl = now
-		if s.probes > 0 {
-			s.probes--
+		if s.hot.probes > 0 {
+			s.hot.probes--
 		}
 	}
 	return true
@@ -220,72 +220,72 @@ func (s *Session) appendControl(now monotime.Time, b []byte, limit int, sp *reco
 		}
 		b = f.AppendTo(b)
 		sp.Ctrl |= bit
-		s.pend &^= bit
+		s.hot.pend &^= bit
 		el = true
 		return true
 	}
-	if s.pend&ctrlClose != 0 {
+	if s.hot.pend&ctrlClose != 0 {
 		f.Type, f.Sub = wire.FrameControl, wire.ControlClose
 		f.Close = wire.CloseFrame{Code: s.closeCode, Reason: []byte(s.closeReason)}
 		try(ctrlClose)
 		return b, el
 	}
-	if s.pend&ctrlFinal != 0 {
+	if s.hot.pend&ctrlFinal != 0 {
 		f.Type, f.Sub = wire.FrameControl, wire.ControlFinal
 		f.Final = wire.FinalFrame{Status: 0, SessionID: s.id}
 		try(ctrlFinal)
 	}
-	if s.pend&ctrlMaxData != 0 {
+	if s.hot.pend&ctrlMaxData != 0 {
 		f.Type, f.Sub = wire.FrameControl, wire.ControlMaxData
 		f.MaxData = wire.MaxDataFrame{Max: s.recvWin.Limit()}
 		try(ctrlMaxData)
 	}
-	if s.pend&ctrlMaxStreams != 0 {
+	if s.hot.pend&ctrlMaxStreams != 0 {
 		f.Type, f.Sub = wire.FrameStreamControl, wire.StreamMaxStreams
 		f.MaxStreams = wire.MaxStreamsFrame{Max: s.localMaxStreams}
 		try(ctrlMaxStreams)
 	}
-	if s.pend&ctrlPath != 0 {
+	if s.hot.pend&ctrlPath != 0 {
 		ok := true
-		if s.pathResp != ([8]byte{}) {
+		if s.hot.pathResp != ([8]byte{}) {
 			f.Type, f.Sub = wire.FrameControl, wire.ControlPathResponse
-			f.PathResponse = wire.PathResponseFrame{Data: s.pathResp}
+			f.PathResponse = wire.PathResponseFrame{Data: s.hot.pathResp}
 			if ok = len(b)+f.Len() <= limit; ok {
 				b = f.AppendTo(b)
-				s.pathResp = [8]byte{}
+				s.hot.pathResp = [8]byte{}
 			}
 		}
 		if ok && !s.pathValid {
 			f.Type, f.Sub = wire.FrameControl, wire.ControlPathChallenge
-			f.PathChallenge = wire.PathChallengeFrame{Data: s.pathChal}
+			f.PathChallenge = wire.PathChallengeFrame{Data: s.hot.pathChal}
 			ok = len(b)+f.Len() <= limit
 			if ok {
 				b = f.AppendTo(b)
 			}
 		}
 		if ok {
-			s.pend &^= ctrlPath
+			s.hot.pend &^= ctrlPath
 			el = true
 		}
 	}
-	if s.pend&ctrlPing != 0 {
+	if s.hot.pend&ctrlPing != 0 {
 		f.Type, f.Sub = wire.FrameControl, wire.ControlPing
 		try(ctrlPing)
 	}
 	// Application frames: sent once, never retransmitted (datagrams).
-	for len(s.frames) > 0 {
-		cf := &s.frames[0]
+	for len(s.hot.frames) > 0 {
+		cf := &s.hot.frames[0]
 		if len(b)+cf.Len() > limit {
 			break
 		}
 		b = cf.AppendTo(b)
 		el = true
-		s.frames[0] = wire.CustomFrame{}
-		s.frames = s.frames[1:]
+		s.hot.frames[0] = wire.CustomFrame{}
+		s.hot.frames = s.hot.frames[1:]
 		s.framesQueued.Add(-1)
 	}
-	if len(s.frames) == 0 {
-		s.frames = nil
+	if len(s.hot.frames) == 0 {
+		s.hot.frames = nil
 	}
 	b = s.appendStreamCtls(b, limit, sp)
 	if sp.NRanges > 0 {
@@ -307,8 +307,8 @@ const (
 // in ctlStreams, each frame on its own if the whole set does not fit, and
 // records what went out in sp. Streams with frames left stay queued.
 func (s *Session) appendStreamCtls(b []byte, limit int, sp *recovery.SentPacket) []byte {
-	kept := s.ctlStreams[:0]
-	for _, st := range s.ctlStreams {
+	kept := s.hot.ctlStreams[:0]
+	for _, st := range s.hot.ctlStreams {
 		if st.removed {
 			st.inCtl = false
 			continue
@@ -328,8 +328,8 @@ func (s *Session) appendStreamCtls(b []byte, limit int, sp *recovery.SentPacket)
 			st.inCtl = false
 		}
 	}
-	clear(s.ctlStreams[len(kept):])
-	s.ctlStreams = kept
+	clear(s.hot.ctlStreams[len(kept):])
+	s.hot.ctlStreams = kept
 	return b
 }
 
@@ -373,12 +373,12 @@ func (s *Session) appendStreamCtl(b []byte, limit int, st *Stream) ([]byte, uint
 // round-robin across active streams.
 func (s *Session) appendStreamData(b []byte, limit int, sp *recovery.SentPacket) ([]byte, bool) {
 	el := false
-	for len(s.active) > 0 && sp.NRanges < recovery.MaxStreamRangesPerPacket {
+	for len(s.hot.active) > 0 && sp.NRanges < recovery.MaxStreamRangesPerPacket {
 		room := limit - len(b)
 		if room < 16 {
 			break
 		}
-		st := s.active[0]
+		st := s.hot.active[0]
 		hdrMax := wire.DataFrameOverhead(st.id, wire.MaxStreamOffset-1, room)
 		maxData := room - hdrMax
 		if maxData <= 0 {
@@ -416,23 +416,23 @@ func (s *Session) appendStreamData(b []byte, limit int, sp *recovery.SentPacket)
 }
 
 func (s *Session) deactivateFront() {
-	st := s.active[0]
+	st := s.hot.active[0]
 	st.inActive = false
-	copy(s.active, s.active[1:])
-	s.active[len(s.active)-1] = nil
-	s.active = s.active[:len(s.active)-1]
+	copy(s.hot.active, s.hot.active[1:])
+	s.hot.active[len(s.hot.active)-1] = nil
+	s.hot.active = s.hot.active[:len(s.hot.active)-1]
 }
 
 func (s *Session) rotateActive() {
-	if len(s.active) > 1 {
-		st := s.active[0]
-		copy(s.active, s.active[1:])
-		s.active[len(s.active)-1] = st
+	if len(s.hot.active) > 1 {
+		st := s.hot.active[0]
+		copy(s.hot.active, s.hot.active[1:])
+		s.hot.active[len(s.hot.active)-1] = st
 	}
 }
 
 // ackOwed reports whether received packets await acknowledgement.
 func (s *Session) ackOwed() bool {
-	_, ok := s.rx.AckDeadline()
-	return ok || s.rx.ShouldAckNow()
+	_, ok := s.hot.rx.AckDeadline()
+	return ok || s.hot.rx.ShouldAckNow()
 }

@@ -157,7 +157,7 @@ type Session struct {
 	}
 
 	// ---- loop-owned ----
-	*sessionHot // nil while the session hibernates (hibernate.go)
+	hot *sessionHot // loop-owned; nil while the session hibernates (hibernate.go)
 
 	peer          netip.AddrPort
 	peerStreamMax uint64 // peer's initial per-stream credit (transport parameter)

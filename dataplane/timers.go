@@ -45,8 +45,8 @@ func (s *Session) deadline(now monotime.Time) monotime.Time {
 		}
 	}
 	if s.closingUntil != 0 {
-		if s.closeResends > 0 && s.closeResendAt < s.closingUntil {
-			return s.closeResendAt
+		if s.hot.closeResends > 0 && s.hot.closeResendAt < s.closingUntil {
+			return s.hot.closeResendAt
 		}
 		return s.closingUntil
 	}
@@ -54,22 +54,22 @@ func (s *Session) deadline(now monotime.Time) monotime.Time {
 	if ka := s.cfg.KeepAlive; ka > 0 {
 		take(max(s.lastSend, s.lastRecv).Add(ka))
 	}
-	if s.sessionHot == nil {
+	if s.hot == nil {
 		return dl
 	}
-	if lt := s.sent.LossTime(); lt != 0 {
+	if lt := s.hot.sent.LossTime(); lt != 0 {
 		take(lt)
-	} else if s.sent.BytesInFlight() > 0 || s.State() == StateHandshake && !s.initiator {
-		take(recovery.PTODeadline(s.lastAckEl, &s.rtt, maxAckDelay, s.ptoCount))
+	} else if s.hot.sent.BytesInFlight() > 0 || s.State() == StateHandshake && !s.initiator {
+		take(recovery.PTODeadline(s.lastAckEl, &s.rtt, maxAckDelay, s.hot.ptoCount))
 	}
-	if t, ok := s.rx.AckDeadline(); ok {
+	if t, ok := s.hot.rx.AckDeadline(); ok {
 		take(t)
 	}
-	if s.recvPrev != nil {
+	if s.hot.recvPrev != nil {
 		take(s.prevExpiry)
 	}
-	take(s.paceAt)
-	if s.sent.Len() == 0 && s.sent.Cap() > sentInitialCap {
+	take(s.hot.paceAt)
+	if s.hot.sent.Len() == 0 && s.hot.sent.Cap() > sentInitialCap {
 		take(max(s.lastSend, s.lastRecv).Add(trimAfter))
 	}
 	if s.draining {
@@ -105,10 +105,10 @@ func (s *Session) onTimer(now monotime.Time) {
 			return
 		}
 		// expiredCloseResend
-		if s.closeResends > 0 && !now.Before(s.closeResendAt) {
-			s.closeResends--
-			s.closeResendAt = now.Add(s.ptoBase())
-			s.pend |= ctrlClose
+		if s.hot.closeResends > 0 && !now.Before(s.hot.closeResendAt) {
+			s.hot.closeResends--
+			s.hot.closeResendAt = now.Add(s.ptoBase())
+			s.hot.pend |= ctrlClose
 			s.markDirty()
 		}
 		s.rearm(now)
@@ -123,7 +123,7 @@ func (s *Session) onTimer(now monotime.Time) {
 	// expiredKeepAlive while hibernating: wake to send the PING
 	ka := s.cfg.KeepAlive
 	keepAliveDue := ka > 0 && !now.Before(max(s.lastSend, s.lastRecv).Add(ka))
-	if s.sessionHot == nil {
+	if s.hot == nil {
 		if !keepAliveDue {
 			s.rearm(now)
 			return
@@ -138,34 +138,34 @@ func (s *Session) onTimer(now monotime.Time) {
 		return
 	}
 	// expiredLoss / expiredPTO
-	if lt := s.sent.LossTime(); lt != 0 {
+	if lt := s.hot.sent.LossTime(); lt != 0 {
 		if !now.Before(lt) {
-			s.sent.DetectLost(now, &s.rtt, s.onLostFn)
+			s.hot.sent.DetectLost(now, &s.rtt, s.hot.onLostFn)
 		}
-	} else if s.sent.BytesInFlight() > 0 {
-		if pto := recovery.PTODeadline(s.lastAckEl, &s.rtt, maxAckDelay, s.ptoCount); !now.Before(pto) {
-			s.ptoCount++
+	} else if s.hot.sent.BytesInFlight() > 0 {
+		if pto := recovery.PTODeadline(s.lastAckEl, &s.rtt, maxAckDelay, s.hot.ptoCount); !now.Before(pto) {
+			s.hot.ptoCount++
 			s.probe()
 		}
 	}
 	// expiredAck
-	if t, ok := s.rx.AckDeadline(); ok && !now.Before(t) {
-		s.pendingAck = true
+	if t, ok := s.hot.rx.AckDeadline(); ok && !now.Before(t) {
+		s.hot.pendingAck = true
 		s.markDirty()
 	}
 	// expiredKeepAlive
 	if keepAliveDue {
-		s.pend |= ctrlPing
+		s.hot.pend |= ctrlPing
 		s.markDirty()
 	}
 	// expiredPacing
-	if s.paceAt != 0 && !now.Before(s.paceAt) {
-		s.paceAt = 0
+	if s.hot.paceAt != 0 && !now.Before(s.hot.paceAt) {
+		s.hot.paceAt = 0
 		s.markDirty()
 	}
 	// expiredTrim: release the sent history a burst grew
-	if s.sent.Len() == 0 && !now.Before(max(s.lastSend, s.lastRecv).Add(trimAfter)) {
-		s.sent.Trim()
+	if s.hot.sent.Len() == 0 && !now.Before(max(s.lastSend, s.lastRecv).Add(trimAfter)) {
+		s.hot.sent.Trim()
 	}
 	// expiredPrevKey
 	s.dropPrevKey(now)
@@ -179,13 +179,13 @@ func (s *Session) onTimer(now monotime.Time) {
 // probe sends ack-eliciting data on PTO (RFC 9002 §6.2.4): the oldest
 // unacknowledged data is re-queued, or a PING when there is none.
 func (s *Session) probe() {
-	if p, ok := s.sent.OldestUnacked(); ok && p.NRanges > 0 {
+	if p, ok := s.hot.sent.OldestUnacked(); ok && p.NRanges > 0 {
 		s.requeueData(p)
 		s.stats.pktsRetx.Add(1)
 	} else {
-		s.pend |= ctrlPing
+		s.hot.pend |= ctrlPing
 	}
-	s.probes = 2 // RFC 9002 §6.2.4: up to two probe packets, exempt from the congestion window
+	s.hot.probes = 2 // RFC 9002 §6.2.4: up to two probe packets, exempt from the congestion window
 	s.markDirty()
 }
 
@@ -194,5 +194,5 @@ func (s *Session) publishRecoveryStats() {
 	s.stats.srtt.Store(int64(s.rtt.Smoothed()))
 	s.stats.minRTT.Store(int64(s.rtt.Min()))
 	s.stats.latestRTT.Store(int64(s.rtt.Latest()))
-	s.stats.cwnd.Store(int64(s.cc.Window()))
+	s.stats.cwnd.Store(int64(s.hot.cc.Window()))
 }
