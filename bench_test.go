@@ -28,12 +28,14 @@ func BenchmarkBulk(b *testing.B) {
 	for _, tc := range []struct {
 		streams int
 		offload bool
-	}{{1, true}, {4, true}, {1, false}} {
-		name := fmt.Sprintf("streams=%d/gso-gro=%v", tc.streams, tc.offload)
+		cc      string
+	}{{1, true, "bbr"}, {4, true, "bbr"}, {1, false, "bbr"}, {1, true, "cubic"}, {4, true, "cubic"}} {
+		name := fmt.Sprintf("streams=%d/gso-gro=%v/cc=%s", tc.streams, tc.offload, tc.cc)
 		streams := tc.streams
 		b.Run(name, func(b *testing.B) {
 			_, _, sa, sb := newPair(b, func(c *stt.Config) {
 				c.DisableGSO, c.DisableGRO = !tc.offload, !tc.offload
+				c.CongestionControl = tc.cc
 			})
 			ctx := context.Background()
 			chunk := make([]byte, 1<<20)

@@ -49,6 +49,15 @@ type Config struct {
 	// node listens here.
 	RejectWrongSeed bool
 
+	// CongestionControl picks the congestion controller: "bbr" (default)
+	// or "cubic". BBR (v3: startup, drain, bandwidth probing, loss bounds,
+	// ProbeRTT) models the path's bandwidth and round-trip time and paces
+	// at the model's rate: it keeps queues short and holds its rate under
+	// random loss, where CUBIC, which backs off on every loss, collapses
+	// (docs/TRANSPORT.md §Congestion control). CUBIC is kept for paths
+	// where loss-based control is wanted. Another value is an error.
+	CongestionControl string
+
 	// MaxDatagram is the largest UDP payload sent, in bytes. Default 1452
 	// (IPv4, 1500-byte MTU); clamped to [1232, 2000].
 	MaxDatagram int
@@ -114,6 +123,11 @@ func (c *Config) validate() error {
 	if len(c.SharedSeed) < MinSeedLen {
 		return fmt.Errorf("stt: Config.SharedSeed must be at least %d bytes (got %d)", MinSeedLen, len(c.SharedSeed))
 	}
+	switch c.CongestionControl {
+	case "", dataplane.CongestionBBR, dataplane.CongestionCubic:
+	default:
+		return fmt.Errorf("stt: Config.CongestionControl %q: want %q or %q", c.CongestionControl, dataplane.CongestionBBR, dataplane.CongestionCubic)
+	}
 	if c.Suite != "" {
 		if _, err := stc.ParseSuite(c.Suite); err != nil {
 			return fmt.Errorf("stt: Config.Suite: %w", err)
@@ -139,5 +153,7 @@ func (c *Config) dataplaneConfig() *dataplane.Config {
 		RotateAfter:      c.RotateAfter,
 		RotateMessages:   c.RotateMessages,
 		Logger:           c.Logger,
+
+		CongestionControl: c.CongestionControl,
 	}
 }

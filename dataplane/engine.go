@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -38,6 +39,9 @@ type Config struct {
 	RotateAfter      time.Duration // default DefaultRotateAfter
 	RotateMessages   uint64        // packets per key after the first rotation; default DefaultRotateMessages
 	IntegrityLimit   uint64        // failed opens that close a session; 0 = the suite's limit (tests lower it)
+	// CongestionControl picks the controller: CongestionBBR (default, also
+	// for "") or CongestionCubic. Other values are an error from New.
+	CongestionControl string
 
 	// OnHandshake receives HANDSHAKE datagrams (borrowed for the call). It
 	// must copy and return at once: the loop never waits for the control
@@ -160,6 +164,11 @@ func New(cfg *Config, conns []batch.Conn, steered bool) (*Engine, error) {
 	}
 	if cfg == nil {
 		cfg = &Config{}
+	}
+	switch cfg.CongestionControl {
+	case "", CongestionBBR, CongestionCubic:
+	default:
+		return nil, fmt.Errorf("stt: unknown congestion controller %q (want %q or %q)", cfg.CongestionControl, CongestionBBR, CongestionCubic)
 	}
 	e := &Engine{
 		cfg:     cfg.withDefaults(),

@@ -56,7 +56,7 @@ type sessionHot struct {
 	replay       stc.ReplayWindow
 
 	sent       *recovery.Sent
-	cc         *recovery.Cubic
+	cc         recovery.Controller
 	pacer      *recovery.Pacer
 	rx         recovery.Received
 	ptoCount   int
@@ -84,7 +84,7 @@ type sessionHot struct {
 func (s *Session) newHot() (*sessionHot, error) {
 	h := &sessionHot{
 		sent:  recovery.NewSent(sentInitialCap, recovery.MaxSentPackets),
-		cc:    recovery.NewCubic(s.maxDatagram),
+		cc:    s.newController(),
 		pacer: recovery.NewPacer(s.maxDatagram),
 	}
 	h.sent.StartAt(s.nextPN)
@@ -101,6 +101,25 @@ func (s *Session) newHot() (*sessionHot, error) {
 		return nil, err
 	}
 	return h, nil
+}
+
+// newController builds the session's congestion controller
+// (Config.CongestionControl). A BBR controller starts from the RTT the
+// session kept and, after a short hibernation, from the bandwidth estimate
+// it had: it restarts as BBR restarts from idle, pacing at the model rate,
+// instead of probing from the initial window again.
+func (s *Session) newController() recovery.Controller {
+	if s.cfg.CongestionControl == CongestionCubic {
+		return recovery.NewCubic(s.maxDatagram)
+	}
+	c := recovery.BBRConfig{MaxDatagram: s.maxDatagram, Seed: uint64(randUint32())<<32 | uint64(randUint32())}
+	if s.rtt.HasSample() {
+		c.MinRTT = s.rtt.Min()
+	}
+	if s.sleptBW > 0 && s.loop.now.Sub(s.sleptAt) < bandwidthMemory {
+		c.Bandwidth = s.sleptBW
+	}
+	return recovery.NewBBR(&c)
 }
 
 // wake rebuilds the hot state of a hibernating session. It reports false
@@ -156,6 +175,9 @@ func (s *Session) canHibernate() bool {
 // hibernate releases the hot state (see the top of this file).
 func (s *Session) hibernate() {
 	s.replayMax = s.hot.replay.Highest()
+	if b, ok := s.hot.cc.(*recovery.BBR); ok {
+		s.sleptBW, s.sleptAt = b.Bandwidth(), s.loop.now
+	}
 	s.hot = nil
 	s.loop.e.stats.hibernating.Add(1)
 	s.loop.e.stats.hibernations.Add(1)

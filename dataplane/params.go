@@ -15,6 +15,16 @@ const (
 	// packet buffer (ring.PacketBufSize) with its tag.
 	MaxDatagramLimit = 2000
 
+	// CongestionBBR and CongestionCubic are the values of
+	// Config.CongestionControl; BBR is the default.
+	CongestionBBR   = "bbr"
+	CongestionCubic = "cubic"
+	// bandwidthMemory is how long a hibernated session trusts the
+	// bandwidth estimate it had: BBR's bandwidth filter would have aged a
+	// sample out after two probe cycles (~2-3 s at most RTTs); a few
+	// seconds of idleness on a stable path changes little, minutes might.
+	bandwidthMemory = 10 * time.Second
+
 	// DefaultMaxStreams is the concurrent-stream limit each side advertises
 	// (issue 5: default 256).
 	DefaultMaxStreams = 256

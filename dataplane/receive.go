@@ -323,13 +323,18 @@ func (s *Session) onAck(now monotime.Time, a *wire.AckFrame) error {
 	if err != nil {
 		return &errProtocol{CodeProtocol, "ACK of a packet never sent: " + err.Error()}
 	}
-	if sp := s.hot.sent.SpuriousLosses(); sp != s.hot.spurious {
-		s.stats.pktsSpurious.Add(sp - s.hot.spurious)
-		s.hot.spurious = sp
-		for _, at := range s.hot.sent.SpuriousInLastAck() {
-			s.hot.cc.OnSpuriousLoss(at)
+	h := s.hot
+	if h.sent.PersistentCongestion() {
+		h.cc.OnPersistentCongestion()
+	}
+	if sp := h.sent.SpuriousLosses(); sp != h.spurious {
+		s.stats.pktsSpurious.Add(sp - h.spurious)
+		h.spurious = sp
+		for _, at := range h.sent.SpuriousInLastAck() {
+			h.cc.OnSpuriousLoss(at)
 		}
 	}
+	h.cc.OnAckEvent(now, h.sent.RateSample(), &s.rtt, h.sent.BytesInFlight())
 	s.hot.ptoCount = 0
 	s.publishRecoveryStats()
 	s.markDirty()

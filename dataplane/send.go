@@ -66,7 +66,21 @@ func (s *Session) flush(now monotime.Time) {
 			break
 		}
 	}
+	s.noteAppLimited()
 	s.rearm(now)
+}
+
+// noteAppLimited tells congestion control whether this send pass ran out
+// of data while the window still had room: bandwidth samples taken while
+// application-limited (or held back by the peer's flow control, which
+// looks the same from here) must not lower the estimate.
+func (s *Session) noteAppLimited() {
+	h := s.hot
+	limited := h.cc.CanSend(h.sent.BytesInFlight()) && !s.hasWork()
+	if limited {
+		h.sent.MarkAppLimited()
+	}
+	h.cc.SetAppLimited(limited)
 }
 
 // Bounds on ACK-only packets the peer has not acknowledged. Every sent
@@ -114,15 +128,16 @@ func (s *Session) canSendEliciting(now monotime.Time) bool {
 	if s.hot.pend&(ctrlClose) != 0 || s.hot.probes > 0 {
 		return true
 	}
-	inflight := s.hot.sent.BytesInFlight()
-	if !s.hot.cc.CanSend(inflight) {
+	h := s.hot
+	if !h.cc.CanSend(h.sent.BytesInFlight()) {
 		return false
 	}
-	if s.hot.pacer.Budget(now, s.hot.cc.Window(), s.rtt.Smoothed()) >= s.maxDatagram {
+	rate := h.cc.PacingRate(&s.rtt)
+	if h.pacer.BudgetRate(now, rate) >= s.maxDatagram {
 		return true
 	}
 	// Paced: wake up when the next full packet may leave.
-	s.hot.paceAt = s.hot.pacer.NextSend(now, s.hot.cc.Window(), s.rtt.Smoothed(), s.maxDatagram)
+	h.paceAt = h.pacer.NextSendRate(now, rate, s.maxDatagram)
 	return false
 }
 
@@ -200,7 +215,7 @@ func (s *Session) buildPacket(now monotime.Time, maxPayload int, wantAck, work b
 		return false
 	}
 	if ackEliciting {
-		s.hot.cc.OnPacketSent(now, len(pkt), s.hot.sent.BytesInFlight())
+		s.hot.cc.OnPacketSent(now, len(pkt), s.hot.sent.BytesInFlight()-len(pkt))
 		s.hot.pacer.OnSent(len(pkt))
 		s.lastAckEl = now
 		if s.hot.probes > 0 {

@@ -78,6 +78,8 @@ type SessionStats struct {
 	ActiveStreams                          int
 	SmoothedRTT, MinRTT, LatestRTT         time.Duration
 	CongestionWindow                       int
+	CongestionControl                      string // "bbr" or "cubic" (Config.CongestionControl)
+	PacingRate                             uint64 // bytes per second the sender paces at (0 before the first send)
 	KeyRotationsSent, KeyRotationsReceived uint64
 	Suite                                  string
 	// Drops by cause.
@@ -95,6 +97,7 @@ type sessionCounters struct {
 	lastActive                        atomic.Int64 // monotime.Time
 	srtt, minRTT, latestRTT           atomic.Int64
 	cwnd                              atomic.Int64
+	pacing                            atomic.Uint64
 	rotSent, rotRecv                  atomic.Uint64
 	dropAuth, dropReplay, dropMalform atomic.Uint64
 	dropCustom                        atomic.Uint64
@@ -188,6 +191,8 @@ type Session struct {
 	lastSend    monotime.Time
 	wokeAt      monotime.Time // last wake from hibernation
 	installedAt monotime.Time // when the loop installed the session (the initiator's AUTH_PROOF went out)
+	sleptBW     float64       // BBR's bandwidth estimate (bytes/s) when the session last hibernated
+	sleptAt     monotime.Time // when it last hibernated
 	timer       recovery.Timer
 	maxDatagram int // bytes per datagram: ours, or less if the peer asked
 
@@ -267,6 +272,8 @@ func (s *Session) Stats() SessionStats {
 		MinRTT:                  time.Duration(c.minRTT.Load()),
 		LatestRTT:               time.Duration(c.latestRTT.Load()),
 		CongestionWindow:        int(c.cwnd.Load()),
+		CongestionControl:       s.ccName(),
+		PacingRate:              c.pacing.Load(),
 		KeyRotationsSent:        c.rotSent.Load(),
 		KeyRotationsReceived:    c.rotRecv.Load(),
 		Suite:                   s.suite.String(),
@@ -446,6 +453,14 @@ func (s *Session) newStream(id wire.StreamID, peerMax uint64) *Stream {
 		st.handle = h(st)
 	}
 	return st
+}
+
+// ccName is the configured controller's name for stats.
+func (s *Session) ccName() string {
+	if s.cfg.CongestionControl == CongestionCubic {
+		return CongestionCubic
+	}
+	return CongestionBBR
 }
 
 // Handle returns what Config.SessionHandle built for s (nil without one).

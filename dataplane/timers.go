@@ -141,6 +141,9 @@ func (s *Session) onTimer(now monotime.Time) {
 	if lt := s.hot.sent.LossTime(); lt != 0 {
 		if !now.Before(lt) {
 			s.hot.sent.DetectLost(now, &s.rtt, s.hot.onLostFn)
+			if s.hot.sent.PersistentCongestion() {
+				s.hot.cc.OnPersistentCongestion()
+			}
 		}
 	} else if s.hot.sent.BytesInFlight() > 0 {
 		if pto := recovery.PTODeadline(s.lastAckEl, &s.rtt, maxAckDelay, s.hot.ptoCount); !now.Before(pto) {
@@ -195,4 +198,7 @@ func (s *Session) publishRecoveryStats() {
 	s.stats.minRTT.Store(int64(s.rtt.Min()))
 	s.stats.latestRTT.Store(int64(s.rtt.Latest()))
 	s.stats.cwnd.Store(int64(s.hot.cc.Window()))
+	if r := s.hot.cc.PacingRate(&s.rtt); r > 0 && r < 1e15 {
+		s.stats.pacing.Store(uint64(r))
+	}
 }
