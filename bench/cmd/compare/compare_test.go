@@ -140,6 +140,7 @@ func TestModes(t *testing.T) {
 		{"two slow", sample{9.5, 15, 9.7}, "2 of 3 rounds at 9.50–9.70, 1 at 15.00"},
 		{"widest gap wins", sample{10, 11, 20, 21, 22}, "2 of 5 rounds at 10.00–11.00, 3 at 20.00–22.00"},
 		{"equal values in a mode", sample{5, 5, 9}, "2 of 3 rounds at 5.00, 1 at 9.00"},
+		{"equal once formatted", sample{5.001, 5.004, 9}, "2 of 3 rounds at 5.00, 1 at 9.00"},
 		{"zero has no ratio", sample{0, 3}, ""},
 		{"negative has no ratio", sample{-1, 3}, ""},
 	} {
@@ -169,10 +170,10 @@ func TestBimodalNote(t *testing.T) {
 	var out bytes.Buffer
 	printTable(&out, ts, res, params{size: 1 << 30, messages: 1, handshakes: 1, rtt: 1}, 3, "1, 2, 3", "4, 5, 6")
 	table := out.String()
-	if !strings.Contains(table, "- A, bulk 1 stream: 1 of 3 rounds at 11.67, 2 at 15.70–16.53") {
+	if !strings.Contains(table, "- A: bulk 1 stream 1 of 3 rounds at 11.67, 2 at 15.70–16.53\n") {
 		t.Errorf("bimodal note missing:\n%s", table)
 	}
-	if strings.Contains(table, "- B, bulk") || strings.Contains(table, "RTT p50:") {
+	if strings.Contains(table, "- B: bulk") || strings.Contains(table, "; RTT p50") {
 		t.Errorf("tight cells noted as bimodal:\n%s", table)
 	}
 	if !strings.Contains(table, "| 15.70 (11.67–16.53) |") || !strings.Contains(table, "median (min–max)") {
