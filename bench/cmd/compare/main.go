@@ -2,15 +2,21 @@
 // in one process, in interleaved rounds (A B C … A B C …), and prints a
 // Markdown table of medians with min–max: bulk throughput on one stream
 // and on four, CPU-seconds per GiB for the one-stream bulk (rusage, both
-// ends), 64-byte messages per second, handshakes per second and the
-// round-trip time of a 64-byte message (p50/p99). Streams of transports
-// without multiplexing (TLS over TCP, kcp-go) are separate connections.
-// Raw UDP has no reliability, congestion control or crypto: its bulk and
-// message numbers are goodput at the receiver, with the loss shown. -short
-// runs a smoke round with small sizes in a few seconds.
+// ends), 64-byte messages per second, full and resumed handshakes per
+// second and the round-trip time of a 64-byte message (p50/p99), then a
+// note per transport saying what it is and how it writes, and a note for
+// every cell whose rounds are bimodal. Streams of transports without
+// multiplexing (TLS over TCP, kcp-go) are separate connections. The two raw
+// UDP rows have no reliability, congestion control or crypto: one sends a
+// datagram per syscall, the other sends GSO super-packets with sendmmsg and
+// receives GRO trains with recvmmsg (package batch), the ceiling of any
+// UDP transport on the host; their bulk and message numbers are goodput at
+// the receiver, with the loss shown. -short runs a smoke round with small
+// sizes in a few seconds.
 package main
 
 import (
+	"bufio"
 	"context"
 	"flag"
 	"fmt"
@@ -27,7 +33,7 @@ import (
 const (
 	defaultSize       = 1 << 30 // bulk bytes per run (the issue's 1 GiB)
 	shortSize         = 32 << 20
-	defaultMessages   = 200_000
+	defaultMessages   = 1_000_000 // ~0.1 s for the fastest (buffered TLS), a few s for plain raw UDP
 	shortMessages     = 20_000
 	defaultHandshakes = 200
 	shortHandshakes   = 20
@@ -38,6 +44,13 @@ const (
 	bulkStreams       = 4         // the multi-stream bulk run
 	runTimeout        = 5 * time.Minute
 )
+
+// bimodalRatio is the max/min ratio of one cell's rounds above which the
+// table notes that the rounds fall into two modes (issue 11 item 6: "say
+// when runs are bimodal and how often"). 1.25 is well above the few-percent
+// spread of a quiet machine and below the 11.7 vs 15.7 Gbit/s split the
+// issue reports.
+const bimodalRatio = 1.25
 
 // client opens byte streams to the transport's server.
 type client interface {
@@ -52,16 +65,35 @@ type stream interface {
 	Close() error
 }
 
+// dialer sets up one client (a full handshake, or a resumed one).
+type dialer func(ctx context.Context) (client, error)
+
+// server is a started contender.
+type server struct {
+	// dial performs a full handshake (kcp: none) and returns a client.
+	dial dialer
+	// resume performs a resumed handshake with a server this client has
+	// completed a full handshake with; nil when the transport offers no
+	// resumption here (the column prints "–"). See resumeSTT.
+	resume dialer
+	// stop stops the server and any client node.
+	stop func()
+}
+
 // transport is one contender.
 type transport struct {
 	name string
-	note string
-	// start starts the server and returns a dial function and a stop.
-	start func() (dial func(ctx context.Context) (client, error), stop func(), err error)
-	// noHandshake marks transports without a handshake (kcp).
+	// note says what the transport is and how it writes; detail, when set,
+	// adds what a run measured about it (e.g. offloads in effect).
+	note   string
+	detail func() string
+	// start starts the server. Unused for raw transports.
+	start func() (server, error)
+	// noHandshake marks transports without a handshake (kcp, raw UDP).
 	noHandshake bool
-	// raw is set for raw UDP, which runs its own workloads.
-	raw bool
+	// raw is set for the raw UDP rows, which run their own workloads.
+	raw    bool
+	rawGSO bool // raw UDP with GSO/GRO (package batch) rather than one datagram per syscall
 }
 
 // sample collects one metric over rounds.
@@ -78,9 +110,11 @@ func (s sample) stats() (med, lo, hi float64, ok bool) {
 
 // results holds every metric of one transport.
 type results struct {
-	bulk1, cpu, bulk4, msgs, hs, p50, p99 sample
-	loss                                  sample // raw UDP: percent lost in bulk
-	err                                   error
+	bulk1, cpu, bulk4, msgs, hs, resumed, p50, p99 sample
+	// Raw UDP: percent of the bytes sent that did not arrive, per run of
+	// bulk1, bulk4 and msgs.
+	loss1, loss4, lossMsgs sample
+	err                    error
 }
 
 func main() {
@@ -90,20 +124,40 @@ func main() {
 	messages := flag.Int("messages", defaultMessages, "64-byte messages per run")
 	handshakes := flag.Int("handshakes", defaultHandshakes, "handshakes per run")
 	rtt := flag.Int("rtt", defaultRTT, "round trips per run")
-	only := flag.String("only", "", "comma-separated transports to run (default all)")
+	var names []string
+	for _, t := range transports() {
+		names = append(names, fmt.Sprintf("%q", t.name))
+	}
+	only := flag.String("only", "", "comma-separated transports to run (default all): "+strings.Join(names, ", "))
 	flag.Parse()
 	if *short {
 		*size, *rounds, *messages, *handshakes, *rtt = shortSize, 1, shortMessages, shortHandshakes, shortRTT
 	}
-	ts := transports()
-	if *only != "" {
-		want := strings.Split(*only, ",")
-		ts = slices.DeleteFunc(ts, func(t transport) bool { return !slices.Contains(want, t.name) })
+	ts, err := selectTransports(transports(), *only)
+	if err == nil {
+		err = run(os.Stdout, ts, *size, *rounds, *messages, *handshakes, *rtt)
 	}
-	if err := run(os.Stdout, ts, *size, *rounds, *messages, *handshakes, *rtt); err != nil {
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "compare:", err)
 		os.Exit(1)
 	}
+}
+
+// selectTransports keeps the transports named in only, a comma-separated
+// list. Names may themselves contain commas ("raw UDP, one datagram per
+// syscall"), so a name is selected when it appears in only between commas
+// (or at either end). An empty only selects all; a selection of none is an
+// error.
+func selectTransports(ts []transport, only string) ([]transport, error) {
+	if only == "" {
+		return ts, nil
+	}
+	list := "," + only + ","
+	ts = slices.DeleteFunc(slices.Clone(ts), func(t transport) bool { return !strings.Contains(list, ","+t.name+",") })
+	if len(ts) == 0 {
+		return nil, fmt.Errorf("-only %q names no transport (see -help for the names)", only)
+	}
+	return ts, nil
 }
 
 type params struct {
@@ -113,18 +167,25 @@ type params struct {
 }
 
 func run(w io.Writer, ts []transport, size int64, rounds, messages, handshakes, rtt int) error {
-	p := params{size: size, messages: messages, handshakes: handshakes, rtt: rtt}
-	type live struct {
-		dial func(ctx context.Context) (client, error)
-		stop func()
+	if size < bulkStreams*copyBuf || rounds < 1 || messages < 1 || handshakes < 1 || rtt < 1 {
+		return fmt.Errorf("need -size ≥ %d and -rounds, -messages, -handshakes, -rtt ≥ 1", bulkStreams*copyBuf)
 	}
-	servers := make([]live, len(ts))
+	p := params{size: size, messages: messages, handshakes: handshakes, rtt: rtt}
+	load0 := loadAverage()
+	servers := make([]server, len(ts))
 	for i, t := range ts {
-		dial, stop, err := t.start()
+		if t.raw {
+			servers[i] = server{stop: func() {}}
+			continue
+		}
+		s, err := t.start()
 		if err != nil {
+			for _, s := range servers[:i] {
+				s.stop()
+			}
 			return fmt.Errorf("%s: start: %w", t.name, err)
 		}
-		servers[i] = live{dial, stop}
+		servers[i] = s
 	}
 	defer func() {
 		for _, s := range servers {
@@ -141,9 +202,9 @@ func run(w io.Writer, ts []transport, size int64, rounds, messages, handshakes, 
 			ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 			var err error
 			if t.raw {
-				err = runRaw(ctx, p, &res[i])
+				err = runRaw(ctx, t.rawGSO, p, &res[i])
 			} else {
-				err = runOne(ctx, t, servers[i].dial, p, &res[i])
+				err = runOne(ctx, t, servers[i], p, &res[i])
 			}
 			cancel()
 			if err != nil {
@@ -151,13 +212,13 @@ func run(w io.Writer, ts []transport, size int64, rounds, messages, handshakes, 
 			}
 		}
 	}
-	printTable(w, ts, res, p, rounds)
+	printTable(w, ts, res, p, rounds, load0, loadAverage())
 	return nil
 }
 
 // runOne runs every workload once on t and appends to res.
-func runOne(ctx context.Context, t transport, dial func(context.Context) (client, error), p params, res *results) error {
-	cl, err := dial(ctx)
+func runOne(ctx context.Context, t transport, srv server, p params, res *results) error {
+	cl, err := srv.dial(ctx)
 	if err != nil {
 		return fmt.Errorf("dial: %w", err)
 	}
@@ -196,21 +257,39 @@ func runOne(ctx context.Context, t transport, dial func(context.Context) (client
 	res.p99 = append(res.p99, us(pct(rtts, 0.99)))
 
 	if !t.noHandshake {
-		// Only the dial (handshake) is timed; closing is not part of set-up
-		// and some stacks drain on close.
-		var total time.Duration
-		for range p.handshakes {
-			t0 := time.Now()
-			c, err := dial(ctx)
-			total += time.Since(t0)
-			if err != nil {
-				return fmt.Errorf("handshake: %w", err)
-			}
-			c.close()
+		rate, err := dialRate(ctx, srv.dial, p.handshakes)
+		if err != nil {
+			return fmt.Errorf("handshake: %w", err)
 		}
-		res.hs = append(res.hs, float64(p.handshakes)/total.Seconds())
+		res.hs = append(res.hs, rate)
+	}
+	if srv.resume != nil {
+		// The client above completed full handshakes with this server, so
+		// a resuming client has what it needs to resume.
+		rate, err := dialRate(ctx, srv.resume, p.handshakes)
+		if err != nil {
+			return fmt.Errorf("resumed handshake: %w", err)
+		}
+		res.resumed = append(res.resumed, rate)
 	}
 	return nil
+}
+
+// dialRate dials n times one after another and returns dials per second.
+// Only the dial (handshake) is timed; closing is not part of set-up and
+// some stacks drain on close.
+func dialRate(ctx context.Context, dial dialer, n int) (float64, error) {
+	var total time.Duration
+	for range n {
+		t0 := time.Now()
+		c, err := dial(ctx)
+		total += time.Since(t0)
+		if err != nil {
+			return 0, err
+		}
+		c.close()
+	}
+	return float64(n) / total.Seconds(), nil
 }
 
 // Stream modes of the generic server (first byte of a stream, then a
@@ -232,7 +311,9 @@ func writeHeader(w io.Writer, mode byte, n uint64) error {
 }
 
 // serve answers one stream of the generic protocol. msgs, when non-nil,
-// receives modeMessages as whole messages (STT's message API).
+// receives modeMessages as whole messages (STT's message API); otherwise
+// the messages are read as an application reading a byte stream would:
+// 64 bytes at a time through a bufio.Reader.
 func serve(st stream, msgs func(n uint64) error) {
 	defer st.Close()
 	var h [9]byte
@@ -244,24 +325,25 @@ func serve(st stream, msgs func(n uint64) error) {
 		n = n<<8 | uint64(h[1+i])
 	}
 	switch h[0] {
-	case modeBulk, modeMessages:
-		if h[0] == modeMessages && msgs != nil {
+	case modeBulk:
+		buf := make([]byte, copyBuf)
+		if _, err := io.CopyBuffer(io.Discard, io.LimitReader(st, int64(n)), buf); err != nil {
+			return
+		}
+	case modeMessages:
+		if msgs != nil {
 			if msgs(n) != nil {
 				return
 			}
-		} else {
-			total := n
-			if h[0] == modeMessages {
-				total = n * msgLen
-			}
-			buf := make([]byte, copyBuf)
-			if _, err := io.CopyBuffer(io.Discard, io.LimitReader(st, int64(total)), buf); err != nil {
+			break
+		}
+		br := bufio.NewReader(st)
+		var m [msgLen]byte
+		for range n {
+			if _, err := io.ReadFull(br, m[:]); err != nil {
 				return
 			}
 		}
-		st.Write([]byte{1})
-		// Wait for the client's close so the ack is not cut off.
-		st.Read(h[:1])
 	case modeEcho:
 		var b [msgLen]byte
 		for range n {
@@ -273,7 +355,13 @@ func serve(st stream, msgs func(n uint64) error) {
 			}
 		}
 		st.Read(h[:1])
+		return
+	default:
+		return
 	}
+	st.Write([]byte{1})
+	// Wait for the client's close so the ack is not cut off.
+	st.Read(h[:1])
 }
 
 // bulk sends size bytes split over k streams at once.
@@ -327,6 +415,12 @@ type messageSender interface {
 	SendMessage(ctx context.Context, msg []byte) error
 }
 
+// messages sends n 64-byte messages on one stream and waits for the
+// server's ack. Streams with a message API (STT) send one message per
+// SendMessage call. Byte streams are written as a real application with a
+// queue of messages would: through a bufio.Writer (4 KiB), flushed when the
+// sender has nothing more queued; here the whole run is queued up front, so
+// the writer flushes when full and once at the end.
 func messages(ctx context.Context, cl client, n int) error {
 	st, err := cl.open(ctx)
 	if err != nil {
@@ -337,16 +431,25 @@ func messages(ctx context.Context, cl client, n int) error {
 		return err
 	}
 	var m [msgLen]byte
-	ms, isMsg := st.(messageSender)
-	bg := context.Background()
-	for i := range n {
-		m[0] = byte(i)
-		if isMsg {
-			err = ms.SendMessage(bg, m[:])
-		} else {
-			_, err = st.Write(m[:])
+	if ms, ok := st.(messageSender); ok {
+		bg := context.Background()
+		for i := range n {
+			m[0] = byte(i)
+			if err := ms.SendMessage(bg, m[:]); err != nil {
+				return err
+			}
 		}
-		if err != nil {
+	} else {
+		bw := bufio.NewWriter(st)
+		for i := range n {
+			m[0] = byte(i)
+			if _, err := bw.Write(m[:]); err != nil {
+				return err
+			}
+			// A real sender flushes here when its queue is empty; this
+			// one's queue empties only after the last message.
+		}
+		if err := bw.Flush(); err != nil {
 			return err
 		}
 	}
@@ -393,35 +496,99 @@ func pct(d []time.Duration, q float64) time.Duration {
 	return s[min(max(i, 0), len(s)-1)]
 }
 
-func printTable(w io.Writer, ts []transport, res []results, p params, rounds int) {
-	fmt.Fprintf(w, "## Loopback comparison (%s)\n\n", time.Now().UTC().Format("2006-01-02"))
+// column is one metric of the table.
+type column struct {
+	head   string // header cell
+	name   string // the metric in notes
+	format string // value format
+	get    func(*results) sample
+	loss   func(*results) sample // raw UDP: percent lost, shown in the cell
+}
+
+var columns = []column{
+	{"bulk 1 stream Gbit/s", "bulk 1 stream", "%.2f", func(r *results) sample { return r.bulk1 }, func(r *results) sample { return r.loss1 }},
+	{"CPU-s/GiB (both ends)", "CPU-s/GiB", "%.2f", func(r *results) sample { return r.cpu }, nil},
+	{"bulk 4 streams Gbit/s", "bulk 4 streams", "%.2f", func(r *results) sample { return r.bulk4 }, func(r *results) sample { return r.loss4 }},
+	{"64 B msgs/s", "64 B msgs/s", "%.0f", func(r *results) sample { return r.msgs }, func(r *results) sample { return r.lossMsgs }},
+	{"handshakes/s", "handshakes/s", "%.0f", func(r *results) sample { return r.hs }, nil},
+	{"resumed handshakes/s", "resumed handshakes/s", "%.0f", func(r *results) sample { return r.resumed }, nil},
+	{"RTT p50 µs", "RTT p50", "%.0f", func(r *results) sample { return r.p50 }, nil},
+	{"RTT p99 µs", "RTT p99", "%.0f", func(r *results) sample { return r.p99 }, nil},
+}
+
+func printTable(w io.Writer, ts []transport, res []results, p params, rounds int, load0, load1 string) {
+	fmt.Fprintf(w, "## Loopback comparison (%s)\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintln(w, machine())
-	fmt.Fprintf(w, "\nBulk %s per run (4 streams: %s each), %d × %d B messages, %d handshakes, %d RTT probes; %d interleaved round(s); median (min–max).\n\n",
+	fmt.Fprintf(w, "Load average (1, 5, 15 min) at start %s, at end %s.\n", load0, load1)
+	fmt.Fprintf(w, "\nBulk %s per run (4 streams: %s each), %d × %d B messages, %d handshakes, %d RTT probes; %d interleaved round(s)",
 		size(p.size), size(p.size/bulkStreams), p.messages, msgLen, p.handshakes, p.rtt, rounds)
-	fmt.Fprintln(w, "| transport | bulk 1 stream Gbit/s | CPU-s/GiB (both ends) | bulk 4 streams Gbit/s | 64 B msgs/s | handshakes/s | RTT p50 µs | RTT p99 µs |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
+	if rounds > 1 {
+		fmt.Fprint(w, "; median (min–max)")
+	}
+	fmt.Fprint(w, ".\n\n| transport |")
+	for _, c := range columns {
+		fmt.Fprintf(w, " %s |", c.head)
+	}
+	fmt.Fprint(w, "\n|---|")
+	for range columns {
+		fmt.Fprint(w, "---|")
+	}
+	fmt.Fprintln(w)
 	for i, t := range ts {
-		r := res[i]
+		r := &res[i]
+		fmt.Fprintf(w, "| %s |", t.name)
 		if r.err != nil {
-			fmt.Fprintf(w, "| %s | error: %s | | | | | | |\n", t.name, strings.ReplaceAll(r.err.Error(), "|", "/"))
+			fmt.Fprintf(w, " error: %s |%s\n", strings.ReplaceAll(r.err.Error(), "|", "/"), strings.Repeat(" |", len(columns)-1))
 			continue
 		}
-		bulk1 := cell(r.bulk1, "%.2f")
-		if len(r.loss) > 0 {
-			m, _, _, _ := r.loss.stats()
-			bulk1 += fmt.Sprintf(" (%.1f%% lost)", max(m, 0))
+		for _, c := range columns {
+			v := cell(c.get(r), c.format)
+			if c.loss != nil {
+				if l := c.loss(r); len(l) > 0 {
+					v += ", lost " + cell(l, "%.1f%%")
+				}
+			}
+			fmt.Fprintf(w, " %s |", v)
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", t.name, bulk1, cell(r.cpu, "%.2f"), cell(r.bulk4, "%.2f"),
-			cell(r.msgs, "%.0f"), cell(r.hs, "%.0f"), cell(r.p50, "%.0f"), cell(r.p99, "%.0f"))
+		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w)
 	for _, t := range ts {
-		if t.note != "" {
-			fmt.Fprintf(w, "- %s: %s\n", t.name, t.note)
+		note := t.note
+		if t.detail != nil {
+			if d := t.detail(); d != "" {
+				note += "; " + d
+			}
 		}
+		fmt.Fprintf(w, "- %s: %s\n", t.name, note)
+	}
+	var bimodal []string
+	for i, t := range ts {
+		if res[i].err != nil {
+			continue
+		}
+		var cells []string
+		for _, c := range columns {
+			if lo, hi, ok := modes(c.get(&res[i])); ok {
+				cells = append(cells, c.name+" "+describeModes(lo, hi, c.format))
+			}
+		}
+		if len(cells) > 0 {
+			bimodal = append(bimodal, t.name+": "+strings.Join(cells, "; "))
+		}
+	}
+	if len(bimodal) > 0 {
+		fmt.Fprintf(w, "\nBimodal cells (max/min > %.2f; rounds split at the widest gap):\n\n", bimodalRatio)
+		for _, b := range bimodal {
+			fmt.Fprintf(w, "- %s\n", b)
+		}
+	} else if rounds > 1 {
+		fmt.Fprintf(w, "\nNo cell is bimodal (max/min ≤ %.2f in every cell).\n", bimodalRatio)
 	}
 }
 
+// cell formats a sample as its value (one round) or median (min–max), or
+// "–" when the metric was not measured.
 func cell(s sample, f string) string {
 	m, lo, hi, ok := s.stats()
 	if !ok {
@@ -431,6 +598,41 @@ func cell(s sample, f string) string {
 		return fmt.Sprintf(f, m)
 	}
 	return fmt.Sprintf(f+" ("+f+"–"+f+")", m, lo, hi)
+}
+
+// modes splits s into a lower and an upper mode when its rounds are
+// bimodal: at least two rounds, all positive, and max/min above
+// bimodalRatio. The split is at the largest ratio between neighbouring
+// sorted values. It reports false otherwise.
+func modes(s sample) (lo, hi sample, ok bool) {
+	if len(s) < 2 {
+		return nil, nil, false
+	}
+	c := slices.Clone(s)
+	slices.Sort(c)
+	if c[0] <= 0 || c[len(c)-1]/c[0] <= bimodalRatio {
+		return nil, nil, false
+	}
+	cut, widest := 1, 0.0
+	for i := 1; i < len(c); i++ {
+		if g := c[i] / c[i-1]; g > widest {
+			cut, widest = i, g
+		}
+	}
+	return c[:cut], c[cut:], true
+}
+
+// describeModes says how many rounds fell in each mode and where.
+func describeModes(lo, hi sample, f string) string {
+	n := len(lo) + len(hi)
+	span := func(s sample) string {
+		a, b := fmt.Sprintf(f, s[0]), fmt.Sprintf(f, s[len(s)-1])
+		if a == b {
+			return a
+		}
+		return a + "–" + b
+	}
+	return fmt.Sprintf("%d of %d rounds at %s, %d at %s", len(lo), n, span(lo), len(hi), span(hi))
 }
 
 func size(n int64) string {
@@ -459,4 +661,18 @@ func machine() string {
 	}
 	return fmt.Sprintf("Machine: %s, %d cores (GOMAXPROCS %d), Linux %s, %s, %s/%s; STT %s.",
 		model, runtime.NumCPU(), runtime.GOMAXPROCS(0), kernel, runtime.Version(), runtime.GOOS, runtime.GOARCH, sttInfo)
+}
+
+// loadAverage returns the 1, 5 and 15 minute load averages from
+// /proc/loadavg, so a table measured on a busy machine says so.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], ", ")
 }

@@ -24,17 +24,27 @@ import (
 // sttInfo describes STT's chosen suite and offloads for the machine line.
 var sttInfo = "not run"
 
+// How the byte-stream transports carry the 64-byte message workload (see
+// messages and serve); said in each of their notes.
+const byteStreamMsgs = "64 B messages written through a bufio.Writer (4 KiB) flushed when the sender has nothing more queued, read through a bufio.Reader"
+
 func transports() []transport {
 	return []transport{
-		{name: "STT", start: startSTT, note: "hybrid X25519+ML-KEM-768 handshake; streams multiplexed on one session; messages via SendMessage"},
-		{name: "quic-go v0.65", start: startQUIC, note: "TLS 1.3 (AES-128-GCM), streams multiplexed on one connection"},
-		{name: "TLS 1.3/TCP", start: startTLS, note: "crypto/tls over loopback TCP, one connection per stream"},
-		{name: "kcp-go v5 AES", start: func() (func(context.Context) (client, error), func(), error) { return startKCP(true) }, noHandshake: true,
-			note: "kcp-go with AES block crypt (no authentication), no FEC, one session per stream, no handshake"},
-		{name: "kcp-go v5 none", start: func() (func(context.Context) (client, error), func(), error) { return startKCP(false) }, noHandshake: true,
-			note: "kcp-go without crypto, no FEC, one session per stream, no handshake"},
-		{name: "raw UDP", start: func() (func(context.Context) (client, error), func(), error) { return nil, func() {}, nil }, raw: true, noHandshake: true,
-			note: "plain sendto/recvfrom, no crypto, no reliability, no congestion control: goodput at the receiver, loss shown; 4 streams = 4 sockets"},
+		{name: "STT", start: startSTT,
+			note: "hybrid X25519+ML-KEM-768 handshake; streams multiplexed on one session; bulk: 256 KiB Stream.Write calls; 64 B messages: one SendMessage per message, one ReceiveMessage per message"},
+		{name: "quic-go v0.65", start: startQUIC,
+			note: "TLS 1.3 (AES-128-GCM), streams multiplexed on one connection; bulk: 256 KiB Stream.Write calls; " + byteStreamMsgs},
+		{name: "TLS 1.3/TCP", start: startTLS,
+			note: "crypto/tls over loopback TCP (kernel TSO/GRO), one connection per stream; bulk: 256 KiB tls.Conn.Write calls; " + byteStreamMsgs},
+		{name: "kcp-go v5 AES", start: func() (server, error) { return startKCP(true) }, noHandshake: true,
+			note: "kcp-go with AES block crypt (no authentication), no FEC, one session per stream, no handshake; " + byteStreamMsgs},
+		{name: "kcp-go v5 none", start: func() (server, error) { return startKCP(false) }, noHandshake: true,
+			note: "kcp-go without crypto, no FEC, one session per stream, no handshake; " + byteStreamMsgs},
+		{name: "raw UDP, one datagram per syscall", raw: true, noHandshake: true,
+			note: "no crypto, no reliability, no congestion control: 1452 B datagrams (64 B for messages), one sendto per datagram (net.UDPConn.Write) and one recvfrom per datagram; goodput at the receiver, loss shown; 4 streams = 4 socket pairs, a reader goroutine per receiving socket"},
+		{name: "raw UDP + GSO/GRO", raw: true, rawGSO: true, noHandshake: true, detail: rawGSODetail,
+			note: "the ceiling of any UDP transport on this host: no crypto, no reliability, no congestion control; package batch's sendmmsg with UDP_SEGMENT (GSO super-packets of " +
+				fmt.Sprint(rawRunSegs(rawDatagram)) + " × 1452 B, the most that fit the 65507 B UDP payload limit; " + fmt.Sprint(rawRunSegs(msgLen)) + " × 64 B for messages) and recvmmsg with UDP_GRO (up to 64 trains per call); goodput at the receiver, loss shown; 4 streams = 4 socket pairs, a reader goroutine per receiving socket; RTT not measured (GSO and GRO do not apply to a lone datagram: see the row above)"},
 	}
 }
 
@@ -68,7 +78,16 @@ func seed() []byte {
 	return b
 }
 
-func startSTT() (func(context.Context) (client, error), func(), error) {
+// resumeSTT is the hook for the "resumed handshakes/s" column (issue 11
+// item 4). STT's API offers no session resumption yet, so it is nil and
+// the column prints "–". When resumption exists (a Config or Connect
+// option), set it to a function that, given the client node and the
+// server's address, returns a dial that resumes a session with that
+// server; runOne calls it only after cli has completed full handshakes
+// with the server, and times each dial as it does full handshakes.
+var resumeSTT func(cli *stt.Node, addr string) dialer
+
+func startSTT() (server, error) {
 	ctx := context.Background()
 	shared := seed()
 	mk := func() (*stt.Node, error) {
@@ -80,12 +99,12 @@ func startSTT() (func(context.Context) (client, error), func(), error) {
 	}
 	srv, err := mk()
 	if err != nil {
-		return nil, nil, err
+		return server{}, err
 	}
 	cli, err := mk()
 	if err != nil {
 		srv.Stop(ctx)
-		return nil, nil, err
+		return server{}, err
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -130,6 +149,10 @@ func startSTT() (func(context.Context) (client, error), func(), error) {
 		}
 		return sttClient{s}, nil
 	}
+	var resume dialer
+	if resumeSTT != nil {
+		resume = resumeSTT(cli, addr)
+	}
 	stop := func() {
 		sctx2, c := context.WithTimeout(ctx, 10*time.Second)
 		defer c()
@@ -138,7 +161,7 @@ func startSTT() (func(context.Context) (client, error), func(), error) {
 		srv.Stop(sctx2)
 		wg.Wait()
 	}
-	return dial, stop, nil
+	return server{dial: dial, resume: resume, stop: stop}, nil
 }
 
 func onOff(b bool) string {
@@ -202,14 +225,14 @@ func quicConfig() *quic.Config {
 	}
 }
 
-func startQUIC() (func(context.Context) (client, error), func(), error) {
+func startQUIC() (server, error) {
 	tc, err := serverTLS()
 	if err != nil {
-		return nil, nil, err
+		return server{}, err
 	}
 	ln, err := quic.ListenAddr("127.0.0.1:0", tc, quicConfig())
 	if err != nil {
-		return nil, nil, err
+		return server{}, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
@@ -237,7 +260,7 @@ func startQUIC() (func(context.Context) (client, error), func(), error) {
 		}
 		return quicClient{c}, nil
 	}
-	return dial, func() { cancel(); ln.Close() }, nil
+	return server{dial: dial, stop: func() { cancel(); ln.Close() }}, nil
 }
 
 // ---- TLS 1.3 over TCP (one connection per stream) ----
@@ -249,14 +272,14 @@ type connClient struct {
 func (c connClient) open(ctx context.Context) (stream, error) { return c.dial(ctx) }
 func (c connClient) close()                                   {}
 
-func startTLS() (func(context.Context) (client, error), func(), error) {
+func startTLS() (server, error) {
 	tc, err := serverTLS()
 	if err != nil {
-		return nil, nil, err
+		return server{}, err
 	}
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", tc)
 	if err != nil {
-		return nil, nil, err
+		return server{}, err
 	}
 	go func() {
 		for {
@@ -285,7 +308,7 @@ func startTLS() (func(context.Context) (client, error), func(), error) {
 		c.Close()
 		return connClient{dial: d}, nil
 	}
-	return dial, func() { ln.Close() }, nil
+	return server{dial: dial, stop: func() { ln.Close() }}, nil
 }
 
 // ---- kcp-go (one session per stream) ----
@@ -301,7 +324,7 @@ func tuneKCP(s *kcp.UDPSession) {
 	s.SetWriteBuffer(4 << 20)
 }
 
-func startKCP(aes bool) (func(context.Context) (client, error), func(), error) {
+func startKCP(aes bool) (server, error) {
 	block := func() (kcp.BlockCrypt, error) {
 		if !aes {
 			return nil, nil
@@ -314,11 +337,11 @@ func startKCP(aes bool) (func(context.Context) (client, error), func(), error) {
 	}
 	b, err := block()
 	if err != nil {
-		return nil, nil, err
+		return server{}, err
 	}
 	ln, err := kcp.ListenWithOptions("127.0.0.1:0", b, 0, 0)
 	if err != nil {
-		return nil, nil, err
+		return server{}, err
 	}
 	ln.SetReadBuffer(4 << 20)
 	ln.SetWriteBuffer(4 << 20)
@@ -349,5 +372,5 @@ func startKCP(aes bool) (func(context.Context) (client, error), func(), error) {
 		return s, nil
 	}
 	dial := func(ctx context.Context) (client, error) { return connClient{dial: d}, nil }
-	return dial, func() { ln.Close() }, nil
+	return server{dial: dial, stop: func() { ln.Close() }}, nil
 }
