@@ -134,9 +134,6 @@ func main() {
 			return !slices.ContainsFunc(want, func(w string) bool { return strings.HasPrefix(t.name, strings.TrimSpace(w)) })
 		})
 	}
-	if hasCongestionControl() && !slices.ContainsFunc(sttVariants, func(v sttVariant) bool { return v.cc == "bbr" }) {
-		fmt.Fprintln(os.Stderr, `wan: stt.Config.CongestionControl exists: add {"STT (BBR)", "bbr"} to sttVariants`)
-	}
 	if err := run(os.Stdout, ts, grid, sharedConds, strings.Split(*shared, ","), p); err != nil {
 		fail(err)
 	}

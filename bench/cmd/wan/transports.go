@@ -14,7 +14,6 @@ import (
 	"math/big"
 	"net"
 	"net/netip"
-	"reflect"
 	"sync"
 	"time"
 
@@ -25,36 +24,12 @@ import (
 // sttVariant is STT with one congestion controller.
 type sttVariant struct {
 	name string // the table's label
-	cc   string // stt.Config.CongestionControl; "cubic" is today's only controller
+	cc   string // stt.Config.CongestionControl
 }
 
-// sttVariants are the STT rows of every table. Hook for the BBR branch:
-// once stt.Config.CongestionControl exists, add {"STT (BBR)", "bbr"} here;
-// nothing else needs to change (setCongestionControl sets the field).
-var sttVariants = []sttVariant{{name: "STT (CUBIC)", cc: "cubic"}}
-
-// setCongestionControl sets cfg.CongestionControl to cc when the field
-// exists. Without it STT runs CUBIC, so only "cubic" is accepted.
-func setCongestionControl(cfg *stt.Config, cc string) error {
-	f := reflect.ValueOf(cfg).Elem().FieldByName("CongestionControl")
-	if !f.IsValid() {
-		if cc == "cubic" {
-			return nil
-		}
-		return fmt.Errorf("stt.Config has no CongestionControl field: %q is not available in this build", cc)
-	}
-	if f.Kind() != reflect.String {
-		return fmt.Errorf("stt.Config.CongestionControl is a %s, not a string", f.Type())
-	}
-	f.SetString(cc)
-	return nil
-}
-
-// hasCongestionControl reports whether stt.Config has the field.
-func hasCongestionControl() bool {
-	_, ok := reflect.TypeOf(stt.Config{}).FieldByName("CongestionControl")
-	return ok
-}
+// sttVariants are the STT rows of every table: one per congestion
+// controller (stt.Config.CongestionControl).
+var sttVariants = []sttVariant{{name: "STT (BBR)", cc: "bbr"}, {name: "STT (CUBIC)", cc: "cubic"}}
 
 // transport is one contender: a server in this process and a way to dial
 // it through an emulated path.
@@ -176,9 +151,7 @@ func startSTT(v sttVariant) (server, error) {
 	shared := seed()
 	mk := func() (*stt.Node, error) {
 		cfg := stt.Config{NodeSeed: seed(), SharedSeed: shared, ListenAddr: "127.0.0.1:0"}
-		if err := setCongestionControl(&cfg, v.cc); err != nil {
-			return nil, err
-		}
+		cfg.CongestionControl = v.cc
 		n, err := stt.NewNode(cfg)
 		if err != nil {
 			return nil, err
