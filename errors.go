@@ -82,6 +82,7 @@ const (
 	CodeIdleTimeout    = dataplane.CodeIdleTimeout    // local: nothing heard for the idle timeout
 	CodeNodeStopping   = dataplane.CodeNodeStopping   // the node is shutting down
 	CodeTooManyFrames  = dataplane.CodeTooManyFrames  // a resource limit (gaps, ranges) exceeded
+	CodePacketNumbers  = dataplane.CodePacketNumbers  // the sender's 48-bit packet numbers ran out (it closes first)
 	CodeUnresponsive   = dataplane.CodeUnresponsive   // local: data in flight, no acknowledgement for Config.MaxProbes probe timeouts
 	CodeStatelessReset = dataplane.CodeStatelessReset // the peer no longer holds the session (it restarted): it answered with a stateless reset
 )

@@ -33,6 +33,7 @@ type Config struct {
 	MaxGaps          int           // out-of-order holes per stream; default DefaultMaxGaps
 	MaxMessageSize   int           // SendMessage limit; default DefaultMaxMessageSize
 	IdleTimeout      time.Duration // default DefaultIdleTimeout
+	MaxProbes        int           // consecutive probe timeouts without an acknowledgement, data in flight, before the peer is declared unresponsive; default DefaultMaxProbes; negative disables
 	KeepAlive        time.Duration // default DefaultKeepAlive; negative disables
 	HibernateAfter   time.Duration // quiet time before an idle session releases its hot state (hibernate.go); default DefaultHibernateAfter; negative disables
 	RotateBytes      uint64        // default DefaultRotateBytes
@@ -89,6 +90,11 @@ func (c *Config) withDefaults() *Config {
 	def(&cc.MaxMessageSize, DefaultMaxMessageSize)
 	if cc.IdleTimeout <= 0 {
 		cc.IdleTimeout = DefaultIdleTimeout
+	}
+	if cc.MaxProbes == 0 {
+		cc.MaxProbes = DefaultMaxProbes
+	} else if cc.MaxProbes < 0 {
+		cc.MaxProbes = 0
 	}
 	if cc.KeepAlive == 0 {
 		cc.KeepAlive = DefaultKeepAlive

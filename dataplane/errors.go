@@ -21,6 +21,7 @@ const (
 	CodeIdleTimeout   uint64 = 0x7 // used locally: nothing heard for the idle timeout
 	CodeNodeStopping  uint64 = 0x8 // the node is shutting down
 	CodeTooManyFrames uint64 = 0x9 // resource limit (gaps, ranges) exceeded
+	CodePacketNumbers uint64 = 0xC // the sender's packet numbers are exhausted (it closes before 2^48-1)
 	// Local codes: a session ends with them without a CLOSE frame, so they
 	// never appear on the wire.
 	CodeUnresponsive   uint64 = 0xA // data in flight and nothing acknowledged for Config.MaxProbes probe timeouts

@@ -105,6 +105,7 @@ type loop struct {
 	now      monotime.Time // clock read once per wake-up
 
 	// Scratch shared by the loop's sessions (used only on this goroutine).
+	pkt       packet // the packet being built
 	frame     wire.Frame
 	ackRanges [wire.MaxAckRanges + 1]recovery.AckRange
 }
@@ -301,89 +302,33 @@ func (l *loop) drainCmds(now monotime.Time) {
 	}
 }
 
+// exec runs one command: one method per op (commands.go).
 func (l *loop) exec(now monotime.Time, c *cmd) {
 	switch c.op {
 	case opInstall:
-		s := c.sess
-		if _, taken := l.sessions[s.id]; taken {
-			c.reply <- ErrSessionExists
-			return
-		}
-		l.sessions[s.id] = s
-		l.e.stats.sessions.Add(1)
-		s.lastRecv, s.lastSend = now, now
-		s.keyStart, s.installedAt = now, now
-		if !s.initiator {
-			s.hot.pend |= ctrlFinal
-			s.markDirty()
-		}
-		s.rearm(now)
-		c.reply <- nil
+		l.execInstall(now, c.sess, c.reply)
 	case opRemove:
-		if s := l.sessions[c.id]; s != nil {
-			s.closeLocal(now, CodeNoError, "handshake abandoned")
-		}
+		l.execRemove(now, c.id)
 	case opStreamOpen:
-		st := c.stream
-		s := st.sess
-		if s.State() == StateClosed || st.removed || !s.wake(now) {
-			return
-		}
-		s.registerLocal(st)
-		// Announce the stream at once (MAX_STREAM_DATA with our initial
-		// credit), so the peer's AcceptStream returns before we write:
-		// protocols where the accepting side speaks first work. Usually it
-		// rides in the same packet as the first DATA.
-		if !st.announced {
-			st.pendWindow = true
-			s.queueStreamCtl(st)
-		}
+		execStreamOpen(now, c.stream)
 	case opStreamWake:
 		l.streamWake(now, c.stream)
 	case opStreamReset:
-		st := c.stream
-		if st.sess.State() == StateClosed || st.removed || !st.sess.wake(now) {
-			return
-		}
-		st.sess.resetStream(st, c.code)
-		st.sess.checkStreamDone(st)
+		execStreamReset(now, c.stream, c.code)
 	case opStreamStop:
-		st := c.stream
-		if st.sess.State() == StateClosed || st.removed || !st.sess.wake(now) {
-			return
-		}
-		if !st.finSeen { // the peer's final size known: nothing to stop
-			st.stopCode = c.code
-			st.pendStop = true
-			st.sess.queueStreamCtl(st)
-		}
-		st.sess.checkStreamDone(st)
+		execStreamStop(now, c.stream, c.code)
 	case opSessionDrain:
-		if c.sess.wake(now) {
+		if c.sess.ready(now) {
 			c.sess.startDrain(now)
 		}
 	case opSessionClose:
 		c.sess.closeLocal(now, c.code, c.reason)
 	case opSendRaw:
-		buf := l.txSlot(c.addr)
-		n := copy(buf, c.pkt)
-		l.txCommit(n)
+		l.execSendRaw(c.pkt, c.addr)
 	case opCustomFrame:
-		s := c.sess
-		if s.State() >= StateClosing || !s.wake(now) {
-			s.framesQueued.Add(-1)
-			return
-		}
-		s.hot.frames = append(s.hot.frames, wire.CustomFrame{Type: wire.FrameType(c.code), Payload: c.pkt})
-		s.markDirty()
+		execCustomFrame(now, c.sess, byte(c.code), c.pkt)
 	case opHandoff:
-		id, _ := wire.PeekSessionID(c.pkt)
-		if s := l.sessions[id]; s != nil {
-			s.onPacket(now, c.pkt, c.addr)
-		} else {
-			l.e.stats.dropUnknownSession.Add(1)
-		}
-		l.e.handoffPool.Put(c.pkt[:cap(c.pkt)])
+		l.execHandoff(now, c.pkt, c.addr)
 	}
 }
 

@@ -57,6 +57,13 @@ const (
 	// DefaultIdleTimeout closes a session that has heard nothing
 	// authenticated for this long (issue 4: 30 s).
 	DefaultIdleTimeout = 30 * time.Second
+	// DefaultMaxProbes is how many consecutive probe timeouts (PTO, RFC
+	// 9002 §6.2, doubling each time) without any acknowledgement, while
+	// data is in flight, declare the peer unresponsive. 7 is ~3.4 s on
+	// loopback (PTO ≈ 27 ms × (2^7 − 1)) and ~20-40 s at 100 ms RTT, the
+	// order of the idle timeout; the chance that 7 probe pairs and their
+	// acknowledgements are all lost at 30% random loss is ~10^-4.
+	DefaultMaxProbes = 7
 	// DefaultKeepAlive is how often an otherwise idle session sends a PING
 	// (issue 4: 10 s).
 	DefaultKeepAlive = 10 * time.Second
@@ -78,6 +85,15 @@ const (
 	// update path is always exercised (issue 4: after ~100 packets).
 	FirstRotationPackets = 100
 
+	// minPathPayload is the smallest payload worth sending on an
+	// unvalidated path when the amplification budget is nearly spent: room
+	// for PATH_CHALLENGE and PATH_RESPONSE (10 bytes each) and an ACK.
+	minPathPayload = 32
+	// pnExhaustMargin: a session closes when its next packet number comes
+	// this close to wire.MaxPacketNumber, leaving room for the CLOSE and
+	// its repetitions (2^48 packets are ~9 years at a million per second;
+	// the rule exists so that a number can never repeat under one key).
+	pnExhaustMargin = 16
 	// maxAckDelay is the delay we promise the peer before acknowledging
 	// (RFC 9000 default 25 ms).
 	maxAckDelay = 25 * time.Millisecond

@@ -15,6 +15,8 @@ package dataplane
 //     flushes them with sendmmsg + UDP GSO
 
 import (
+	"net/netip"
+
 	"github.com/stt-go/stt/dataplane/recovery"
 	"github.com/stt-go/stt/internal/monotime"
 	"github.com/stt-go/stt/wire"
@@ -59,10 +61,17 @@ func (s *Session) flush(now monotime.Time) {
 			s.hot.pendingAck = false
 			break
 		}
-		if !s.pathValid && s.pathSent >= 3*s.pathRecv {
-			break // amplification limit on an unvalidated path
+		room := maxPayload
+		if !s.pathValid {
+			// Amplification limit on an unvalidated path (RFC 9000 §8.1):
+			// this packet, whole, must fit within 3x what the address sent
+			// us, so its payload is cut to the budget left.
+			budget := int(min(3*s.pathRecv-min(s.pathSent, 3*s.pathRecv), uint64(maxPayload)+wire.HeaderLen+stcOverhead))
+			if room = budget - wire.HeaderLen - stcOverhead; room < minPathPayload {
+				break
+			}
 		}
-		if !s.buildPacket(now, maxPayload, wantAck, work) {
+		if !s.buildPacket(now, room, wantAck, work) {
 			break
 		}
 	}
@@ -141,55 +150,60 @@ func (s *Session) canSendEliciting(now monotime.Time) bool {
 	return false
 }
 
-// buildPacket assembles, seals and queues one packet. It reports false if
-// nothing was put in it.
-func (s *Session) buildPacket(now monotime.Time, maxPayload int, wantAck, work bool) bool {
-	pn := s.nextPN
-	if pn == s.skipPN {
-		s.hot.sent.Skip(pn)
-		pn++
-		s.skipPN = pn + 1 + uint64(randUint32()%(2*pnSkipInterval))
-	}
-	s.curPN = pn
-	buf := s.loop.txSlot(s.peer)
-	b := buf[:wire.HeaderLen]
-	limit := wire.HeaderLen + maxPayload
-	var sp recovery.SentPacket
-	ackEliciting := false
+// packet is the packet being assembled: its bytes in a loop tx slot
+// (header headroom first), the payload limit, and the record loss recovery
+// keeps. One per loop, reused (no allocation).
+type packet struct {
+	b     []byte
+	limit int                 // len(b) may grow to limit
+	sp    recovery.SentPacket // what it carries, for acknowledgement and loss
+	el    bool                // carries an ack-eliciting frame
+}
 
+// start points p at a fresh tx slot to addr with room for maxPayload.
+func (p *packet) start(l *loop, addr netip.AddrPort, maxPayload int) {
+	p.b = l.txSlot(addr)[:wire.HeaderLen]
+	p.limit = wire.HeaderLen + maxPayload
+	p.sp = recovery.SentPacket{}
+	p.el = false
+}
+
+// add appends f if it fits, reporting whether it did.
+func (p *packet) add(f *wire.Frame) bool {
+	if len(p.b)+f.Len() > p.limit {
+		return false
+	}
+	p.b = f.AppendTo(p.b)
+	return true
+}
+
+// empty reports whether nothing but the header was written.
+func (p *packet) empty() bool { return len(p.b) == wire.HeaderLen }
+
+// buildPacket assembles, seals and queues one packet: an ACK when wanted,
+// then (work) control frames and stream data. It reports false if nothing
+// went into it.
+func (s *Session) buildPacket(now monotime.Time, maxPayload int, wantAck, work bool) bool {
+	pn, ok := s.packetNumber(now)
+	if !ok {
+		return false
+	}
+	p := &s.loop.pkt
+	p.start(s.loop, s.peer, maxPayload)
 	if wantAck || s.ackOwed() {
-		ranges := &s.loop.ackRanges
-		n, delay := s.hot.rx.FillAck(now, ranges[:])
-		if n > 0 {
-			f := &s.loop.frame
-			af := &f.Ack
-			af.Delay = uint64(delay.Microseconds())
-			for i := 0; i < n; i++ {
-				af.Ranges[i] = wire.AckRange{Smallest: ranges[i].Smallest, Largest: ranges[i].Largest}
-			}
-			af.N = n
-			f.Type, f.Sub = wire.FrameControl, wire.ControlAck
-			if len(b)+f.Len() <= limit {
-				b = f.AppendTo(b)
-				s.hot.rx.OnAckSent()
-			}
-		}
-		s.hot.pendingAck = false
+		s.appendAck(now, p)
 	}
 	if work {
-		b, ackEliciting = s.appendControl(now, b, limit, &sp)
-		var dataEl bool
-		b, dataEl = s.appendStreamData(b, limit, &sp)
-		ackEliciting = ackEliciting || dataEl
+		s.appendControl(p)
+		s.appendStreamData(p)
 	}
-	if len(b) == wire.HeaderLen {
-		s.nextPN = pn
+	if p.empty() {
 		return false
 	}
 	s.nextPN = pn + 1
 	h := wire.Header{Kind: wire.KindTransport, KeyPhase: s.sendPhase, SessionID: s.id, PacketNumber: pn}
-	h.PutTo(b)
-	pkt := s.hot.sendKey.Seal(b, wire.HeaderLen, pn)
+	h.PutTo(p.b)
+	pkt := s.hot.sendKey.Seal(p.b, wire.HeaderLen, pn)
 	s.loop.txCommit(len(pkt))
 	s.keyPackets++
 	s.keyBytes += uint64(len(pkt))
@@ -201,112 +215,169 @@ func (s *Session) buildPacket(now monotime.Time, maxPayload int, wantAck, work b
 	if s.closingUntil != 0 {
 		return true // CLOSE is not retransmitted: nothing to record
 	}
-	// Every packet is recorded, ACK-only ones too (not in flight), so that
-	// an ACK covering any packet number we did not send is detectable.
-	sp.PN = pn
-	sp.Time = now
-	sp.Size = uint32(len(pkt))
-	sp.AckEliciting = ackEliciting
-	sp.InFlight = ackEliciting
-	if !s.hot.sent.Add(&sp) {
+	return s.recordSent(now, p, pn, len(pkt))
+}
+
+// packetNumber returns the number of the next packet: nextPN, or the one
+// after it when nextPN is the number skipped on purpose (an ACK of a
+// skipped number proves an optimistic peer). Numbers are never reused; a
+// session that comes within pnExhaustMargin of the 48-bit limit closes
+// (false) while it can still send its CLOSE (docs/PROTOCOL.md).
+func (s *Session) packetNumber(now monotime.Time) (uint64, bool) {
+	pn := s.nextPN
+	if pn >= wire.MaxPacketNumber-pnExhaustMargin {
+		if s.closingUntil == 0 {
+			s.closeLocal(now, CodePacketNumbers, "packet numbers exhausted: open a new session")
+			return 0, false
+		}
+		if pn >= wire.MaxPacketNumber {
+			return 0, false // no CLOSE repeat beyond the limit
+		}
+	}
+	if pn == s.skipPN {
+		s.hot.sent.Skip(pn)
+		pn++
+		s.skipPN = pn + 1 + uint64(randUint32()%(2*pnSkipInterval))
+	}
+	return pn, true
+}
+
+// appendAck writes an ACK of what we received, if anything awaits one.
+func (s *Session) appendAck(now monotime.Time, p *packet) {
+	ranges := &s.loop.ackRanges
+	if n, delay := s.hot.rx.FillAck(now, ranges[:]); n > 0 {
+		f := &s.loop.frame
+		af := &f.Ack
+		af.Delay = uint64(delay.Microseconds())
+		for i := 0; i < n; i++ {
+			af.Ranges[i] = wire.AckRange{Smallest: ranges[i].Smallest, Largest: ranges[i].Largest}
+		}
+		af.N = n
+		f.Type, f.Sub = wire.FrameControl, wire.ControlAck
+		if p.add(f) {
+			s.hot.rx.OnAckSent()
+		}
+	}
+	s.hot.pendingAck = false
+}
+
+// recordSent remembers a sent packet for loss recovery and tells
+// congestion control and the pacer about it. Every packet is recorded,
+// ACK-only ones too (not in flight), so that an ACK covering any packet
+// number we did not send is detectable.
+func (s *Session) recordSent(now monotime.Time, p *packet, pn uint64, size int) bool {
+	h := s.hot
+	sp := &p.sp
+	sp.PN, sp.Time, sp.Size = pn, now, uint32(size)
+	sp.AckEliciting, sp.InFlight = p.el, p.el
+	if !h.sent.Add(sp) {
 		// The history is bounded; congestion control keeps far fewer
 		// packets in flight, so this is our bug, not the peer's.
 		s.closeLocal(now, CodeInternal, "BUG: sent-packet history full")
 		return false
 	}
-	if ackEliciting {
-		s.hot.cc.OnPacketSent(now, len(pkt), s.hot.sent.BytesInFlight()-len(pkt))
-		s.hot.pacer.OnSent(len(pkt))
+	if p.el {
+		h.cc.OnPacketSent(now, size, h.sent.BytesInFlight()-size)
+		h.pacer.OnSent(size)
 		s.lastAckEl = now
-		if s.hot.probes > 0 {
-			s.hot.probes--
+		if h.probes > 0 {
+			h.probes--
 		}
 	}
 	return true
 }
 
-// appendControl appends pending control frames.
-func (s *Session) appendControl(now monotime.Time, b []byte, limit int, sp *recovery.SentPacket) ([]byte, bool) {
+// appendControl appends pending control frames: CLOSE alone when closing;
+// otherwise FINAL, credit (MAX_DATA, MAX_STREAMS), path validation, PING,
+// application frames and stream control frames.
+func (s *Session) appendControl(p *packet) {
+	h := s.hot
 	f := &s.loop.frame
-	el := false
-	try := func(bit uint32) bool {
-		if len(b)+f.Len() > limit {
-			return false
-		}
-		b = f.AppendTo(b)
-		sp.Ctrl |= bit
-		s.hot.pend &^= bit
-		el = true
-		return true
-	}
-	if s.hot.pend&ctrlClose != 0 {
+	if h.pend&ctrlClose != 0 {
 		f.Type, f.Sub = wire.FrameControl, wire.ControlClose
 		f.Close = wire.CloseFrame{Code: s.closeCode, Reason: []byte(s.closeReason)}
-		try(ctrlClose)
-		return b, el
+		s.addCtrl(p, ctrlClose)
+		return
 	}
-	if s.hot.pend&ctrlFinal != 0 {
+	if h.pend&ctrlFinal != 0 {
 		f.Type, f.Sub = wire.FrameControl, wire.ControlFinal
 		f.Final = wire.FinalFrame{Status: 0, SessionID: s.id}
-		try(ctrlFinal)
+		s.addCtrl(p, ctrlFinal)
 	}
-	if s.hot.pend&ctrlMaxData != 0 {
+	if h.pend&ctrlMaxData != 0 {
 		f.Type, f.Sub = wire.FrameControl, wire.ControlMaxData
 		f.MaxData = wire.MaxDataFrame{Max: s.recvWin.Limit()}
-		try(ctrlMaxData)
+		s.addCtrl(p, ctrlMaxData)
 	}
-	if s.hot.pend&ctrlMaxStreams != 0 {
+	if h.pend&ctrlMaxStreams != 0 {
 		f.Type, f.Sub = wire.FrameStreamControl, wire.StreamMaxStreams
 		f.MaxStreams = wire.MaxStreamsFrame{Max: s.localMaxStreams}
-		try(ctrlMaxStreams)
+		s.addCtrl(p, ctrlMaxStreams)
 	}
-	if s.hot.pend&ctrlPath != 0 {
-		ok := true
-		if s.hot.pathResp != ([8]byte{}) {
-			f.Type, f.Sub = wire.FrameControl, wire.ControlPathResponse
-			f.PathResponse = wire.PathResponseFrame{Data: s.hot.pathResp}
-			if ok = len(b)+f.Len() <= limit; ok {
-				b = f.AppendTo(b)
-				s.hot.pathResp = [8]byte{}
-			}
-		}
-		if ok && !s.pathValid {
-			f.Type, f.Sub = wire.FrameControl, wire.ControlPathChallenge
-			f.PathChallenge = wire.PathChallengeFrame{Data: s.hot.pathChal}
-			ok = len(b)+f.Len() <= limit
-			if ok {
-				b = f.AppendTo(b)
-			}
-		}
-		if ok {
-			s.hot.pend &^= ctrlPath
-			el = true
-		}
+	if h.pend&ctrlPath != 0 {
+		s.appendPath(p)
 	}
-	if s.hot.pend&ctrlPing != 0 {
+	if h.pend&ctrlPing != 0 {
 		f.Type, f.Sub = wire.FrameControl, wire.ControlPing
-		try(ctrlPing)
+		s.addCtrl(p, ctrlPing)
 	}
-	// Application frames: sent once, never retransmitted (datagrams).
-	for len(s.hot.frames) > 0 {
-		cf := &s.hot.frames[0]
-		if len(b)+cf.Len() > limit {
+	s.appendAppFrames(p)
+	s.appendStreamCtls(p)
+}
+
+// addCtrl appends the control frame in the loop's scratch frame if it fits,
+// recording its ctrl bit in the packet and clearing it from pend.
+func (s *Session) addCtrl(p *packet, bit uint32) {
+	if p.add(&s.loop.frame) {
+		p.sp.Ctrl |= bit
+		s.hot.pend &^= bit
+		p.el = true
+	}
+}
+
+// appendPath appends PATH_RESPONSE (to the peer's challenge) and, on an
+// unvalidated path, our PATH_CHALLENGE; both are re-sent until done.
+func (s *Session) appendPath(p *packet) {
+	h := s.hot
+	f := &s.loop.frame
+	if h.pathResp != ([8]byte{}) {
+		f.Type, f.Sub = wire.FrameControl, wire.ControlPathResponse
+		f.PathResponse = wire.PathResponseFrame{Data: h.pathResp}
+		if !p.add(f) {
+			return
+		}
+		h.pathResp = [8]byte{}
+		p.el = true
+	}
+	if !s.pathValid {
+		f.Type, f.Sub = wire.FrameControl, wire.ControlPathChallenge
+		f.PathChallenge = wire.PathChallengeFrame{Data: h.pathChal}
+		if !p.add(f) {
+			return
+		}
+		p.el = true
+	}
+	h.pend &^= ctrlPath
+}
+
+// appendAppFrames appends queued application frames: sent once, never
+// retransmitted (datagrams).
+func (s *Session) appendAppFrames(p *packet) {
+	h := s.hot
+	for len(h.frames) > 0 {
+		cf := &h.frames[0]
+		if len(p.b)+cf.Len() > p.limit {
 			break
 		}
-		b = cf.AppendTo(b)
-		el = true
-		s.hot.frames[0] = wire.CustomFrame{}
-		s.hot.frames = s.hot.frames[1:]
+		p.b = cf.AppendTo(p.b)
+		p.el = true
+		h.frames[0] = wire.CustomFrame{}
+		h.frames = h.frames[1:]
 		s.framesQueued.Add(-1)
 	}
-	if len(s.hot.frames) == 0 {
-		s.hot.frames = nil
+	if len(h.frames) == 0 {
+		h.frames = nil
 	}
-	b = s.appendStreamCtls(b, limit, sp)
-	if sp.NRanges > 0 {
-		el = true
-	}
-	return b, el
 }
 
 // Stream control frames a packet carried, recorded per stream in
@@ -320,20 +391,22 @@ const (
 
 // appendStreamCtls appends the pending stream control frames of the streams
 // in ctlStreams, each frame on its own if the whole set does not fit, and
-// records what went out in sp. Streams with frames left stay queued.
-func (s *Session) appendStreamCtls(b []byte, limit int, sp *recovery.SentPacket) []byte {
-	kept := s.hot.ctlStreams[:0]
-	for _, st := range s.hot.ctlStreams {
+// records what went out in the packet. Streams with frames left stay queued.
+func (s *Session) appendStreamCtls(p *packet) {
+	h := s.hot
+	kept := h.ctlStreams[:0]
+	for _, st := range h.ctlStreams {
 		if st.removed {
 			st.inCtl = false
 			continue
 		}
-		if sp.NRanges < recovery.MaxStreamRangesPerPacket {
+		if p.sp.NRanges < recovery.MaxStreamRangesPerPacket {
 			var sent uint8
-			b, sent = s.appendStreamCtl(b, limit, st)
+			p.b, sent = s.appendStreamCtl(p.b, p.limit, st)
 			if sent != 0 {
-				sp.Ranges[sp.NRanges] = recovery.StreamRange{StreamID: uint64(st.id), Ctl: sent}
-				sp.NRanges++
+				p.sp.Ranges[p.sp.NRanges] = recovery.StreamRange{StreamID: uint64(st.id), Ctl: sent}
+				p.sp.NRanges++
+				p.el = true
 				st.markAnnounced()
 			}
 		}
@@ -343,9 +416,8 @@ func (s *Session) appendStreamCtls(b []byte, limit int, sp *recovery.SentPacket)
 			st.inCtl = false
 		}
 	}
-	clear(s.hot.ctlStreams[len(kept):])
-	s.hot.ctlStreams = kept
-	return b
+	clear(h.ctlStreams[len(kept):])
+	h.ctlStreams = kept
 }
 
 // appendStreamCtl appends those of st's pending RESET, STOP_SENDING and
@@ -385,15 +457,15 @@ func (s *Session) appendStreamCtl(b []byte, limit int, st *Stream) ([]byte, uint
 }
 
 // appendStreamData fills the rest of the packet with stream data,
-// round-robin across active streams.
-func (s *Session) appendStreamData(b []byte, limit int, sp *recovery.SentPacket) ([]byte, bool) {
-	el := false
-	for len(s.hot.active) > 0 && sp.NRanges < recovery.MaxStreamRangesPerPacket {
-		room := limit - len(b)
+// round-robin across active streams (retransmissions first within each).
+func (s *Session) appendStreamData(p *packet) {
+	h := s.hot
+	for len(h.active) > 0 && p.sp.NRanges < recovery.MaxStreamRangesPerPacket {
+		room := p.limit - len(p.b)
 		if room < 16 {
 			break
 		}
-		st := s.hot.active[0]
+		st := h.active[0]
 		hdrMax := wire.DataFrameOverhead(st.id, wire.MaxStreamOffset-1, room)
 		maxData := room - hdrMax
 		if maxData <= 0 {
@@ -401,7 +473,8 @@ func (s *Session) appendStreamData(b []byte, limit int, sp *recovery.SentPacket)
 		}
 		// Copy data at the position after the largest possible header, then
 		// slide it down behind the real header (one small memmove).
-		dst := b[len(b)+hdrMax : limit]
+		b := p.b
+		dst := b[len(b)+hdrMax : p.limit]
 		// Stream credit and session credit limit new bytes (the send buffer
 		// consumes session credit); retransmissions are free.
 		n, off, fin, _ := st.send.NextFrameWithin(dst, maxData, st.peerMaxData, &s.sendWin)
@@ -412,22 +485,21 @@ func (s *Session) appendStreamData(b []byte, limit int, sp *recovery.SentPacket)
 		start := len(b)
 		b = wire.AppendDataHeader(b, st.id, off, n, fin, false)
 		copy(b[len(b):len(b)+n], b[start+hdrMax:start+hdrMax+n])
-		b = b[:len(b)+n]
-		sp.Ranges[sp.NRanges] = recovery.StreamRange{StreamID: uint64(st.id), Offset: off, Len: uint32(n), Fin: fin}
-		sp.NRanges++
+		p.b = b[:len(b)+n]
+		p.sp.Ranges[p.sp.NRanges] = recovery.StreamRange{StreamID: uint64(st.id), Offset: off, Len: uint32(n), Fin: fin}
+		p.sp.NRanges++
+		p.el = true
 		st.markAnnounced()
-		el = true
 		if !st.send.HasData() {
 			s.deactivateFront()
-		} else if n < maxData {
-			// Flow-limited or the packet is full: rotate for fairness.
-			s.rotateActive()
-		} else {
-			s.rotateActive()
+			continue
+		}
+		// Flow-limited or the packet is full: rotate for fairness.
+		s.rotateActive()
+		if n == maxData {
 			break
 		}
 	}
-	return b, el
 }
 
 func (s *Session) deactivateFront() {

@@ -183,7 +183,6 @@ type Session struct {
 	failed     uint64 // failed opens across keys (integrity limit)
 
 	nextPN      uint64
-	curPN       uint64 // packet number of the packet being built
 	skipPN      uint64 // next PN to skip deliberately (optimistic-ACK detection)
 	rtt         recovery.RTT
 	lastAckEl   monotime.Time // last ack-eliciting packet sent

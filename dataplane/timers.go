@@ -17,6 +17,7 @@ package dataplane
 // deadlines.
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/stt-go/stt/dataplane/recovery"
@@ -94,89 +95,131 @@ func (s *Session) rearm(now monotime.Time) {
 	}
 }
 
-// onTimer runs when the session's timer fires.
+// onTimer runs when the session's timer fires: each deadline that has
+// passed is handled by its own expired* method, in this order.
 func (s *Session) onTimer(now monotime.Time) {
 	if s.State() == StateClosed {
 		return
 	}
 	if s.closingUntil != 0 {
-		if !now.Before(s.closingUntil) {
-			s.finish(&SessionError{Code: s.closeCode, Reason: s.closeReason, Remote: s.closedByPeer})
-			return
-		}
-		// expiredCloseResend
-		if s.hot.closeResends > 0 && !now.Before(s.hot.closeResendAt) {
-			s.hot.closeResends--
-			s.hot.closeResendAt = now.Add(s.ptoBase())
-			s.hot.pend |= ctrlClose
-			s.markDirty()
-		}
-		s.rearm(now)
+		s.expiredClosing(now)
 		return
 	}
-	// expiredIdle
-	if now.Sub(s.lastRecv) >= s.idleTimeout() {
-		s.closeCode, s.closeReason = CodeIdleTimeout, "idle timeout"
-		s.finish(&SessionError{Code: CodeIdleTimeout, Reason: "idle timeout: nothing heard from the peer for " + s.idleTimeout().String()})
+	if s.expiredIdle(now) {
 		return
 	}
-	// expiredKeepAlive while hibernating: wake to send the PING
-	ka := s.cfg.KeepAlive
-	keepAliveDue := ka > 0 && !now.Before(max(s.lastSend, s.lastRecv).Add(ka))
-	if s.hot == nil {
-		if !keepAliveDue {
-			s.rearm(now)
-			return
-		}
-		if !s.wake(now) {
-			return
-		}
-	}
-	// expiredDrain
-	if s.draining && !now.Before(s.drainDL) {
-		s.closeLocal(now, CodeNoError, "drain timeout")
+	keepAliveDue := s.keepAliveDue(now)
+	if s.hot == nil && !keepAliveDue {
+		s.rearm(now) // hibernating: only the idle and keepalive deadlines
 		return
 	}
-	// expiredLoss / expiredPTO
-	if lt := s.hot.sent.LossTime(); lt != 0 {
-		if !now.Before(lt) {
-			s.hot.sent.DetectLost(now, &s.rtt, s.hot.onLostFn)
-			if s.hot.sent.PersistentCongestion() {
-				s.hot.cc.OnPersistentCongestion()
-			}
-		}
-	} else if s.hot.sent.BytesInFlight() > 0 {
-		if pto := recovery.PTODeadline(s.lastAckEl, &s.rtt, maxAckDelay, s.hot.ptoCount); !now.Before(pto) {
-			s.hot.ptoCount++
-			s.probe()
-		}
+	if !s.ready(now) { // wakes a hibernating session to send the PING
+		return
 	}
-	// expiredAck
-	if t, ok := s.hot.rx.AckDeadline(); ok && !now.Before(t) {
-		s.hot.pendingAck = true
+	if s.expiredDrain(now) || s.expiredRecovery(now) {
+		return
+	}
+	h := s.hot
+	if t, ok := h.rx.AckDeadline(); ok && !now.Before(t) { // expiredAck
+		h.pendingAck = true
 		s.markDirty()
 	}
-	// expiredKeepAlive
-	if keepAliveDue {
-		s.hot.pend |= ctrlPing
+	if keepAliveDue { // expiredKeepAlive
+		h.pend |= ctrlPing
 		s.markDirty()
 	}
-	// expiredPacing
-	if s.hot.paceAt != 0 && !now.Before(s.hot.paceAt) {
-		s.hot.paceAt = 0
+	if h.paceAt != 0 && !now.Before(h.paceAt) { // expiredPacing
+		h.paceAt = 0
 		s.markDirty()
 	}
-	// expiredTrim: release the sent history a burst grew
-	if s.hot.sent.Len() == 0 && !now.Before(max(s.lastSend, s.lastRecv).Add(trimAfter)) {
-		s.hot.sent.Trim()
+	if h.sent.Len() == 0 && !now.Before(max(s.lastSend, s.lastRecv).Add(trimAfter)) {
+		h.sent.Trim() // expiredTrim: release the sent history a burst grew
 	}
-	// expiredPrevKey
-	s.dropPrevKey(now)
-	// expiredHibernate
+	s.dropPrevKey(now) // expiredPrevKey
 	if s.canHibernate() && !now.Before(s.quietSince().Add(s.cfg.HibernateAfter)) {
-		s.hibernate()
+		s.hibernate() // expiredHibernate
 	}
 	s.rearm(now)
+}
+
+// expiredClosing ends the close linger, or repeats CLOSE during it
+// (expiredCloseResend).
+func (s *Session) expiredClosing(now monotime.Time) {
+	if !now.Before(s.closingUntil) {
+		s.finish(&SessionError{Code: s.closeCode, Reason: s.closeReason, Remote: s.closedByPeer})
+		return
+	}
+	if h := s.hot; h.closeResends > 0 && !now.Before(h.closeResendAt) {
+		h.closeResends--
+		h.closeResendAt = now.Add(s.ptoBase())
+		h.pend |= ctrlClose
+		s.markDirty()
+	}
+	s.rearm(now)
+}
+
+// expiredIdle closes a session that heard nothing authenticated for the
+// idle timeout; it reports whether it did.
+func (s *Session) expiredIdle(now monotime.Time) bool {
+	if now.Sub(s.lastRecv) < s.idleTimeout() {
+		return false
+	}
+	s.closeCode, s.closeReason = CodeIdleTimeout, "idle timeout"
+	s.finish(&SessionError{Code: CodeIdleTimeout, Reason: "idle timeout: nothing heard from the peer for " + s.idleTimeout().String()})
+	return true
+}
+
+// keepAliveDue reports whether the session has been quiet for the
+// keepalive interval.
+func (s *Session) keepAliveDue(now monotime.Time) bool {
+	ka := s.cfg.KeepAlive
+	return ka > 0 && !now.Before(max(s.lastSend, s.lastRecv).Add(ka))
+}
+
+// expiredDrain closes a draining session whose drain deadline passed; it
+// reports whether it did.
+func (s *Session) expiredDrain(now monotime.Time) bool {
+	if !s.draining || now.Before(s.drainDL) {
+		return false
+	}
+	s.closeLocal(now, CodeNoError, "drain timeout")
+	return true
+}
+
+// expiredRecovery runs the loss timer (expiredLoss) or the probe timeout
+// (expiredPTO). A peer that acknowledges nothing for Config.MaxProbes
+// consecutive probe timeouts while data is in flight is declared
+// unresponsive and the session ends (reported true): a crashed or
+// unplugged peer is noticed within seconds on a short path, long before
+// the idle timeout.
+func (s *Session) expiredRecovery(now monotime.Time) bool {
+	h := s.hot
+	if lt := h.sent.LossTime(); lt != 0 {
+		if !now.Before(lt) { // expiredLoss
+			h.sent.DetectLost(now, &s.rtt, h.onLostFn)
+			if h.sent.PersistentCongestion() {
+				h.cc.OnPersistentCongestion()
+			}
+		}
+		return false
+	}
+	if h.sent.BytesInFlight() == 0 {
+		return false
+	}
+	if pto := recovery.PTODeadline(s.lastAckEl, &s.rtt, maxAckDelay, h.ptoCount); now.Before(pto) {
+		return false
+	}
+	// expiredPTO
+	h.ptoCount++
+	if mp := s.cfg.MaxProbes; mp > 0 && h.ptoCount > mp {
+		s.closeCode, s.closeReason = CodeUnresponsive, "peer unresponsive"
+		s.finish(&SessionError{Code: CodeUnresponsive, Reason: fmt.Sprintf(
+			"peer unresponsive: nothing acknowledged for %d probe timeouts (%v) with data in flight",
+			mp, now.Sub(s.lastAckEl).Round(time.Millisecond))})
+		return true
+	}
+	s.probe()
+	return false
 }
 
 // probe sends ack-eliciting data on PTO (RFC 9002 §6.2.4): the oldest
