@@ -2,6 +2,9 @@ package stt
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -73,6 +76,10 @@ func (s NodeState) String() string {
 	return [...]string{"Created", "Started", "Running", "Stopping", "Stopped"}[s]
 }
 
+// resetKeySalt separates the stateless-reset key from every other use of
+// the node seed (HKDF-Extract salt).
+const resetKeySalt = "stt stateless reset v1"
+
 // acceptQueueLen bounds sessions accepted but not yet taken by Accept;
 // beyond it new sessions are closed (a slow application cannot make the
 // node buffer without bound).
@@ -93,6 +100,7 @@ type Node struct {
 	cfg      Config
 	identity *stc.Identity
 	psk      [32]byte
+	resetKey stc.Secret // stateless reset tokens (resetToken)
 	suites   []stc.Suite
 
 	state   atomic.Int32
@@ -144,6 +152,7 @@ func NewNode(cfg Config) (*Node, error) {
 		cfg:      cfg,
 		identity: id,
 		psk:      psk,
+		resetKey: stc.Extract([]byte(resetKeySalt), cfg.NodeSeed),
 		acceptQ:  make(chan *Session, acceptQueueLen),
 		packets:  make(chan Packet, 1024),
 		stopping: make(chan struct{}),
@@ -151,6 +160,20 @@ func NewNode(cfg Config) (*Node, error) {
 	}
 	n.suites = suitesFor(cfg.Suite)
 	return n, nil
+}
+
+// resetToken is the node's stateless reset token for a session ID:
+// HMAC-SHA256 under a key derived from the node seed, so a restarted node
+// computes the same token for sessions it no longer holds, and nobody
+// without the node seed can (docs/PROTOCOL.md §Stateless reset).
+func (n *Node) resetToken(id wire.SessionID) [wire.ResetTokenLen]byte {
+	mac := hmac.New(sha256.New, n.resetKey[:])
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(id))
+	mac.Write(b[:])
+	var tok [wire.ResetTokenLen]byte
+	copy(tok[:], mac.Sum(nil))
+	return tok
 }
 
 // suitesFor returns the offered suites, preferred first.
@@ -221,6 +244,7 @@ func (n *Node) Start(ctx context.Context) error {
 	dcfg.OnHandshake = n.onHandshake
 	dcfg.OnAccept = n.onAccept
 	dcfg.OnClose = n.onClose
+	dcfg.ResetToken = n.resetToken
 	dcfg.SessionHandle = func(s *dataplane.Session) any { return &Session{s: s, n: n} }
 	dcfg.StreamHandle = func(st *dataplane.Stream) any {
 		return &Stream{st: st, sess: sessionOf(st.Session())}

@@ -6,6 +6,7 @@ package dataplane
 // removed stream drops the command, a hibernating session wakes.
 
 import (
+	"encoding/binary"
 	"net/netip"
 
 	"github.com/stt-go/stt/internal/monotime"
@@ -36,7 +37,7 @@ func (l *loop) execInstall(now monotime.Time, s *Session, reply chan<- error) {
 	s.lastRecv, s.lastSend = now, now
 	s.keyStart, s.installedAt = now, now
 	if !s.initiator {
-		s.hot.pend |= ctrlFinal
+		s.hot.pend |= ctrlFinal | s.tokenBit()
 		s.markDirty()
 	}
 	s.rearm(now)
@@ -115,4 +116,60 @@ func (l *loop) execHandoff(now monotime.Time, pkt []byte, from netip.AddrPort) {
 		l.e.stats.dropUnknownSession.Add(1)
 	}
 	l.e.handoffPool.Put(pkt[:cap(pkt)])
+}
+
+// tokenBit is ctrlResetToken when this node gives peers reset tokens.
+func (s *Session) tokenBit() uint32 {
+	if s.cfg.ResetToken == nil {
+		return 0
+	}
+	return ctrlResetToken
+}
+
+// statelessReset answers a TRANSPORT packet for a session this node does
+// not hold (it restarted and lost it, or the peer is confused) with a
+// stateless reset (docs/PROTOCOL.md §Stateless reset): a datagram shaped
+// like a TRANSPORT packet of that session — header, random bytes — whose
+// last 16 bytes are the session's reset token, which the peer learnt from
+// RESET_TOKEN while the session was alive and which only this node can
+// derive. It is one byte shorter than the packet that triggered it (so two
+// nodes cannot ping-pong), never shorter than minResetPacket, and
+// rate-limited per loop, so it is no amplification and costs at most
+// resetRate HMACs a second.
+func (l *loop) statelessReset(pkt []byte, id wire.SessionID, to netip.AddrPort) {
+	rt := l.e.cfg.ResetToken
+	if rt == nil || len(pkt) <= minResetPacket || !l.resetBudget.take(l.now) {
+		return
+	}
+	n := min(len(pkt)-1, resetMaxSize)
+	buf := l.txSlot(to)[:n]
+	fillRandom(buf)
+	h := wire.Header{Kind: wire.KindTransport, KeyPhase: buf[0]&1 == 1, SessionID: id,
+		PacketNumber: binary.BigEndian.Uint64(buf[8:16]) & wire.MaxPacketNumber}
+	h.PutTo(buf)
+	tok := rt(id)
+	copy(buf[n-wire.ResetTokenLen:], tok[:])
+	l.txCommit(n)
+	l.e.stats.resetsSent.Add(1)
+}
+
+// tokenBucket is a small rate limiter owned by one goroutine: rate tokens
+// a second, up to burst.
+type tokenBucket struct {
+	tokens float64
+	last   monotime.Time
+}
+
+func (b *tokenBucket) take(now monotime.Time) bool {
+	if b.last != 0 {
+		b.tokens = min(resetBurst, b.tokens+now.Sub(b.last).Seconds()*resetRate)
+	} else {
+		b.tokens = resetBurst
+	}
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
 }

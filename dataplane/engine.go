@@ -52,6 +52,16 @@ type Config struct {
 	// packet under the new keys opened (the handshake is confirmed on both
 	// ends). Called on the session's loop goroutine; must not block.
 	OnAccept func(*Session)
+	// ResetToken, if set, returns this node's stateless reset token for a
+	// session ID: 16 bytes derived from a secret that survives a restart
+	// (the root derives it from the node seed), never from the session's
+	// keys. Each session gives the peer its token (RESET_TOKEN), and a
+	// TRANSPORT packet for a session this node does not hold is answered
+	// with a stateless reset carrying the token — smaller than the packet
+	// that triggered it and rate-limited (docs/PROTOCOL.md §Stateless
+	// reset). Nil disables both. Called on loop and Install goroutines
+	// concurrently; must not block.
+	ResetToken func(id wire.SessionID) [wire.ResetTokenLen]byte
 	// SessionHandle and StreamHandle, if set, build the application's
 	// handle of a session or stream as it is created, before any other
 	// goroutine can see it; Session.Handle and Stream.Handle return it. The
@@ -136,6 +146,7 @@ type EngineStats struct {
 	Sessions            int    // sessions installed and not yet closed
 	Hibernating         int    // of which hibernating: idle, holding no cipher contexts or recovery state
 	Hibernations, Wakes uint64 // hot state released / rebuilt
+	StatelessResets     uint64 // stateless resets sent for packets of sessions this node does not hold
 	Steered             bool   // BPF steering attached
 }
 
@@ -145,6 +156,7 @@ type engineCounters struct {
 	readErrors, writeErrors                        atomic.Uint64
 	sessions, hibernating                          atomic.Int64
 	hibernations, wakes                            atomic.Uint64
+	resetsSent                                     atomic.Uint64
 }
 
 // Engine is the data plane: one loop per socket of a reuseport group.
@@ -237,6 +249,9 @@ func (e *Engine) Install(p *SessionParams) (*Session, error) {
 	if h := e.cfg.SessionHandle; h != nil {
 		s.handle = h(s)
 	}
+	if rt := e.cfg.ResetToken; rt != nil {
+		s.localToken = rt(p.ID)
+	}
 	s.peerStreamMax = p.PeerMaxStreamData
 	s.peerIdle = p.PeerIdleTimeout
 	s.api.peerMaxStrms = p.PeerMaxStreams
@@ -253,7 +268,8 @@ func (e *Engine) Install(p *SessionParams) (*Session, error) {
 		maxDatagram = max(p.PeerMaxDatagram, MinDatagram)
 	}
 	s.maxDatagram = maxDatagram
-	s.skipPN = 1 + uint64(randUint32()%(2*pnSkipInterval))
+	s.nextPN = p.firstPN
+	s.skipPN = s.nextPN + 1 + uint64(randUint32()%(2*pnSkipInterval))
 	s.timer.Fire = s.onTimer
 	now := monotime.Now()
 	if err := s.installKeys(p, now); err != nil {
@@ -323,6 +339,7 @@ func (e *Engine) Stats() EngineStats {
 		Hibernating:         int(e.stats.hibernating.Load()),
 		Hibernations:        e.stats.hibernations.Load(),
 		Wakes:               e.stats.wakes.Load(),
+		StatelessResets:     e.stats.resetsSent.Load(),
 		Steered:             e.steered,
 	}
 }

@@ -73,6 +73,8 @@ type sessionHot struct {
 	pend       uint32             // ctrl* bits of control frames to (re)send
 	pathChal   [8]byte
 	pathResp   [8]byte
+	oldChal    [8]byte // PATH_CHALLENGE on the old path during a migration
+	probeOld   bool    // oldChal still to be sent to validPeer
 
 	closeResendAt monotime.Time // while closing: when CLOSE goes out again unprompted
 	closeResends  int           // unprompted CLOSE repetitions left
@@ -163,7 +165,7 @@ func (s *Session) canHibernate() bool {
 	// Outstanding ACK-only packets do not count: the peer never has to
 	// acknowledge them, and the rebuilt history ignores late ACKs of them
 	// (recovery.Sent.StartAt).
-	if h.sent.BytesInFlight() > 0 || h.sent.LossTime() != 0 || h.pendingAck || h.rx.ShouldAckNow() || h.pend != 0 ||
+	if h.sent.BytesInFlight() > 0 || h.sent.LossTime() != 0 || h.pendingAck || h.rx.ShouldAckNow() || h.pend != 0 || !s.pathValid ||
 		len(h.frames) > 0 || len(h.active) > 0 || len(h.ctlStreams) > 0 || h.paceAt != 0 || h.probes > 0 ||
 		h.recvPrev != nil {
 		return false

@@ -105,9 +105,12 @@ type loop struct {
 	now      monotime.Time // clock read once per wake-up
 
 	// Scratch shared by the loop's sessions (used only on this goroutine).
-	pkt       packet // the packet being built
-	frame     wire.Frame
-	ackRanges [wire.MaxAckRanges + 1]recovery.AckRange
+	pkt   packet // the packet being built
+	noAck bool   // the packet being processed must not be acknowledged (onPacket)
+
+	resetBudget tokenBucket // stateless resets this loop may still send
+	frame       wire.Frame
+	ackRanges   [wire.MaxAckRanges + 1]recovery.AckRange
 }
 
 func newLoop(e *Engine, idx int, conn batch.Conn, now monotime.Time) *loop {
@@ -286,6 +289,7 @@ func (l *loop) processPacket(now monotime.Time, pkt []byte, from netip.AddrPort)
 			return
 		}
 		l.e.stats.dropUnknownSession.Add(1)
+		l.statelessReset(pkt, id, from)
 	default:
 		l.e.stats.dropMalformed.Add(1)
 	}

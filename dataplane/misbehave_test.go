@@ -45,21 +45,27 @@ const (
 // scriptedPeer is the far end of one engine session. Its methods run on the
 // test goroutine; a reader goroutine opens what the engine sends.
 type scriptedPeer struct {
-	tb    testing.TB
-	eng   *dataplane.Engine
-	sess  *dataplane.Session
-	conn  *batchtest.Conn
-	suite stc.Suite
-	up    stc.Secret // peer → engine: the engine's receive secret
-	seal  *stc.PacketAEAD
-	pn    uint64 // next packet number the peer seals
+	tb      testing.TB
+	eng     *dataplane.Engine
+	sess    *dataplane.Session
+	conn    *batchtest.Conn
+	engConn *batchtest.Conn // the engine's end
+	suite   stc.Suite
+	up      stc.Secret // peer → engine: the engine's receive secret
+	seal    *stc.PacketAEAD
+	pn      uint64 // next packet number the peer seals
 
 	mu      sync.Mutex // protects the fields below, written by the reader
 	got     []ackRange // engine packet numbers received, descending, merged
 	acked   uint64     // largest packet number the engine acknowledged + 1
 	closes  []wire.CloseFrame
-	pings   int           // engine packets carrying a PING (asking us to acknowledge)
-	notify  chan struct{} // cap 1: the reader saw a new packet
+	pings   int                       // engine packets carrying a PING (asking us to acknowledge)
+	chals   []wire.PathChallengeFrame // PATH_CHALLENGEs the engine sent, in order
+	chalTo  []netip.AddrPort          // and where each went (from the tap)
+	resets  map[uint64]wire.StreamID  // engine packet number -> stream its RESET named
+	token   [wire.ResetTokenLen]byte  // the engine's RESET_TOKEN, if seen
+	unopen  [][]byte                  // datagrams that did not open (stateless resets)
+	notify  chan struct{}             // cap 1: the reader saw a new packet
 	rxDone  chan struct{}
 	rxCount int
 }
@@ -71,6 +77,13 @@ type ackRange struct{ lo, hi uint64 }
 // that initiated it, so the engine owns the even stream IDs and the peer
 // the odd ones.
 func newScriptedPeer(tb testing.TB, cfg dataplane.Config) *scriptedPeer {
+	tb.Helper()
+	return newScriptedPeerWith(tb, cfg, nil)
+}
+
+// newScriptedPeerWith is newScriptedPeer with a hook that adjusts the
+// session's parameters before Install.
+func newScriptedPeerWith(tb testing.TB, cfg dataplane.Config, params func(*dataplane.SessionParams)) *scriptedPeer {
 	tb.Helper()
 	tb.Cleanup(func() { goleak.VerifyNone(tb) }) // registered first: runs last
 	if cfg.StreamWindow == 0 {
@@ -89,7 +102,7 @@ func newScriptedPeer(tb testing.TB, cfg dataplane.Config) *scriptedPeer {
 	}
 	eng.Start()
 	p := &scriptedPeer{
-		tb: tb, eng: eng, conn: cp, suite: stc.SuiteChaCha20Poly1305,
+		tb: tb, eng: eng, conn: cp, engConn: ce, suite: stc.SuiteChaCha20Poly1305,
 		notify: make(chan struct{}, 1), rxDone: make(chan struct{}),
 	}
 	var down stc.Secret
@@ -105,11 +118,15 @@ func newScriptedPeer(tb testing.TB, cfg dataplane.Config) *scriptedPeer {
 	if p.seal, err = stc.NewPacketAEAD(p.suite, p.up); err != nil {
 		tb.Fatal(err)
 	}
-	p.sess, err = eng.Install(&dataplane.SessionParams{
+	sp := &dataplane.SessionParams{
 		ID: testID, Suite: p.suite, SendSecret: down, RecvSecret: p.up,
 		Initiator: false, Peer: peerAddr,
 		PeerMaxStreams: 16, PeerMaxData: 64 << 20, PeerMaxStreamData: 64 << 20,
-	})
+	}
+	if params != nil {
+		params(sp)
+	}
+	p.sess, err = eng.Install(sp)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -150,8 +167,12 @@ func (p *scriptedPeer) readLoop(down stc.Secret) {
 			if h.KeyPhase != phase {
 				key = next
 			}
+			raw := append([]byte(nil), pkt...)
 			payload, err := key.Open(pkt, wire.HeaderLen, h.PacketNumber)
 			if err != nil {
+				p.mu.Lock()
+				p.unopen = append(p.unopen, raw)
+				p.mu.Unlock()
 				continue
 			}
 			if h.KeyPhase != phase {
@@ -177,6 +198,15 @@ func (p *scriptedPeer) readLoop(down stc.Secret) {
 					c := f.Close
 					c.Reason = append([]byte(nil), c.Reason...)
 					p.closes = append(p.closes, c)
+				case f.Type == wire.FrameControl && f.Sub == wire.ControlPathChallenge:
+					p.chals = append(p.chals, f.PathChallenge)
+				case f.Type == wire.FrameControl && f.Sub == wire.ControlResetToken:
+					p.token = f.ResetToken.Token
+				case f.Type == wire.FrameStreamControl && f.Sub == wire.StreamReset:
+					if p.resets == nil {
+						p.resets = make(map[uint64]wire.StreamID)
+					}
+					p.resets[h.PacketNumber] = f.ResetStream.StreamID
 				}
 			}
 			p.mu.Unlock()
@@ -735,4 +765,45 @@ func TestCloseRepeatedWhilePeerSilent(t *testing.T) {
 			t.Fatalf("CLOSE %d %q, want 42 \"bye\"", c.Code, c.Reason)
 		}
 	}
+}
+
+// ackExcept acknowledges every engine packet received so far but pn.
+func (p *scriptedPeer) ackExcept(pn uint64) []byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var a wire.AckFrame
+	for _, r := range p.got { // descending
+		parts := []ackRange{r}
+		if pn >= r.lo && pn <= r.hi {
+			parts = parts[:0]
+			if pn < r.hi {
+				parts = append(parts, ackRange{pn + 1, r.hi})
+			}
+			if pn > r.lo {
+				parts = append(parts, ackRange{r.lo, pn - 1})
+			}
+		}
+		for _, q := range parts {
+			if a.AppendRange(q.lo, q.hi) != nil {
+				return a.AppendTo(nil)
+			}
+		}
+	}
+	return a.AppendTo(nil)
+}
+
+// engineConn returns the engine's end of the in-memory pair.
+func (p *scriptedPeer) engineConn() *batchtest.Conn { return p.engConn }
+
+// readFull reads len(buf) bytes from st.
+func readFull(st *dataplane.Stream, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		k, err := st.Read(buf[n:])
+		n += k
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }

@@ -1,6 +1,10 @@
 package dataplane
 
-import "time"
+import (
+	"time"
+
+	"github.com/stt-go/stt/wire"
+)
 
 // Defaults for Config fields left at zero. Each names its source.
 const (
@@ -85,6 +89,25 @@ const (
 	// update path is always exercised (issue 4: after ~100 packets).
 	FirstRotationPackets = 100
 
+	// minPathValidation is the least time a new path gets to answer its
+	// PATH_CHALLENGE before the session falls back to the old one: 3 PTOs
+	// (RFC 9000 §8.2.4) but no less than this, so a loopback PTO of a few
+	// milliseconds does not undo migrations that are merely slow.
+	minPathValidation = 100 * time.Millisecond
+	// minResetPacket is the smallest stateless reset: as long as the
+	// smallest TRANSPORT packet (16-byte header, 1-byte payload, 16-byte
+	// tag) plus 7 random bytes, so it cannot be told from one by size. A
+	// node answers only packets longer than this, with one byte less.
+	minResetPacket = wire.HeaderLen + 8 + wire.ResetTokenLen
+	// resetRate and resetBurst bound the stateless resets a loop sends (each
+	// costs an HMAC): a restarted node answers the first packets of each
+	// stale peer at once, a flood of packets for unknown sessions gets a
+	// trickle.
+	resetRate  = 100
+	resetBurst = 32
+	// resetMaxSize caps a stateless reset's length: long enough to look
+	// like a normal packet, short whatever the trigger's size.
+	resetMaxSize = 64
 	// minPathPayload is the smallest payload worth sending on an
 	// unvalidated path when the amplification budget is nearly spent: room
 	// for PATH_CHALLENGE and PATH_RESPONSE (10 bytes each) and an ACK.

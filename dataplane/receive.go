@@ -14,7 +14,9 @@ package dataplane
 //  6. ACK scheduling (immediately or within max_ack_delay)
 
 import (
+	"crypto/subtle"
 	"errors"
+	"fmt"
 	"net/netip"
 	"time"
 
@@ -38,36 +40,9 @@ func (s *Session) onPacket(now monotime.Time, pkt []byte, from netip.AddrPort) {
 	if s.State() == StateClosed {
 		return
 	}
-	hdr, _, err := wire.ParseHeader(pkt)
-	if err != nil || len(pkt) < wire.HeaderLen+stcOverhead {
-		s.stats.dropMalform.Add(1)
+	payload, pn, ok := s.open(now, pkt)
+	if !ok {
 		return
-	}
-	pn := hdr.PacketNumber
-	if s.hot == nil && (pn <= s.replayMax || !s.wake(now)) {
-		s.stats.dropReplay.Add(1) // refused before any work: see ReplayWindow.ResetTo
-		return
-	}
-	if !s.hot.replay.Check(pn) {
-		s.stats.dropReplay.Add(1)
-		return
-	}
-	key, promote := s.recvKeyFor(hdr.KeyPhase, pn)
-	if key == nil {
-		s.countFailedOpen()
-		return
-	}
-	payload, err := key.Open(pkt, wire.HeaderLen, pn)
-	if err != nil {
-		s.countFailedOpen()
-		return
-	}
-	if !s.hot.replay.Update(pn) {
-		s.stats.dropReplay.Add(1)
-		return
-	}
-	if promote {
-		s.promoteRecvKey(now, pn)
 	}
 	if s.closingUntil != 0 {
 		s.onPacketWhileClosing(payload)
@@ -79,25 +54,28 @@ func (s *Session) onPacket(now monotime.Time, pkt []byte, from netip.AddrPort) {
 	if s.State() == StateHandshake && s.initiator {
 		s.confirm(now) // FINAL (or anything after it) opened
 	}
-	if from != s.peer {
-		s.migrate(from)
-	}
-	if !s.pathValid {
-		s.pathRecv += uint64(len(pkt))
-	}
+	s.notePath(now, from, pn, len(pkt))
 	ackEliciting, err := s.processFrames(now, payload)
-	if err == nil && s.State() == StateHandshake && !s.initiator {
+	if err != nil {
+		var pe *errProtocol
+		if !errors.As(err, &pe) {
+			pe = &errProtocol{CodeProtocol, err.Error()}
+		}
+		s.closeLocal(now, pe.code, pe.reason)
+		return
+	}
+	if s.State() == StateHandshake && !s.initiator {
 		// After the frames: a first packet that closes the session (an
 		// abandoned dial's CLOSE) must not announce it.
 		s.confirm(now)
 	}
-	if err != nil {
-		var pe *errProtocol
-		if errors.As(err, &pe) {
-			s.closeLocal(now, pe.code, pe.reason)
-		} else {
-			s.closeLocal(now, CodeProtocol, err.Error())
-		}
+	if s.loop.noAck {
+		// A frame could not be stored (a stream's out-of-order gaps are
+		// full): leave the packet unacknowledged so the peer sends its
+		// contents again, later, when the gaps have closed.
+		s.loop.noAck = false
+		s.stats.dropGaps.Add(1)
+		s.rearm(now)
 		return
 	}
 	s.hot.rx.Add(pn, now, ackEliciting)
@@ -106,6 +84,66 @@ func (s *Session) onPacket(now monotime.Time, pkt []byte, from netip.AddrPort) {
 		s.markDirty()
 	}
 	s.rearm(now)
+}
+
+// open checks a packet against the replay window, picks the key for its
+// key phase and opens it in place. A packet that fails is counted and, if
+// it carries the peer's stateless reset token, ends the session.
+func (s *Session) open(now monotime.Time, pkt []byte) (payload []byte, pn uint64, ok bool) {
+	hdr, _, err := wire.ParseHeader(pkt)
+	if err != nil || len(pkt) < wire.HeaderLen+stcOverhead {
+		s.stats.dropMalform.Add(1)
+		return nil, 0, false
+	}
+	pn = hdr.PacketNumber
+	if s.hot == nil && pn <= s.replayMax {
+		s.stats.dropReplay.Add(1) // refused before any work: see ReplayWindow.ResetTo
+		s.checkReset(pkt)
+		return nil, 0, false
+	}
+	if !s.ready(now) {
+		return nil, 0, false
+	}
+	if !s.hot.replay.Check(pn) {
+		s.stats.dropReplay.Add(1)
+		s.checkReset(pkt)
+		return nil, 0, false
+	}
+	key, promote := s.recvKeyFor(hdr.KeyPhase, pn)
+	if key != nil {
+		payload, err = key.Open(pkt, wire.HeaderLen, pn)
+	}
+	if key == nil || err != nil {
+		if !s.checkReset(pkt) {
+			s.countFailedOpen()
+		}
+		return nil, 0, false
+	}
+	if !s.hot.replay.Update(pn) {
+		s.stats.dropReplay.Add(1)
+		return nil, 0, false
+	}
+	if promote {
+		s.promoteRecvKey(now, pn)
+	}
+	return payload, pn, true
+}
+
+// checkReset ends the session if pkt, a packet that did not open, ends with
+// the peer's stateless reset token: the peer lost the session's state (it
+// restarted) and says so (docs/PROTOCOL.md §Stateless reset). It reports
+// whether it did.
+func (s *Session) checkReset(pkt []byte) bool {
+	if !s.peerTokenSet || len(pkt) < minResetPacket {
+		return false
+	}
+	if subtle.ConstantTimeCompare(pkt[len(pkt)-wire.ResetTokenLen:], s.peerToken[:]) != 1 {
+		return false
+	}
+	s.closeCode, s.closeReason, s.closedByPeer = CodeStatelessReset, "stateless reset", true
+	s.finish(&SessionError{Code: CodeStatelessReset, Remote: true,
+		Reason: "the peer no longer holds this session (it restarted or lost its state) and answered with a stateless reset"})
+	return true
 }
 
 // stcOverhead is the AEAD tag length every TRANSPORT packet carries.
@@ -141,46 +179,126 @@ func (s *Session) confirm(now monotime.Time) {
 	}
 	if s.initiator {
 		// Acknowledge FINAL at once: the responder announces the session
-		// (its Accept returns) when this first packet arrives.
+		// (its Accept returns) when this first packet arrives. Our reset
+		// token rides along.
 		s.hot.pendingAck = true
+		s.hot.pend |= s.tokenBit()
 		s.markDirty()
 	} else if s.cfg.OnAccept != nil {
 		s.cfg.OnAccept(s)
 	}
 }
 
-// migrate adopts a new peer address seen on an authenticated, non-replayed
-// packet (NAT rebinding). Until the peer answers a PATH_CHALLENGE on the
-// new path, sending there stays within 3x of what was received from it.
-func (s *Session) migrate(from netip.AddrPort) {
+// notePath accounts a packet that opened on the path it came from, and
+// follows the peer to a new address (NAT rebinding) as RFC 9000 §9 does:
+// only a packet that is the highest-numbered one seen so far moves the
+// session (a reordered or raced copy of an older packet does not), at most
+// once per PTO; until the peer answers a PATH_CHALLENGE on the new path,
+// sending there stays within 3x what was received from it, and the old
+// path, if it was validated, is probed at the same time: a PATH_RESPONSE
+// from it proves the peer is still there, and the session moves back.
+func (s *Session) notePath(now monotime.Time, from netip.AddrPort, pn uint64, size int) {
+	if from != s.peer {
+		largest, seen := s.hot.rx.Largest()
+		if (!seen || pn > largest) && (s.migratedAt == 0 || now.Sub(s.migratedAt) >= s.ptoBase()) {
+			s.migrate(now, from)
+		} else {
+			s.stats.dropMigrate.Add(1)
+		}
+	}
+	if !s.pathValid && from == s.peer {
+		s.pathRecv += uint64(size)
+	}
+}
+
+// migrate moves the session to from and starts validating it.
+func (s *Session) migrate(now monotime.Time, from netip.AddrPort) {
+	if s.pathValid {
+		s.validPeer = s.peer // the path to fall back to
+	}
 	s.peer = from
 	s.remote.Store(&from)
 	s.pathValid = false
 	s.pathRecv, s.pathSent = 0, 0
+	s.migratedAt = now
+	s.pathDeadline = now.Add(max(3*s.ptoBase(), minPathValidation))
 	fillRandom(s.hot.pathChal[:])
 	s.hot.pend |= ctrlPath
+	if s.validPeer.IsValid() && s.validPeer != from {
+		fillRandom(s.hot.oldChal[:])
+		s.hot.probeOld = true
+	}
 	s.markDirty()
 }
 
-// processFrames walks a packet's frames. It returns whether any was
-// ack-eliciting, or an *errProtocol that closes the session.
+// pathValidated ends a validation: the new path answered (to == s.peer),
+// or the old one did (the migration was spurious or forged: move back).
+func (s *Session) pathValidated(to netip.AddrPort) {
+	s.peer = to
+	s.remote.Store(&to)
+	s.pathValid = true
+	s.validPeer = to
+	s.pathDeadline = 0
+	s.hot.probeOld = false
+	s.hot.oldChal = [8]byte{}
+}
+
+// expiredPathValidation falls back to the last validated path when the new
+// one never answered.
+func (s *Session) expiredPathValidation(now monotime.Time) {
+	if s.pathValid || s.pathDeadline == 0 || now.Before(s.pathDeadline) {
+		return
+	}
+	s.stats.pathFailures.Add(1)
+	if s.validPeer.IsValid() {
+		s.pathValidated(s.validPeer)
+		return
+	}
+	s.pathDeadline = 0 // nowhere to go back to: keep trying within the 3x budget
+}
+
+// processFrames acts on a packet's frames. The whole payload is parsed
+// and checked first, and no frame of a packet that holds a malformed or
+// unexpected one is acted upon (docs/PROTOCOL.md); then each frame is
+// handled in order. It returns whether any was ack-eliciting, or an
+// *errProtocol that closes the session.
 func (s *Session) processFrames(now monotime.Time, b []byte) (ackEliciting bool, err error) {
 	f := &s.loop.frame
-	for len(b) > 0 {
-		n, err := wire.ParseFrame(b, f)
+	if len(b) == 0 {
+		s.stats.dropMalform.Add(1)
+		return false, &errProtocol{CodeProtocol, "packet without frames"}
+	}
+	for off := 0; off < len(b); {
+		n, err := wire.ParseFrame(b[off:], f)
 		if err != nil {
 			s.stats.dropMalform.Add(1)
-			return false, &errProtocol{CodeProtocol, "malformed frame: " + err.Error()}
+			return false, &errProtocol{CodeProtocol, fmt.Sprintf("malformed frame at payload offset %d: %v", off, err)}
 		}
+		if !frameAllowed(f) {
+			s.stats.dropMalform.Add(1)
+			return false, &errProtocol{CodeProtocol, fmt.Sprintf("unexpected frame %v at payload offset %d", f.Type, off)}
+		}
+		off += n
+		ackEliciting = ackEliciting || f.IsAckEliciting()
+	}
+	for len(b) > 0 && s.State() != StateClosed {
+		n, _ := wire.ParseFrame(b, f) // cannot fail: checked above
 		b = b[n:]
-		if f.IsAckEliciting() {
-			ackEliciting = true
-		}
 		if err := s.handleFrame(now, f); err != nil {
 			return false, err
 		}
 	}
 	return ackEliciting, nil
+}
+
+// frameAllowed reports whether a parsed frame may appear in a TRANSPORT
+// packet (HANDSHAKE and AUTH frames belong to the handshake).
+func frameAllowed(f *wire.Frame) bool {
+	switch f.Type {
+	case wire.FramePadding, wire.FrameData, wire.FrameControl, wire.FrameStreamControl:
+		return true
+	}
+	return f.Type.IsCustom()
 }
 
 func (s *Session) handleFrame(now monotime.Time, f *wire.Frame) error {
@@ -213,9 +331,15 @@ func (s *Session) handleFrame(now monotime.Time, f *wire.Frame) error {
 			s.markDirty()
 			return nil
 		case wire.ControlPathResponse:
-			if f.PathResponse.Data == s.hot.pathChal {
-				s.pathValid = true
+			switch d := f.PathResponse.Data; {
+			case !s.pathValid && d == s.hot.pathChal:
+				s.pathValidated(s.peer)
+			case s.hot.probeOld && d == s.hot.oldChal:
+				s.pathValidated(s.validPeer)
 			}
+			return nil
+		case wire.ControlResetToken:
+			s.peerToken, s.peerTokenSet = f.ResetToken.Token, true
 			return nil
 		}
 	case wire.FrameStreamControl:
@@ -300,7 +424,9 @@ func (s *Session) onData(now monotime.Time, d *wire.DataFrame) error {
 		case errors.Is(err, streambuf.ErrFinalSize):
 			return &errProtocol{CodeFinalSize, "stream final size changed"}
 		case errors.Is(err, streambuf.ErrTooManyGaps):
-			return &errProtocol{CodeTooManyFrames, "too many out-of-order gaps on a stream"}
+			// Not the peer's fault (a burst of losses): drop this frame's
+			// bytes and leave the packet unacknowledged (onPacket).
+			s.loop.noAck = true
 		case errors.Is(err, streambuf.ErrClosed):
 			// Read side cancelled: bytes counted for flow control only.
 		default:
@@ -400,7 +526,7 @@ func (s *Session) onLost(p *recovery.SentPacket) {
 	}
 	s.stats.pktsLost.Add(1)
 	s.requeueData(p)
-	s.hot.pend |= p.Ctrl & (ctrlMaxData | ctrlMaxStreams | ctrlFinal | ctrlClose)
+	s.hot.pend |= p.Ctrl & (ctrlMaxData | ctrlMaxStreams | ctrlFinal | ctrlClose | ctrlResetToken)
 	if p.InFlight {
 		s.hot.cc.OnLoss(s.loop.now, p, s.hot.sent.BytesInFlight())
 	}

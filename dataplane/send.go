@@ -75,8 +75,31 @@ func (s *Session) flush(now monotime.Time) {
 			break
 		}
 	}
+	if s.hot.probeOld {
+		s.probeOldPath(now, maxPayload)
+	}
 	s.noteAppLimited()
 	s.rearm(now)
+}
+
+// probeOldPath sends one packet with a PATH_CHALLENGE to the last validated
+// address while a migration is validated (RFC 9000 §9.3.3): if the peer is
+// still there, its PATH_RESPONSE moves the session back. The old path was
+// validated, so no amplification budget applies.
+func (s *Session) probeOldPath(now monotime.Time, maxPayload int) {
+	pn, ok := s.packetNumber(now)
+	if !ok {
+		return
+	}
+	p := &s.loop.pkt
+	p.start(s.loop, s.validPeer, maxPayload)
+	f := &s.loop.frame
+	f.Type, f.Sub = wire.FrameControl, wire.ControlPathChallenge
+	f.PathChallenge = wire.PathChallengeFrame{Data: s.hot.oldChal}
+	p.add(f)
+	p.el = true
+	s.hot.probeOld = false
+	s.recordSent(now, p, pn, s.seal(p, pn))
 }
 
 // noteAppLimited tells congestion control whether this send pass ran out
@@ -200,6 +223,21 @@ func (s *Session) buildPacket(now monotime.Time, maxPayload int, wantAck, work b
 	if p.empty() {
 		return false
 	}
+	size := s.seal(p, pn)
+	s.lastSend = now
+	if !s.pathValid {
+		s.pathSent += uint64(size)
+	}
+	if s.closingUntil != 0 {
+		return true // CLOSE is not retransmitted: nothing to record
+	}
+	return s.recordSent(now, p, pn, size)
+}
+
+// seal writes the header of packet pn, seals it in place under the current
+// send key (the header is the associated data) and queues it in the loop's
+// tx batch; it returns the datagram's size.
+func (s *Session) seal(p *packet, pn uint64) int {
 	s.nextPN = pn + 1
 	h := wire.Header{Kind: wire.KindTransport, KeyPhase: s.sendPhase, SessionID: s.id, PacketNumber: pn}
 	h.PutTo(p.b)
@@ -208,14 +246,7 @@ func (s *Session) buildPacket(now monotime.Time, maxPayload int, wantAck, work b
 	s.keyPackets++
 	s.keyBytes += uint64(len(pkt))
 	s.stats.pktsSent.Add(1)
-	s.lastSend = now
-	if !s.pathValid {
-		s.pathSent += uint64(len(pkt))
-	}
-	if s.closingUntil != 0 {
-		return true // CLOSE is not retransmitted: nothing to record
-	}
-	return s.recordSent(now, p, pn, len(pkt))
+	return len(pkt)
 }
 
 // packetNumber returns the number of the next packet: nextPN, or the one
@@ -316,6 +347,11 @@ func (s *Session) appendControl(p *packet) {
 	}
 	if h.pend&ctrlPath != 0 {
 		s.appendPath(p)
+	}
+	if h.pend&ctrlResetToken != 0 {
+		f.Type, f.Sub = wire.FrameControl, wire.ControlResetToken
+		f.ResetToken = wire.ResetTokenFrame{Token: s.localToken}
+		s.addCtrl(p, ctrlResetToken)
 	}
 	if h.pend&ctrlPing != 0 {
 		f.Type, f.Sub = wire.FrameControl, wire.ControlPing

@@ -63,6 +63,8 @@ type SessionParams struct {
 	InitialRecvWindow    uint64        // what we advertised as session credit (LocalParams.InitialMaxData)
 	InitialStreamWindow  uint64        // what we advertised per stream
 	InitialLocalMaxStrms uint64        // what we advertised as MAX_STREAMS
+
+	firstPN uint64 // first packet number to send (0; tests start near the limit)
 }
 
 // SessionStats is a snapshot of a session's counters: the seed's list
@@ -84,6 +86,14 @@ type SessionStats struct {
 	Suite                                  string
 	// Drops by cause.
 	DropsAuth, DropsReplay, DropsMalformed, DropsCustomUnregistered uint64
+	// DropsGaps counts packets left unacknowledged because a stream had no
+	// room for another out-of-order range (the peer resends them).
+	DropsGaps uint64
+	// MigrationsRefused counts packets from a new address that did not move
+	// the session (not the newest packet, or within a PTO of the last move);
+	// PathValidationFailures counts migrations undone because the new path
+	// never answered its PATH_CHALLENGE.
+	MigrationsRefused, PathValidationFailures uint64
 }
 
 // sessionCounters are updated by the loop and read by Stats from any
@@ -101,6 +111,8 @@ type sessionCounters struct {
 	rotSent, rotRecv                  atomic.Uint64
 	dropAuth, dropReplay, dropMalform atomic.Uint64
 	dropCustom                        atomic.Uint64
+	dropGaps, dropMigrate             atomic.Uint64
+	pathFailures                      atomic.Uint64
 	activeStreams                     atomic.Int64
 }
 
@@ -113,6 +125,7 @@ const (
 	ctrlPing                   // PING
 	ctrlClose                  // CLOSE
 	ctrlPath                   // PATH_CHALLENGE/RESPONSE
+	ctrlResetToken             // RESET_TOKEN
 )
 
 // Session is an established, encrypted connection to one peer, carrying
@@ -212,8 +225,14 @@ type Session struct {
 	closingRecv  uint64        // packets received while closing (rate-limits CLOSE replies)
 	dirty        bool          // queued in the loop's flush list
 	pathValid    bool
-	pathRecv     uint64 // bytes received on an unvalidated new path
-	pathSent     uint64 // bytes sent on an unvalidated new path
+	pathRecv     uint64                   // bytes received on an unvalidated new path
+	pathSent     uint64                   // bytes sent on an unvalidated new path
+	validPeer    netip.AddrPort           // the last validated address (fallback during a validation)
+	migratedAt   monotime.Time            // last migration (at most one per PTO)
+	pathDeadline monotime.Time            // validation of the new path fails at this time (0: none running)
+	peerToken    [wire.ResetTokenLen]byte // the peer's stateless reset token (RESET_TOKEN)
+	localToken   [wire.ResetTokenLen]byte // ours for this session (Config.ResetToken), sent in RESET_TOKEN
+	peerTokenSet bool
 }
 
 // ID returns the session ID: the XOR of both nonces and node IDs (first 8
@@ -280,6 +299,9 @@ func (s *Session) Stats() SessionStats {
 		DropsReplay:             c.dropReplay.Load(),
 		DropsMalformed:          c.dropMalform.Load(),
 		DropsCustomUnregistered: c.dropCustom.Load(),
+		DropsGaps:               c.dropGaps.Load(),
+		MigrationsRefused:       c.dropMigrate.Load(),
+		PathValidationFailures:  c.pathFailures.Load(),
 	}
 }
 

@@ -69,6 +69,7 @@ func (s *Session) deadline(now monotime.Time) monotime.Time {
 	if s.hot.recvPrev != nil {
 		take(s.prevExpiry)
 	}
+	take(s.pathDeadline)
 	take(s.hot.paceAt)
 	if s.hot.sent.Len() == 0 && s.hot.sent.Cap() > sentInitialCap {
 		take(max(s.lastSend, s.lastRecv).Add(trimAfter))
@@ -135,7 +136,8 @@ func (s *Session) onTimer(now monotime.Time) {
 	if h.sent.Len() == 0 && !now.Before(max(s.lastSend, s.lastRecv).Add(trimAfter)) {
 		h.sent.Trim() // expiredTrim: release the sent history a burst grew
 	}
-	s.dropPrevKey(now) // expiredPrevKey
+	s.dropPrevKey(now)           // expiredPrevKey
+	s.expiredPathValidation(now) // fall back to the last validated path
 	if s.canHibernate() && !now.Before(s.quietSince().Add(s.cfg.HibernateAfter)) {
 		s.hibernate() // expiredHibernate
 	}

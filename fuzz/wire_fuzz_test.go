@@ -49,6 +49,7 @@ func wireFrameSeeds() []wireSeed {
 		{"final", wire.Frame{Type: wire.FrameControl, Sub: wire.ControlFinal, Final: wire.FinalFrame{Status: 1, SessionID: 0xfeedface}}},
 		{"path-challenge", wire.Frame{Type: wire.FrameControl, Sub: wire.ControlPathChallenge, PathChallenge: wire.PathChallengeFrame{Data: [8]byte{1, 2, 3}}}},
 		{"path-response", wire.Frame{Type: wire.FrameControl, Sub: wire.ControlPathResponse, PathResponse: wire.PathResponseFrame{Data: [8]byte{3, 2, 1}}}},
+		{"reset-token", wire.Frame{Type: wire.FrameControl, Sub: wire.ControlResetToken, ResetToken: wire.ResetTokenFrame{Token: [16]byte{9, 8, 7}}}},
 		{"reset", wire.Frame{Type: wire.FrameStreamControl, Sub: wire.StreamReset, ResetStream: wire.ResetStreamFrame{StreamID: 5, Code: 1, FinalSize: 1 << 20}}},
 		{"stop-sending", wire.Frame{Type: wire.FrameStreamControl, Sub: wire.StreamStopSending, StopSending: wire.StopSendingFrame{StreamID: 6, Code: 2}}},
 		{"max-stream-data", wire.Frame{Type: wire.FrameStreamControl, Sub: wire.StreamMaxStreamData, MaxStreamData: wire.MaxStreamDataFrame{StreamID: 7, Max: 1 << 21}}},

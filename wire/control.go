@@ -12,6 +12,7 @@ const (
 	ControlFinal         uint8 = 0x05 // FinalFrame
 	ControlPathChallenge uint8 = 0x06 // PathChallengeFrame
 	ControlPathResponse  uint8 = 0x07 // PathResponseFrame
+	ControlResetToken    uint8 = 0x08 // ResetTokenFrame
 )
 
 // Fixed sizes of CONTROL bodies.
@@ -19,6 +20,9 @@ const (
 	finalLen    = 2 + 1 + 8 // type, subtype, status, session ID
 	pathDataLen = 8         // PATH_CHALLENGE / PATH_RESPONSE data
 	pathLen     = 2 + pathDataLen
+	// ResetTokenLen is the length of a stateless reset token.
+	ResetTokenLen      = 16
+	resetTokenFrameLen = 2 + ResetTokenLen
 )
 
 // parseControl decodes a CONTROL frame; b[0] is FrameControl.
@@ -59,6 +63,12 @@ func parseControl(b []byte, f *Frame) (int, error) {
 			copy(f.PathResponse.Data[:], b[2:pathLen])
 		}
 		return pathLen, nil
+	case ControlResetToken:
+		if len(b) < resetTokenFrameLen {
+			return 0, errTruncated("reset token", 2, resetTokenFrameLen, len(b))
+		}
+		copy(f.ResetToken.Token[:], b[2:resetTokenFrameLen])
+		return resetTokenFrameLen, nil
 	}
 	return 0, &ParseError{What: "control subtype", Offset: 1, Got: int(sub), Err: ErrUnknownFrame}
 }
@@ -379,4 +389,26 @@ func (PathResponseFrame) Len() int { return pathLen }
 // AppendTo appends the encoded PATH_RESPONSE.
 func (p PathResponseFrame) AppendTo(b []byte) []byte {
 	return append(appendTypeSub(b, FrameControl, ControlPathResponse), p.Data[:]...)
+}
+
+// ResetTokenFrame (CONTROL subtype 0x08) gives the peer the stateless reset
+// token of this session: 16 bytes a node derives from a secret of its own
+// and the session ID, so that after losing the session's state (a restart)
+// it can still end the session at once by answering the peer's packets with
+// a stateless reset (docs/PROTOCOL.md §Stateless reset).
+//
+//	offset size field
+//	0      1    type 0x03
+//	1      1    subtype 0x08
+//	2      16   token
+type ResetTokenFrame struct {
+	Token [ResetTokenLen]byte
+}
+
+// Len returns 18.
+func (ResetTokenFrame) Len() int { return resetTokenFrameLen }
+
+// AppendTo appends the encoded RESET_TOKEN.
+func (r ResetTokenFrame) AppendTo(b []byte) []byte {
+	return append(appendTypeSub(b, FrameControl, ControlResetToken), r.Token[:]...)
 }

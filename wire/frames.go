@@ -140,6 +140,7 @@ type Frame struct {
 	Final         FinalFrame         // FrameControl, ControlFinal
 	PathChallenge PathChallengeFrame // FrameControl, ControlPathChallenge
 	PathResponse  PathResponseFrame  // FrameControl, ControlPathResponse
+	ResetToken    ResetTokenFrame    // FrameControl, ControlResetToken
 
 	ResetStream   ResetStreamFrame   // FrameStreamControl, StreamReset
 	StopSending   StopSendingFrame   // FrameStreamControl, StreamStopSending
@@ -221,6 +222,8 @@ func (f *Frame) Len() int {
 			return f.PathChallenge.Len()
 		case ControlPathResponse:
 			return f.PathResponse.Len()
+		case ControlResetToken:
+			return f.ResetToken.Len()
 		}
 	case FrameStreamControl:
 		switch f.Sub {
@@ -270,6 +273,8 @@ func (f *Frame) AppendTo(b []byte) []byte {
 			return f.PathChallenge.AppendTo(b)
 		case ControlPathResponse:
 			return f.PathResponse.AppendTo(b)
+		case ControlResetToken:
+			return f.ResetToken.AppendTo(b)
 		}
 	case FrameStreamControl:
 		switch f.Sub {

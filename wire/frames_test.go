@@ -69,6 +69,7 @@ func samples() []sample {
 		{"final", Frame{Type: FrameControl, Sub: ControlFinal, Final: FinalFrame{Status: 0, SessionID: 0x0123456789abcdef}}},
 		{"path-challenge", Frame{Type: FrameControl, Sub: ControlPathChallenge, PathChallenge: PathChallengeFrame{Data: [8]byte{1, 2, 3, 4, 5, 6, 7, 8}}}},
 		{"path-response", Frame{Type: FrameControl, Sub: ControlPathResponse, PathResponse: PathResponseFrame{Data: [8]byte{8, 7, 6, 5, 4, 3, 2, 1}}}},
+		{"reset-token", Frame{Type: FrameControl, Sub: ControlResetToken, ResetToken: ResetTokenFrame{Token: [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}}}},
 		{"reset", Frame{Type: FrameStreamControl, Sub: StreamReset, ResetStream: ResetStreamFrame{StreamID: 5, Code: 3, FinalSize: 70000}}},
 		{"stop-sending", Frame{Type: FrameStreamControl, Sub: StreamStopSending, StopSending: StopSendingFrame{StreamID: 6, Code: 0x42}}},
 		{"max-stream-data", Frame{Type: FrameStreamControl, Sub: StreamMaxStreamData, MaxStreamData: MaxStreamDataFrame{StreamID: 1, Max: 1 << 21}}},
@@ -111,6 +112,8 @@ func sameFrame(a, b *Frame) bool {
 			return a.PathChallenge == b.PathChallenge
 		case ControlPathResponse:
 			return a.PathResponse == b.PathResponse
+		case ControlResetToken:
+			return a.ResetToken == b.ResetToken
 		}
 	case FrameStreamControl:
 		switch a.Sub {
@@ -193,6 +196,8 @@ func TestStandaloneFrameEncodingsMatchFrame(t *testing.T) {
 			c = f.PathChallenge
 		case f.Type == FrameControl && f.Sub == ControlPathResponse:
 			c = f.PathResponse
+		case f.Type == FrameControl && f.Sub == ControlResetToken:
+			c = f.ResetToken
 		case f.Sub == StreamReset:
 			c = f.ResetStream
 		case f.Sub == StreamStopSending:
@@ -294,7 +299,7 @@ func TestParseFrameErrors(t *testing.T) {
 
 		{"control-no-subtype", "03", io.ErrUnexpectedEOF, "control subtype", 1},
 		{"control-subtype-00", "0300", ErrUnknownFrame, "control subtype", 1},
-		{"control-subtype-08", "0308", ErrUnknownFrame, "control subtype", 1},
+		{"control-subtype-09", "0309", ErrUnknownFrame, "control subtype", 1},
 		{"control-subtype-ff", "03ff", ErrUnknownFrame, "control subtype", 1},
 		{"ack-largest-too-large", "0301" + "80808080808040" + "000000", ErrTooLarge, "largest acknowledged", 2},
 		{"ack-first-range-underflow", "0301" + "05" + "00" + "00" + "06", ErrMalformed, "first ack range", 5},
@@ -309,6 +314,7 @@ func TestParseFrameErrors(t *testing.T) {
 		{"max-data-too-large", "0304" + "818080808080808040", ErrTooLarge, "max data", 2},
 		{"final-truncated", "0305" + "00" + "01020304050607", io.ErrUnexpectedEOF, "final", 2},
 		{"path-challenge-truncated", "0306" + "01020304050607", io.ErrUnexpectedEOF, "path data", 2},
+		{"reset-token-truncated", "0308" + "0102030405060708090a0b0c0d0e0f", io.ErrUnexpectedEOF, "reset token", 2},
 
 		{"stream-control-no-subtype", "04", io.ErrUnexpectedEOF, "stream control subtype", 1},
 		{"stream-control-subtype-00", "0400", ErrUnknownFrame, "stream control subtype", 1},

@@ -35,6 +35,7 @@ type Conn struct {
 	closed chan struct{}
 	once   sync.Once
 	filter atomic.Pointer[Filter]
+	tap    atomic.Pointer[func(to netip.AddrPort, size int)]
 
 	rxBatches, rxMsgs, rxTruncated      atomic.Uint64
 	txBatches, txMsgs, txLost, filtered atomic.Uint64
@@ -50,6 +51,33 @@ func NewPair(a, b netip.AddrPort) (*Conn, *Conn) {
 	cb := &Conn{local: b, in: make(chan datagram, QueueLen), closed: make(chan struct{})}
 	ca.peer, cb.peer = cb, ca
 	return ca, cb
+}
+
+// SetTap installs f to observe every datagram this Conn writes, whatever
+// its destination (nil removes it), before the filter runs: tests measure
+// what a node sends to addresses that are not the pair's (a spoofed source,
+// an old path). It runs on the writer's goroutine.
+func (c *Conn) SetTap(f func(to netip.AddrPort, size int)) {
+	if f == nil {
+		c.tap.Store(nil)
+		return
+	}
+	c.tap.Store(&f)
+}
+
+// InjectFrom queues datagrams at this Conn's peer as if they came from the
+// address from, not this Conn's own: an attacker spoofing a source, or a
+// peer whose address changed (NAT rebinding). The filter does not apply.
+func (c *Conn) InjectFrom(from netip.AddrPort, pkts ...[]byte) error {
+	for _, b := range pkts {
+		select {
+		case c.peer.in <- datagram{buf: append([]byte(nil), b...), from: from}:
+		case <-c.peer.closed:
+		case <-c.closed:
+			return closedErr("write")
+		}
+	}
+	return nil
 }
 
 // SetFilter installs f for datagrams this Conn writes (nil removes it). It
@@ -129,6 +157,9 @@ func (c *Conn) WriteBatch(msgs []batch.Message) (int, error) {
 		default:
 		}
 		m := batch.Message{Buf: append([]byte(nil), msgs[i].Buf...), Addr: msgs[i].Addr}
+		if t := c.tap.Load(); t != nil {
+			(*t)(m.Addr, len(m.Buf))
+		}
 		if m.Addr != c.peer.local {
 			c.txLost.Add(1)
 			continue
