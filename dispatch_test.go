@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"sync"
 	"testing"
 	"time"
@@ -74,5 +75,76 @@ func TestFrameDispatcher(t *testing.T) {
 			t.Fatal("unregistered frame type not counted")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestFrameHandlerPanicsAndBlocks: a panicking application handler is
+// recovered and counted, and a handler that blocks makes frames drop (and
+// be counted) instead of stalling packets: a stream transfer goes on
+// meanwhile (issue 15 item 4).
+func TestFrameHandlerPanicsAndBlocks(t *testing.T) {
+	_, b, sa, sb := newPair(t, nil)
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) }) // before the nodes stop: cleanups run last-in first-out
+	var panics sync.WaitGroup
+	panics.Add(1)
+	var once sync.Once
+	if err := b.FrameDispatcher().Register(0x80, func(*stt.Session, []byte) {
+		once.Do(panics.Done)
+		panic("application bug")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sa.SendFrame(0x80, []byte("boom")); err != nil {
+		t.Fatal(err)
+	}
+	panics.Wait()
+	if !waitUntil(5*time.Second, func() bool { return b.Stats().FrameHandlerPanics == 1 }) {
+		t.Fatalf("FrameHandlerPanics = %d, want 1", b.Stats().FrameHandlerPanics)
+	}
+	blocked := make(chan struct{}, 1)
+	if err := b.FrameDispatcher().Register(0x81, func(*stt.Session, []byte) {
+		select {
+		case blocked <- struct{}{}:
+		default:
+		}
+		<-release
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sent := 0
+	for sent < 3*stt.FrameQueueLen && b.Stats().FramesDropped == 0 {
+		if err := sa.SendFrame(0x81, []byte("x")); err != nil {
+			if errors.Is(err, stt.ErrFrameQueueFull) {
+				time.Sleep(time.Millisecond)
+				continue
+			}
+			t.Fatal(err)
+		}
+		sent++
+	}
+	<-blocked
+	if !waitUntil(5*time.Second, func() bool { return b.Stats().FramesDropped > 0 }) {
+		t.Fatalf("a blocked handler with %d frames sent dropped none", sent)
+	}
+	// Packets still flow while the handler is stuck.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := sa.OpenStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		_, _ = st.Write(make([]byte, 1<<20))
+		_ = st.Close()
+	}()
+	rs, err := sb.AcceptStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = rs.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, err := io.Copy(io.Discard, rs)
+	if err != nil || n != 1<<20 {
+		t.Fatalf("stream while a handler blocks: %d bytes, %v", n, err)
 	}
 }

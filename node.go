@@ -87,10 +87,14 @@ const acceptQueueLen = 1024
 
 // NodeStats are node-wide counters.
 type NodeStats struct {
-	Sessions  int                   // sessions currently open
-	Handshake control.Stats         // handshake outcomes and anti-DoS counters
-	Dataplane dataplane.EngineStats // drops by cause, steering
-	Batch     []batch.Stats         // per socket: GSO/GRO state, queue overflows
+	Sessions int // sessions currently open
+	// FramesDropped counts application frames dropped because their
+	// handlers fell FrameQueueLen frames behind; FrameHandlerPanics counts
+	// handler panics recovered.
+	FramesDropped, FrameHandlerPanics uint64
+	Handshake                         control.Stats         // handshake outcomes and anti-DoS counters
+	Dataplane                         dataplane.EngineStats // drops by cause, steering
+	Batch                             []batch.Stats         // per socket: GSO/GRO state, queue overflows
 }
 
 // Node is a participant in STT: it listens on UDP, dials and accepts
@@ -279,6 +283,7 @@ func (n *Node) Start(ctx context.Context) error {
 		return err
 	}
 	n.plane = plane
+	n.dispatcher.start(n.cfg.Logger)
 	eng.Start()
 	n.state.Store(int32(NodeRunning))
 	return nil
@@ -363,6 +368,7 @@ func (n *Node) Stats() NodeStats {
 	n.sessMu.Lock()
 	st.Sessions = len(n.sessions)
 	n.sessMu.Unlock()
+	st.FramesDropped, st.FrameHandlerPanics = n.dispatcher.dropped.Load(), n.dispatcher.panics.Load()
 	if n.plane != nil {
 		st.Handshake = n.plane.Stats()
 	}
@@ -427,6 +433,7 @@ func (n *Node) Stop(ctx context.Context) error {
 	wg.Wait()
 	_ = n.plane.Close()
 	_ = n.engine.Close()
+	n.dispatcher.stop(ctx)
 	n.recvMu.Lock()
 	n.recvStopped = true
 	n.recvMu.Unlock()

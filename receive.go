@@ -2,7 +2,11 @@ package stt
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
 	"sync"
+	"sync/atomic"
 
 	"github.com/stt-go/stt/dataplane"
 	"github.com/stt-go/stt/wire"
@@ -114,9 +118,17 @@ func (n *Node) receiveStream(s *Session, st *Stream) {
 }
 
 // FrameHandler handles one application frame. payload is borrowed: valid
-// only during the call (copy to keep). It runs on the session's loop
-// goroutine and must not block.
+// only during the call (copy to keep). Handlers run one at a time, in
+// arrival order, on the node's dispatcher goroutine — never on a loop — so
+// a slow handler delays other frames, not packets; a panic in a handler is
+// recovered, counted (NodeStats.FrameHandlerPanics) and logged at Error,
+// and the node carries on.
 type FrameHandler func(s *Session, payload []byte)
+
+// FrameQueueLen is how many application frames wait for their handlers:
+// when a handler falls this far behind, frames are dropped and counted
+// (NodeStats.FramesDropped) instead of slowing the data plane.
+const FrameQueueLen = 1024
 
 // FrameDispatcher routes application frame types 0x80-0xFF to handlers:
 // the seed's FrameDispatcher. Registering 0x00-0x7F is an error; frames of
@@ -125,7 +137,25 @@ type FrameHandler func(s *Session, payload []byte)
 type FrameDispatcher struct {
 	mu       sync.RWMutex // protects handlers
 	handlers [128]FrameHandler
+
+	queue   chan customFrame // to run; bounded by FrameQueueLen
+	dropped atomic.Uint64    // frames dropped: queue full
+	panics  atomic.Uint64    // handler panics recovered
+	log     *slog.Logger
+	done    chan struct{}
 }
+
+// customFrame is one frame waiting for its handler: a copy of the payload
+// in a pooled buffer.
+type customFrame struct {
+	s   *Session
+	h   FrameHandler
+	typ byte
+	buf *[]byte
+}
+
+// framePool recycles payload copies (a frame fits one datagram).
+var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
 // Register sets the handler for typ (0x80-0xFF), replacing any previous one.
 func (d *FrameDispatcher) Register(typ byte, h FrameHandler) error {
@@ -148,7 +178,30 @@ func (d *FrameDispatcher) Unregister(typ byte) {
 	d.mu.Unlock()
 }
 
-// dispatch is the data plane's OnCustomFrame hook.
+// start launches the dispatcher goroutine (Node.Start).
+func (d *FrameDispatcher) start(log *slog.Logger) {
+	d.queue = make(chan customFrame, FrameQueueLen)
+	d.done = make(chan struct{})
+	d.log = log
+	go d.run()
+}
+
+// stop ends the dispatcher goroutine once the loops, which feed it, are
+// gone (Node.Stop): queued frames are still handled, and stop waits for
+// that until ctx ends (a handler that never returns keeps its goroutine).
+func (d *FrameDispatcher) stop(ctx context.Context) {
+	if d.queue == nil {
+		return
+	}
+	close(d.queue)
+	select {
+	case <-d.done:
+	case <-ctx.Done():
+	}
+}
+
+// dispatch is the data plane's OnCustomFrame hook, on a loop goroutine: it
+// copies the payload and queues it, never waiting.
 func (d *FrameDispatcher) dispatch(ds *dataplane.Session, typ byte, payload []byte) bool {
 	if typ < byte(wire.FrameCustomMin) {
 		return false
@@ -159,6 +212,36 @@ func (d *FrameDispatcher) dispatch(ds *dataplane.Session, typ byte, payload []by
 	if h == nil {
 		return false
 	}
-	h(sessionOf(ds), payload)
+	buf := framePool.Get().(*[]byte)
+	*buf = append((*buf)[:0], payload...)
+	select {
+	case d.queue <- customFrame{s: sessionOf(ds), h: h, typ: typ, buf: buf}:
+	default:
+		framePool.Put(buf)
+		d.dropped.Add(1)
+	}
 	return true
+}
+
+// run calls handlers in arrival order.
+func (d *FrameDispatcher) run() {
+	defer close(d.done)
+	for f := range d.queue {
+		d.call(f)
+		framePool.Put(f.buf)
+	}
+}
+
+// call runs one handler, recovering a panic.
+func (d *FrameDispatcher) call(f customFrame) {
+	defer func() {
+		if r := recover(); r != nil {
+			d.panics.Add(1)
+			if d.log != nil {
+				d.log.Error("stt: application frame handler panicked; the frame is dropped, the node carries on",
+					"type", fmt.Sprintf("%#x", f.typ), "session", f.s.ID(), "panic", r, "stack", string(debug.Stack()))
+			}
+		}
+	}()
+	f.h(f.s, *f.buf)
 }
