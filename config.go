@@ -87,8 +87,8 @@ type Config struct {
 	// MaxProbes is how many consecutive probe timeouts (each twice the
 	// previous, starting near the round-trip time) may pass without any
 	// acknowledgement, while data is in flight, before the peer is declared
-	// unresponsive and the session ends with CodeUnresponsive. Default 7:
-	// ~3.4 s on loopback, ~20-40 s at 100 ms RTT. Negative disables (the
+	// unresponsive and the session ends with CodeUnresponsive. Default 6:
+	// ~2-3 s on loopback, ~10-15 s at 100 ms RTT. Negative disables (the
 	// idle timeout still applies).
 	MaxProbes int
 	// KeepAlive is the PING interval of an otherwise idle session. Default

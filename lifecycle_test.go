@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -469,5 +472,40 @@ func TestReceiveInSeedOrder(t *testing.T) {
 	// Accept is refused up front once Receive took over.
 	if _, err := b.Accept(ctx); !errors.Is(err, stt.ErrReceiveMode) {
 		t.Fatalf("Accept after Receive: %v, want ErrReceiveMode", err)
+	}
+}
+
+// TestConnectClosedPortFailsFast: the network's "port unreachable" fails a
+// dial at once with an error that says so, instead of the 10 s handshake
+// timeout (issue 17, item 8).
+func TestConnectClosedPortFailsFast(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	a := startNode(t, ctx, 1, nil)
+	pc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := pc.LocalAddr().String()
+	_ = pc.Close()
+	start := time.Now()
+	_, err = a.Connect(ctx, closed)
+	el := time.Since(start)
+	if !errors.Is(err, stt.ErrUnreachable) || !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("Connect to a closed port after %v: %v; want ErrUnreachable (ECONNREFUSED)", el, err)
+	}
+	t.Logf("Connect to a closed port failed after %v: %v", el, err)
+}
+
+// TestConnectWrongFamily: an IPv4 node cannot reach an IPv6 address; Connect
+// says so at once.
+func TestConnectWrongFamily(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a := startNode(t, ctx, 1, nil) // 127.0.0.1:0
+	start := time.Now()
+	_, err := a.Connect(ctx, "[::1]:9")
+	if err == nil || !strings.Contains(err.Error(), "IPv6") || time.Since(start) > time.Second {
+		t.Fatalf("Connect from an IPv4 node to [::1] after %v: %v; want an address-family error at once", time.Since(start), err)
 	}
 }

@@ -160,9 +160,9 @@ func (p *lossyPair) logStats(tb testing.TB, elapsed time.Duration) {
 	}
 	for name, s := range map[string]*stt.Session{"A": p.sa, "B": p.sb} {
 		st := s.Stats()
-		tb.Logf("%s: sent %d pkts, lost %d (spurious %d), retransmitted(PTO) %d, received %d, rotations %d/%d, drops auth %d replay %d malformed %d, srtt %v, cwnd %d",
+		tb.Logf("%s: sent %d pkts, lost %d (spurious %d), retransmitted(PTO) %d, received %d, rotations %d/%d, drops auth %d replay %d malformed %d gaps %d, srtt %v, cwnd %d",
 			name, st.PacketsSent, st.PacketsLost, st.PacketsSpuriouslyLost, st.PacketsRetransmitted, st.PacketsReceived,
-			st.KeyRotationsSent, st.KeyRotationsReceived, st.DropsAuth, st.DropsReplay, st.DropsMalformed,
+			st.KeyRotationsSent, st.KeyRotationsReceived, st.DropsAuth, st.DropsReplay, st.DropsMalformed, st.DropsGaps,
 			st.SmoothedRTT, st.CongestionWindow)
 	}
 	tb.Logf("elapsed %v", elapsed)
@@ -722,4 +722,105 @@ func TestPeerMaxDatagram(t *testing.T) {
 	if l := largest[lossy.ToClient].Load(); l > 1280 || l < 1200 {
 		t.Errorf("B sent datagrams up to %d bytes (its own limit is 1280)", l)
 	}
+}
+
+// TestDeadPeerNoticed: the peer vanishes mid-transfer (a total outage, as a
+// crashed host or a pulled cable): with data in flight and nothing
+// acknowledged for Config.MaxProbes probe timeouts the session ends with
+// CodeUnresponsive, in seconds, long before the 30 s idle timeout (issue
+// 17, item 9).
+func TestDeadPeerNoticed(t *testing.T) {
+	f := &faults{}
+	p := newLossyPair(t, f, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := p.sa.OpenStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		buf := make([]byte, 64<<10)
+		for {
+			if _, err := st.Write(buf); err != nil {
+				return
+			}
+		}
+	}()
+	go func() {
+		if rs, err := p.sb.AcceptStream(ctx); err == nil {
+			_, _ = io.Copy(io.Discard, rs)
+		}
+	}()
+	time.Sleep(100 * time.Millisecond) // data flowing
+	p.proxy.SetOutage(true)
+	start := time.Now()
+	select {
+	case <-p.sa.Done():
+	case <-ctx.Done():
+		t.Fatal("the sender did not notice a dead peer within 30 s")
+	}
+	var se *stt.SessionError
+	if err := p.sa.Err(); !errors.As(err, &se) || se.Code != stt.CodeUnresponsive || se.Remote {
+		t.Fatalf("Err() = %v; want a local *SessionError with CodeUnresponsive", err)
+	}
+	t.Logf("dead peer noticed after %v: %v", time.Since(start), p.sa.Err())
+}
+
+// TestRestartedPeerResets: the listener restarts (same node seed, same
+// port) and has forgotten the session; the sender's next packets reach it
+// and it answers with a stateless reset, which ends the sender's session at
+// once with CodeStatelessReset instead of after its probe timeouts or the
+// idle timeout (issue 17, item 9).
+func TestRestartedPeerResets(t *testing.T) {
+	f := &faults{}
+	p := newLossyPair(t, f, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := p.sa.OpenStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		buf := make([]byte, 64<<10)
+		for {
+			if _, err := st.Write(buf); err != nil {
+				return
+			}
+		}
+	}()
+	go func() {
+		if rs, err := p.sb.AcceptStream(ctx); err == nil {
+			_, _ = io.Copy(io.Discard, rs)
+		}
+	}()
+	time.Sleep(100 * time.Millisecond)
+	// The listener dies: its CLOSE never reaches the sender.
+	addr := p.b.Addr()
+	p.proxy.SetOutage(true)
+	sctx, scancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	_ = p.b.Stop(sctx)
+	scancel()
+	b2, err := stt.NewNode(stt.Config{NodeSeed: seed(2), SharedSeed: seed(0xAA), ListenAddr: addr.String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b2.Start(ctx); err != nil {
+		t.Fatalf("restart on %v: %v", addr, err)
+	}
+	t.Cleanup(func() { _ = b2.Stop(context.Background()) })
+	start := time.Now()
+	p.proxy.SetOutage(false)
+	select {
+	case <-p.sa.Done():
+	case <-ctx.Done():
+		t.Fatal("the sender's session outlived the restart")
+	}
+	var se *stt.SessionError
+	if err := p.sa.Err(); !errors.As(err, &se) || se.Code != stt.CodeStatelessReset || !se.Remote {
+		t.Fatalf("Err() = %v; want a remote *SessionError with CodeStatelessReset", err)
+	}
+	if b2.Stats().Dataplane.StatelessResets == 0 {
+		t.Error("the restarted node counts no stateless reset sent")
+	}
+	t.Logf("restarted peer noticed %v after the path healed: %v", time.Since(start), p.sa.Err())
 }

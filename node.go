@@ -249,6 +249,11 @@ func (n *Node) Start(ctx context.Context) error {
 	dcfg.OnAccept = n.onAccept
 	dcfg.OnClose = n.onClose
 	dcfg.ResetToken = n.resetToken
+	dcfg.OnUnreachable = func(to netip.AddrPort, err error) {
+		if p := n.plane; p != nil {
+			p.DestinationUnreachable(to, err)
+		}
+	}
 	dcfg.SessionHandle = func(s *dataplane.Session) any { return &Session{s: s, n: n} }
 	dcfg.StreamHandle = func(st *dataplane.Stream) any {
 		return &Stream{st: st, sess: sessionOf(st.Session())}
@@ -329,11 +334,29 @@ func (n *Node) Connect(ctx context.Context, addr string) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := n.checkFamily(to); err != nil {
+		return nil, err
+	}
 	est, err := n.plane.Dial(ctx, to)
 	if err != nil {
 		return nil, err
 	}
 	return est.Installed.(*Session), nil
+}
+
+// checkFamily refuses, at once, a peer address the node's sockets cannot
+// reach: an IPv6 peer from a node bound to an IPv4 address, or an IPv4 peer
+// from one bound to a specific IPv6 address (a node bound to [::] reaches
+// both).
+func (n *Node) checkFamily(to netip.AddrPort) error {
+	local := n.Addr().Addr()
+	switch {
+	case local.Is4() && to.Addr().Is6():
+		return fmt.Errorf("stt: cannot reach IPv6 address %v from a node listening on IPv4 %v: listen on [::] or an IPv6 address", to, n.Addr())
+	case local.Is6() && !local.IsUnspecified() && to.Addr().Is4():
+		return fmt.Errorf("stt: cannot reach IPv4 address %v from a node listening on IPv6 %v: listen on [::] or an IPv4 address", to, n.Addr())
+	}
+	return nil
 }
 
 func (n *Node) notRunning() error {
@@ -421,7 +444,7 @@ func (n *Node) Stop(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_ = s.CloseContext(ctx)
+			_ = s.s.Drain(ctx, CodeNodeStopping, "node stopping")
 			// Linger until the session ends (three PTOs, repeating CLOSE
 			// twice so a peer on a lossy path still hears it), or ctx ends.
 			select {
@@ -450,17 +473,12 @@ func (n *Node) onHandshake(pkt []byte, from netip.AddrPort) {
 	}
 }
 
+// onAccept announces a responder session once the initiator's first
+// packet confirmed it (it was registered at install).
 func (n *Node) onAccept(ds *dataplane.Session) {
 	s := sessionOf(ds)
-	n.sessMu.Lock()
-	n.sessions[s] = struct{}{}
-	n.sessMu.Unlock()
-	// The mode is read after the session is registered: if Receive
-	// switched the mode before, it is seen here; if after, Receive's
-	// takeOverStreams finds the session in n.sessions.
 	if n.mode.Load() == modeReceive {
-		n.receiveOn(s)
-		return
+		return // its streams go to the node's readers (registerSession)
 	}
 	select {
 	case n.acceptQ <- s:
@@ -508,16 +526,22 @@ func (a *dataPlaneAdapter) Install(est *control.Established) (any, error) {
 		}
 		return nil, err
 	}
-	s := sessionOf(ds)
-	if est.Initiator {
-		n.sessMu.Lock()
-		n.sessions[s] = struct{}{}
-		n.sessMu.Unlock()
-		if n.mode.Load() == modeReceive { // as in onAccept
-			n.receiveOn(s)
-		}
+	n.registerSession(sessionOf(ds))
+	return sessionOf(ds), nil
+}
+
+// registerSession adds a session of either role to the node's set at
+// install, so Stop closes it and Receive reads its streams. The mode is read
+// after the session is registered: if Receive switched the mode before, it
+// is seen here; if after, Receive's takeOverStreams finds the session in
+// n.sessions.
+func (n *Node) registerSession(s *Session) {
+	n.sessMu.Lock()
+	n.sessions[s] = struct{}{}
+	n.sessMu.Unlock()
+	if n.mode.Load() == modeReceive {
+		n.receiveOn(s)
 	}
-	return s, nil
 }
 
 // Remove drops a session whose handshake failed after Install.

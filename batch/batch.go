@@ -410,3 +410,20 @@ func network(addr netip.Addr) string {
 		return "udp6"
 	}
 }
+
+// UnreachableError is returned by ReadBatch (with n = 0) when the network
+// reported a datagram sent earlier undeliverable: an ICMP port, host or
+// network unreachable for destination To (Linux: IP_RECVERR). Err is the
+// errno (syscall.ECONNREFUSED for a closed port). ICMP is not
+// authenticated: callers treat it as a hint. The next ReadBatch carries on.
+type UnreachableError struct {
+	To  netip.AddrPort
+	Err error
+}
+
+func (e *UnreachableError) Error() string {
+	return "batch: " + e.To.String() + " unreachable: " + e.Err.Error()
+}
+
+// Unwrap returns Err.
+func (e *UnreachableError) Unwrap() error { return e.Err }

@@ -205,7 +205,13 @@ func (c *conn) ReadBatch(msgs []Message) (int, error) {
 		}
 		switch rx.errno {
 		case unix.ECONNREFUSED, unix.EHOSTUNREACH, unix.ENETUNREACH, unix.ECONNRESET, unix.EHOSTDOWN, unix.ENETDOWN:
-			// An ICMP error from an earlier send; the queue may still hold data.
+			// An ICMP error from an earlier send (IP_RECVERR queued it):
+			// report which destination it was for; the data queue may
+			// still hold datagrams, read on the next call.
+			if ue := c.readErrQueue(); ue != nil {
+				c.releaseRx(k)
+				return 0, ue
+			}
 			continue
 		}
 		c.releaseRx(k)
@@ -468,4 +474,51 @@ func sockaddrToAddrPort(sa *unix.RawSockaddrInet6) netip.AddrPort {
 		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), uint16(p[0])<<8|uint16(p[1]))
 	}
 	return netip.AddrPort{}
+}
+
+// readErrQueue takes one entry from the socket's error queue (IP_RECVERR /
+// IPV6_RECVERR): the ICMP error an earlier datagram met, with the address
+// that datagram was sent to. It returns nil when the queue is empty or the
+// entry is not an ICMP destination-unreachable report. It allocates (the
+// path runs once per ICMP error, never per packet).
+func (c *conn) readErrQueue() *UnreachableError {
+	var (
+		name unix.RawSockaddrInet6
+		oob  [128]byte
+		buf  [64]byte // the start of the original datagram; not used
+		ue   *UnreachableError
+	)
+	_ = c.rc.Read(func(fd uintptr) bool {
+		iov := unix.Iovec{Base: &buf[0]}
+		iov.SetLen(len(buf))
+		var h unix.Msghdr
+		h.Name = (*byte)(unsafe.Pointer(&name))
+		h.Namelen = unix.SizeofSockaddrInet6
+		h.Iov = &iov
+		h.SetIovlen(1)
+		h.Control = &oob[0]
+		h.SetControllen(len(oob))
+		_, _, errno := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&h)), unix.MSG_ERRQUEUE|unix.MSG_DONTWAIT)
+		if errno != 0 {
+			return true // EAGAIN: the queue is empty; do not park
+		}
+		msgs, err := unix.ParseSocketControlMessage(oob[:h.Controllen])
+		if err != nil {
+			return true
+		}
+		for _, m := range msgs {
+			isV4 := m.Header.Level == unix.SOL_IP && m.Header.Type == unix.IP_RECVERR
+			isV6 := m.Header.Level == unix.SOL_IPV6 && m.Header.Type == unix.IPV6_RECVERR
+			if (!isV4 && !isV6) || len(m.Data) < int(unsafe.Sizeof(unix.SockExtendedErr{})) {
+				continue
+			}
+			ee := (*unix.SockExtendedErr)(unsafe.Pointer(&m.Data[0]))
+			if ee.Origin != unix.SO_EE_ORIGIN_ICMP && ee.Origin != unix.SO_EE_ORIGIN_ICMP6 {
+				continue
+			}
+			ue = &UnreachableError{To: sockaddrToAddrPort(&name), Err: syscall.Errno(ee.Errno)}
+		}
+		return true
+	})
+	return ue
 }

@@ -149,6 +149,16 @@ func configure(fd int, cfg config) (setup, error) {
 		_ = unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_PROBE)
 	}
 
+	// Queue ICMP errors (port/host unreachable) with the destination they
+	// concern, so ReadBatch can report them (UnreachableError): a dial to a
+	// closed port fails at once instead of at its timeout. Best effort.
+	if s.family == unix.AF_INET {
+		_ = unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_RECVERR, 1)
+	} else {
+		_ = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_RECVERR, 1)
+		_ = unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_RECVERR, 1)
+	}
+
 	s.gso = cfg.gso && probeGSO(fd)
 	s.gro = cfg.gro && enableGRO(fd)
 	return s, nil

@@ -69,11 +69,12 @@ func (s *Session) finish(err error) {
 
 // startDrain begins a graceful close: once every stream's sent data is
 // acknowledged (or the idle timeout passes) CLOSE goes out.
-func (s *Session) startDrain(now monotime.Time) {
+func (s *Session) startDrain(now monotime.Time, code uint64, reason string) {
 	if s.State() >= StateClosing || s.draining {
 		return
 	}
 	s.draining = true
+	s.closeCode, s.closeReason = code, reason
 	s.drainDL = now.Add(s.idleTimeout())
 	s.checkDrained(now)
 	s.rearm(now)
@@ -98,7 +99,7 @@ func (s *Session) checkDrained(now monotime.Time) {
 	if len(s.hot.ctlStreams) > 0 || s.hot.pend&ctrlFinal != 0 {
 		return
 	}
-	s.closeLocal(now, CodeNoError, "")
+	s.closeLocal(now, s.closeCode, s.closeReason)
 }
 
 // signalClosing wakes Close callers: CLOSE is queued (it leaves in this

@@ -69,6 +69,11 @@ type Config struct {
 	// wrapper's identity is the object's.
 	SessionHandle func(*Session) any
 	StreamHandle  func(*Stream) any
+	// OnUnreachable, if set, receives the network's reports that a datagram
+	// to an address was undeliverable (ICMP port/host unreachable): the
+	// control plane fails a dial to that address at once. Called on a
+	// reader goroutine; must not block. ICMP is unauthenticated: a hint.
+	OnUnreachable func(to netip.AddrPort, err error)
 	// OnClose is called on the loop goroutine when a session ends.
 	OnClose func(*Session)
 	// OnCustomFrame handles application frames 0x80-0xFF; payload is
@@ -147,6 +152,7 @@ type EngineStats struct {
 	Hibernating         int    // of which hibernating: idle, holding no cipher contexts or recovery state
 	Hibernations, Wakes uint64 // hot state released / rebuilt
 	StatelessResets     uint64 // stateless resets sent for packets of sessions this node does not hold
+	Unreachable         uint64 // ICMP destination-unreachable reports received
 	Steered             bool   // BPF steering attached
 }
 
@@ -156,7 +162,7 @@ type engineCounters struct {
 	readErrors, writeErrors                        atomic.Uint64
 	sessions, hibernating                          atomic.Int64
 	hibernations, wakes                            atomic.Uint64
-	resetsSent                                     atomic.Uint64
+	resetsSent, unreachable                        atomic.Uint64
 }
 
 // Engine is the data plane: one loop per socket of a reuseport group.
@@ -340,6 +346,7 @@ func (e *Engine) Stats() EngineStats {
 		Hibernations:        e.stats.hibernations.Load(),
 		Wakes:               e.stats.wakes.Load(),
 		StatelessResets:     e.stats.resetsSent.Load(),
+		Unreachable:         e.stats.unreachable.Load(),
 		Steered:             e.steered,
 	}
 }

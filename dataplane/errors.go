@@ -101,8 +101,11 @@ func (e *SessionError) Is(target error) bool {
 // Unwrap returns ErrClosed.
 func (e *SessionError) Unwrap() error { return ErrClosed }
 
-// Timeout reports whether the session ended by idle timeout (net.Error).
-func (e *SessionError) Timeout() bool { return e.Code == CodeIdleTimeout && !e.Remote }
+// Timeout reports whether the session ended because the peer went silent:
+// the idle timeout, or an unresponsive peer (net.Error).
+func (e *SessionError) Timeout() bool {
+	return (e.Code == CodeIdleTimeout || e.Code == CodeUnresponsive) && !e.Remote
+}
 
 // Temporary is part of net.Error; always false.
 func (e *SessionError) Temporary() bool { return false }

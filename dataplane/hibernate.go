@@ -60,6 +60,7 @@ type sessionHot struct {
 	pacer      *recovery.Pacer
 	rx         recovery.Received
 	ptoCount   int
+	deadAt     monotime.Time // the peer is declared unresponsive at this time unless it acknowledges something (0: not pending)
 	probes     int           // PTO probe packets still to send
 	paceAt     monotime.Time // pacer's next send time while paced (0: not paced)
 	onAckedFn  func(*recovery.SentPacket)

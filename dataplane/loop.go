@@ -23,6 +23,7 @@ package dataplane
 // The clock is read once per wake-up.
 
 import (
+	"errors"
 	"net/netip"
 	"runtime"
 	"time"
@@ -185,7 +186,15 @@ func (l *loop) readLoop() {
 			if isClosedErr(err) {
 				return
 			}
-			l.e.stats.readErrors.Add(1)
+			var ue *batch.UnreachableError
+			if errors.As(err, &ue) {
+				l.e.stats.unreachable.Add(1)
+				if h := l.e.cfg.OnUnreachable; h != nil {
+					h(ue.To, ue.Err)
+				}
+			} else {
+				l.e.stats.readErrors.Add(1)
+			}
 			l.rxFree <- b
 			continue
 		}
@@ -323,7 +332,7 @@ func (l *loop) exec(now monotime.Time, c *cmd) {
 		execStreamStop(now, c.stream, c.code)
 	case opSessionDrain:
 		if c.sess.ready(now) {
-			c.sess.startDrain(now)
+			c.sess.startDrain(now, c.code, c.reason)
 		}
 	case opSessionClose:
 		c.sess.closeLocal(now, c.code, c.reason)
@@ -463,6 +472,16 @@ func (l *loop) remove(s *Session) {
 // shutdown closes every session abruptly (Engine.Close after the node's
 // graceful drain) and stops.
 func (l *loop) shutdown() {
+	// Sessions still here did not finish their graceful close in time (or
+	// were never drained): each sends one CLOSE, best effort, so the peer
+	// does not have to find out by timeout.
+	now := monotime.Now()
+	for _, s := range l.sessions {
+		if s.closingUntil == 0 {
+			s.closeLocal(now, CodeNodeStopping, "node stopped")
+		}
+	}
+	l.flushDirty(now)
 	for _, s := range l.sessions {
 		s.finish(&SessionError{Code: CodeNodeStopping, Reason: "node stopped"})
 	}

@@ -63,11 +63,23 @@ const (
 	DefaultIdleTimeout = 30 * time.Second
 	// DefaultMaxProbes is how many consecutive probe timeouts (PTO, RFC
 	// 9002 §6.2, doubling each time) without any acknowledgement, while
-	// data is in flight, declare the peer unresponsive. 7 is ~3.4 s on
-	// loopback (PTO ≈ 27 ms × (2^7 − 1)) and ~20-40 s at 100 ms RTT, the
-	// order of the idle timeout; the chance that 7 probe pairs and their
-	// acknowledgements are all lost at 30% random loss is ~10^-4.
-	DefaultMaxProbes = 7
+	// data is in flight, declare the peer unresponsive. 6 is ~2-3 s on
+	// loopback (PTO ≈ 27-40 ms × (2^6 − 1); measured 2.6-5 s with 7 under
+	// TestDeadPeerNoticed, so 7 misses the 5 s a killed peer should take)
+	// and ~10-15 s at 100 ms RTT, below the idle timeout; the chance that
+	// 6 probe pairs and their acknowledgements are all lost at 30% random
+	// loss is ~3x10^-4.
+	DefaultMaxProbes = 6
+	// minUnresponsive is the least time without any acknowledgement before
+	// a peer can be declared unresponsive, whatever the probe count: on
+	// loopback six PTOs take under 2 s, and a path that pauses for a couple
+	// of seconds (a Wi-Fi roam, TestLossyBulk's 2 s outage) must survive.
+	minUnresponsive = 2500 * time.Millisecond
+	// minDeadGrace: once the probe count and minUnresponsive are reached,
+	// the session probes every PTO (no backoff) for 2 x max(PTO, this)
+	// before declaring the peer unresponsive, so an outage that ended
+	// during the last, long backoff interval is noticed to be over.
+	minDeadGrace = 150 * time.Millisecond
 	// DefaultKeepAlive is how often an otherwise idle session sends a PING
 	// (issue 4: 10 s).
 	DefaultKeepAlive = 10 * time.Second

@@ -461,7 +461,10 @@ func (s *Session) onAck(now monotime.Time, a *wire.AckFrame) error {
 		}
 	}
 	h.cc.OnAckEvent(now, h.sent.RateSample(), &s.rtt, h.sent.BytesInFlight())
-	s.hot.ptoCount = 0
+	if s.lastAcked == now { // something newly acknowledged (onAcked)
+		h.ptoCount = 0 // RFC 9002 §6.2.1: the backoff resets on progress
+		h.deadAt = 0
+	}
 	s.publishRecoveryStats()
 	s.markDirty()
 	return nil
@@ -469,6 +472,7 @@ func (s *Session) onAck(now monotime.Time, a *wire.AckFrame) error {
 
 // onAcked is called by recovery for each newly acknowledged packet.
 func (s *Session) onAcked(p *recovery.SentPacket) {
+	s.lastAcked = s.loop.now
 	for i := 0; i < int(p.NRanges); i++ {
 		r := &p.Ranges[i]
 		if st := s.streams[wire.StreamID(r.StreamID)]; st != nil {

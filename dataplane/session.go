@@ -200,6 +200,7 @@ type Session struct {
 	rtt         recovery.RTT
 	lastAckEl   monotime.Time // last ack-eliciting packet sent
 	lastRecv    monotime.Time // last authenticated packet received
+	lastAcked   monotime.Time // last time a packet of ours was newly acknowledged
 	lastSend    monotime.Time
 	wokeAt      monotime.Time // last wake from hibernation
 	installedAt monotime.Time // when the loop installed the session (the initiator's AUTH_PROOF went out)
@@ -432,15 +433,24 @@ func (s *Session) Close() error {
 // CloseContext is Close bounded by ctx: when ctx ends before the drain
 // completes the session is closed immediately.
 func (s *Session) CloseContext(ctx context.Context) error {
+	return s.Drain(ctx, CodeNoError, "")
+}
+
+// Drain is CloseContext with the code and reason its CLOSE carries (the
+// node uses CodeNodeStopping when it stops).
+func (s *Session) Drain(ctx context.Context, code uint64, reason string) error {
 	if s.State() == StateClosed {
 		return nil
 	}
-	s.loop.post(cmd{op: opSessionDrain, sess: s})
+	if len(reason) > wire.MaxCloseReason {
+		reason = reason[:wire.MaxCloseReason]
+	}
+	s.loop.post(cmd{op: opSessionDrain, sess: s, code: code, reason: reason})
 	select {
 	case <-s.closing:
 	case <-s.done:
 	case <-ctx.Done():
-		s.CloseWithError(CodeNoError, "close: context ended before drain")
+		s.CloseWithError(code, "close: context ended before drain")
 		select {
 		case <-s.closing:
 		case <-s.done:

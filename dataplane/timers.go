@@ -24,6 +24,16 @@ import (
 	"github.com/stt-go/stt/internal/monotime"
 )
 
+// ptoBackoff is the exponent of the PTO backoff: the count of consecutive
+// PTOs, except during the grace before an unresponsive verdict, when probes
+// go out every PTO.
+func (s *Session) ptoBackoff() int {
+	if s.hot.deadAt != 0 {
+		return 0
+	}
+	return s.hot.ptoCount
+}
+
 // ptoBase is one probe timeout without backoff.
 func (s *Session) ptoBase() time.Duration {
 	return s.rtt.PTO(maxAckDelay)
@@ -58,10 +68,11 @@ func (s *Session) deadline(now monotime.Time) monotime.Time {
 	if s.hot == nil {
 		return dl
 	}
+	take(s.hot.deadAt)
 	if lt := s.hot.sent.LossTime(); lt != 0 {
 		take(lt)
 	} else if s.hot.sent.BytesInFlight() > 0 || s.State() == StateHandshake && !s.initiator {
-		take(recovery.PTODeadline(s.lastAckEl, &s.rtt, maxAckDelay, s.hot.ptoCount))
+		take(recovery.PTODeadline(s.lastAckEl, &s.rtt, maxAckDelay, s.ptoBackoff()))
 	}
 	if t, ok := s.hot.rx.AckDeadline(); ok {
 		take(t)
@@ -184,18 +195,27 @@ func (s *Session) expiredDrain(now monotime.Time) bool {
 	if !s.draining || now.Before(s.drainDL) {
 		return false
 	}
-	s.closeLocal(now, CodeNoError, "drain timeout")
+	s.closeLocal(now, s.closeCode, "drain timeout")
 	return true
 }
 
 // expiredRecovery runs the loss timer (expiredLoss) or the probe timeout
 // (expiredPTO). A peer that acknowledges nothing for Config.MaxProbes
-// consecutive probe timeouts while data is in flight is declared
-// unresponsive and the session ends (reported true): a crashed or
-// unplugged peer is noticed within seconds on a short path, long before
-// the idle timeout.
+// consecutive probe timeouts, and at least minUnresponsive, while data is
+// in flight is declared unresponsive and the session ends (reported true):
+// a crashed or unplugged peer is noticed within seconds on a short path,
+// long before the idle timeout, while an outage shorter than
+// minUnresponsive is ridden out.
 func (s *Session) expiredRecovery(now monotime.Time) bool {
 	h := s.hot
+	if h.deadAt != 0 && !now.Before(h.deadAt) {
+		silent := now.Sub(max(s.lastAcked, s.installedAt))
+		s.closeCode, s.closeReason = CodeUnresponsive, "peer unresponsive"
+		s.finish(&SessionError{Code: CodeUnresponsive, Reason: fmt.Sprintf(
+			"peer unresponsive: nothing acknowledged for %v (%d probe timeouts) with data in flight",
+			silent.Round(time.Millisecond), h.ptoCount)})
+		return true
+	}
 	if lt := h.sent.LossTime(); lt != 0 {
 		if !now.Before(lt) { // expiredLoss
 			h.sent.DetectLost(now, &s.rtt, h.onLostFn)
@@ -208,17 +228,17 @@ func (s *Session) expiredRecovery(now monotime.Time) bool {
 	if h.sent.BytesInFlight() == 0 {
 		return false
 	}
-	if pto := recovery.PTODeadline(s.lastAckEl, &s.rtt, maxAckDelay, h.ptoCount); now.Before(pto) {
+	if pto := recovery.PTODeadline(s.lastAckEl, &s.rtt, maxAckDelay, s.ptoBackoff()); now.Before(pto) {
 		return false
 	}
 	// expiredPTO
 	h.ptoCount++
-	if mp := s.cfg.MaxProbes; mp > 0 && h.ptoCount > mp {
-		s.closeCode, s.closeReason = CodeUnresponsive, "peer unresponsive"
-		s.finish(&SessionError{Code: CodeUnresponsive, Reason: fmt.Sprintf(
-			"peer unresponsive: nothing acknowledged for %d probe timeouts (%v) with data in flight",
-			mp, now.Sub(s.lastAckEl).Round(time.Millisecond))})
-		return true
+	silent := now.Sub(max(s.lastAcked, s.installedAt))
+	if mp := s.cfg.MaxProbes; mp > 0 && h.ptoCount > mp && silent >= minUnresponsive && h.deadAt == 0 {
+		// The last probe may have gone out long ago (the backoff doubles),
+		// into an outage that has since ended: probe again, every PTO
+		// without backoff, for a short grace before the verdict.
+		h.deadAt = now.Add(2 * max(s.ptoBase(), minDeadGrace))
 	}
 	s.probe()
 	return false

@@ -149,6 +149,13 @@ func connect(ctx context.Context, n *stt.Node, addr, name string, timeout time.D
 		return nil, fmt.Errorf("connecting to %s: %w", name, context.Cause(ctx))
 	case errors.Is(err, stt.ErrAuthentication):
 		return nil, fmt.Errorf("handshake with %s failed authentication: the peer holds a different shared seed or refuses our node ID (%v)", name, err)
+	case errors.Is(err, stt.ErrUnreachable):
+		var de *stt.DialError
+		why := "destination unreachable"
+		if errors.As(err, &de) && de.Err != nil {
+			why = de.Err.Error()
+		}
+		return nil, fmt.Errorf("cannot reach %s: nothing listens there (%s)", name, why)
 	case errors.Is(err, stt.ErrHandshakeTimeout), errors.Is(err, context.DeadlineExceeded):
 		return nil, fmt.Errorf("no handshake answer from %s within %v: the peer is unreachable, not listening, or holds a different shared seed", name, timeout)
 	case ctx.Err() != nil:

@@ -345,7 +345,7 @@ func TestEndToEnd(t *testing.T) {
 		{"world-readable seed", withSeeds(sendSeed, world, small), exitFailure, "readable by group or others"},
 		{"no seed", append(append([]string(nil), base...), "--to", l.addr, small), exitUsage, "--node-seed"},
 		{"wrong shared seed", withSeeds(sendSeed, otherShared, small), exitFailure, "different shared seed"},
-		{"unreachable address", to("127.0.0.1:1", sendSeed, shared, small), exitFailure, "no handshake answer from 127.0.0.1:1"},
+		{"unreachable address", to("127.0.0.1:1", sendSeed, shared, small), exitFailure, "cannot reach 127.0.0.1:1: nothing listens there"},
 		{"missing input file", withSeeds(sendSeed, shared, filepath.Join(in, "nope")), exitFailure, "no such file"},
 		{"no files", withSeeds(sendSeed, shared), exitUsage, "at least one FILE"},
 	}

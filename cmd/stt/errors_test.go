@@ -173,7 +173,8 @@ func TestSessionCause(t *testing.T) {
 	defer stopNode(a)
 	stopNode(b)
 	got := describe(sessionCause(sa, fmt.Errorf("sending: %w", stt.ErrClosed)))
-	if got != "sending: the peer closed the session" {
+	t.Logf("session error: %v", sa.Err())
+	if got != "sending: the peer shut down" {
 		t.Errorf("describe(sessionCause(…)) = %q", got)
 	}
 	other := errors.New("unrelated")
