@@ -12,7 +12,6 @@ import (
 
 	"github.com/stt-go/stt/stc"
 	"github.com/stt-go/stt/wire"
-	"golang.org/x/crypto/chacha20poly1305"
 )
 
 // dial is one initiator handshake in flight. It is owned by its Dial
@@ -400,14 +399,42 @@ func (p *Plane) buildHello(d *dial, cookie []byte, now time.Time) {
 // errOpen (forged/corrupted: ignore), ErrAuthentication wrapped with the
 // check that failed, or Install's.
 func (p *Plane) finish(d *dial, b []byte, proof *[wire.AuthProofLen]byte, rejectKey *[32]byte) (*Established, error) {
+	est, fin, err := p.complete(d, b, proof)
+	if err != nil {
+		return nil, err
+	}
+	*rejectKey = fin.rejectKey
+	fin.wipe()
+	if err := p.dp.Install(est); err != nil {
+		return nil, fmt.Errorf("control: install session %#x: %w", uint64(est.SessionID), err)
+	}
+	return est, nil
+}
+
+// finalState is what the transcript leaves once AUTH_PROOF is written:
+// the chaining key Split used (ck_final in docs/HANDSHAKE.md), the
+// handshake hash, and the collision-REJECT key derived from ck_final.
+type finalState struct {
+	ck, h, rejectKey [32]byte
+}
+
+func (f *finalState) wipe() {
+	clear(f.ck[:])
+	clear(f.rejectKey[:])
+}
+
+// complete processes a RESPONSE for d and writes AUTH_PROOF into proof,
+// without installing anything: the session to install, and the final
+// transcript state. Errors as finish, without Install's.
+func (p *Plane) complete(d *dial, b []byte, proof *[wire.AuthProofLen]byte) (*Established, *finalState, error) {
 	r, err := wire.ParseResponse(b, d.hybrid)
 	if err != nil || r.ID() != d.id {
-		return nil, errOpen
+		return nil, nil, errOpen
 	}
 	sym := d.sym
 	er, err := ecdh.X25519().NewPublicKey(r.Ephemeral())
 	if err != nil {
-		return nil, errOpen
+		return nil, nil, errOpen
 	}
 	// ee, se and the KEM decapsulation need only the RESPONSE's cleartext:
 	// run them at once. se is computed before the responder is
@@ -427,7 +454,7 @@ func (p *Plane) finish(d *dial, b []byte, proof *[wire.AuthProofLen]byte, reject
 	}
 	parallel(jobs[:])
 	if eeErr != nil || seErr != nil || kemErr != nil {
-		return nil, errOpen
+		return nil, nil, errOpen
 	}
 	sym.mixHash(r.Ephemeral()) // e
 	sym.mixKey(r.Ephemeral())
@@ -439,22 +466,22 @@ func (p *Plane) finish(d *dial, b []byte, proof *[wire.AuthProofLen]byte, reject
 	var sbuf [wire.KeyLen]byte
 	spt, err := sym.decryptAndHash(sbuf[:], r.SealedStatic()) // s
 	if err != nil {
-		return nil, errOpen
+		return nil, nil, errOpen
 	}
 	spub := [32]byte(spt)
 	sr, err := ecdh.X25519().NewPublicKey(spub[:])
 	if err != nil {
-		return nil, errOpen
+		return nil, nil, errOpen
 	}
 	es, err := d.e.priv.ECDH(sr)
 	if err != nil {
-		return nil, errOpen
+		return nil, nil, errOpen
 	}
 	sym.mixKey(es) // es
 	var pbuf [wire.ResponsePayloadLen]byte
 	pt, err := sym.decryptAndHash(pbuf[:], r.Sealed())
 	if err != nil {
-		return nil, errOpen
+		return nil, nil, errOpen
 	}
 	nonceR := [32]byte(pt[0:32])
 	peerID := stc.NodeID(pt[32:64])
@@ -463,13 +490,13 @@ func (p *Plane) finish(d *dial, b []byte, proof *[wire.AuthProofLen]byte, reject
 	// The RESPONSE is authenticated: a failed check is acted on at once.
 	switch {
 	case stc.NodeIDFromPublic(spub) != peerID:
-		return nil, fmt.Errorf("%w: %v claims node ID %v, which is not the hash of its static key", ErrAuthentication, d.to, peerID)
+		return nil, nil, fmt.Errorf("%w: %v claims node ID %v, which is not the hash of its static key", ErrAuthentication, d.to, peerID)
 	case peerID == p.cfg.Identity.ID():
-		return nil, fmt.Errorf("%w: %v %w", ErrAuthentication, d.to, errOwnIdentity)
+		return nil, nil, fmt.Errorf("%w: %v %w", ErrAuthentication, d.to, errOwnIdentity)
 	case !p.allowed(peerID):
-		return nil, fmt.Errorf("%w: %v is node %v, which is not in AllowPeers", ErrAuthentication, d.to, peerID)
+		return nil, nil, fmt.Errorf("%w: %v is node %v, which is not in AllowPeers", ErrAuthentication, d.to, peerID)
 	case !offered(d.suites[:], suite):
-		return nil, fmt.Errorf("%w: %v chose suite %v, which we did not offer", ErrAuthentication, d.to, suite)
+		return nil, nil, fmt.Errorf("%w: %v chose suite %v, which we did not offer", ErrAuthentication, d.to, suite)
 	}
 	myID := p.cfg.Identity.ID()
 	sid := sessionID(&d.nonce, &nonceR, myID, peerID)
@@ -486,7 +513,7 @@ func (p *Plane) finish(d *dial, b []byte, proof *[wire.AuthProofLen]byte, reject
 	if len(out) != wire.AuthProofLen {
 		panic("control: BUG: AUTH_PROOF length")
 	}
-	*rejectKey = hmacSHA256(&sym.ck, []byte(rejectKeyLabel), nil)
+	fin := &finalState{ck: sym.ck, h: sym.h, rejectKey: hmacSHA256(&sym.ck, []byte(rejectKeyLabel), nil)}
 	i2r, r2i := sym.split()
 	est := &Established{
 		SessionID: sid, Suite: suite, SendSecret: stc.Secret(i2r), RecvSecret: stc.Secret(r2i),
@@ -495,29 +522,18 @@ func (p *Plane) finish(d *dial, b []byte, proof *[wire.AuthProofLen]byte, reject
 	}
 	clear(i2r[:])
 	clear(r2i[:])
-	if err := p.dp.Install(est); err != nil {
-		return nil, fmt.Errorf("control: install session %#x: %w", uint64(sid), err)
-	}
-	return est, nil
+	return est, fin, nil
 }
 
 // takeCookie opens a COOKIE_REPLY for d's current HELLO and stores the
 // cookie for d.to. It reports whether the cookie was accepted.
 func (p *Plane) takeCookie(d *dial, b []byte) bool {
-	c, err := wire.ParseCookieReply(b)
-	if err != nil {
-		return false
-	}
-	a, err := chacha20poly1305.NewX(p.psk.cookieKey[:])
-	if err != nil {
-		return false
-	}
 	e := d.e.pub // the AD is the ephemeral of the HELLO the reply answers
 	if id, _, _ := wire.ParseHandshakeType(b); id != d.id && d.hasPrev && id == d.prev.id {
 		e = d.prev.e.pub
 	}
-	var cookie [wire.CookieLen]byte
-	if _, err := a.Open(cookie[:0], c.Nonce(), c.Sealed(), e[:]); err != nil {
+	cookie, err := p.psk.openCookieReply(b, e[:])
+	if err != nil {
 		p.st.malformed.Add(1)
 		return false
 	}
