@@ -413,9 +413,11 @@ func (p *Plane) finish(d *dial, b []byte, proof *[wire.AuthProofLen]byte, reject
 
 // finalState is what the transcript leaves once AUTH_PROOF is written:
 // the chaining key Split used (ck_final in docs/HANDSHAKE.md), the
-// handshake hash, and the collision-REJECT key derived from ck_final.
+// handshake hash h, the collision-REJECT key derived from ck_final, and h
+// as it was after the RESPONSE payload (published in the vectors so that
+// another implementation can tell which message it got wrong).
 type finalState struct {
-	ck, h, rejectKey [32]byte
+	ck, h, rejectKey, hResponse [32]byte
 }
 
 func (f *finalState) wipe() {
@@ -483,6 +485,7 @@ func (p *Plane) complete(d *dial, b []byte, proof *[wire.AuthProofLen]byte) (*Es
 	if err != nil {
 		return nil, nil, errOpen
 	}
+	hResponse := sym.h
 	nonceR := [32]byte(pt[0:32])
 	peerID := stc.NodeID(pt[32:64])
 	suite := stc.Suite(pt[64])
@@ -513,7 +516,7 @@ func (p *Plane) complete(d *dial, b []byte, proof *[wire.AuthProofLen]byte) (*Es
 	if len(out) != wire.AuthProofLen {
 		panic("control: BUG: AUTH_PROOF length")
 	}
-	fin := &finalState{ck: sym.ck, h: sym.h, rejectKey: hmacSHA256(&sym.ck, []byte(rejectKeyLabel), nil)}
+	fin := &finalState{ck: sym.ck, h: sym.h, rejectKey: hmacSHA256(&sym.ck, []byte(rejectKeyLabel), nil), hResponse: hResponse}
 	i2r, r2i := sym.split()
 	est := &Established{
 		SessionID: sid, Suite: suite, SendSecret: stc.Secret(i2r), RecvSecret: stc.Secret(r2i),
