@@ -486,7 +486,12 @@ func newSession(t *tester, sock *net.UDPConn, est *control.Established) (*sessio
 // owed and ack is set.
 func (s *session) seal(pt []byte, ack bool) (uint64, []byte) {
 	if ack && s.ackOwed {
-		pt = append(s.ackFrame(), pt...)
+		a := s.ackFrame()
+		if wire.HeaderLen+len(a)+len(pt)+stc.Overhead > s.maxDatagram() && len(pt) > 0 {
+			s.seal(nil, true) // the ACK alone first: together they would exceed the node's MaxDatagram
+		} else {
+			pt = append(a, pt...)
+		}
 	}
 	pn := s.nextPN
 	s.nextPN++
@@ -738,7 +743,7 @@ func (s *session) complete(id wire.StreamID) bool {
 // in flight. announce prepends the stream's MAX_STREAM_DATA (how a stream
 // is opened, docs/TRANSPORT.md).
 func (s *session) writeStream(id wire.StreamID, off uint64, b []byte, fin, announce bool) bool {
-	maxDG := min(confMaxDatagram, int(max(s.params.MaxDatagram, 1232)))
+	maxDG := s.maxDatagram()
 	for first := true; first || len(b) > 0; first = false {
 		if !s.wait(s.t.cfg.Timeout, func() bool { return len(s.unacked) < confWindow }) {
 			return false
@@ -758,6 +763,12 @@ func (s *session) writeStream(id wire.StreamID, off uint64, b []byte, fin, annou
 		b = b[n:]
 	}
 	return true
+}
+
+// maxDatagram is the largest datagram the tool may send the node: its
+// MaxDatagram (at least 1232, docs/HANDSHAKE.md), capped by our own.
+func (s *session) maxDatagram() int {
+	return min(confMaxDatagram, int(max(s.params.MaxDatagram, 1232)))
 }
 
 // ping sends a PING and waits for its acknowledgement.
