@@ -399,7 +399,8 @@ func (p *Plane) buildHello(d *dial, cookie []byte, now time.Time) {
 // errOpen (forged/corrupted: ignore), ErrAuthentication wrapped with the
 // check that failed, or Install's.
 func (p *Plane) finish(d *dial, b []byte, proof *[wire.AuthProofLen]byte, rejectKey *[32]byte) (*Established, error) {
-	est, fin, err := p.complete(d, b, proof)
+	var fin finalState
+	est, err := p.complete(d, b, proof, &fin)
 	if err != nil {
 		return nil, err
 	}
@@ -425,18 +426,18 @@ func (f *finalState) wipe() {
 	clear(f.rejectKey[:])
 }
 
-// complete processes a RESPONSE for d and writes AUTH_PROOF into proof,
-// without installing anything: the session to install, and the final
-// transcript state. Errors as finish, without Install's.
-func (p *Plane) complete(d *dial, b []byte, proof *[wire.AuthProofLen]byte) (*Established, *finalState, error) {
+// complete processes a RESPONSE for d and writes AUTH_PROOF into proof and
+// the final transcript state into fin, without installing anything, and
+// returns the session to install. Errors as finish, without Install's.
+func (p *Plane) complete(d *dial, b []byte, proof *[wire.AuthProofLen]byte, fin *finalState) (*Established, error) {
 	r, err := wire.ParseResponse(b, d.hybrid)
 	if err != nil || r.ID() != d.id {
-		return nil, nil, errOpen
+		return nil, errOpen
 	}
 	sym := d.sym
 	er, err := ecdh.X25519().NewPublicKey(r.Ephemeral())
 	if err != nil {
-		return nil, nil, errOpen
+		return nil, errOpen
 	}
 	// ee, se and the KEM decapsulation need only the RESPONSE's cleartext:
 	// run them at once. se is computed before the responder is
@@ -456,7 +457,7 @@ func (p *Plane) complete(d *dial, b []byte, proof *[wire.AuthProofLen]byte) (*Es
 	}
 	parallel(jobs[:])
 	if eeErr != nil || seErr != nil || kemErr != nil {
-		return nil, nil, errOpen
+		return nil, errOpen
 	}
 	sym.mixHash(r.Ephemeral()) // e
 	sym.mixKey(r.Ephemeral())
@@ -468,22 +469,22 @@ func (p *Plane) complete(d *dial, b []byte, proof *[wire.AuthProofLen]byte) (*Es
 	var sbuf [wire.KeyLen]byte
 	spt, err := sym.decryptAndHash(sbuf[:], r.SealedStatic()) // s
 	if err != nil {
-		return nil, nil, errOpen
+		return nil, errOpen
 	}
 	spub := [32]byte(spt)
 	sr, err := ecdh.X25519().NewPublicKey(spub[:])
 	if err != nil {
-		return nil, nil, errOpen
+		return nil, errOpen
 	}
 	es, err := d.e.priv.ECDH(sr)
 	if err != nil {
-		return nil, nil, errOpen
+		return nil, errOpen
 	}
 	sym.mixKey(es) // es
 	var pbuf [wire.ResponsePayloadLen]byte
 	pt, err := sym.decryptAndHash(pbuf[:], r.Sealed())
 	if err != nil {
-		return nil, nil, errOpen
+		return nil, errOpen
 	}
 	hResponse := sym.h
 	nonceR := [32]byte(pt[0:32])
@@ -493,13 +494,13 @@ func (p *Plane) complete(d *dial, b []byte, proof *[wire.AuthProofLen]byte) (*Es
 	// The RESPONSE is authenticated: a failed check is acted on at once.
 	switch {
 	case stc.NodeIDFromPublic(spub) != peerID:
-		return nil, nil, fmt.Errorf("%w: %v claims node ID %v, which is not the hash of its static key", ErrAuthentication, d.to, peerID)
+		return nil, fmt.Errorf("%w: %v claims node ID %v, which is not the hash of its static key", ErrAuthentication, d.to, peerID)
 	case peerID == p.cfg.Identity.ID():
-		return nil, nil, fmt.Errorf("%w: %v %w", ErrAuthentication, d.to, errOwnIdentity)
+		return nil, fmt.Errorf("%w: %v %w", ErrAuthentication, d.to, errOwnIdentity)
 	case !p.allowed(peerID):
-		return nil, nil, fmt.Errorf("%w: %v is node %v, which is not in AllowPeers", ErrAuthentication, d.to, peerID)
+		return nil, fmt.Errorf("%w: %v is node %v, which is not in AllowPeers", ErrAuthentication, d.to, peerID)
 	case !offered(d.suites[:], suite):
-		return nil, nil, fmt.Errorf("%w: %v chose suite %v, which we did not offer", ErrAuthentication, d.to, suite)
+		return nil, fmt.Errorf("%w: %v chose suite %v, which we did not offer", ErrAuthentication, d.to, suite)
 	}
 	myID := p.cfg.Identity.ID()
 	sid := sessionID(&d.nonce, &nonceR, myID, peerID)
@@ -516,7 +517,7 @@ func (p *Plane) complete(d *dial, b []byte, proof *[wire.AuthProofLen]byte) (*Es
 	if len(out) != wire.AuthProofLen {
 		panic("control: BUG: AUTH_PROOF length")
 	}
-	fin := &finalState{ck: sym.ck, h: sym.h, rejectKey: hmacSHA256(&sym.ck, []byte(rejectKeyLabel), nil), hResponse: hResponse}
+	*fin = finalState{ck: sym.ck, h: sym.h, rejectKey: hmacSHA256(&sym.ck, []byte(rejectKeyLabel), nil), hResponse: hResponse}
 	i2r, r2i := sym.split()
 	est := &Established{
 		SessionID: sid, Suite: suite, SendSecret: stc.Secret(i2r), RecvSecret: stc.Secret(r2i),
@@ -525,7 +526,7 @@ func (p *Plane) complete(d *dial, b []byte, proof *[wire.AuthProofLen]byte) (*Es
 	}
 	clear(i2r[:])
 	clear(r2i[:])
-	return est, fin, nil
+	return est, nil
 }
 
 // takeCookie opens a COOKIE_REPLY for d's current HELLO and stores the

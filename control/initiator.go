@@ -154,14 +154,15 @@ func (x *Initiator) Response(b []byte) (*Established, []byte, error) {
 		return nil, nil, errors.New("control: Initiator.Response before Hello")
 	}
 	var proof [wire.AuthProofLen]byte
-	est, fin, err := x.p.complete(&x.d, b, &proof)
+	var fin finalState
+	est, err := x.p.complete(&x.d, b, &proof, &fin)
 	if errors.Is(err, errOpen) {
 		return nil, nil, fmt.Errorf("%w: RESPONSE does not open (or is not for handshake %v)", ErrNotForUs, x.d.id)
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	x.fin = *fin
+	x.fin = fin
 	fin.wipe()
 	est.Peer = netip.AddrPort{}
 	est.Confirmed = nil
