@@ -794,6 +794,29 @@ func (s *session) updateKey() error {
 	return nil
 }
 
+// bye closes the session from our side (CLOSE, code 0) unless the node
+// closed it, so that a run leaves no session behind on the node.
+func (s *session) bye() {
+	if s.closed == nil {
+		s.send(wire.Frame{Type: wire.FrameControl, Sub: wire.ControlClose, Close: wire.CloseFrame{Reason: []byte("conformance case done")}})
+	}
+}
+
+// finishProbe completes a handshake begun only to see the node's answer:
+// AUTH_PROOF, then CLOSE once FINAL opened, so no half-open or idle state
+// is left on the node (a node caps half-open state per source address and
+// would start demanding cookies on a second run).
+func (t *tester) finishProbe(sock *net.UDPConn, est *control.Established, proof []byte) {
+	s, err := newSession(t, sock, est)
+	if err != nil {
+		return
+	}
+	_, _ = sock.WriteToUDPAddrPort(proof, t.cfg.Peer)
+	if s.wait(t.cfg.Timeout, func() bool { return s.opened > 0 }) {
+		s.bye()
+	}
+}
+
 // closeCode describes the CLOSE the node sent, if any.
 func (s *session) closeCode() string {
 	if s.closed == nil {
@@ -900,6 +923,7 @@ func (t *tester) caseHandshakes() {
 		default:
 			t.report(name, vPass, "%s", detail)
 		}
+		s.bye()
 	}
 }
 
@@ -930,7 +954,10 @@ func (t *tester) caseSuites() {
 			}
 			continue
 		}
-		est, _, err := x.Response(r.response)
+		est, proof, err := x.Response(r.response)
+		if err == nil {
+			t.finishProbe(sock, est, proof)
+		}
 		switch {
 		case err != nil:
 			t.report(name, vFail, "RESPONSE: %v", err)
@@ -976,11 +1003,12 @@ func (t *tester) caseSuites() {
 			t.report("suite/negotiation", vFail, "offered %v: no RESPONSE (%v)", order, err)
 			return
 		}
-		est, _, err := x.Response(r.response)
+		est, proof, err := x.Response(r.response)
 		if err != nil {
 			t.report("suite/negotiation", vFail, "offered %v: %v", order, err)
 			return
 		}
+		t.finishProbe(sock, est, proof)
 		if est.Suite != want {
 			t.report("suite/negotiation", vFail, "offered %v, the node chose %v; the rule (first offered suite it accepts) gives %v", order, est.Suite, want)
 			return
@@ -1259,6 +1287,7 @@ func (t *tester) caseRefusals() {
 				t.report("replay/auth-proof", vPass, "a replayed AUTH_PROOF: no answer, the session is untouched")
 			}
 		}
+		s.bye()
 	}
 }
 
@@ -1337,6 +1366,7 @@ func (t *tester) caseViolations() {
 		}
 		if skip := c.send(s); skip != "" {
 			t.report(c.name, vSkip, "%s", skip)
+			s.bye()
 			continue
 		}
 		wait := t.cfg.Timeout
@@ -1354,5 +1384,6 @@ func (t *tester) caseViolations() {
 		default:
 			t.report(c.name, vPass, "%s: %s", c.what, s.closeCode())
 		}
+		s.bye()
 	}
 }
