@@ -28,9 +28,11 @@ type Config struct {
 	// SO_REUSEPORT). Default GOMAXPROCS, clamped to [1, 64].
 	Loops int
 	// Suite forces the traffic AEAD: "aes256gcm", "chacha20poly1305" or
-	// "aes128gcm". Default: AES-256-GCM when the CPU has AES and carry-less
-	// multiply instructions, ChaCha20-Poly1305 otherwise (the STT_SUITE
-	// environment variable also overrides). An unknown name is an error.
+	// "aes128gcm" is then the only suite this node offers and accepts (a
+	// peer that does not offer it is refused). Default: every available
+	// suite, AES-256-GCM first when the CPU has AES and carry-less multiply
+	// instructions, ChaCha20-Poly1305 otherwise (the STT_SUITE environment
+	// variable also overrides). An unknown name is an error.
 	Suite string
 	// DisableHybrid turns off the ML-KEM-768 part of the handshake (hybrid
 	// post-quantum is on by default). A responder accepts both modes.
@@ -41,6 +43,12 @@ type Config struct {
 	// HandshakeTimeout bounds Connect (together with its context). Default
 	// 10 s.
 	HandshakeTimeout time.Duration
+	// ForceCookies makes this node answer every HELLO without a valid
+	// cookie with a COOKIE_REPLY, as it does under load: a testing aid for
+	// other implementations' cookie path (docs/HANDSHAKE.md §COOKIE_REPLY;
+	// `stt listen --force-cookies`). It costs every peer one extra round
+	// trip. Off by default.
+	ForceCookies bool
 	// RejectWrongSeed answers HELLOs that do not open under our shared seed
 	// with a rate-limited REJECT, so a misconfigured peer's Connect ends
 	// with ErrAuthentication ("rejected") instead of ErrHandshakeTimeout

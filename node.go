@@ -182,10 +182,13 @@ func (n *Node) resetToken(id wire.SessionID) [wire.ResetTokenLen]byte {
 
 // suitesFor returns the offered suites, preferred first.
 func suitesFor(name string) []stc.Suite {
-	first := stc.PreferredSuite()
 	if name != "" {
-		first, _ = stc.ParseSuite(name)
+		// A forced suite is the only one offered and accepted
+		// (docs/HANDSHAKE.md §Suite negotiation).
+		s, _ := stc.ParseSuite(name)
+		return []stc.Suite{s}
 	}
+	first := stc.PreferredSuite()
 	out := []stc.Suite{first}
 	for _, s := range stc.Available() {
 		if s != first {
@@ -274,6 +277,7 @@ func (n *Node) Start(ctx context.Context) error {
 		AllowPeers:       n.cfg.AllowPeers,
 		HandshakeTimeout: n.cfg.HandshakeTimeout,
 		RejectWrongSeed:  n.cfg.RejectWrongSeed,
+		ForceCookies:     n.cfg.ForceCookies,
 		Params: control.TransportParams{
 			MaxStreams:           uint64(ec.MaxStreams),
 			InitialMaxData:       uint64(ec.SessionWindow),
@@ -505,16 +509,17 @@ func (a *dataPlaneAdapter) SendHandshake(pkt []byte, to netip.AddrPort) error {
 func (a *dataPlaneAdapter) Install(est *control.Established) (any, error) {
 	n := (*Node)(a)
 	p := &dataplane.SessionParams{
-		ID:                est.SessionID,
-		Suite:             est.Suite,
-		SendSecret:        est.SendSecret,
-		RecvSecret:        est.RecvSecret,
-		Initiator:         est.Initiator,
-		Peer:              est.Peer,
-		PeerID:            est.PeerID,
-		PeerMaxStreams:    orDefault(est.PeerParams.MaxStreams, uint64(dataplane.DefaultMaxStreams)),
-		PeerMaxData:       orDefault(est.PeerParams.InitialMaxData, uint64(dataplane.DefaultSessionWindow)),
-		PeerMaxStreamData: orDefault(est.PeerParams.InitialMaxStreamData, uint64(dataplane.DefaultStreamWindow)),
+		ID:         est.SessionID,
+		Suite:      est.Suite,
+		SendSecret: est.SendSecret,
+		RecvSecret: est.RecvSecret,
+		Initiator:  est.Initiator,
+		Peer:       est.Peer,
+		PeerID:     est.PeerID,
+		// Transport parameters are literal (docs/HANDSHAKE.md): 0 means 0.
+		PeerMaxStreams:    est.PeerParams.MaxStreams,
+		PeerMaxData:       est.PeerParams.InitialMaxData,
+		PeerMaxStreamData: est.PeerParams.InitialMaxStreamData,
 		PeerIdleTimeout:   time.Duration(est.PeerParams.IdleTimeoutMs) * time.Millisecond,
 		PeerMaxDatagram:   int(est.PeerParams.MaxDatagram),
 		Confirmed:         est.Confirmed,
@@ -548,10 +553,3 @@ func (n *Node) registerSession(s *Session) {
 func (a *dataPlaneAdapter) Remove(id wire.SessionID) { a.engine.Remove(id) }
 
 func (a *dataPlaneAdapter) Loops() int { return a.engine.Loops() }
-
-func orDefault(v, d uint64) uint64 {
-	if v == 0 {
-		return d
-	}
-	return v
-}

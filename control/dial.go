@@ -12,7 +12,6 @@ import (
 
 	"github.com/stt-go/stt/stc"
 	"github.com/stt-go/stt/wire"
-	"golang.org/x/crypto/chacha20poly1305"
 )
 
 // dial is one initiator handshake in flight. It is owned by its Dial
@@ -400,6 +399,39 @@ func (p *Plane) buildHello(d *dial, cookie []byte, now time.Time) {
 // errOpen (forged/corrupted: ignore), ErrAuthentication wrapped with the
 // check that failed, or Install's.
 func (p *Plane) finish(d *dial, b []byte, proof *[wire.AuthProofLen]byte, rejectKey *[32]byte) (*Established, error) {
+	var fin finalState
+	est, err := p.complete(d, b, proof, &fin)
+	if err != nil {
+		return nil, err
+	}
+	*rejectKey = fin.rejectKey
+	fin.wipe()
+	inst, err := p.dp.Install(est)
+	if err != nil {
+		return nil, fmt.Errorf("control: install session %#x: %w", uint64(est.SessionID), err)
+	}
+	est.Installed = inst
+	return est, nil
+}
+
+// finalState is what the transcript leaves once AUTH_PROOF is written:
+// the chaining key Split used (ck_final in docs/HANDSHAKE.md), the
+// handshake hash h, the collision-REJECT key derived from ck_final, and h
+// as it was after the RESPONSE payload (published in the vectors so that
+// another implementation can tell which message it got wrong).
+type finalState struct {
+	ck, h, rejectKey, hResponse [32]byte
+}
+
+func (f *finalState) wipe() {
+	clear(f.ck[:])
+	clear(f.rejectKey[:])
+}
+
+// complete processes a RESPONSE for d and writes AUTH_PROOF into proof and
+// the final transcript state into fin, without installing anything, and
+// returns the session to install. Errors as finish, without Install's.
+func (p *Plane) complete(d *dial, b []byte, proof *[wire.AuthProofLen]byte, fin *finalState) (*Established, error) {
 	r, err := wire.ParseResponse(b, d.hybrid)
 	if err != nil || r.ID() != d.id {
 		return nil, errOpen
@@ -456,6 +488,7 @@ func (p *Plane) finish(d *dial, b []byte, proof *[wire.AuthProofLen]byte, reject
 	if err != nil {
 		return nil, errOpen
 	}
+	hResponse := sym.h
 	nonceR := [32]byte(pt[0:32])
 	peerID := stc.NodeID(pt[32:64])
 	suite := stc.Suite(pt[64])
@@ -486,7 +519,7 @@ func (p *Plane) finish(d *dial, b []byte, proof *[wire.AuthProofLen]byte, reject
 	if len(out) != wire.AuthProofLen {
 		panic("control: BUG: AUTH_PROOF length")
 	}
-	*rejectKey = hmacSHA256(&sym.ck, []byte(rejectKeyLabel), nil)
+	*fin = finalState{ck: sym.ck, h: sym.h, rejectKey: hmacSHA256(&sym.ck, []byte(rejectKeyLabel), nil), hResponse: hResponse}
 	i2r, r2i := sym.split()
 	est := &Established{
 		SessionID: sid, Suite: suite, SendSecret: stc.Secret(i2r), RecvSecret: stc.Secret(r2i),
@@ -495,31 +528,18 @@ func (p *Plane) finish(d *dial, b []byte, proof *[wire.AuthProofLen]byte, reject
 	}
 	clear(i2r[:])
 	clear(r2i[:])
-	inst, err := p.dp.Install(est)
-	if err != nil {
-		return nil, fmt.Errorf("control: install session %#x: %w", uint64(sid), err)
-	}
-	est.Installed = inst
 	return est, nil
 }
 
 // takeCookie opens a COOKIE_REPLY for d's current HELLO and stores the
 // cookie for d.to. It reports whether the cookie was accepted.
 func (p *Plane) takeCookie(d *dial, b []byte) bool {
-	c, err := wire.ParseCookieReply(b)
-	if err != nil {
-		return false
-	}
-	a, err := chacha20poly1305.NewX(p.psk.cookieKey[:])
-	if err != nil {
-		return false
-	}
 	e := d.e.pub // the AD is the ephemeral of the HELLO the reply answers
 	if id, _, _ := wire.ParseHandshakeType(b); id != d.id && d.hasPrev && id == d.prev.id {
 		e = d.prev.e.pub
 	}
-	var cookie [wire.CookieLen]byte
-	if _, err := a.Open(cookie[:0], c.Nonce(), c.Sealed(), e[:]); err != nil {
+	cookie, err := p.psk.openCookieReply(b, e[:])
+	if err != nil {
 		p.st.malformed.Add(1)
 		return false
 	}

@@ -9,5 +9,9 @@
 // never touches the packet path, sessions' traffic, rotation or close. All
 // Plane methods are safe for concurrent use; rejecting a forged HELLO
 // allocates nothing, completing a handshake allocates a few small objects.
-// Message layouts, the transcript and vectors are in docs/HANDSHAKE.md.
+// An Initiator builds the initiator's messages step by step with the same
+// code and no Plane, for tools that drive another implementation message
+// by message (stt conformance) and for reproducible vectors. Message
+// layouts, suite negotiation, the transcript and vectors are in
+// docs/HANDSHAKE.md and docs/vectors/.
 package control

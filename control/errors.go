@@ -74,8 +74,9 @@ const (
 	// Matches ErrHandshakeTimeout.
 	CauseNoAnswer DialCause = iota + 1
 	// CauseRejected: REJECTs came back and nothing authenticated did: the
-	// peer holds another shared seed or refuses our node ID. Matches
-	// ErrAuthentication (reported at the timeout: a REJECT is a hint).
+	// peer holds another shared seed, or refused our HELLO (our node ID,
+	// our suites, our clock). Matches ErrAuthentication (reported at the
+	// timeout: a REJECT is a hint).
 	CauseRejected
 	// CauseRefused: RESPONSEs opened (their sender holds our shared seed)
 	// but failed our checks, and no acceptable one came: the peer is not in
@@ -156,6 +157,7 @@ func (e *DialError) Error() string {
 	switch e.Cause {
 	case CauseRejected:
 		s = fmt.Sprintf("control: handshake with %v failed authentication: it answered %s (our HELLO does not open under its shared seed, or it refuses our node ID); "+
+			"a responder also rejects HELLOs that offer none of its suites or whose clock is off by more than its freshness window; "+
 			"a REJECT cannot be authenticated, so the dial waited %v for a valid RESPONSE first",
 			e.Peer, plural(e.Rejects, "REJECT"), e.Elapsed.Round(time.Millisecond))
 	case CauseRefused:

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -106,6 +107,9 @@ func (p *Plane) handleHello(w *workerScratch, b []byte, from netip.AddrPort, now
 type respInputs struct {
 	e     ephemeral
 	nonce [32]byte
+	// encapsulate, when set, replaces ML-KEM's randomised Encapsulate: the
+	// vectors pass crypto/mlkem/mlkemtest's derandomised one.
+	encapsulate func(ek *mlkem.EncapsulationKey768) (ss, ct []byte, err error)
 }
 
 // helloWith is handleHello with the responder's randomness optionally fixed.
@@ -136,34 +140,39 @@ func (p *Plane) helloWith(w *workerScratch, b []byte, from netip.AddrPort, now t
 	if err != nil {
 		p.st.seedMismatch.Add(1)
 		p.logSeedMismatch(from, now)
-		if p.cfg.RejectWrongSeed && p.rejects.take(now) {
-			p.sendReject(w, h.ID(), wire.RejectAuthentication, nil, from)
-		}
+		p.refuseHello(w, h, from, now)
 		return
 	}
+	// The HELLO opened: its sender holds the shared seed. Every refusal
+	// from here to the replay check is answered, if at all, with the same
+	// rate-limited REJECT(authentication) as a HELLO that does not open
+	// (docs/HANDSHAKE.md "Refusing a HELLO"), so a misconfigured peer
+	// learns it was refused instead of timing out on "no answer".
 	var hp helloPayload
-	if !hp.parse(pt, h.Suites()) {
+	if !hp.parse(pt, h.Suites()) { // suite lists differ, or padding not zero
 		p.st.malformed.Add(1)
+		p.refuseHello(w, h, from, now)
 		return
 	}
 	if skew := now.UnixMilli() - hp.ts; skew > p.cfg.FreshnessWindow.Milliseconds() || -skew > p.cfg.FreshnessWindow.Milliseconds() {
 		p.st.stale.Add(1)
+		p.refuseHello(w, h, from, now)
 		return
 	}
 	if c := commitment(hp.nodeID, &hp.nonce); subtle.ConstantTimeCompare(c[:], hp.commit[:]) != 1 {
 		p.st.malformed.Add(1)
+		p.refuseHello(w, h, from, now)
 		return
 	}
 	if !p.allowed(hp.nodeID) {
 		p.st.failedAuth.Add(1)
-		if p.cfg.RejectWrongSeed && p.rejects.take(now) {
-			p.sendReject(w, h.ID(), wire.RejectAuthentication, nil, from)
-		}
+		p.refuseHello(w, h, from, now)
 		return
 	}
 	suite := p.chooseSuite(h.Suites())
 	if suite == 0 {
-		p.st.failedAuth.Add(1)
+		p.st.suiteRefused.Add(1)
+		p.refuseHello(w, h, from, now)
 		return
 	}
 	// A HELLO that would evict half-open state (its IP or the node at its
@@ -198,12 +207,12 @@ func (p *Plane) helloWith(w *workerScratch, b []byte, from netip.AddrPort, now t
 		return
 	}
 	if fixed != nil {
-		p.respond(w, h, &hp, suite, from, now, cookieOK, fixed.e, fixed.nonce)
+		p.respond(w, h, &hp, suite, from, now, cookieOK, fixed.e, fixed.nonce, fixed.encapsulate)
 		return
 	}
 	var nr [32]byte
 	_, _ = rand.Read(nr[:])
-	p.respond(w, h, &hp, suite, from, now, cookieOK, p.pool.ephemeral(), nr)
+	p.respond(w, h, &hp, suite, from, now, cookieOK, p.pool.ephemeral(), nr, nil)
 }
 
 // respond runs the DH half of the responder's HELLO processing and sends
@@ -211,9 +220,11 @@ func (p *Plane) helloWith(w *workerScratch, b []byte, from netip.AddrPort, now t
 // carried a valid cookie (it may evict half-open state); if a cap filled
 // while the DH ran, an unproven HELLO gets a COOKIE_REPLY instead.
 //
-// er is the responder's ephemeral and nr the random draw for nonce_r
-// (parameters so the docs/HANDSHAKE.md vectors are reproducible).
-func (p *Plane) respond(w *workerScratch, h wire.Hello, hp *helloPayload, suite stc.Suite, from netip.AddrPort, now time.Time, proven bool, er ephemeral, nr [32]byte) {
+// er is the responder's ephemeral, nr the random draw for nonce_r and
+// encap, when not nil, the KEM encapsulation (parameters so the
+// docs/HANDSHAKE.md vectors are reproducible).
+func (p *Plane) respond(w *workerScratch, h wire.Hello, hp *helloPayload, suite stc.Suite, from netip.AddrPort, now time.Time, proven bool, er ephemeral, nr [32]byte,
+	encap func(*mlkem.EncapsulationKey768) ([]byte, []byte, error)) {
 	sym := &w.sym
 	ei, err := ecdh.X25519().NewPublicKey(h.Ephemeral())
 	if err != nil {
@@ -240,6 +251,10 @@ func (p *Plane) respond(w *workerScratch, h wire.Hello, hp *helloPayload, suite 
 			ek, err := mlkem.NewEncapsulationKey768(h.KEMKey())
 			if err != nil {
 				kemErr = err
+				return
+			}
+			if encap != nil {
+				ss, ct, kemErr = encap(ek)
 				return
 			}
 			ss, ct = ek.Encapsulate()
@@ -331,13 +346,23 @@ func commitment(id stc.NodeID, nonce *[32]byte) [32]byte {
 	return stc.Hash(in[:])
 }
 
-// chooseSuite picks our most preferred suite among those offered.
+// refuseHello answers a HELLO we will not continue: nothing, or with
+// RejectWrongSeed a REJECT(authentication) within the rate limit.
+func (p *Plane) refuseHello(w *workerScratch, h wire.Hello, from netip.AddrPort, now time.Time) {
+	if p.cfg.RejectWrongSeed && p.rejects.take(now) {
+		p.sendReject(w, h.ID(), wire.RejectAuthentication, nil, from)
+	}
+}
+
+// chooseSuite is the negotiation rule of docs/HANDSHAKE.md "Suite
+// negotiation": the first code of the initiator's offered list, in its
+// order, that is one of the suites we accept (Config.Suites). Zero bytes
+// are padding and codes we do not know are skipped; 0 means no offered
+// suite is acceptable. It does not allocate.
 func (p *Plane) chooseSuite(offered []byte) stc.Suite {
-	for _, s := range p.cfg.Suites {
-		for _, o := range offered {
-			if o != 0 && stc.Suite(o) == s {
-				return s
-			}
+	for _, o := range offered {
+		if o != 0 && slices.Contains(p.cfg.Suites, stc.Suite(o)) {
+			return stc.Suite(o)
 		}
 	}
 	return 0
@@ -517,17 +542,28 @@ func (p *Plane) logSeedMismatch(from netip.AddrPort, now time.Time) {
 // (67 bytes) is smaller than any HELLO.
 func (p *Plane) sendCookieReply(w *workerScratch, h wire.Hello, from netip.AddrPort) {
 	c := p.cookie.make(from)
-	out := w.out[:wire.CookieReplySealedOffset]
-	wire.PutHandshakePrefix(out, h.ID(), wire.HandshakeCookieReply)
-	nonce := out[wire.CookieReplyNonceOffset:wire.CookieReplySealedOffset]
-	_, _ = rand.Read(nonce)
-	a, err := chacha20poly1305.NewX(p.psk.cookieKey[:])
-	if err != nil {
-		return
-	}
-	out = a.Seal(out, nonce, c[:], h.Ephemeral())
+	var nonce [wire.CookieReplyNonceLen]byte
+	_, _ = rand.Read(nonce[:])
+	out := p.psk.cookieReply(w.out[:0], h.ID(), &nonce, &c, h.Ephemeral())
 	p.st.cookiesSent.Add(1)
 	p.send(out, from)
+}
+
+// cookieReply appends a COOKIE_REPLY answering the HELLO with handshake ID
+// id and ephemeral e: prefix ‖ nonce ‖ XChaCha20-Poly1305(key =
+// HMAC-SHA256(psk, "stt/1 cookie reply"), nonce, cookie, ad = e).
+// Deterministic given its inputs (the vectors rely on it).
+func (s *pskState) cookieReply(dst []byte, id wire.SessionID, nonce *[wire.CookieReplyNonceLen]byte, cookie *[wire.CookieLen]byte, e []byte) []byte {
+	start := len(dst)
+	dst = append(dst, make([]byte, wire.CookieReplySealedOffset)...)
+	out := dst[start:]
+	wire.PutHandshakePrefix(out, id, wire.HandshakeCookieReply)
+	copy(out[wire.CookieReplyNonceOffset:], nonce[:])
+	a, err := chacha20poly1305.NewX(s.cookieKey[:])
+	if err != nil {
+		panic("control: BUG: XChaCha20-Poly1305 key: " + err.Error()) // the key is always 32 bytes
+	}
+	return a.Seal(dst, nonce[:], cookie[:], e)
 }
 
 // sendReject sends a REJECT; key is nil for RejectAuthentication (no key is
@@ -543,6 +579,25 @@ func (p *Plane) sendReject(w *workerScratch, id wire.SessionID, reason byte, key
 	}
 	p.st.rejectsSent.Add(1)
 	p.send(out, to)
+}
+
+// openCookieReply checks that b is a COOKIE_REPLY and opens its cookie with
+// the HELLO ephemeral e as associated data. Errors: a *wire.ParseError, or
+// errOpen when it does not open (forged, or for another HELLO).
+func (s *pskState) openCookieReply(b, e []byte) ([wire.CookieLen]byte, error) {
+	var cookie [wire.CookieLen]byte
+	c, err := wire.ParseCookieReply(b)
+	if err != nil {
+		return cookie, err
+	}
+	a, err := chacha20poly1305.NewX(s.cookieKey[:])
+	if err != nil {
+		panic("control: BUG: XChaCha20-Poly1305 key: " + err.Error())
+	}
+	if _, err := a.Open(cookie[:0], c.Nonce(), c.Sealed(), e); err != nil {
+		return cookie, errOpen
+	}
+	return cookie, nil
 }
 
 // helloPayload is the decrypted HELLO payload.

@@ -35,8 +35,15 @@ type DataPlane interface {
 }
 
 // TransportParams are the initial transport parameters each side announces
-// (encoded in wire.TransportParamsLen fixed bytes). Zero values mean "use
-// the data plane's defaults"; the control plane does not interpret them.
+// in the handshake (encoded in wire.TransportParamsLen fixed bytes,
+// big-endian, in field order). Their meaning is specified in
+// docs/HANDSHAKE.md "Transport parameters": MaxStreams is the initial
+// cumulative MAX_STREAMS (stream indices of the peer's parity it may open),
+// InitialMaxData and InitialMaxStreamData the initial MAX_DATA and
+// per-stream MAX_STREAM_DATA credit, MaxDatagram the largest UDP payload
+// the announcing side accepts (at least 1232), IdleTimeoutMs its idle
+// timeout (0: none). The control plane carries them without interpreting
+// them; the data plane applies them.
 type TransportParams struct {
 	MaxStreams           uint64
 	InitialMaxData       uint64
@@ -72,13 +79,19 @@ type Config struct {
 	// PSK is the key derived from the shared seed (stc.DerivePSK). Required
 	// (all-zero is rejected).
 	PSK [32]byte
-	// Suites are the AEAD suites offered/accepted in preference order, at most
-	// wire.MaxOfferedSuites. Empty: stc.PreferredSuite then the rest of
-	// stc.Available. Invalid suites are an error.
+	// Suites are the AEAD suites this node speaks, at most
+	// wire.MaxOfferedSuites: as initiator it offers them in this order; as
+	// responder it accepts exactly these, and chooses the first suite of the
+	// initiator's offered list that is among them (docs/HANDSHAKE.md "Suite
+	// negotiation"), refusing a HELLO that offers none of them. Empty:
+	// stc.PreferredSuite then the rest of stc.Available (all three). A
+	// single suite forces it in both roles. Invalid or repeated suites are
+	// an error.
 	Suites []stc.Suite
 	// Hybrid makes Dial add ML-KEM-768 to the handshake (post-quantum).
-	// Callers set the default (true). A responder answers both modes: the
-	// mode is in the prologue, so only a PSK holder can choose it.
+	// Callers set the default (true). A responder answers both modes
+	// whatever Hybrid says (docs/HANDSHAKE.md requires it): the mode is in
+	// the prologue, so only a PSK holder can choose it.
 	Hybrid bool
 	// AllowPeers, when non-empty, is the only set of peer node IDs accepted.
 	AllowPeers []stc.NodeID
@@ -102,13 +115,23 @@ type Config struct {
 	MaxHalfOpenPerAddr int
 	// CookieThreshold is the queue length above which HELLOs without a valid
 	// cookie get a COOKIE_REPLY instead of crypto. Zero: queue/4 (256);
-	// negative: cookies always required.
+	// negative: cookies always required (as ForceCookies).
 	CookieThreshold int
-	// RejectWrongSeed sends a rate-limited REJECT for HELLOs that do not
-	// open, so a wrong shared seed surfaces as ErrAuthentication at the
-	// dialler's timeout instead of ErrHandshakeTimeout (a REJECT cannot be
-	// authenticated, so the dialler does not act on it earlier). It reveals
-	// that a node listens.
+	// ForceCookies makes the responder answer every HELLO that does not
+	// carry a valid cookie with a COOKIE_REPLY, whatever the load: every
+	// handshake then takes one more round trip. It exists to test the
+	// COOKIE_REPLY path of other implementations (stt listen
+	// --force-cookies) and to run a node that always proves addresses
+	// first; it is the same as a negative CookieThreshold.
+	ForceCookies bool
+	// RejectWrongSeed sends a rate-limited REJECT(authentication) for
+	// HELLOs that do not open, and for HELLOs that open but are refused
+	// (payload invalid, timestamp outside the freshness window, node ID
+	// not allowed, no acceptable suite), so a misconfigured dialler sees
+	// ErrAuthentication at its timeout instead of ErrHandshakeTimeout (a
+	// REJECT cannot be authenticated, so the dialler does not act on it
+	// earlier). Replays and HELLOs that need a cookie never get one. It
+	// reveals that a node listens.
 	RejectWrongSeed bool
 	// Params are this node's transport parameters, sent in the handshake.
 	Params TransportParams
@@ -134,6 +157,7 @@ type Stats struct {
 	// Config.Logger, at most one line per 10 s.
 	SeedMismatch     uint64
 	Malformed        uint64 // handshake packets that failed to parse or open (other than SeedMismatch)
+	SuiteRefused     uint64 // HELLOs that offered no suite in Config.Suites
 	QueueDrops       uint64 // packets dropped because the queue was full
 	CookiesSent      uint64 // COOKIE_REPLY messages sent
 	CookieRejects    uint64 // HELLOs answered with a COOKIE_REPLY: no or invalid cookie under load or at a half-open cap
@@ -152,7 +176,7 @@ type Stats struct {
 }
 
 type stats struct {
-	handshakesOK, accepted, failedTimeout, failedAuth, failedUnreachable, seedMismatch, malformed,
+	handshakesOK, accepted, failedTimeout, failedAuth, failedUnreachable, seedMismatch, malformed, suiteRefused,
 	queueDrops, cookiesSent, cookieRejects, replays, stale, hoEvicted, hoExpired, noStateProofs,
 	ampCap, collisions, rejectsSent, rejectHints, retransmits, restarts, poolMisses atomic.Uint64
 }
@@ -214,11 +238,45 @@ func (pk *packet) bytes() []byte { return pk.buf[:pk.n] }
 // NewPlane validates cfg (cloned; defaults filled) and starts the plane's
 // goroutines. Errors name the offending Config field.
 func NewPlane(cfg *Config, dp DataPlane) (*Plane, error) {
-	if cfg == nil || cfg.Identity == nil {
-		return nil, errors.New("control: Config.Identity is required")
-	}
 	if dp == nil {
 		return nil, errors.New("control: NewPlane needs a DataPlane")
+	}
+	p, err := newCore(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c := &p.cfg
+	p.dp = dp
+	p.queue = make(chan *packet, queueLen)
+	p.free = make(chan *packet, queueLen)
+	p.done = make(chan struct{})
+	now := c.Now()
+	p.cookie.init(now)
+	p.rejects = tokenBucket{rate: rejectRate, tokens: rejectRate, last: now}
+	p.mu.dials = make(map[wire.SessionID]*dial)
+	p.mu.halfOpen = make(map[wire.SessionID]*list.Element)
+	p.mu.perAddr = make(map[netip.Addr]int)
+	p.mu.replay.init(replayCacheSize)
+	p.mu.ledger = make(map[netip.Addr]*ledgerEntry)
+	p.mu.cookies = make(map[netip.AddrPort]cookieEntry)
+	p.pool = newKeyPool(c.Hybrid, &p.st.poolMisses, &p.wg)
+	workers := max(1, min(runtime.GOMAXPROCS(0), 4))
+	for range workers {
+		p.wg.Add(1)
+		go p.worker()
+	}
+	p.wg.Add(1)
+	go p.janitor()
+	return p, nil
+}
+
+// newCore validates cfg and returns a Plane holding only what building and
+// answering handshake messages needs (configuration, PSK-derived state,
+// allow-list): no queue, goroutines or data plane. NewPlane completes it;
+// an Initiator uses it as is.
+func newCore(cfg *Config) (*Plane, error) {
+	if cfg == nil || cfg.Identity == nil {
+		return nil, errors.New("control: Config.Identity is required")
 	}
 	c := *cfg
 	c.Suites = slices.Clone(cfg.Suites)
@@ -237,9 +295,12 @@ func NewPlane(cfg *Config, dp DataPlane) (*Plane, error) {
 	if len(c.Suites) > wire.MaxOfferedSuites {
 		return nil, fmt.Errorf("control: Config.Suites has %d entries, at most %d", len(c.Suites), wire.MaxOfferedSuites)
 	}
-	for _, s := range c.Suites {
+	for i, s := range c.Suites {
 		if !s.Valid() {
 			return nil, fmt.Errorf("control: Config.Suites contains invalid suite %v", s)
+		}
+		if slices.Contains(c.Suites[:i], s) {
+			return nil, fmt.Errorf("control: Config.Suites names %v twice", s)
 		}
 	}
 	if c.HandshakeTimeout <= 0 {
@@ -260,14 +321,7 @@ func NewPlane(cfg *Config, dp DataPlane) (*Plane, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	p := &Plane{
-		cfg:   c,
-		dp:    dp,
-		log:   c.Logger,
-		queue: make(chan *packet, queueLen),
-		free:  make(chan *packet, queueLen),
-		done:  make(chan struct{}),
-	}
+	p := &Plane{cfg: c, log: c.Logger}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
@@ -278,23 +332,6 @@ func NewPlane(cfg *Config, dp DataPlane) (*Plane, error) {
 		}
 	}
 	p.psk.init(&c.PSK)
-	now := c.Now()
-	p.cookie.init(now)
-	p.rejects = tokenBucket{rate: rejectRate, tokens: rejectRate, last: now}
-	p.mu.dials = make(map[wire.SessionID]*dial)
-	p.mu.halfOpen = make(map[wire.SessionID]*list.Element)
-	p.mu.perAddr = make(map[netip.Addr]int)
-	p.mu.replay.init(replayCacheSize)
-	p.mu.ledger = make(map[netip.Addr]*ledgerEntry)
-	p.mu.cookies = make(map[netip.AddrPort]cookieEntry)
-	p.pool = newKeyPool(c.Hybrid, &p.st.poolMisses, &p.wg)
-	workers := max(1, min(runtime.GOMAXPROCS(0), 4))
-	for range workers {
-		p.wg.Add(1)
-		go p.worker()
-	}
-	p.wg.Add(1)
-	go p.janitor()
 	return p, nil
 }
 
@@ -317,7 +354,8 @@ func (p *Plane) Stats() Stats {
 		FailedTimeout: s.failedTimeout.Load(), FailedAuth: s.failedAuth.Load(),
 		FailedUnreachable: s.failedUnreachable.Load(),
 		SeedMismatch:      s.seedMismatch.Load(), Malformed: s.malformed.Load(),
-		QueueDrops: s.queueDrops.Load(), CookiesSent: s.cookiesSent.Load(),
+		SuiteRefused: s.suiteRefused.Load(),
+		QueueDrops:   s.queueDrops.Load(), CookiesSent: s.cookiesSent.Load(),
 		CookieRejects: s.cookieRejects.Load(), Replays: s.replays.Load(),
 		Stale: s.stale.Load(), HalfOpenEvicted: s.hoEvicted.Load(),
 		HalfOpenExpired: s.hoExpired.Load(), NoStateProofs: s.noStateProofs.Load(),
@@ -371,7 +409,7 @@ func (p *Plane) release(pk *packet) {
 
 // underLoad reports whether cookie mode is on.
 func (p *Plane) underLoad() bool {
-	return p.cfg.CookieThreshold < 0 || len(p.queue) > p.cfg.CookieThreshold
+	return p.cfg.ForceCookies || p.cfg.CookieThreshold < 0 || len(p.queue) > p.cfg.CookieThreshold
 }
 
 // worker is the handshake worker goroutine: it takes packets off the queue

@@ -270,7 +270,9 @@ func (e *Engine) Install(p *SessionParams) (*Session, error) {
 	s.sendWin.SetLimit(p.PeerMaxData)
 	s.recvWin = streambuf.NewRecvWindow(e.cfg.SessionWindow, e.cfg.MaxSessionWindow)
 	maxDatagram := e.cfg.MaxDatagram
-	if p.PeerMaxDatagram > 0 && p.PeerMaxDatagram < maxDatagram {
+	if p.PeerMaxDatagram < maxDatagram {
+		// Literal, as every transport parameter: 0 (or anything below the
+		// IPv6 minimum) means the minimum.
 		maxDatagram = max(p.PeerMaxDatagram, MinDatagram)
 	}
 	s.maxDatagram = maxDatagram

@@ -386,14 +386,16 @@ func TestMisbehaviourCloses(t *testing.T) {
 			{wire.ResetStreamFrame{StreamID: 1, Code: 7, FinalSize: 50}.AppendTo(nil)},
 		}, dataplane.CodeFinalSize},
 		{"stream beyond the limit", [][][]byte{{data(2*testMaxStreams+1, 0, 1, false)}}, dataplane.CodeStreamLimit},
-		{"stream of our parity never opened", [][][]byte{{data(2, 0, 1, false)}}, dataplane.CodeStreamLimit},
+		// docs/TRANSPORT.md §Streams: a stream ID of the receiver's parity
+		// it never opened is a protocol violation (0x4), not a limit.
+		{"stream of our parity never opened", [][][]byte{{data(2, 0, 1, false)}}, dataplane.CodeProtocol},
 		{"credit for our stream never opened", [][][]byte{
 			{wire.MaxStreamDataFrame{StreamID: 4, Max: 1 << 20}.AppendTo(nil)},
-		}, dataplane.CodeStreamLimit},
+		}, dataplane.CodeProtocol},
 		{"stop sending our stream never opened", [][][]byte{
 			{wire.StopSendingFrame{StreamID: 6, Code: 1}.AppendTo(nil)},
-		}, dataplane.CodeStreamLimit},
-		{"data on the control stream", [][][]byte{{data(0, 0, 1, false)}}, dataplane.CodeProtocol},
+		}, dataplane.CodeProtocol},
+		{"data on the reserved stream 0", [][][]byte{{data(0, 0, 1, false)}}, dataplane.CodeProtocol},
 		{"ACK of a packet never sent", [][][]byte{{func() []byte {
 			var a wire.AckFrame
 			_ = a.AppendRange(0, 1000)

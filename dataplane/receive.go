@@ -272,7 +272,11 @@ func (s *Session) processFrames(now monotime.Time, b []byte) (ackEliciting bool,
 		n, err := wire.ParseFrame(b[off:], f)
 		if err != nil {
 			s.stats.dropMalform.Add(1)
-			return false, &errProtocol{CodeProtocol, fmt.Sprintf("malformed frame at payload offset %d: %v", off, err)}
+			var pe *wire.ParseError
+			if errors.As(err, &pe) {
+				pe.Offset += off // within the packet's plaintext, not the frame
+			}
+			return false, &errProtocol{CodeProtocol, "malformed frame: " + err.Error()}
 		}
 		if !frameAllowed(f) {
 			s.stats.dropMalform.Add(1)
@@ -364,7 +368,7 @@ func (s *Session) streamFor(id wire.StreamID) (*Stream, error) {
 		return st, nil
 	}
 	if id == 0 {
-		return nil, &errProtocol{CodeProtocol, "stream 0 is the control stream"}
+		return nil, &errProtocol{CodeProtocol, "stream 0 is reserved"}
 	}
 	idx := streamIndex(id)
 	if s.isLocal(id) {
@@ -383,7 +387,7 @@ func (s *Session) streamFor(id wire.StreamID) (*Stream, error) {
 		if idx <= opened {
 			return nil, nil // ours, finished and removed
 		}
-		return nil, &errProtocol{CodeStreamLimit, "peer used a stream ID of our parity we never opened"}
+		return nil, &errProtocol{CodeProtocol, "peer used a stream ID of our parity we never opened"}
 	}
 	if idx <= s.peerStreamsSeen {
 		return nil, nil // finished and removed

@@ -26,6 +26,7 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	out := fs.String("out", "", "store received files in `DIR` (required; created, mode 0755 less the umask, when missing)")
 	overwrite := fs.Bool("overwrite", false, "let a received file replace an existing file of the same name (default: refuse the transfer)")
 	reject := fs.Bool("reject-wrong-seed", false, "answer peers holding another shared seed with an explicit rejection (reveals that a node listens here)")
+	forceCookies := fs.Bool("force-cookies", false, "answer every HELLO without a valid cookie with a COOKIE_REPLY, as under load (for testing other implementations' cookie path)")
 	var rf relayFlags
 	rf.register(fs)
 	if err := fs.parse(args); err != nil {
@@ -52,6 +53,7 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	cfg.RejectWrongSeed = *reject
+	cfg.ForceCookies = *forceCookies
 	mx, err := mf.start(stderr)
 	if err != nil {
 		return err
