@@ -104,6 +104,9 @@ func frameJSON(f *Frame) map[string]any {
 		case ControlPathResponse:
 			ctl("PATH_RESPONSE", f.Sub)
 			m["data"] = h(f.PathResponse.Data[:])
+		case ControlResetToken:
+			ctl("RESET_TOKEN", f.Sub)
+			m["token"] = h(f.ResetToken.Token[:])
 		}
 	case FrameStreamControl:
 		switch f.Sub {
