@@ -148,6 +148,7 @@ type Frame struct {
 	MaxStreams    MaxStreamsFrame    // FrameStreamControl, StreamMaxStreams
 	StreamBlocked StreamBlockedFrame // FrameStreamControl, StreamBlocked
 	DataBlocked   DataBlockedFrame   // FrameStreamControl, StreamDataBlocked
+	Skip          SkipFrame          // FrameStreamControl, StreamSkip
 
 	Custom CustomFrame // Type.IsCustom(); Custom.Type == Type
 }
@@ -239,6 +240,8 @@ func (f *Frame) Len() int {
 			return f.StreamBlocked.Len()
 		case StreamDataBlocked:
 			return f.DataBlocked.Len()
+		case StreamSkip:
+			return f.Skip.Len()
 		}
 	}
 	if f.Type.IsCustom() {
@@ -290,6 +293,8 @@ func (f *Frame) AppendTo(b []byte) []byte {
 			return f.StreamBlocked.AppendTo(b)
 		case StreamDataBlocked:
 			return f.DataBlocked.AppendTo(b)
+		case StreamSkip:
+			return f.Skip.AppendTo(b)
 		}
 	}
 	if f.Type.IsCustom() {

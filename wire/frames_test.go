@@ -77,6 +77,7 @@ func samples() []sample {
 		{"max-streams-limit", Frame{Type: FrameStreamControl, Sub: StreamMaxStreams, MaxStreams: MaxStreamsFrame{Max: MaxStreamCount}}},
 		{"stream-blocked", Frame{Type: FrameStreamControl, Sub: StreamBlocked, StreamBlocked: StreamBlockedFrame{StreamID: 9, Limit: 65536}}},
 		{"data-blocked", Frame{Type: FrameStreamControl, Sub: StreamDataBlocked, DataBlocked: DataBlockedFrame{Limit: 1 << 30}}},
+		{"skip", Frame{Type: FrameStreamControl, Sub: StreamSkip, Skip: SkipFrame{StreamID: 5, Offset: 1 << 20, NextMessage: 42}}},
 		{"custom-empty", Frame{Type: 0x80, Custom: CustomFrame{Type: 0x80, Payload: []byte{}}}},
 		{"custom", Frame{Type: 0xc7, Custom: CustomFrame{Type: 0xc7, Payload: payload}}},
 		{"custom-max", Frame{Type: 0xff, Custom: CustomFrame{Type: 0xff, Payload: bytes.Repeat([]byte{0xc3}, MaxCustomPayload)}}},
@@ -129,6 +130,8 @@ func sameFrame(a, b *Frame) bool {
 			return a.StreamBlocked == b.StreamBlocked
 		case StreamDataBlocked:
 			return a.DataBlocked == b.DataBlocked
+		case StreamSkip:
+			return a.Skip == b.Skip
 		}
 	}
 	if a.Type.IsCustom() {
@@ -210,6 +213,8 @@ func TestStandaloneFrameEncodingsMatchFrame(t *testing.T) {
 			c = f.StreamBlocked
 		case f.Sub == StreamDataBlocked:
 			c = f.DataBlocked
+		case f.Sub == StreamSkip:
+			c = f.Skip
 		default:
 			c = f.Custom
 		}
@@ -318,7 +323,9 @@ func TestParseFrameErrors(t *testing.T) {
 
 		{"stream-control-no-subtype", "04", io.ErrUnexpectedEOF, "stream control subtype", 1},
 		{"stream-control-subtype-00", "0400", ErrUnknownFrame, "stream control subtype", 1},
-		{"stream-control-subtype-07", "0407", ErrUnknownFrame, "stream control subtype", 1},
+		{"stream-control-subtype-08", "0408", ErrUnknownFrame, "stream control subtype", 1},
+		{"skip-offset-too-large", "0407" + "05" + "818080808080808040", ErrTooLarge, "skip offset", 3},
+		{"skip-truncated", "0407" + "05" + "8001", io.ErrUnexpectedEOF, "next message", 5},
 		{"reset-stream-id-too-large", "0401" + "808080808080808040" + "0000", ErrTooLarge, "stream ID", 2},
 		{"reset-final-size-too-large", "0401" + "01" + "00" + "818080808080808040", ErrTooLarge, "final size", 4},
 		{"reset-code-overlong", "0401" + "01" + "8000" + "00", ErrMalformed, "error code", 3},

@@ -10,6 +10,7 @@ const (
 	StreamMaxStreams    uint8 = 0x04 // MaxStreamsFrame
 	StreamBlocked       uint8 = 0x05 // StreamBlockedFrame
 	StreamDataBlocked   uint8 = 0x06 // DataBlockedFrame
+	StreamSkip          uint8 = 0x07 // SkipFrame
 )
 
 // parseStreamControl decodes a STREAM_CONTROL frame; b[0] is
@@ -79,6 +80,21 @@ func parseStreamControl(b []byte, f *Frame) (int, error) {
 			return 0, err
 		}
 		f.DataBlocked.Limit = v
+		return p, nil
+	case StreamSkip:
+		id, p, err := readBounded(b, 2, "stream ID", MaxStreamID)
+		if err != nil {
+			return 0, err
+		}
+		off, p, err := readBounded(b, p, "skip offset", MaxStreamOffset)
+		if err != nil {
+			return 0, err
+		}
+		seq, p, err := readVarint(b, p, "next message")
+		if err != nil {
+			return 0, err
+		}
+		f.Skip = SkipFrame{StreamID: StreamID(id), Offset: off, NextMessage: seq}
 		return p, nil
 	}
 	return 0, &ParseError{What: "stream control subtype", Offset: 1, Got: int(sub), Err: ErrUnknownFrame}
@@ -224,4 +240,37 @@ func (d DataBlockedFrame) Len() int { return 2 + VarintLen(d.Limit) }
 // AppendTo appends the encoded DATA_BLOCKED.
 func (d DataBlockedFrame) AppendTo(b []byte) []byte {
 	return AppendVarint(appendTypeSub(b, FrameStreamControl, StreamDataBlocked), d.Limit)
+}
+
+// SkipFrame (STREAM_CONTROL subtype 0x07) tells the receiver of a
+// latency-bounded stream that the sender abandoned every byte below Offset
+// (messages whose deadline passed before they were delivered): the receiver
+// drops what it holds below Offset, continues reading at Offset — the start
+// of a message — and reports the messages it will never see, up to the one
+// numbered NextMessage (messages of a stream are numbered from 0 in the
+// order written; docs/PROTOCOL.md §SKIP).
+//
+//	offset size    field
+//	0      1       type 0x04
+//	1      1       subtype 0x07
+//	2      varint  stream ID     <= MaxStreamID
+//	.      varint  offset        <= MaxStreamOffset
+//	.      varint  next message  number of the message that starts at offset
+type SkipFrame struct {
+	StreamID    StreamID
+	Offset      uint64
+	NextMessage uint64
+}
+
+// Len returns the encoded length.
+func (s SkipFrame) Len() int {
+	return 2 + VarintLen(uint64(s.StreamID)) + VarintLen(s.Offset) + VarintLen(s.NextMessage)
+}
+
+// AppendTo appends the encoded SKIP.
+func (s SkipFrame) AppendTo(b []byte) []byte {
+	b = appendTypeSub(b, FrameStreamControl, StreamSkip)
+	b = AppendVarint(b, uint64(s.StreamID))
+	b = AppendVarint(b, s.Offset)
+	return AppendVarint(b, s.NextMessage)
 }

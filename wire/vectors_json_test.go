@@ -128,6 +128,9 @@ func frameJSON(f *Frame) map[string]any {
 		case StreamDataBlocked:
 			ctl("DATA_BLOCKED", f.Sub)
 			m["limit"] = f.DataBlocked.Limit
+		case StreamSkip:
+			ctl("SKIP", f.Sub)
+			m["stream_id"], m["offset"], m["next_message"] = uint64(f.Skip.StreamID), f.Skip.Offset, f.Skip.NextMessage
 		}
 	default:
 		if f.Type.IsCustom() {
