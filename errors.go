@@ -49,6 +49,13 @@ var (
 	// message over Config.MaxMessageSize (ReceiveMessage then stops reading
 	// the stream).
 	ErrMessageTooLarge = dataplane.ErrMessageTooLarge
+	// ErrMessagesOnly is returned by Write on a latency-bounded stream
+	// (StreamOptions.Deadline): it carries whole messages, so that an
+	// expired one can be skipped at its boundaries; use SendMessage.
+	ErrMessagesOnly = dataplane.ErrMessagesOnly
+	// ErrSkipped is matched by every *SkippedError: on a latency-bounded
+	// stream the sender gave up on messages that missed their deadline.
+	ErrSkipped = dataplane.ErrSkipped
 	// ErrReceiveMode is returned when Node.Receive and Accept/AcceptStream
 	// are mixed on one node: Receive takes every incoming stream itself.
 	// Whichever is called first decides.
@@ -105,3 +112,11 @@ type StreamError = dataplane.StreamError
 // net.ErrClosed); the idle timeout and an unresponsive peer are net.Error
 // timeouts. errors.Is matches a *SessionError with equal Code and Remote.
 type SessionError = dataplane.SessionError
+
+// SkippedError is returned by ReceiveMessage on a latency-bounded stream
+// (StreamOptions.Deadline) when the sender gave up on messages whose
+// deadline passed before they were delivered: Messages will never arrive
+// (the next ReceiveMessage returns the message after them, whole) and Bytes
+// is how much of the stream they spanned. Read reports Messages 0 (it does
+// not count messages). The stream stays usable. It matches ErrSkipped.
+type SkippedError = dataplane.SkippedError

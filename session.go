@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/stt-go/stt/dataplane"
 )
@@ -94,6 +95,32 @@ func (s *Session) Stats() SessionStats { return s.s.Stats() }
 // closes (its error).
 func (s *Session) OpenStream(ctx context.Context) (*Stream, error) {
 	st, err := s.s.OpenStream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return streamOf(st), nil
+}
+
+// StreamOptions configures a stream opened with OpenStreamWith.
+type StreamOptions struct {
+	// Deadline, when positive, makes the stream latency-bounded: the
+	// delivery mode of live media (SRT's latency window, RTP's playout
+	// deadline). Every message written with SendMessage must be delivered
+	// within Deadline of being written; a message that is not — because
+	// the path lost it and its retransmission would come too late, or
+	// because the sender queued more than the path carries — is abandoned:
+	// the sender stops (re)transmitting it and tells the receiver, whose
+	// ReceiveMessage returns a *SkippedError saying how many messages it
+	// will never see, then continues with the next whole one. Messages are
+	// delivered whole and in order, or reported missing: never in part,
+	// never silently. Write is refused on such a stream (ErrMessagesOnly).
+	// The receiver needs no option. Zero: an ordinary reliable stream.
+	Deadline time.Duration
+}
+
+// OpenStreamWith is OpenStream with options (a latency-bounded stream).
+func (s *Session) OpenStreamWith(ctx context.Context, opts StreamOptions) (*Stream, error) {
+	st, err := s.s.OpenStreamWith(ctx, dataplane.StreamOptions{Deadline: opts.Deadline})
 	if err != nil {
 		return nil, err
 	}

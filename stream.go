@@ -113,7 +113,9 @@ func (st *Stream) SendMessage(ctx context.Context, msg []byte) error {
 // caller. It returns ErrMessageTooLarge (and stops reading the stream) for
 // a message over Config.MaxMessageSize, io.EOF at a clean end of stream,
 // io.ErrUnexpectedEOF if the stream ends inside a message, ErrDeadline when
-// the read deadline passes and ctx.Err() when ctx ends first.
+// the read deadline passes and ctx.Err() when ctx ends first. On a
+// latency-bounded stream it returns a *SkippedError when the sender gave
+// up on messages; the next call returns the message after them.
 func (st *Stream) ReceiveMessage(ctx context.Context) ([]byte, error) {
 	return st.st.ReceiveMessage(ctx)
 }

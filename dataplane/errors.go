@@ -123,3 +123,31 @@ func (deadlineError) Unwrap() error   { return os.ErrDeadlineExceeded }
 
 // ErrDeadline is the error Stream methods return when a deadline passes.
 var ErrDeadline net.Error = deadlineError{}
+
+// ErrMessagesOnly is returned by Write on a latency-bounded stream: it
+// carries whole messages (SendMessage), so that an expired one can be
+// skipped at its boundaries.
+var ErrMessagesOnly = errors.New("stt: a latency-bounded stream carries messages only: use SendMessage")
+
+// ErrSkipped is matched (errors.Is) by every *SkippedError.
+var ErrSkipped = errors.New("stt: messages skipped")
+
+// SkippedError is returned by ReceiveMessage (and Read) on a latency-bounded
+// stream when the sender gave up on messages whose deadline passed before
+// they were delivered: Messages is how many will never arrive (the next
+// ReceiveMessage returns the one after them, whole), Bytes how many stream
+// bytes they spanned. Read reports Messages 0 (it does not count
+// messages). The stream stays usable; it matches ErrSkipped.
+type SkippedError struct {
+	StreamID wire.StreamID
+	Messages uint64
+	Bytes    uint64
+	next     uint64 // number of the message reading resumes at
+}
+
+func (e *SkippedError) Error() string {
+	return fmt.Sprintf("stt: stream %d: the sender skipped %d messages (%d bytes) that missed their deadline", e.StreamID, e.Messages, e.Bytes)
+}
+
+// Is reports whether target is ErrSkipped.
+func (e *SkippedError) Is(target error) bool { return target == ErrSkipped }

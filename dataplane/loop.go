@@ -356,6 +356,10 @@ func (l *loop) streamWake(now monotime.Time, st *Stream) {
 	if s.isLocal(st.id) {
 		s.registerLocal(st)
 	}
+	if st.bounded != nil {
+		s.registerBounded(st)
+		s.abandonWritten(st)
+	}
 	s.creditChanged(st)
 	if lim, ok := st.recv.MaybeGrowLimit(now, s.rtt.Smoothed()); ok {
 		st.advertised = lim

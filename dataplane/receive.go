@@ -486,6 +486,9 @@ func (s *Session) onAcked(p *recovery.SentPacket) {
 			if r.Ctl&stCtlReset != 0 {
 				st.resetAcked = true
 			}
+			if r.Ctl&stCtlSkip != 0 {
+				st.bounded.skipAcked(r.Offset)
+			}
 			s.checkStreamDone(st)
 		}
 	}
@@ -517,6 +520,9 @@ func (s *Session) requeueData(p *recovery.SentPacket) {
 			continue
 		}
 		st.pendReset = st.pendReset || r.Ctl&stCtlReset != 0 && !st.resetAcked
+		if r.Ctl&stCtlSkip != 0 {
+			st.bounded.skipLost(r.Offset) // goes again, unless acknowledged meanwhile
+		}
 		if !st.finSeen {
 			st.pendStop = st.pendStop || r.Ctl&stCtlStop != 0
 			st.pendWindow = st.pendWindow || r.Ctl&stCtlWindow != 0
@@ -581,6 +587,12 @@ func (s *Session) onStreamControl(f *wire.Frame) error {
 			st.peerMaxData = r.Max
 			s.creditChanged(st)
 		}
+	case wire.StreamSkip:
+		st, err := s.streamFor(f.Skip.StreamID)
+		if err != nil || st == nil {
+			return err
+		}
+		return s.onSkip(st, &f.Skip)
 	case wire.StreamMaxStreams:
 		s.api.mu.Lock()
 		if f.MaxStreams.Max > s.api.peerMaxStrms {
@@ -632,7 +644,7 @@ func (s *Session) checkStreamDone(st *Stream) {
 	// runs for every DATA frame received and every packet acknowledged).
 	// CloseWrite stores writeClosed after closing the buffer and then wakes
 	// the loop, which checks again.
-	if !st.sendFinished && (st.resetAcked || !st.resetSent && st.writeClosed.Load() && st.send.Done()) {
+	if !st.sendFinished && (st.resetAcked || !st.resetSent && st.writeClosed.Load() && st.send.Done() && st.skipDelivered()) {
 		st.sendFinished = true
 	}
 	if !st.recvFinished && st.finSeen {

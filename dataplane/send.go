@@ -423,6 +423,7 @@ const (
 	stCtlReset  uint8 = 1 << iota // RESET
 	stCtlStop                     // STOP_SENDING
 	stCtlWindow                   // MAX_STREAM_DATA (or the announcement of a new stream)
+	stCtlSkip                     // SKIP (StreamRange.Offset holds its offset)
 )
 
 // appendStreamCtls appends the pending stream control frames of the streams
@@ -438,15 +439,20 @@ func (s *Session) appendStreamCtls(p *packet) {
 		}
 		if p.sp.NRanges < recovery.MaxStreamRangesPerPacket {
 			var sent uint8
-			p.b, sent = s.appendStreamCtl(p.b, p.limit, st)
+			var skipFrom uint64
+			p.b, sent, skipFrom = s.appendStreamCtl(p.b, p.limit, st)
 			if sent != 0 {
-				p.sp.Ranges[p.sp.NRanges] = recovery.StreamRange{StreamID: uint64(st.id), Ctl: sent}
+				r := recovery.StreamRange{StreamID: uint64(st.id), Ctl: sent}
+				if sent&stCtlSkip != 0 {
+					r.Offset = skipFrom
+				}
+				p.sp.Ranges[p.sp.NRanges] = r
 				p.sp.NRanges++
 				p.el = true
 				st.markAnnounced()
 			}
 		}
-		if st.pendReset || st.pendStop || st.pendWindow {
+		if st.pendReset || st.pendStop || st.pendWindow || st.bounded != nil && st.bounded.nextSkip() != nil {
 			kept = append(kept, st)
 		} else {
 			st.inCtl = false
@@ -456,10 +462,11 @@ func (s *Session) appendStreamCtls(p *packet) {
 	h.ctlStreams = kept
 }
 
-// appendStreamCtl appends those of st's pending RESET, STOP_SENDING and
-// MAX_STREAM_DATA frames that fit before limit, clears their pending flags
-// and reports which went out (stCtl* bits).
-func (s *Session) appendStreamCtl(b []byte, limit int, st *Stream) ([]byte, uint8) {
+// appendStreamCtl appends those of st's pending RESET, STOP_SENDING,
+// MAX_STREAM_DATA and SKIP frames that fit before limit (one SKIP per
+// packet), clears their pending flags and reports which went out (stCtl*
+// bits) and the SKIP's range start.
+func (s *Session) appendStreamCtl(b []byte, limit int, st *Stream) ([]byte, uint8, uint64) {
 	f := &s.loop.frame
 	var sent uint8
 	if st.pendReset {
@@ -489,7 +496,18 @@ func (s *Session) appendStreamCtl(b []byte, limit int, st *Stream) ([]byte, uint
 			sent |= stCtlWindow
 		}
 	}
-	return b, sent
+	var skipFrom uint64
+	if k := st.bounded.nextSkipOf(); k != nil {
+		f.Type, f.Sub = wire.FrameStreamControl, wire.StreamSkip
+		f.Skip = wire.SkipFrame{StreamID: st.id, Offset: k.from, Length: k.to - k.from, NextMessage: k.next}
+		if len(b)+f.Len() <= limit {
+			b = f.AppendTo(b)
+			k.sent = true
+			sent |= stCtlSkip
+			skipFrom = k.from
+		}
+	}
+	return b, sent, skipFrom
 }
 
 // appendStreamData fills the rest of the packet with stream data,

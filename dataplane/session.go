@@ -71,8 +71,13 @@ type SessionParams struct {
 // (bytes and messages sent/received, created, last active, active streams)
 // plus transport health. Safe to call from any goroutine.
 type SessionStats struct {
-	BytesSent, BytesReceived               uint64 // stream payload bytes written by the app / delivered to it
-	MessagesSent, MessagesReceived         uint64 // SendMessage / ReceiveMessage calls
+	BytesSent, BytesReceived       uint64 // stream payload bytes written by the app / delivered to it
+	MessagesSent, MessagesReceived uint64 // SendMessage / ReceiveMessage calls
+	// MessagesAbandoned counts messages of latency-bounded streams this
+	// side gave up on (their deadline passed before they were delivered);
+	// MessagesSkipped counts those the peer gave up on, as reported to
+	// ReceiveMessage.
+	MessagesAbandoned, MessagesSkipped     uint64
 	PacketsSent, PacketsReceived           uint64
 	PacketsLost, PacketsRetransmitted      uint64
 	PacketsSpuriouslyLost                  uint64 // declared lost, then acknowledged: reordering (loss detection adapts to it)
@@ -111,6 +116,7 @@ type sessionCounters struct {
 	rotSent, rotRecv                  atomic.Uint64
 	dropAuth, dropReplay, dropMalform atomic.Uint64
 	dropCustom                        atomic.Uint64
+	msgsAbandoned, msgsSkipped        atomic.Uint64
 	dropGaps, dropMigrate             atomic.Uint64
 	pathFailures                      atomic.Uint64
 	activeStreams                     atomic.Int64
@@ -213,9 +219,11 @@ type Session struct {
 	recvWin *streambuf.RecvWindow
 
 	streams         map[wire.StreamID]*Stream
-	peerStreamsSeen uint64 // highest peer stream index opened (implicitly opens lower ones)
-	localMaxStreams uint64 // MAX_STREAMS we advertised (cumulative)
-	peerStreamsDone uint64 // peer streams fully finished (to raise localMaxStreams)
+	bounded         []*Stream     // latency-bounded streams with messages to watch (bounded.go)
+	nextExpiry      monotime.Time // earliest message expiry among them (0: none)
+	peerStreamsSeen uint64        // highest peer stream index opened (implicitly opens lower ones)
+	localMaxStreams uint64        // MAX_STREAMS we advertised (cumulative)
+	peerStreamsDone uint64        // peer streams fully finished (to raise localMaxStreams)
 
 	closeCode    uint64
 	closeReason  string
@@ -279,6 +287,8 @@ func (s *Session) Stats() SessionStats {
 		BytesReceived:           c.bytesRead.Load(),
 		MessagesSent:            c.msgsSent.Load(),
 		MessagesReceived:        c.msgsRecv.Load(),
+		MessagesAbandoned:       c.msgsAbandoned.Load(),
+		MessagesSkipped:         c.msgsSkipped.Load(),
 		PacketsSent:             c.pktsSent.Load(),
 		PacketsReceived:         c.pktsRecv.Load(),
 		PacketsLost:             c.pktsLost.Load(),
@@ -310,6 +320,21 @@ func (s *Session) Stats() SessionStats {
 // stream limit is reached, until ctx ends (ErrStreamLimit wrapping
 // ctx.Err()) or the session closes.
 func (s *Session) OpenStream(ctx context.Context) (*Stream, error) {
+	return s.OpenStreamWith(ctx, StreamOptions{})
+}
+
+// StreamOptions configures a stream opened with OpenStreamWith.
+type StreamOptions struct {
+	// Deadline, when positive, makes the stream latency-bounded
+	// (bounded.go): a message written with SendMessage that is not
+	// delivered within Deadline of being written is abandoned, and the
+	// receiver's ReceiveMessage reports it as skipped. Write is refused
+	// (ErrMessagesOnly). Zero: an ordinary reliable stream.
+	Deadline time.Duration
+}
+
+// OpenStreamWith is OpenStream with options.
+func (s *Session) OpenStreamWith(ctx context.Context, opts StreamOptions) (*Stream, error) {
 	for {
 		if err := s.closedErr(); err != nil {
 			return nil, err
@@ -320,6 +345,9 @@ func (s *Session) OpenStream(ctx context.Context) (*Stream, error) {
 			s.api.nextLocal += 2
 			s.api.openedLocal++
 			st := s.newStream(id, s.peerStreamMax)
+			if opts.Deadline > 0 {
+				st.bounded = &boundedState{deadline: opts.Deadline}
+			}
 			if s.api.opening == nil {
 				s.api.opening = make(map[wire.StreamID]*Stream)
 			}

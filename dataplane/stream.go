@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stt-go/stt/dataplane/streambuf"
+	"github.com/stt-go/stt/internal/monotime"
 	"github.com/stt-go/stt/wire"
 )
 
@@ -24,9 +25,11 @@ import (
 // os.ErrDeadlineExceeded) when a deadline passes, io.EOF from Read at the
 // end of the peer's data, ErrMessageTooLarge from the message methods.
 type Stream struct {
-	id     wire.StreamID
-	sess   *Session
-	handle any // Config.StreamHandle's result; set before the stream is published
+	id      wire.StreamID
+	sess    *Session
+	handle  any           // Config.StreamHandle's result; set before the stream is published
+	bounded *boundedState // latency-bounded streams only (bounded.go); set at creation
+	recvSeq uint64        // the reader's: number of the next message ReceiveMessage expects
 
 	send *streambuf.Send
 	recv *streambuf.Recv
@@ -239,9 +242,29 @@ func (w *waiter) wait(ctx context.Context, s *Session, deadline time.Time, ready
 	return nil
 }
 
+// skipped turns the stream buffer's report of a skip into a *SkippedError
+// counting the messages lost, and moves the reader's message count past
+// them; other errors pass unchanged.
+func (st *Stream) skipped(err error) error {
+	var se *SkippedError
+	if !errors.As(err, &se) {
+		return err
+	}
+	if se.next > st.recvSeq {
+		se.Messages = se.next - st.recvSeq
+		st.recvSeq = se.next
+	}
+	st.sess.stats.msgsSkipped.Add(se.Messages)
+	return se
+}
+
 func (st *Stream) mapRecvErr(err error) error {
 	if err == nil || err == io.EOF {
 		return err
+	}
+	var ske *streambuf.SkipError
+	if errors.As(err, &ske) {
+		return &SkippedError{StreamID: st.id, Bytes: ske.Bytes, next: ske.Tag}
 	}
 	var re *streambuf.ResetError
 	if errors.As(err, &re) {
@@ -264,6 +287,9 @@ func (st *Stream) mapRecvErr(err error) error {
 // unacknowledged bytes), the write deadline passes (ErrDeadline, with n
 // bytes written), the stream is reset, or the session closes.
 func (st *Stream) Write(p []byte) (int, error) {
+	if st.bounded != nil {
+		return 0, ErrMessagesOnly
+	}
 	n, err := st.write(context.Background(), p)
 	st.sess.stats.bytesWritten.Add(uint64(n))
 	return n, err
@@ -462,6 +488,11 @@ func (st *Stream) SendMessage(ctx context.Context, msg []byte) error {
 	h := streambuf.AppendMessageHeader(hdr[:0], len(msg))
 	st.msgMu.Lock()
 	defer st.msgMu.Unlock()
+	if b := st.bounded; b != nil {
+		// The message's offsets are fixed now: SendMessage holds msgMu and
+		// Write is refused on bounded streams.
+		b.enqueue(st.send.Written(), len(h)+len(msg), monotime.Now())
+	}
 	n, err := st.write(ctx, h)
 	if err == nil {
 		var m int
@@ -494,7 +525,7 @@ func (st *Stream) ReceiveMessage(ctx context.Context) ([]byte, error) {
 			if err == io.EOF && n > 0 {
 				return nil, io.ErrUnexpectedEOF
 			}
-			return nil, err
+			return nil, st.skipped(err)
 		}
 		n++
 		v, hl, err := streambuf.ParseMessageHeader(hdr[:n])
@@ -516,8 +547,9 @@ func (st *Stream) ReceiveMessage(ctx context.Context) ([]byte, error) {
 		if err == io.EOF {
 			return nil, io.ErrUnexpectedEOF
 		}
-		return nil, err
+		return nil, st.skipped(err)
 	}
+	st.recvSeq++
 	st.sess.stats.msgsRecv.Add(1)
 	st.sess.stats.bytesRead.Add(uint64(len(msg)))
 	return msg, nil

@@ -81,6 +81,7 @@ func (s *Session) deadline(now monotime.Time) monotime.Time {
 		take(s.prevExpiry)
 	}
 	take(s.pathDeadline)
+	take(s.nextExpiry)
 	take(s.hot.paceAt)
 	if s.hot.sent.Len() == 0 && s.hot.sent.Cap() > sentInitialCap {
 		take(max(s.lastSend, s.lastRecv).Add(trimAfter))
@@ -146,6 +147,9 @@ func (s *Session) onTimer(now monotime.Time) {
 	}
 	if h.sent.Len() == 0 && !now.Before(max(s.lastSend, s.lastRecv).Add(trimAfter)) {
 		h.sent.Trim() // expiredTrim: release the sent history a burst grew
+	}
+	if s.nextExpiry != 0 && !now.Before(s.nextExpiry) {
+		s.expireMessages(now) // expiredMessages: latency-bounded streams
 	}
 	s.dropPrevKey(now)           // expiredPrevKey
 	s.expiredPathValidation(now) // fall back to the last validated path

@@ -56,7 +56,7 @@ func wireFrameSeeds() []wireSeed {
 		{"max-streams", wire.Frame{Type: wire.FrameStreamControl, Sub: wire.StreamMaxStreams, MaxStreams: wire.MaxStreamsFrame{Max: wire.MaxStreamCount}}},
 		{"stream-blocked", wire.Frame{Type: wire.FrameStreamControl, Sub: wire.StreamBlocked, StreamBlocked: wire.StreamBlockedFrame{StreamID: 8, Limit: 4096}}},
 		{"data-blocked", wire.Frame{Type: wire.FrameStreamControl, Sub: wire.StreamDataBlocked, DataBlocked: wire.DataBlockedFrame{Limit: 1 << 25}}},
-		{"skip", wire.Frame{Type: wire.FrameStreamControl, Sub: wire.StreamSkip, Skip: wire.SkipFrame{StreamID: 3, Offset: 1 << 22, NextMessage: 7}}},
+		{"skip", wire.Frame{Type: wire.FrameStreamControl, Sub: wire.StreamSkip, Skip: wire.SkipFrame{StreamID: 3, Offset: 1 << 22, Length: 1 << 12, NextMessage: 7}}},
 		{"custom", wire.Frame{Type: 0x80, Custom: wire.CustomFrame{Type: 0x80, Payload: msg}}},
 		{"custom-ff-empty", wire.Frame{Type: 0xff, Custom: wire.CustomFrame{Type: 0xff, Payload: []byte{}}}},
 	}

@@ -90,11 +90,15 @@ func parseStreamControl(b []byte, f *Frame) (int, error) {
 		if err != nil {
 			return 0, err
 		}
+		n, p, err := readBounded(b, p, "skip length", MaxStreamOffset-off)
+		if err != nil {
+			return 0, err
+		}
 		seq, p, err := readVarint(b, p, "next message")
 		if err != nil {
 			return 0, err
 		}
-		f.Skip = SkipFrame{StreamID: StreamID(id), Offset: off, NextMessage: seq}
+		f.Skip = SkipFrame{StreamID: StreamID(id), Offset: off, Length: n, NextMessage: seq}
 		return p, nil
 	}
 	return 0, &ParseError{What: "stream control subtype", Offset: 1, Got: int(sub), Err: ErrUnknownFrame}
@@ -243,28 +247,31 @@ func (d DataBlockedFrame) AppendTo(b []byte) []byte {
 }
 
 // SkipFrame (STREAM_CONTROL subtype 0x07) tells the receiver of a
-// latency-bounded stream that the sender abandoned every byte below Offset
-// (messages whose deadline passed before they were delivered): the receiver
-// drops what it holds below Offset, continues reading at Offset — the start
-// of a message — and reports the messages it will never see, up to the one
-// numbered NextMessage (messages of a stream are numbered from 0 in the
-// order written; docs/PROTOCOL.md §SKIP).
+// latency-bounded stream that the sender abandoned the bytes [Offset,
+// Offset+Length): one or more consecutive messages whose deadline passed
+// before they were delivered. The receiver reads up to Offset, reports the
+// messages it will never see — those before the one numbered NextMessage
+// (messages of a stream are numbered from 0 in the order written) — and
+// continues at Offset+Length, the start of that message (docs/PROTOCOL.md
+// §SKIP).
 //
 //	offset size    field
 //	0      1       type 0x04
 //	1      1       subtype 0x07
 //	2      varint  stream ID     <= MaxStreamID
 //	.      varint  offset        <= MaxStreamOffset
-//	.      varint  next message  number of the message that starts at offset
+//	.      varint  length        offset+length <= MaxStreamOffset
+//	.      varint  next message  number of the message at offset+length
 type SkipFrame struct {
 	StreamID    StreamID
 	Offset      uint64
+	Length      uint64
 	NextMessage uint64
 }
 
 // Len returns the encoded length.
 func (s SkipFrame) Len() int {
-	return 2 + VarintLen(uint64(s.StreamID)) + VarintLen(s.Offset) + VarintLen(s.NextMessage)
+	return 2 + VarintLen(uint64(s.StreamID)) + VarintLen(s.Offset) + VarintLen(s.Length) + VarintLen(s.NextMessage)
 }
 
 // AppendTo appends the encoded SKIP.
@@ -272,5 +279,6 @@ func (s SkipFrame) AppendTo(b []byte) []byte {
 	b = appendTypeSub(b, FrameStreamControl, StreamSkip)
 	b = AppendVarint(b, uint64(s.StreamID))
 	b = AppendVarint(b, s.Offset)
+	b = AppendVarint(b, s.Length)
 	return AppendVarint(b, s.NextMessage)
 }

@@ -130,7 +130,7 @@ func frameJSON(f *Frame) map[string]any {
 			m["limit"] = f.DataBlocked.Limit
 		case StreamSkip:
 			ctl("SKIP", f.Sub)
-			m["stream_id"], m["offset"], m["next_message"] = uint64(f.Skip.StreamID), f.Skip.Offset, f.Skip.NextMessage
+			m["stream_id"], m["offset"], m["length"], m["next_message"] = uint64(f.Skip.StreamID), f.Skip.Offset, f.Skip.Length, f.Skip.NextMessage
 		}
 	default:
 		if f.Type.IsCustom() {

@@ -58,3 +58,23 @@ func (e *ResetError) Is(target error) bool {
 	t, ok := target.(*ResetError)
 	return ok && t.Code == e.Code
 }
+
+// SkipError is what Recv.Read returns once after the sender skipped part of
+// the stream (Recv.Skip): Bytes were abandoned since the previous Read, and
+// Tag is the caller's tag of the latest skip (the data plane: the number of
+// the message that starts where reading resumes). It matches ErrSkipped.
+type SkipError struct {
+	Bytes uint64
+	Tag   uint64
+}
+
+// ErrSkipped matches (errors.Is) every *SkipError.
+var ErrSkipped = errors.New("streambuf: the sender skipped part of the stream")
+
+// Error implements error.
+func (e *SkipError) Error() string {
+	return "streambuf: the sender skipped " + strconv.FormatUint(e.Bytes, 10) + " bytes"
+}
+
+// Is reports whether target is ErrSkipped.
+func (e *SkipError) Is(target error) bool { return target == ErrSkipped }

@@ -138,12 +138,19 @@ func NewRecvWindow(window, maxWindow int) *RecvWindow {
 // a RESET). It returns ErrFlowControl, counting nothing, when the total
 // would pass Limit.
 func (w *RecvWindow) OnReceived(highestOffsetDelta uint64) error {
-	if highestOffsetDelta > w.tune.limit-w.received {
+	if highestOffsetDelta > w.tune.limit-min(w.received, w.tune.limit) {
 		return ErrFlowControl
 	}
 	w.received += highestOffsetDelta
 	return nil
 }
+
+// OnSkipped records offset space a latency-bounded stream's sender skipped
+// (abandoned bytes it never sent, charged to its credit as if sent): it
+// counts as received without a limit check — the sender may have gone past
+// its credit to skip a whole message — and, once the reader passes it, as
+// consumed.
+func (w *RecvWindow) OnSkipped(n uint64) { w.received += n }
 
 // OnConsumed records n bytes handed to (or discarded for) the application,
 // which makes credit eligible for return. Safe for concurrent use; a

@@ -43,7 +43,16 @@ type Recv struct {
 	reset    bool       // peer reset the stream
 	resetErr ResetError // returned by Read after Reset, by pointer
 	closed   bool       // CloseRead was called
+
+	// Ranges the sender abandoned (Skip), ascending, not yet passed by the
+	// reader: at most maxGaps. contig treats them as filled; Read stops at
+	// the first, reports it (skipErr) and jumps over it.
+	skips   []skipRange
+	skipErr SkipError // what Read returns, by pointer
 }
+
+// skipRange is an abandoned range [start, end) and the tag of its skip.
+type skipRange struct{ start, end, tag uint64 }
 
 // NewRecv returns an empty receive buffer advertising window bytes of credit
 // (< 1: DefaultRecvWindow), auto-tuning up to maxWindow (below window: no
@@ -118,14 +127,7 @@ func (r *Recv) Push(offset uint64, data []byte, fin bool) (readable int, err err
 		r.storeNew(s, end, data[s-offset:])
 		if s == r.contig {
 			r.contig = end
-			for {
-				f, ok := r.gaps.First()
-				if !ok || f.Start > r.contig {
-					break
-				}
-				r.contig = max(r.contig, f.End)
-				r.gaps.RemoveBelow(r.contig)
-			}
+			r.join()
 		} else {
 			r.gaps.Insert(s, end) // cannot fail: LenAfterInsert checked above
 		}
@@ -248,6 +250,7 @@ func (r *Recv) Reset(finalSize uint64) error {
 func (r *Recv) drop(off uint64) {
 	r.buf = nil
 	r.gaps.Clear()
+	r.skips = nil
 	r.consumed, r.contig = off, off
 }
 
@@ -265,7 +268,22 @@ func (r *Recv) Read(p []byte) (n int, err error) {
 	if r.reset {
 		return 0, &r.resetErr
 	}
-	avail := r.contig - r.consumed
+	readTo := r.contig
+	if len(r.skips) > 0 {
+		if k := r.skips[0]; k.start <= r.consumed {
+			// At an abandoned range: report it and jump over it.
+			r.skipErr = SkipError{Bytes: k.end - r.consumed, Tag: k.tag}
+			r.skips = r.skips[1:]
+			if len(r.skips) == 0 {
+				r.skips = nil
+			}
+			r.consumed = k.end
+			return 0, &r.skipErr
+		} else {
+			readTo = min(readTo, k.start)
+		}
+	}
+	avail := readTo - r.consumed
 	if avail == 0 {
 		if r.finKnown && r.consumed == r.final {
 			return 0, io.EOF
@@ -357,5 +375,90 @@ func (r *Recv) Trim() {
 	defer r.mu.Unlock()
 	if r.contig == r.consumed && r.gaps.Len() == 0 {
 		r.buf = nil
+	}
+}
+
+// Skip records that the sender abandoned [from, to) (a latency-bounded
+// stream's messages whose deadline passed; wire SKIP): the range counts as
+// received for ordering but holds no data. Read returns the bytes before
+// it, then a *SkipError (once per range, with the bytes skipped and tag —
+// the data plane passes the number of the message that starts at to), then
+// continues at to; a reader in the middle of a message so learns to drop
+// what it has of it. Data arriving inside the range later is ignored; a
+// range already below the in-order prefix is stale (false). Skipped bytes
+// are not data: they take no credit and no storage, and once Read has
+// passed a range beyond the credit limit, MaybeGrowLimit offers a window
+// from there. Errors: ErrFinalSize for a range beyond a known final size,
+// ErrFlowControl for one beyond MaxOffset, ErrTooManyGaps when more than
+// maxGaps ranges would wait (nothing is recorded; the caller may drop the
+// frame unacknowledged). Loop side; does not allocate once the range list
+// has grown.
+func (r *Recv) Skip(from, to, tag uint64) (moved bool, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if to > MaxOffset || from > to {
+		return false, ErrFlowControl
+	}
+	if r.finKnown && to > r.final {
+		return false, ErrFinalSize
+	}
+	from = max(from, r.contig)
+	if r.closed || r.reset || to <= from {
+		return false, nil
+	}
+	if !r.insertSkip(skipRange{from, to, tag}) {
+		return false, ErrTooManyGaps
+	}
+	r.highest = max(r.highest, to)
+	old := r.contig
+	r.join()
+	if r.contig > old {
+		signal(r.readable)
+	}
+	return true, nil
+}
+
+// insertSkip adds k to the sorted range list, merging it with ranges it
+// overlaps or touches (the merged range keeps the highest tag: the message
+// after its end).
+func (r *Recv) insertSkip(k skipRange) bool {
+	i := 0
+	for i < len(r.skips) && r.skips[i].end < k.start {
+		i++
+	}
+	j := i
+	for j < len(r.skips) && r.skips[j].start <= k.end {
+		k.start, k.end = min(k.start, r.skips[j].start), max(k.end, r.skips[j].end)
+		if r.skips[j].end == k.end {
+			k.tag = max(k.tag, r.skips[j].tag)
+		}
+		j++
+	}
+	if j == i && len(r.skips) >= r.gaps.Max() {
+		return false
+	}
+	r.skips = append(r.skips[:i], append([]skipRange{k}, r.skips[j:]...)...)
+	return true
+}
+
+// join extends the in-order prefix over out-of-order data and abandoned
+// ranges that now touch it.
+func (r *Recv) join() {
+	for {
+		if f, ok := r.gaps.First(); ok && f.Start <= r.contig {
+			r.contig = max(r.contig, f.End)
+			r.gaps.RemoveBelow(r.contig)
+			continue
+		}
+		moved := false
+		for _, k := range r.skips {
+			if k.start <= r.contig && k.end > r.contig {
+				r.contig, moved = k.end, true
+			}
+		}
+		if !moved {
+			r.gaps.RemoveBelow(r.contig)
+			return
+		}
 	}
 }

@@ -422,3 +422,56 @@ func (s *Send) Trim() {
 		s.buf = nil
 	}
 }
+
+// Delivered reports whether every byte of [start, end) has been
+// acknowledged, in order or not. Loop side.
+func (s *Send) Delivered(start, end uint64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return end <= s.acked || s.ackRanges.ContainsRange(max(start, s.acked), end)
+}
+
+// AbandonRange gives up the bytes [from, to) (a latency-bounded stream's
+// messages whose deadline passed): they count as acknowledged — never sent
+// again, freeing space once the prefix below them is acknowledged — and the
+// part never sent is skipped, so new data continues at to. Every byte below
+// from must have been sent; to is capped at the bytes written. It reports
+// whether anything changed, and how many of the bytes had never been sent
+// (the caller charges them to the session's credit, as the receiver counts
+// the whole range). A Reset stream ignores it. Loop side.
+func (s *Send) AbandonRange(from, to uint64) (changed bool, unsent uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	to = min(to, s.written)
+	from = max(from, s.acked)
+	if s.reset || to <= from || from > s.sent {
+		return false, 0
+	}
+	if to > s.sent {
+		unsent = to - s.sent
+	}
+	s.lost.Remove(from, to)
+	if from == s.acked {
+		s.acked = to
+		for {
+			f, ok := s.ackRanges.First()
+			if !ok || f.Start > s.acked {
+				break
+			}
+			s.acked = max(s.acked, f.End)
+			s.ackRanges.RemoveBelow(s.acked)
+		}
+		s.lost.RemoveBelow(s.acked)
+		signal(s.writable)
+	} else if !s.ackRanges.Insert(from, to) {
+		// The acknowledged-range bound is reached: the bytes cannot be
+		// marked; they may be sent again, and the peer ignores them.
+		s.sent = max(s.sent, to)
+		return true, unsent
+	}
+	s.sent = max(s.sent, to)
+	if s.fin == finAcked && s.acked == s.written {
+		s.buf = nil
+	}
+	return true, unsent
+}
