@@ -17,6 +17,7 @@ import (
 	"github.com/stt-go/stt/batch"
 	"github.com/stt-go/stt/control"
 	"github.com/stt-go/stt/dataplane"
+	"github.com/stt-go/stt/event"
 	"github.com/stt-go/stt/stc"
 	"github.com/stt-go/stt/wire"
 )
@@ -92,9 +93,12 @@ type NodeStats struct {
 	// handlers fell FrameQueueLen frames behind; FrameHandlerPanics counts
 	// handler panics recovered.
 	FramesDropped, FrameHandlerPanics uint64
-	Handshake                         control.Stats         // handshake outcomes and anti-DoS counters
-	Dataplane                         dataplane.EngineStats // drops by cause, steering
-	Batch                             []batch.Stats         // per socket: GSO/GRO state, queue overflows
+	// Events counts lifecycle events emitted, delivered, dropped (a
+	// handler too far behind) and failed (Node.On).
+	Events    event.Stats
+	Handshake control.Stats         // handshake outcomes and anti-DoS counters
+	Dataplane dataplane.EngineStats // drops by cause, steering
+	Batch     []batch.Stats         // per socket: GSO/GRO state, queue overflows
 }
 
 // Node is a participant in STT: it listens on UDP, dials and accepts
@@ -115,6 +119,7 @@ type Node struct {
 	plane  *control.Plane
 
 	dispatcher FrameDispatcher
+	events     *event.Emitter // lifecycle events (events.go)
 
 	acceptQ  chan *Session
 	mode     atomic.Int32 // 0 unset, 1 Accept/AcceptStream, 2 Receive
@@ -163,6 +168,7 @@ func NewNode(cfg Config) (*Node, error) {
 		sessions: make(map[*Session]struct{}),
 	}
 	n.suites = suitesFor(cfg.Suite)
+	n.events = n.newEvents()
 	return n, nil
 }
 
@@ -252,6 +258,7 @@ func (n *Node) Start(ctx context.Context) error {
 	dcfg.OnAccept = n.onAccept
 	dcfg.OnClose = n.onClose
 	dcfg.ResetToken = n.resetToken
+	dcfg.OnSessionEvent = n.onSessionEvent
 	dcfg.OnUnreachable = func(to netip.AddrPort, err error) {
 		if p := n.plane; p != nil {
 			p.DestinationUnreachable(to, err)
@@ -343,9 +350,12 @@ func (n *Node) Connect(ctx context.Context, addr string) (*Session, error) {
 	}
 	est, err := n.plane.Dial(ctx, to)
 	if err != nil {
+		n.dialFailed(to, err)
 		return nil, err
 	}
-	return est.Installed.(*Session), nil
+	s := est.Installed.(*Session)
+	n.connected(s)
+	return s, nil
 }
 
 // checkFamily refuses, at once, a peer address the node's sockets cannot
@@ -396,6 +406,7 @@ func (n *Node) Stats() NodeStats {
 	st.Sessions = len(n.sessions)
 	n.sessMu.Unlock()
 	st.FramesDropped, st.FrameHandlerPanics = n.dispatcher.dropped.Load(), n.dispatcher.panics.Load()
+	st.Events = n.events.Stats()
 	if n.plane != nil {
 		st.Handshake = n.plane.Stats()
 	}
@@ -439,7 +450,7 @@ func (n *Node) Stop(ctx context.Context) error {
 	case NodeCreated:
 		n.state.Store(int32(NodeStopped))
 		close(n.stopping)
-		return nil
+		return n.events.Shutdown(ctx)
 	}
 	n.state.Store(int32(NodeStopping))
 	close(n.stopping)
@@ -465,6 +476,7 @@ func (n *Node) Stop(ctx context.Context) error {
 	n.recvStopped = true
 	n.recvMu.Unlock()
 	n.recvWG.Wait()
+	_ = n.events.Shutdown(ctx)
 	n.state.Store(int32(NodeStopped))
 	return ctx.Err()
 }
@@ -481,6 +493,7 @@ func (n *Node) onHandshake(pkt []byte, from netip.AddrPort) {
 // packet confirmed it (it was registered at install).
 func (n *Node) onAccept(ds *dataplane.Session) {
 	s := sessionOf(ds)
+	n.connected(s)
 	if n.mode.Load() == modeReceive {
 		return // its streams go to the node's readers (registerSession)
 	}
@@ -497,6 +510,7 @@ func (n *Node) onClose(ds *dataplane.Session) {
 	delete(n.sessions, s)
 	n.sessMu.Unlock()
 	s.closed()
+	n.closedEvent(s)
 }
 
 // dataPlaneAdapter implements control.DataPlane over the engine.

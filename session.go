@@ -94,11 +94,7 @@ func (s *Session) Stats() SessionStats { return s.s.Stats() }
 // (an error matching both ErrStreamLimit and ctx.Err()) or the session
 // closes (its error).
 func (s *Session) OpenStream(ctx context.Context) (*Stream, error) {
-	st, err := s.s.OpenStream(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return streamOf(st), nil
+	return s.OpenStreamWith(ctx, StreamOptions{})
 }
 
 // StreamOptions configures a stream opened with OpenStreamWith.
@@ -120,11 +116,13 @@ type StreamOptions struct {
 
 // OpenStreamWith is OpenStream with options (a latency-bounded stream).
 func (s *Session) OpenStreamWith(ctx context.Context, opts StreamOptions) (*Stream, error) {
-	st, err := s.s.OpenStreamWith(ctx, dataplane.StreamOptions{Deadline: opts.Deadline})
+	ds, err := s.s.OpenStreamWith(ctx, dataplane.StreamOptions{Deadline: opts.Deadline})
 	if err != nil {
 		return nil, err
 	}
-	return streamOf(st), nil
+	st := streamOf(ds)
+	s.n.emit(EventStreamOpened, &StreamOpenedEvent{Session: s, Stream: st})
+	return st, nil
 }
 
 // AcceptStream returns the next stream the peer opened, blocking until one

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/stt-go/stt/dataplane"
+	"github.com/stt-go/stt/endpoint"
 )
 
 // Stream is one ordered, reliable byte stream inside a Session: an
@@ -119,3 +120,17 @@ func (st *Stream) SendMessage(ctx context.Context, msg []byte) error {
 func (st *Stream) ReceiveMessage(ctx context.Context) ([]byte, error) {
 	return st.st.ReceiveMessage(ctx)
 }
+
+// Sink returns the stream as an endpoint.Sink, so an endpoint.Manager can
+// route items to a peer (live fan-out: one endpoint per viewer, each with
+// its own bounded queue and slow-viewer policy): each item is sent as one
+// message (SendMessage), Close closes the stream, and the Manager's
+// SetWriteDeadline unblocks a Write when the endpoint closes. The peer
+// reads the items with ReceiveMessage.
+func (st *Stream) Sink() endpoint.Sink { return streamSink{st} }
+
+type streamSink struct{ st *Stream }
+
+func (s streamSink) Write(ctx context.Context, b []byte) error { return s.st.SendMessage(ctx, b) }
+func (s streamSink) Close() error                              { return s.st.Close() }
+func (s streamSink) SetWriteDeadline(t time.Time) error        { return s.st.SetWriteDeadline(t) }

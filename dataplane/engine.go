@@ -74,6 +74,11 @@ type Config struct {
 	// control plane fails a dial to that address at once. Called on a
 	// reader goroutine; must not block. ICMP is unauthenticated: a hint.
 	OnUnreachable func(to netip.AddrPort, err error)
+	// OnSessionEvent, if set, is told of a session's lifecycle events on
+	// its loop goroutine (a stream the peer opened, a key update, a path
+	// change); ev is borrowed for the call. It must not block: the root
+	// hands each to the node's event emitter, which queues or drops.
+	OnSessionEvent func(s *Session, ev *SessionEvent)
 	// OnClose is called on the loop goroutine when a session ends.
 	OnClose func(*Session)
 	// OnCustomFrame handles application frames 0x80-0xFF; payload is

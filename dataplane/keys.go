@@ -77,7 +77,7 @@ func (s *Session) promoteRecvKey(now monotime.Time, pn uint64) {
 	s.recvPhase = !s.recvPhase
 	s.recvFirst = pn
 	s.prevExpiry = now.Add(oldKeyLifetimePTOs * s.ptoBase())
-	s.stats.rotRecv.Add(1)
+	s.event(&SessionEvent{Kind: EventKeyRotated, Rotations: s.stats.rotRecv.Add(1)})
 	s.loop.needKeys = append(s.loop.needKeys, s)
 }
 
@@ -127,7 +127,7 @@ func (s *Session) maybeRotateSend(now monotime.Time) {
 	s.keyUpdPN = s.nextPN
 	s.keyUpdAcked = false
 	s.rotateAt = s.cfg.RotateMessages
-	s.stats.rotSent.Add(1)
+	s.event(&SessionEvent{Kind: EventKeyRotated, Send: true, Rotations: s.stats.rotSent.Add(1)})
 }
 
 // rotateAhead is how many packets before a rotation threshold the next

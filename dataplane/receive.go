@@ -213,6 +213,7 @@ func (s *Session) notePath(now monotime.Time, from netip.AddrPort, pn uint64, si
 
 // migrate moves the session to from and starts validating it.
 func (s *Session) migrate(now monotime.Time, from netip.AddrPort) {
+	s.event(&SessionEvent{Kind: EventPathMigrated, From: s.peer, To: from})
 	if s.pathValid {
 		s.validPeer = s.peer // the path to fall back to
 	}
@@ -234,6 +235,7 @@ func (s *Session) migrate(now monotime.Time, from netip.AddrPort) {
 // pathValidated ends a validation: the new path answered (to == s.peer),
 // or the old one did (the migration was spurious or forged: move back).
 func (s *Session) pathValidated(to netip.AddrPort) {
+	s.event(&SessionEvent{Kind: EventPathMigrated, From: s.peer, To: to, Validated: true})
 	s.peer = to
 	s.remote.Store(&to)
 	s.pathValid = true
@@ -402,6 +404,7 @@ func (s *Session) streamFor(id wire.StreamID) (*Stream, error) {
 		st.announced = true // the peer opened it
 		st.state.Store(int32(StreamOpen))
 		s.addStream(st)
+		s.event(&SessionEvent{Kind: EventStreamOpened, Stream: st})
 		s.queueAccept(st)
 	}
 	s.peerStreamsSeen = idx

@@ -627,3 +627,30 @@ func (s *Session) SendFrame(typ byte, payload []byte) error {
 	s.loop.post(cmd{op: opCustomFrame, sess: s, code: uint64(typ), pkt: append([]byte(nil), payload...)})
 	return nil
 }
+
+// SessionEventKind says what a SessionEvent reports.
+type SessionEventKind uint8
+
+// Session events (Config.OnSessionEvent).
+const (
+	EventStreamOpened SessionEventKind = iota + 1 // the peer opened Stream
+	EventKeyRotated                               // a traffic key was updated: ours (Send) or the peer's
+	EventPathMigrated                             // the peer's address changed From → To; Validated says whether To answered its challenge yet
+)
+
+// SessionEvent is one lifecycle event of a session (Config.OnSessionEvent).
+type SessionEvent struct {
+	Kind      SessionEventKind
+	Stream    *Stream        // EventStreamOpened
+	Send      bool           // EventKeyRotated: our send key (else the peer's)
+	Rotations uint64         // EventKeyRotated: updates in that direction so far
+	From, To  netip.AddrPort // EventPathMigrated
+	Validated bool           // EventPathMigrated
+}
+
+// event reports ev to Config.OnSessionEvent.
+func (s *Session) event(ev *SessionEvent) {
+	if h := s.cfg.OnSessionEvent; h != nil {
+		h(s, ev)
+	}
+}

@@ -114,8 +114,8 @@ func (c *dirCounters) snapshot() DirStats {
 type Proxy struct {
 	cfg    Config
 	target netip.AddrPort
-	front  *net.UDPConn // the client-facing socket, Addr()
-	back   *net.UDPConn // connected to target
+	front  *net.UDPConn                // the client-facing socket, Addr()
+	back   atomic.Pointer[net.UDPConn] // connected to target; swapped by Rebind
 
 	client  atomic.Pointer[netip.AddrPort] // most recent sender on front
 	outage  atomic.Bool
@@ -167,7 +167,8 @@ func New(target netip.AddrPort, cfg *Config) (*Proxy, error) {
 		_ = c.SetReadBuffer(socketBuffer)
 		_ = c.SetWriteBuffer(socketBuffer)
 	}
-	p.front, p.back = front, back
+	p.front = front
+	p.back.Store(back)
 	p.wg.Add(3)
 	go func() { defer p.wg.Done(); p.readLoop(ToTarget) }()
 	go func() { defer p.wg.Done(); p.readLoop(ToClient) }()
@@ -190,6 +191,22 @@ func (p *Proxy) Client() (netip.AddrPort, bool) {
 	return netip.AddrPort{}, false
 }
 
+// Rebind moves the proxy's target-facing socket to a new local port, as a
+// NAT rebinding does: the target sees the client's packets come from a new
+// address from then on. Datagrams already in flight to the old socket are
+// lost.
+func (p *Proxy) Rebind() error {
+	local := netip.AddrPortFrom(p.target.Addr(), 0)
+	nb, err := net.DialUDP("udp", net.UDPAddrFromAddrPort(local), net.UDPAddrFromAddrPort(p.target))
+	if err != nil {
+		return fmt.Errorf("lossy: rebind: %w", err)
+	}
+	_ = nb.SetReadBuffer(socketBuffer)
+	_ = nb.SetWriteBuffer(socketBuffer)
+	old := p.back.Swap(nb)
+	return old.Close()
+}
+
 // SetOutage switches a total outage on or off: while on, every datagram in
 // both directions is dropped, including delayed ones whose delay ends
 // during the outage. It does not block.
@@ -208,7 +225,7 @@ func (p *Proxy) Close() error {
 	p.closeOnce.Do(func() {
 		p.closing.Store(true)
 		close(p.quit)
-		err = errors.Join(p.front.Close(), p.back.Close())
+		err = errors.Join(p.front.Close(), p.back.Load().Close())
 		p.wg.Wait()
 		p.delayed.mu.Lock()
 		p.delayed.q = nil
@@ -232,11 +249,14 @@ func (p *Proxy) readLoop(dir Dir) {
 		if dir == ToTarget {
 			n, from, err = p.front.ReadFromUDPAddrPort(buf)
 		} else {
-			n, err = p.back.Read(buf)
+			n, err = p.back.Load().Read(buf)
 		}
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) || p.closing.Load() {
+			if p.closing.Load() || dir == ToTarget && errors.Is(err, net.ErrClosed) {
 				return
+			}
+			if errors.Is(err, net.ErrClosed) {
+				continue // Rebind replaced the socket
 			}
 			// ICMP port unreachable surfaces as a read error on the
 			// connected socket while the target is down: keep going.
@@ -299,7 +319,7 @@ func (p *Proxy) send(dir Dir, pkt []byte) {
 	c := &p.stats[dir]
 	var err error
 	if dir == ToTarget {
-		_, err = p.back.Write(pkt)
+		_, err = p.back.Load().Write(pkt)
 	} else {
 		to := p.client.Load()
 		if to == nil {
