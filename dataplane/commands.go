@@ -92,8 +92,7 @@ func execStreamStop(now monotime.Time, st *Stream, code uint64) {
 
 // execSendRaw queues a handshake datagram from the control plane.
 func (l *loop) execSendRaw(pkt []byte, to netip.AddrPort) {
-	buf := l.txSlot(to)
-	n := copy(buf, pkt)
+	n := copy(l.txSlot(to, len(pkt)), pkt)
 	l.txCommit(n)
 }
 
@@ -115,7 +114,7 @@ func (l *loop) execHandoff(now monotime.Time, pkt []byte, from netip.AddrPort) {
 	} else {
 		l.e.stats.dropUnknownSession.Add(1)
 	}
-	l.e.handoffPool.Put(pkt[:cap(pkt)])
+	l.e.putHandoff(pkt)
 }
 
 // tokenBit is ctrlResetToken when this node gives peers reset tokens.
@@ -142,7 +141,7 @@ func (l *loop) statelessReset(pkt []byte, id wire.SessionID, to netip.AddrPort) 
 		return
 	}
 	n := min(len(pkt)-1, resetMaxSize)
-	buf := l.txSlot(to)[:n]
+	buf := l.txSlot(to, n)
 	fillRandom(buf)
 	h := wire.Header{Kind: wire.KindTransport, KeyPhase: buf[0]&1 == 1, SessionID: id,
 		PacketNumber: binary.BigEndian.Uint64(buf[8:16]) & wire.MaxPacketNumber}

@@ -223,6 +223,25 @@ func (e *Engine) Start() {
 	}
 }
 
+// handoffBuf returns a buffer for a datagram of n bytes handed to another
+// loop: pooled up to ring.PacketBufSize, allocated above (a datagram larger
+// than a pooled buffer exists only after path MTU discovery raised the size,
+// and a hand-off happens only when GRO mixed sessions or steering is off).
+// nil when the pool is exhausted.
+func (e *Engine) handoffBuf(n int) []byte {
+	if n > ring.PacketBufSize {
+		return make([]byte, n)
+	}
+	return e.handoffPool.Get()
+}
+
+// putHandoff returns a hand-off buffer.
+func (e *Engine) putHandoff(b []byte) {
+	if cap(b) == ring.PacketBufSize {
+		e.handoffPool.Put(b[:cap(b)])
+	}
+}
+
 // Loops returns the number of loops.
 func (e *Engine) Loops() int { return len(e.loops) }
 

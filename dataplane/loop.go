@@ -95,8 +95,12 @@ type loop struct {
 	done     chan struct{}
 	readDone chan struct{}
 
+	// The tx batch: packets are built back to back in txSlab (each slot
+	// as large as the packet being built may get, then trimmed to what it
+	// used), txN of them queued in tx, flushed when either runs out.
 	tx     []batch.Message
-	txBufs [][]byte
+	txSlab []byte
+	txOff  int // first free byte of txSlab
 	txN    int
 
 	dirty    []*Session
@@ -129,14 +133,16 @@ func newLoop(e *Engine, idx int, conn batch.Conn, now monotime.Time) *loop {
 		done:     make(chan struct{}),
 		readDone: make(chan struct{}),
 		tx:       make([]batch.Message, txQueueMax),
-		txBufs:   make([][]byte, txQueueMax),
+		txSlab:   make([]byte, max(txSlabBytes, 2*e.cfg.MaxDatagram)),
 	}
 	gro := conn.Stats().GRO
 	msgs, size := batch.BatchSize, ring.PacketBufSize
-	if gro {
-		// With GRO one message holds a train of up to 64 KiB; fewer messages
-		// per batch keep the memory per loop at 4 x 8 x 64 KiB = 2 MiB.
-		msgs, size = 8, batch.GROBufferSize
+	if gro || e.cfg.MaxDatagram > size {
+		// With GRO one message holds a train of up to 64 KiB, and without
+		// it one datagram may be as large as the path MTU ceiling; fewer
+		// messages per batch keep the memory per loop at 4 x 8 x 64 KiB =
+		// 2 MiB.
+		msgs, size = 8, max(batch.GROBufferSize, e.cfg.MaxDatagram)
 	}
 	for range rxBatches {
 		b := &rxBatch{msgs: make([]batch.Message, msgs), bufs: make([][]byte, msgs)}
@@ -144,10 +150,6 @@ func newLoop(e *Engine, idx int, conn batch.Conn, now monotime.Time) *loop {
 			b.bufs[i] = make([]byte, size)
 		}
 		l.rxFree <- b
-	}
-	slab := make([]byte, txQueueMax*ring.PacketBufSize)
-	for i := range l.txBufs {
-		l.txBufs[i] = slab[i*ring.PacketBufSize : (i+1)*ring.PacketBufSize : (i+1)*ring.PacketBufSize]
 	}
 	l.timer = time.NewTimer(time.Hour)
 	l.timer.Stop()
@@ -276,20 +278,15 @@ func (l *loop) processPacket(now monotime.Time, pkt []byte, from netip.AddrPort)
 			// every session between the same two nodes — into one train that
 			// lands on one socket. Hand the datagram to its owner loop; the
 			// copy is the price of that path (counted in Stats().Handoffs).
-			cp := l.e.handoffPool.Get()
+			cp := l.e.handoffBuf(len(pkt))
 			if cp == nil {
 				l.e.stats.dropHandoff.Add(1)
 				return
 			}
 			n := copy(cp, pkt)
-			if n < len(pkt) {
-				l.e.handoffPool.Put(cp)
-				l.e.stats.dropMalformed.Add(1)
-				return
-			}
 			o := l.e.loops[owner]
 			if !o.cmds.Push(cmd{op: opHandoff, pkt: cp[:n], addr: from}) {
-				l.e.handoffPool.Put(cp)
+				l.e.putHandoff(cp)
 				l.e.stats.dropHandoff.Add(1)
 				return
 			}
@@ -424,21 +421,23 @@ func (l *loop) rearmTimer(now monotime.Time) {
 	l.timer.Reset(d)
 }
 
-// txSlot returns the next tx buffer (full capacity) for a packet to addr,
-// flushing the batch first if it is full.
-func (l *loop) txSlot(addr netip.AddrPort) []byte {
-	if l.txN == len(l.txBufs) {
+// txSlot returns room for a packet of at most size bytes to addr in the tx
+// slab (len size), flushing the batch first if the slab or the message
+// list is full. txCommit then records how much of it the packet used.
+func (l *loop) txSlot(addr netip.AddrPort, size int) []byte {
+	if l.txN == len(l.tx) || l.txOff+size > len(l.txSlab) {
 		l.txFlush()
 	}
 	l.tx[l.txN].Addr = addr
-	return l.txBufs[l.txN][:cap(l.txBufs[l.txN])]
+	return l.txSlab[l.txOff : l.txOff+size : l.txOff+size]
 }
 
-// txCommit records the packet written into the current slot.
+// txCommit records the packet of n bytes written into the current slot.
 func (l *loop) txCommit(n int) {
-	l.tx[l.txN].Buf = l.txBufs[l.txN][:n]
+	l.tx[l.txN].Buf = l.txSlab[l.txOff : l.txOff+n : l.txOff+n]
+	l.txOff += n
 	l.txN++
-	if l.txN == len(l.txBufs) {
+	if l.txN == len(l.tx) {
 		l.txFlush()
 	}
 }
@@ -462,7 +461,7 @@ func (l *loop) txFlush() {
 		}
 		msgs = msgs[n:]
 	}
-	l.txN = 0
+	l.txN, l.txOff = 0, 0
 }
 
 // remove deletes s from the shard.

@@ -138,6 +138,11 @@ const (
 	// CPU-s/GiB, 128 -> 14.5 at 1.02, 256 -> 15.3 at 1.00, with no change
 	// in the 64-byte RTT; the slab costs 512 KiB per loop.
 	txQueueMax = 256
+	// txSlabBytes is the bytes of a loop's tx slab: 256 packets of 1452
+	// bytes (372 KB) fit with room to spare, or 16 of 65 000 (after path
+	// MTU discovery on loopback); a batch flushes when either the slab or
+	// the 256 messages run out.
+	txSlabBytes = 1 << 20
 	// maxPacketsPerFlush bounds how many packets one session sends per
 	// flush so one busy session cannot starve the others on its loop.
 	maxPacketsPerFlush = 256

@@ -185,7 +185,7 @@ type packet struct {
 
 // start points p at a fresh tx slot to addr with room for maxPayload.
 func (p *packet) start(l *loop, addr netip.AddrPort, maxPayload int) {
-	p.b = l.txSlot(addr)[:wire.HeaderLen]
+	p.b = l.txSlot(addr, wire.HeaderLen+maxPayload+stcOverhead)[:wire.HeaderLen]
 	p.limit = wire.HeaderLen + maxPayload
 	p.sp = recovery.SentPacket{}
 	p.el = false
