@@ -29,13 +29,18 @@ func BenchmarkBulk(b *testing.B) {
 		streams int
 		offload bool
 		cc      string
-	}{{1, true, "bbr"}, {4, true, "bbr"}, {1, false, "bbr"}, {1, true, "cubic"}, {4, true, "cubic"}} {
+		dgram   int // Config.MaxDatagram: 0 = default (path MTU discovery up to 65 000)
+	}{{1, true, "bbr", 0}, {4, true, "bbr", 0}, {1, true, "bbr", 1452}, {1, false, "bbr", 0}, {1, true, "cubic", 0}, {4, true, "cubic", 0}} {
 		name := fmt.Sprintf("streams=%d/gso-gro=%v/cc=%s", tc.streams, tc.offload, tc.cc)
+		if tc.dgram != 0 {
+			name += fmt.Sprintf("/maxdgram=%d", tc.dgram)
+		}
 		streams := tc.streams
 		b.Run(name, func(b *testing.B) {
 			_, _, sa, sb := newPair(b, func(c *stt.Config) {
 				c.DisableGSO, c.DisableGRO = !tc.offload, !tc.offload
 				c.CongestionControl = tc.cc
+				c.MaxDatagram = tc.dgram
 			})
 			ctx := context.Background()
 			chunk := make([]byte, 1<<20)

@@ -66,8 +66,16 @@ type Config struct {
 	// where loss-based control is wanted. Another value is an error.
 	CongestionControl string
 
-	// MaxDatagram is the largest UDP payload sent, in bytes. Default 1452
-	// (IPv4, 1500-byte MTU); clamped to [1232, 2000].
+	// MaxDatagram is the ceiling of path MTU discovery, in bytes of UDP
+	// payload: sessions start sending 1452-byte datagrams (less if this or
+	// the peer's ceiling is lower), probe upward with padded packets whose
+	// loss is not taken as congestion, and use the largest size the path
+	// carries up to this ceiling — 1472 on an Ethernet path, 8972 with
+	// jumbo frames, 65 000 on loopback — falling back when large packets
+	// stop getting through (RFC 8899; docs/TRANSPORT.md §Path MTU). It is
+	// also the largest datagram this node accepts (the peer's senders see
+	// it as MaxDatagram). Default 65 000; clamped to [1232, 65000]. Set
+	// 1452 to keep the fixed size of earlier versions.
 	MaxDatagram int
 	// MaxStreams is how many streams the peer may have open towards us at
 	// once. Default 256.

@@ -88,7 +88,7 @@ func TestNodeEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	go func() {
-		_, _ = st.Write(make([]byte, 1<<20))
+		_, _ = st.Write(make([]byte, 16<<20))
 		_ = st.Close()
 	}()
 	oa := la.wait(t, stt.EventStreamOpened, 1)[0].(*stt.StreamOpenedEvent)

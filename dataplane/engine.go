@@ -293,13 +293,13 @@ func (e *Engine) Install(p *SessionParams) (*Session, error) {
 	s.localMaxStreams = uint64(e.cfg.MaxStreams)
 	s.sendWin.SetLimit(p.PeerMaxData)
 	s.recvWin = streambuf.NewRecvWindow(e.cfg.SessionWindow, e.cfg.MaxSessionWindow)
-	maxDatagram := e.cfg.MaxDatagram
-	if p.PeerMaxDatagram < maxDatagram {
+	ceiling := e.cfg.MaxDatagram
+	if p.PeerMaxDatagram < ceiling {
 		// Literal, as every transport parameter: 0 (or anything below the
 		// IPv6 minimum) means the minimum.
-		maxDatagram = max(p.PeerMaxDatagram, MinDatagram)
+		ceiling = max(p.PeerMaxDatagram, MinDatagram)
 	}
-	s.maxDatagram = maxDatagram
+	s.initPMTU(ceiling, monotime.Now())
 	s.nextPN = p.firstPN
 	s.skipPN = s.nextPN + 1 + uint64(randUint32()%(2*pnSkipInterval))
 	s.timer.Fire = s.onTimer

@@ -88,9 +88,10 @@ func (s *Session) newHot() (*sessionHot, error) {
 	h := &sessionHot{
 		sent:  recovery.NewSent(sentInitialCap, recovery.MaxSentPackets),
 		cc:    s.newController(),
-		pacer: recovery.NewPacer(s.maxDatagram),
+		pacer: recovery.NewPacer(s.pmtu.start),
 	}
 	h.sent.StartAt(s.nextPN)
+	h.pacer.SetMaxDatagram(s.maxDatagram)
 	h.onAckedFn = s.onAcked
 	h.onLostFn = s.onLost
 	var err error
@@ -113,9 +114,9 @@ func (s *Session) newHot() (*sessionHot, error) {
 // instead of probing from the initial window again.
 func (s *Session) newController() recovery.Controller {
 	if s.cfg.CongestionControl == CongestionCubic {
-		return recovery.NewCubic(s.maxDatagram)
+		return recovery.NewCubic(s.pmtu.start)
 	}
-	c := recovery.BBRConfig{MaxDatagram: s.maxDatagram, Seed: uint64(randUint32())<<32 | uint64(randUint32())}
+	c := recovery.BBRConfig{MaxDatagram: s.pmtu.start, Seed: uint64(randUint32())<<32 | uint64(randUint32())}
 	if s.rtt.HasSample() {
 		c.MinRTT = s.rtt.Min()
 	}

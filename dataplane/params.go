@@ -8,16 +8,19 @@ import (
 
 // Defaults for Config fields left at zero. Each names its source.
 const (
-	// DefaultMaxDatagram is the largest UDP payload STT sends: an IPv4
-	// 1500-byte MTU minus 20 (IPv4) and 8 (UDP) bytes, minus 20 bytes of
-	// margin for tunnels (the same budget quic-go uses for 1452).
-	DefaultMaxDatagram = 1452
-	// MinDatagram is the smallest MaxDatagram accepted (IPv6 minimum MTU
-	// 1280 − 48 bytes of headers).
+	// DefaultMaxDatagram is the ceiling of path MTU discovery (pmtu.go):
+	// the largest UDP payload STT sends where the path carries it —
+	// loopback and jumbo-frame networks — and the largest it accepts (the
+	// MaxDatagram transport parameter). Sessions start at InitialDatagram
+	// and search upward.
+	DefaultMaxDatagram = 65000
+	// MinDatagram is the smallest datagram size (IPv6 minimum MTU 1280 −
+	// 48 bytes of headers): the least MaxDatagram accepted and the floor
+	// of a black-hole fallback.
 	MinDatagram = 1232
-	// MaxDatagramLimit caps MaxDatagram: a datagram must fit one pooled
-	// packet buffer (ring.PacketBufSize) with its tag.
-	MaxDatagramLimit = 2000
+	// MaxDatagramLimit caps MaxDatagram: an IPv4 UDP payload is at most
+	// 65 507 bytes; 65 000 leaves room for tunnel headers.
+	MaxDatagramLimit = 65000
 
 	// CongestionBBR and CongestionCubic are the values of
 	// Config.CongestionControl; BBR is the default.

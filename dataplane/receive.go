@@ -480,6 +480,9 @@ func (s *Session) onAck(now monotime.Time, a *wire.AckFrame) error {
 // onAcked is called by recovery for each newly acknowledged packet.
 func (s *Session) onAcked(p *recovery.SentPacket) {
 	s.lastAcked = s.loop.now
+	if p.Probe {
+		s.pmtuAcked(p.PN)
+	}
 	for i := 0; i < int(p.NRanges); i++ {
 		r := &p.Ranges[i]
 		if st := s.streams[wire.StreamID(r.StreamID)]; st != nil {
@@ -540,6 +543,10 @@ func (s *Session) requeueData(p *recovery.SentPacket) {
 func (s *Session) onLost(p *recovery.SentPacket) {
 	if !p.AckEliciting {
 		return // an ACK-only packet: the next ACK supersedes it
+	}
+	if p.Probe {
+		s.pmtuLost(p.PN, s.loop.now) // too big, not congestion
+		return
 	}
 	s.stats.pktsLost.Add(1)
 	s.requeueData(p)

@@ -78,6 +78,8 @@ func (s *Session) flush(now monotime.Time) {
 	if s.hot.probeOld {
 		s.probeOldPath(now, maxPayload)
 	}
+	s.maybeResearch(now)
+	s.maybeProbe(now)
 	s.noteAppLimited()
 	s.rearm(now)
 }

@@ -77,14 +77,21 @@ type SessionStats struct {
 	// side gave up on (their deadline passed before they were delivered);
 	// MessagesSkipped counts those the peer gave up on, as reported to
 	// ReceiveMessage.
-	MessagesAbandoned, MessagesSkipped     uint64
-	PacketsSent, PacketsReceived           uint64
-	PacketsLost, PacketsRetransmitted      uint64
-	PacketsSpuriouslyLost                  uint64 // declared lost, then acknowledged: reordering (loss detection adapts to it)
-	Created, LastActive                    time.Time
-	ActiveStreams                          int
-	SmoothedRTT, MinRTT, LatestRTT         time.Duration
-	CongestionWindow                       int
+	MessagesAbandoned, MessagesSkipped uint64
+	PacketsSent, PacketsReceived       uint64
+	PacketsLost, PacketsRetransmitted  uint64
+	PacketsSpuriouslyLost              uint64 // declared lost, then acknowledged: reordering (loss detection adapts to it)
+	Created, LastActive                time.Time
+	ActiveStreams                      int
+	SmoothedRTT, MinRTT, LatestRTT     time.Duration
+	CongestionWindow                   int
+	// DatagramSize is the size of the datagrams the session sends now: it
+	// starts at 1452 (or less) and path MTU discovery raises it up to the
+	// path's limit (Config.MaxDatagram caps it). PMTUProbes counts the
+	// probes sent; PMTUBlackHoles the times the size had to fall back
+	// because large packets stopped getting through.
+	DatagramSize                           int
+	PMTUProbes, PMTUBlackHoles             uint64
 	CongestionControl                      string // "bbr" or "cubic" (Config.CongestionControl)
 	PacingRate                             uint64 // bytes per second the sender paces at (0 before the first send)
 	KeyRotationsSent, KeyRotationsReceived uint64
@@ -117,6 +124,7 @@ type sessionCounters struct {
 	dropAuth, dropReplay, dropMalform atomic.Uint64
 	dropCustom                        atomic.Uint64
 	msgsAbandoned, msgsSkipped        atomic.Uint64
+	pmtuProbes, pmtuBlackHoles        atomic.Uint64
 	dropGaps, dropMigrate             atomic.Uint64
 	pathFailures                      atomic.Uint64
 	activeStreams                     atomic.Int64
@@ -160,6 +168,7 @@ type Session struct {
 	stats sessionCounters
 
 	framesQueued atomic.Int64 // application frames posted, not yet sent
+	apiDatagram  atomic.Int64 // maxDatagram, for MaxFramePayload on API goroutines
 
 	api struct {
 		mu           sync.Mutex    // protects the fields below
@@ -213,7 +222,8 @@ type Session struct {
 	sleptBW     float64       // BBR's bandwidth estimate (bytes/s) when the session last hibernated
 	sleptAt     monotime.Time // when it last hibernated
 	timer       recovery.Timer
-	maxDatagram int // bytes per datagram: ours, or less if the peer asked
+	maxDatagram int       // bytes per datagram now (path MTU discovery moves it: pmtu.go)
+	pmtu        pmtuState // the path MTU search
 
 	sendWin streambuf.SendWindow
 	recvWin *streambuf.RecvWindow
@@ -301,6 +311,9 @@ func (s *Session) Stats() SessionStats {
 		MinRTT:                  time.Duration(c.minRTT.Load()),
 		LatestRTT:               time.Duration(c.latestRTT.Load()),
 		CongestionWindow:        int(c.cwnd.Load()),
+		DatagramSize:            int(s.apiDatagram.Load()),
+		PMTUProbes:              c.pmtuProbes.Load(),
+		PMTUBlackHoles:          c.pmtuBlackHoles.Load(),
 		CongestionControl:       s.ccName(),
 		PacingRate:              c.pacing.Load(),
 		KeyRotationsSent:        c.rotSent.Load(),
@@ -599,7 +612,7 @@ var ErrFrameQueueFull = errors.New("stt: application frame queue full")
 // MaxFramePayload returns the largest payload SendFrame accepts on this
 // session: what fits one packet with the frame's type and length.
 func (s *Session) MaxFramePayload() int {
-	room := s.maxDatagram - wire.HeaderLen - stcOverhead
+	room := int(s.apiDatagram.Load()) - wire.HeaderLen - stcOverhead
 	return room - 1 - wire.VarintLen(uint64(room))
 }
 

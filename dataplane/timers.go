@@ -237,6 +237,7 @@ func (s *Session) expiredRecovery(now monotime.Time) bool {
 	}
 	// expiredPTO
 	h.ptoCount++
+	s.pmtuBlackHole(now, h.ptoCount)
 	silent := now.Sub(max(s.lastAcked, s.installedAt))
 	if mp := s.cfg.MaxProbes; mp > 0 && h.ptoCount > mp && silent >= minUnresponsive && h.deadAt == 0 {
 		// The last probe may have gone out long ago (the backoff doubles),

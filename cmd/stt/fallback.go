@@ -253,6 +253,12 @@ func dialPeer(ctx context.Context, pf *peerFlags, nf *nodeFlags, cfg stt.Config,
 			return nil, nil, nil, nil, err
 		}
 	}
+	if path.tun != nil {
+		// A tunnel carries datagrams up to the relay's message size: the
+		// node's path MTU ceiling, announced to the peer as MaxDatagram,
+		// so neither side probes beyond what the relay passes.
+		cfg.MaxDatagram = ws.DefaultMaxMessage
+	}
 	n, err := startNode(ctx, cfg)
 	if err != nil {
 		return nil, nil, nil, nil, err

@@ -327,7 +327,7 @@ func TestListenerStopsMidTransfer(t *testing.T) {
 		errs = append(errs, l)
 	}
 	all := strings.Join(errs, "\n")
-	if len(errs) != 1 || !(strings.Contains(all, "the peer closed the session") || strings.Contains(all, "the receiver is shutting down")) || strings.Contains(all, "use of closed") {
+	if len(errs) != 1 || !(strings.Contains(all, "the peer closed the session") || strings.Contains(all, "the peer shut down") || strings.Contains(all, "the receiver is shutting down")) || strings.Contains(all, "use of closed") {
 		t.Errorf("send stderr %q: want one line saying the peer went away", errs)
 	}
 	checkDirHolds(t, out)

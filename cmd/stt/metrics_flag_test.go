@@ -18,8 +18,9 @@ import (
 )
 
 // maxDatagram bounds the UDP payload of any STT packet
-// (dataplane.MaxDatagramLimit), so bytes/maxDatagram is a floor on packets.
-const maxDatagram = 2000
+// (dataplane.MaxDatagramLimit: path MTU discovery may reach it on
+// loopback), so bytes/maxDatagram is a floor on packets.
+const maxDatagram = 65000
 
 // sample is one line of the Prometheus text format.
 type sample struct {

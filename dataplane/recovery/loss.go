@@ -185,7 +185,7 @@ func (s *Sent) detectLost(now monotime.Time, rtt *RTT, lost func(p *SentPacket))
 				}
 			}
 			s.reo.recordLost(pn, e.p.Time, now, s.largestAcked)
-			if e.p.InFlight {
+			if e.p.InFlight && !e.p.Probe {
 				s.rate.lost += uint64(e.p.Size)
 			}
 			lost(&e.p)

@@ -54,6 +54,11 @@ func NewPacer(maxDatagram int) *Pacer {
 	return &Pacer{maxDatagram: maxDatagram}
 }
 
+// SetMaxDatagram changes the datagram size the bucket depth is counted in
+// (path MTU discovery changed it; <= 0 means DefaultMaxDatagramSize). The
+// budget check against a full datagram then uses the new size.
+func (p *Pacer) SetMaxDatagram(n int) { p.maxDatagram = n }
+
 // SetBurst sets the bucket depth in datagrams (<= 0 restores
 // DefaultBurstPackets), e.g. to the GSO batch size.
 func (p *Pacer) SetBurst(packets int) { p.burst = packets }

@@ -88,8 +88,12 @@ type SentPacket struct {
 	Size         uint32        // bytes on the wire, counted in flight if InFlight
 	AckEliciting bool          // carries a frame other than ACK (RFC 9002 §2)
 	InFlight     bool          // counts toward bytes in flight and congestion control
-	Ranges       [MaxStreamRangesPerPacket]StreamRange
-	NRanges      uint8
+	// Probe marks a path MTU probe: its loss means "too big", not
+	// congestion, so it is left out of the bandwidth samples' loss count
+	// (the data plane also keeps it from the controller's OnLoss).
+	Probe   bool
+	Ranges  [MaxStreamRangesPerPacket]StreamRange
+	NRanges uint8
 	// Ctrl is a bit set of the control frames carried (MAX_DATA, PING,
 	// CLOSE ...). The data plane defines the bits; recovery never reads it.
 	Ctrl uint32

@@ -32,10 +32,15 @@ const testTimeout = 20 * time.Second
 
 func seed(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
 
-// newNode starts a node on 127.0.0.1 that stops at the test's end.
-func newNode(tb testing.TB, ns byte) *stt.Node {
+// newNode starts a node on 127.0.0.1 that stops at the test's end; cfg,
+// if given, adjusts its configuration.
+func newNode(tb testing.TB, ns byte, cfg ...func(*stt.Config)) *stt.Node {
 	tb.Helper()
-	n, err := stt.NewNode(stt.Config{NodeSeed: seed(ns), SharedSeed: seed(0xAA), ListenAddr: "127.0.0.1:0"})
+	c := stt.Config{NodeSeed: seed(ns), SharedSeed: seed(0xAA), ListenAddr: "127.0.0.1:0"}
+	for _, f := range cfg {
+		f(&c)
+	}
+	n, err := stt.NewNode(c)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -224,7 +224,10 @@ func TestAddWSErrors(t *testing.T) {
 func TestWSRelayAndTunnel(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	a, b := newNode(t, 1), newNode(t, 2)
+	// A node behind a tunnel caps its datagrams at the relay's message
+	// size, as stt send --via does.
+	a := newNode(t, 1, func(c *stt.Config) { c.MaxDatagram = ws.DefaultMaxMessage })
+	b := newNode(t, 2)
 	srv, err := ws.NewServer(ws.ServerConfig{Addr: "127.0.0.1:0", Target: b.Addr(), Loops: 1})
 	if err != nil {
 		t.Fatal(err)
