@@ -260,14 +260,34 @@ func (e *Engine) Install(p *SessionParams) (*Session, error) {
 		return nil, ErrClosed
 	default:
 	}
-	l := e.loops[e.owner(p.ID)]
+	s, err := e.newSession(p)
+	if err != nil {
+		return nil, err
+	}
+	reply := make(chan error, 1)
+	s.loop.post(cmd{op: opInstall, sess: s, reply: reply})
+	select {
+	case err := <-reply:
+		if err != nil {
+			return nil, err
+		}
+	case <-s.loop.done:
+		return nil, ErrClosed
+	}
+	return s, nil
+}
+
+// newSession builds the session p describes, keys and all, for its owner
+// loop; nothing else sees it yet.
+func (e *Engine) newSession(p *SessionParams) (*Session, error) {
+	now := monotime.Now()
 	s := &Session{
 		id:        p.ID,
 		initiator: p.Initiator,
 		peerID:    p.PeerID,
 		suite:     p.Suite,
 		cfg:       e.cfg,
-		loop:      l,
+		loop:      e.loops[e.owner(p.ID)],
 		created:   time.Now(),
 		done:      make(chan struct{}),
 		closing:   make(chan struct{}),
@@ -282,28 +302,21 @@ func (e *Engine) Install(p *SessionParams) (*Session, error) {
 	if rt := e.cfg.ResetToken; rt != nil {
 		s.localToken = rt(p.ID)
 	}
-	s.peerStreamMax = p.PeerMaxStreamData
-	s.peerIdle = p.PeerIdleTimeout
+	s.peerStreamMax, s.peerIdle = p.PeerMaxStreamData, p.PeerIdleTimeout
 	s.api.peerMaxStrms = p.PeerMaxStreams
+	s.api.nextLocal = 2
 	if p.Initiator {
 		s.api.nextLocal = 1
-	} else {
-		s.api.nextLocal = 2
 	}
 	s.localMaxStreams = uint64(e.cfg.MaxStreams)
 	s.sendWin.SetLimit(p.PeerMaxData)
 	s.recvWin = streambuf.NewRecvWindow(e.cfg.SessionWindow, e.cfg.MaxSessionWindow)
-	ceiling := e.cfg.MaxDatagram
-	if p.PeerMaxDatagram < ceiling {
-		// Literal, as every transport parameter: 0 (or anything below the
-		// IPv6 minimum) means the minimum.
-		ceiling = max(p.PeerMaxDatagram, MinDatagram)
-	}
-	s.initPMTU(ceiling, monotime.Now())
+	// Literal, as every transport parameter: a peer MaxDatagram of 0 (or
+	// anything below the IPv6 minimum) means the minimum.
+	s.initPMTU(min(e.cfg.MaxDatagram, max(p.PeerMaxDatagram, MinDatagram)), now)
 	s.nextPN = p.firstPN
 	s.skipPN = s.nextPN + 1 + uint64(randUint32()%(2*pnSkipInterval))
 	s.timer.Fire = s.onTimer
-	now := monotime.Now()
 	if err := s.installKeys(p, now); err != nil {
 		return nil, err
 	}
@@ -318,18 +331,7 @@ func (e *Engine) Install(p *SessionParams) (*Session, error) {
 	if p.Initiator {
 		s.confirmed = p.Confirmed
 	} else if p.Confirmed != nil {
-		// The control plane's view: AUTH_PROOF opened, the keys are right.
-		close(p.Confirmed)
-	}
-	reply := make(chan error, 1)
-	l.post(cmd{op: opInstall, sess: s, reply: reply})
-	select {
-	case err := <-reply:
-		if err != nil {
-			return nil, err
-		}
-	case <-l.done:
-		return nil, ErrClosed
+		close(p.Confirmed) // the control plane's view: AUTH_PROOF opened, the keys are right
 	}
 	return s, nil
 }

@@ -558,68 +558,79 @@ func (s *Session) onLost(p *recovery.SentPacket) {
 }
 
 func (s *Session) onStreamControl(f *wire.Frame) error {
+	var id wire.StreamID
 	switch f.Sub {
-	case wire.StreamReset:
-		r := &f.ResetStream
-		st, err := s.streamFor(r.StreamID)
-		if err != nil || st == nil {
-			return err
-		}
-		st.recv.SetResetCode(r.Code)
-		st.finSeen = true
-		if err := st.recv.Reset(r.FinalSize); err != nil {
-			return &errProtocol{CodeFinalSize, "RESET final size conflicts with data received"}
-		}
-		if r.FinalSize > st.recvHighest {
-			if err := s.recvWin.OnReceived(r.FinalSize - st.recvHighest); err != nil {
-				return &errProtocol{CodeFlowControl, "session flow-control limit exceeded by RESET"}
-			}
-			st.recvHighest = r.FinalSize
-		}
-		s.checkStreamDone(st)
-	case wire.StreamStopSending:
-		r := &f.StopSending
-		st, err := s.streamFor(r.StreamID)
-		if err != nil || st == nil {
-			return err
-		}
-		st.peerStopCode.Store(r.Code)
-		st.peerStopped.Store(true)
-		s.resetStream(st, r.Code)
-		s.checkStreamDone(st)
-	case wire.StreamMaxStreamData:
-		r := &f.MaxStreamData
-		st, err := s.streamFor(r.StreamID)
-		if err != nil || st == nil {
-			return err
-		}
-		if r.Max > st.peerMaxData {
-			st.peerMaxData = r.Max
-			s.creditChanged(st)
-		}
-	case wire.StreamSkip:
-		st, err := s.streamFor(f.Skip.StreamID)
-		if err != nil || st == nil {
-			return err
-		}
-		return s.onSkip(st, &f.Skip)
 	case wire.StreamMaxStreams:
-		s.api.mu.Lock()
-		if f.MaxStreams.Max > s.api.peerMaxStrms {
-			s.api.peerMaxStrms = f.MaxStreams.Max
-			if s.api.limitCh != nil { // someone waits in OpenStream
-				close(s.api.limitCh)
-				s.api.limitCh = nil
-			}
-		}
-		s.api.mu.Unlock()
+		s.onMaxStreams(f.MaxStreams.Max)
+		return nil
 	case wire.StreamBlocked, wire.StreamDataBlocked:
 		// Informational: the peer is limited by our credit. Credit is granted
 		// as the application reads, so nothing to do here.
+		return nil
+	case wire.StreamReset:
+		id = f.ResetStream.StreamID
+	case wire.StreamStopSending:
+		id = f.StopSending.StreamID
+	case wire.StreamMaxStreamData:
+		id = f.MaxStreamData.StreamID
+	case wire.StreamSkip:
+		id = f.Skip.StreamID
 	default:
 		return &errProtocol{CodeProtocol, "unknown STREAM_CONTROL subtype"}
 	}
+	st, err := s.streamFor(id)
+	if err != nil || st == nil {
+		return err
+	}
+	switch f.Sub {
+	case wire.StreamReset:
+		return s.onReset(st, &f.ResetStream)
+	case wire.StreamStopSending:
+		st.peerStopCode.Store(f.StopSending.Code)
+		st.peerStopped.Store(true)
+		s.resetStream(st, f.StopSending.Code)
+		s.checkStreamDone(st)
+	case wire.StreamMaxStreamData:
+		if m := f.MaxStreamData.Max; m > st.peerMaxData {
+			st.peerMaxData = m
+			s.creditChanged(st)
+		}
+	case wire.StreamSkip:
+		return s.onSkip(st, &f.Skip)
+	}
 	return nil
+}
+
+// onReset handles the peer's RESET: its data ends at the final size,
+// which counts against the session's credit like data.
+func (s *Session) onReset(st *Stream, r *wire.ResetStreamFrame) error {
+	st.recv.SetResetCode(r.Code)
+	st.finSeen = true
+	if err := st.recv.Reset(r.FinalSize); err != nil {
+		return &errProtocol{CodeFinalSize, "RESET final size conflicts with data received"}
+	}
+	if r.FinalSize > st.recvHighest {
+		if err := s.recvWin.OnReceived(r.FinalSize - st.recvHighest); err != nil {
+			return &errProtocol{CodeFlowControl, "session flow-control limit exceeded by RESET"}
+		}
+		st.recvHighest = r.FinalSize
+	}
+	s.checkStreamDone(st)
+	return nil
+}
+
+// onMaxStreams raises how many streams we may open and wakes OpenStream
+// callers waiting for it (the API side's state, under its lock).
+func (s *Session) onMaxStreams(max uint64) {
+	s.api.mu.Lock()
+	if max > s.api.peerMaxStrms {
+		s.api.peerMaxStrms = max
+		if s.api.limitCh != nil { // someone waits in OpenStream
+			close(s.api.limitCh)
+			s.api.limitCh = nil
+		}
+	}
+	s.api.mu.Unlock()
 }
 
 // wakeBlocked re-activates streams that were waiting on session credit.

@@ -147,6 +147,8 @@ const (
 // of the data plane: every field below "loop-owned" is touched only from
 // that loop's goroutine.
 type Session struct {
+	// Owner: immutable. Set by newSession before the session is
+	// published; read by any goroutine.
 	id        wire.SessionID
 	initiator bool
 	peerID    stc.NodeID
@@ -156,20 +158,25 @@ type Session struct {
 	created   time.Time
 	handle    any // Config.SessionHandle's result; set before the session is published
 
+	// Owner: shared. Atomics and channels: written by the loop, read (and
+	// waited on) by any goroutine.
 	state     atomic.Int32
 	done      chan struct{} // closed when the session is closed
 	closing   chan struct{} // closed when CLOSE has been queued (Closing or Closed)
 	closingMu sync.Once
 	closeOnce sync.Once
 	closeErr  atomic.Pointer[error]
-	confirmed chan struct{}
-	remote    atomic.Pointer[netip.AddrPort]
+	confirmed chan struct{}                  // the initiator's Established.Confirmed; closed (by the loop) at the first packet that opens
+	remote    atomic.Pointer[netip.AddrPort] // the peer's address, for RemoteAddr
 
-	stats sessionCounters
+	stats sessionCounters // written by the loop and the API, read by Stats
 
 	framesQueued atomic.Int64 // application frames posted, not yet sent
 	apiDatagram  atomic.Int64 // maxDatagram, for MaxFramePayload on API goroutines
 
+	// Owner: api.mu. The API goroutines' state. The loop takes api.mu only
+	// off the per-packet path: when a stream opens (queueAccept,
+	// registerLocal), on the rare miss of streamFor, and on MAX_STREAMS.
 	api struct {
 		mu           sync.Mutex    // protects the fields below
 		nextLocal    wire.StreamID // next stream ID we open
@@ -187,8 +194,8 @@ type Session struct {
 		opening map[wire.StreamID]*Stream
 	}
 
-	// ---- loop-owned ----
-	hot *sessionHot // loop-owned; nil while the session hibernates (hibernate.go)
+	// Owner: loop. Everything below is touched only by s.loop's goroutine.
+	hot *sessionHot // the state moving packets needs; nil while hibernating (hibernate.go): pass Session.ready first
 
 	peer          netip.AddrPort
 	peerStreamMax uint64 // peer's initial per-stream credit (transport parameter)
