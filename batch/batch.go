@@ -1,7 +1,6 @@
 package batch
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +9,8 @@ import (
 	"os"
 	"strconv"
 	"syscall"
+
+	"github.com/stt-go/stt/wire"
 )
 
 // Batch and GSO limits.
@@ -50,25 +51,16 @@ const (
 	maxGroupSize = 1024
 )
 
-// Header fields the steering decision reads (docs/ARCHITECTURE.md "Packet
-// header"). They mirror wire's constants and will be replaced by them once
-// batch may import wire; steer_test.go pins the values.
+// Header fields the steering program reads (docs/PROTOCOL.md "Packet
+// header"), from wire: the kind byte and the low 32 bits of the big-endian
+// session ID.
 const (
-	// kindOffset is the byte holding kind (bits 0-3) and flags.
-	kindOffset = 1
-	// kindMask selects the kind bits of the kind byte.
-	kindMask = 0x0f
-	// kindTransport is the kind of a TRANSPORT packet, the only kind steered
-	// by session.
-	kindTransport = 2
-	// sessionIDOffset is where the 8-byte big-endian session ID starts
-	// (wire.SessionIDOffset).
-	sessionIDOffset = 2
-	// sessionIDLen is the session ID's size in bytes.
-	sessionIDLen = 8
+	kindOffset    = wire.KindOffset
+	kindMask      = wire.KindMask
+	kindTransport = byte(wire.KindTransport)
 	// steerOffset is where the low 32 bits of the big-endian session ID start;
 	// the BPF program loads a 32-bit word from here.
-	steerOffset = sessionIDOffset + sessionIDLen - 4
+	steerOffset = wire.SessionIDOffset + 8 - 4
 	// steerMinLen is the shortest packet whose steering word is readable.
 	steerMinLen = steerOffset + 4
 )
@@ -294,7 +286,8 @@ func SteerIndex(pkt []byte, n int) (int, bool) {
 	if n < 1 || len(pkt) < steerMinLen || pkt[kindOffset]&kindMask != kindTransport {
 		return 0, false
 	}
-	return int(binary.BigEndian.Uint32(pkt[steerOffset:steerMinLen]) % uint32(n)), true
+	id, _ := wire.PeekSessionID(pkt)
+	return id.Loop(n), true
 }
 
 // Group is a set of sockets bound to one address with SO_REUSEPORT, one per

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"runtime"
@@ -11,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stt-go/stt/wire"
 )
 
 // optionTable runs socket tests with GSO/GRO on, forced off, and mixed.
@@ -342,7 +345,7 @@ func TestSteerIndex(t *testing.T) {
 	transport := func(sid uint64) []byte {
 		p := make([]byte, 16)
 		p[0], p[1] = 1, kindTransport
-		binary.BigEndian.PutUint64(p[sessionIDOffset:], sid)
+		binary.BigEndian.PutUint64(p[wire.SessionIDOffset:], sid)
 		return p
 	}
 	withKind := func(p []byte, b byte) []byte { p[kindOffset] = b; return p }
@@ -377,12 +380,20 @@ func TestSteerIndex(t *testing.T) {
 	}
 }
 
-// TestHeaderOffsets pins the header constants to docs/ARCHITECTURE.md until
-// they are replaced by package wire's.
-func TestHeaderOffsets(t *testing.T) {
-	if kindOffset != 1 || kindMask != 0x0f || kindTransport != 2 || sessionIDOffset != 2 ||
-		sessionIDLen != 8 || steerOffset != 6 || steerMinLen != 10 {
-		t.Fatal("header constants drifted from docs/ARCHITECTURE.md \"Packet header\"")
+// TestSteerRuleIsWire ties the Go copy of the steering decision to the
+// one statement of the rule, wire.SessionID.Loop (TestSteerProgramMatches
+// SteerIndex ties the cBPF program to this copy; the data plane and the
+// control plane call Loop itself).
+func TestSteerRuleIsWire(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 10000 {
+		sid, n := rng.Uint64(), 1+rng.IntN(64)
+		p := make([]byte, 16)
+		p[0], p[1] = wire.Version, byte(wire.KindTransport)
+		binary.BigEndian.PutUint64(p[wire.SessionIDOffset:], sid)
+		if got, _ := SteerIndex(p, n); got != wire.SessionID(sid).Loop(n) {
+			t.Fatalf("SteerIndex(session %#x, %d) = %d, wire says %d", sid, n, got, wire.SessionID(sid).Loop(n))
+		}
 	}
 }
 

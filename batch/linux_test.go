@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"github.com/stt-go/stt/wire"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -396,7 +397,7 @@ func TestSteerProgramMatchesSteerIndex(t *testing.T) {
 func transportPacket(kind byte, sid uint64, size int) []byte {
 	p := make([]byte, size)
 	p[0], p[kindOffset] = 1, kind
-	binary.BigEndian.PutUint64(p[sessionIDOffset:], sid)
+	binary.BigEndian.PutUint64(p[wire.SessionIDOffset:], sid)
 	return p
 }
 

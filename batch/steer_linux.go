@@ -36,7 +36,7 @@ func steerProgram(n int) []unix.SockFilter {
 	return []unix.SockFilter{
 		{Code: unix.BPF_LD | unix.BPF_B | unix.BPF_ABS, K: kindOffset},
 		{Code: unix.BPF_ALU | unix.BPF_AND | unix.BPF_K, K: kindMask},
-		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, K: kindTransport, Jt: 0, Jf: 3},
+		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, K: uint32(kindTransport), Jt: 0, Jf: 3},
 		{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: steerOffset},
 		{Code: unix.BPF_ALU | unix.BPF_MOD | unix.BPF_K, K: uint32(n)},
 		{Code: unix.BPF_RET | unix.BPF_A},

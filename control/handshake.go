@@ -312,13 +312,17 @@ func (p *Plane) respond(w *workerScratch, h wire.Hello, hp *helloPayload, suite 
 func (p *Plane) pickNonce(nr [32]byte, ni *[32]byte, idi stc.NodeID) ([32]byte, wire.SessionID) {
 	idr := p.cfg.Identity.ID()
 	sid := sessionID(ni, &nr, idi, idr)
-	loops := uint64(max(1, p.dp.Loops()))
-	want := p.nextLoop.Add(1) % loops
+	// The loop is sid.Loop(n): the low 32 bits mod n (wire.SessionID.Loop,
+	// the steering rule). Only those bits move.
+	loops := uint32(max(1, p.dp.Loops()))
+	want := uint32(p.nextLoop.Add(1) % uint64(loops))
 	s := uint64(sid)
-	t := s - s%loops + want
-	if t < s-s%loops { // wrapped past 2^64
-		t -= loops
+	lo := uint32(s)
+	tlo := lo - lo%loops + want
+	if tlo < lo-lo%loops { // wrapped past 2^32
+		tlo -= loops
 	}
+	t := s&^0xffffffff | uint64(tlo)
 	var x [8]byte
 	binary.BigEndian.PutUint64(x[:], s^t)
 	for i := range x {

@@ -164,3 +164,34 @@ func TestDialContext(t *testing.T) {
 		}
 	})
 }
+
+// TestPickNonceSteers: the responder picks its nonce so that the session ID
+// lands on the loop it wants by the steering rule (wire.SessionID.Loop),
+// round-robin, for any loop count.
+func TestPickNonceSteers(t *testing.T) {
+	for _, loops := range []int{1, 2, 3, 4, 7} {
+		id, err := stc.NewIdentity(seed(9))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := &Plane{dp: &fakeLoops{n: loops}, cfg: Config{Identity: id}}
+		for i := range 3 * loops {
+			var nr, ni [32]byte
+			nr[0], nr[31], ni[5] = byte(i), byte(3*i), byte(7*i)
+			got, sid := p.pickNonce(nr, &ni, stc.NodeID{byte(i)})
+			if want := (i + 1) % loops; sid.Loop(loops) != want {
+				t.Fatalf("%d loops, pick %d: session ID %v is on loop %d, want %d", loops, i, sid, sid.Loop(loops), want)
+			}
+			if sessionID(&ni, &got, stc.NodeID{byte(i)}, p.cfg.Identity.ID()) != sid {
+				t.Fatal("the returned session ID does not follow from the returned nonce")
+			}
+		}
+	}
+}
+
+type fakeLoops struct {
+	DataPlane
+	n int
+}
+
+func (f *fakeLoops) Loops() int { return f.n }

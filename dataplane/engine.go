@@ -247,7 +247,7 @@ func (e *Engine) Loops() int { return len(e.loops) }
 
 // owner returns the loop index that owns session id.
 func (e *Engine) owner(id wire.SessionID) int {
-	return int(uint32(id) % uint32(len(e.loops)))
+	return id.Loop(len(e.loops))
 }
 
 // Install creates the session the handshake established and installs it in

@@ -3,6 +3,7 @@ package dataplane
 import (
 	"time"
 
+	"github.com/stt-go/stt/dataplane/streambuf"
 	"github.com/stt-go/stt/wire"
 )
 
@@ -35,11 +36,12 @@ const (
 	// DefaultMaxStreams is the concurrent-stream limit each side advertises
 	// (issue 5: default 256).
 	DefaultMaxStreams = 256
-	// DefaultStreamWindow is the initial per-stream receive credit; it is
-	// auto-tuned upward to DefaultMaxStreamWindow when the reader keeps up.
-	DefaultStreamWindow = 512 << 10
+	// DefaultStreamWindow is the initial per-stream receive credit (one
+	// fact, kept in streambuf); it is auto-tuned upward to
+	// DefaultMaxStreamWindow when the reader keeps up.
+	DefaultStreamWindow = streambuf.DefaultRecvWindow
 	// DefaultMaxStreamWindow is the per-stream auto-tuning ceiling.
-	DefaultMaxStreamWindow = 16 << 20
+	DefaultMaxStreamWindow = streambuf.DefaultMaxRecvWindow
 	// DefaultSessionWindow is the initial per-session receive credit.
 	DefaultSessionWindow = 1 << 20
 	// DefaultMaxSessionWindow is the per-session auto-tuning ceiling
@@ -53,7 +55,7 @@ const (
 	// loopback (BenchmarkBulk): 4 streams at 4 MiB each reach 10.8 Gbit/s,
 	// at 1 MiB 15.3-16.4 (16 MiB of buffered data does not stay in cache;
 	// 4 MiB does), one stream 15.1 vs 15.9.
-	initialSendBuffer = 1 << 20
+	initialSendBuffer = streambuf.DefaultSendLimit
 	// DefaultMaxGaps bounds out-of-order holes per stream receive buffer.
 	DefaultMaxGaps = 256
 

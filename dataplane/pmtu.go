@@ -31,6 +31,7 @@ import (
 
 	"github.com/stt-go/stt/dataplane/recovery"
 	"github.com/stt-go/stt/internal/monotime"
+	"github.com/stt-go/stt/stc"
 	"github.com/stt-go/stt/wire"
 )
 
@@ -114,7 +115,7 @@ func (s *Session) maybeProbe(now monotime.Time) {
 	if !ok {
 		return
 	}
-	payload := size - wire.HeaderLen - stcOverhead
+	payload := size - wire.HeaderLen - stc.Overhead
 	pk := &s.loop.pkt
 	pk.start(s.loop, s.peer, payload)
 	f := &s.loop.frame

@@ -23,6 +23,7 @@ import (
 	"github.com/stt-go/stt/dataplane/recovery"
 	"github.com/stt-go/stt/dataplane/streambuf"
 	"github.com/stt-go/stt/internal/monotime"
+	"github.com/stt-go/stt/stc"
 	"github.com/stt-go/stt/wire"
 )
 
@@ -91,7 +92,7 @@ func (s *Session) onPacket(now monotime.Time, pkt []byte, from netip.AddrPort) {
 // it carries the peer's stateless reset token, ends the session.
 func (s *Session) open(now monotime.Time, pkt []byte) (payload []byte, pn uint64, ok bool) {
 	hdr, _, err := wire.ParseHeader(pkt)
-	if err != nil || len(pkt) < wire.HeaderLen+stcOverhead {
+	if err != nil || len(pkt) < wire.HeaderLen+stc.Overhead {
 		s.stats.dropMalform.Add(1)
 		return nil, 0, false
 	}
@@ -145,9 +146,6 @@ func (s *Session) checkReset(pkt []byte) bool {
 		Reason: "the peer no longer holds this session (it restarted or lost its state) and answered with a stateless reset"})
 	return true
 }
-
-// stcOverhead is the AEAD tag length every TRANSPORT packet carries.
-const stcOverhead = 16
 
 func (s *Session) countFailedOpen() {
 	s.stats.dropAuth.Add(1)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/stt-go/stt/dataplane/recovery"
 	"github.com/stt-go/stt/internal/monotime"
+	"github.com/stt-go/stt/stc"
 	"github.com/stt-go/stt/wire"
 )
 
@@ -31,7 +32,7 @@ func (s *Session) flush(now monotime.Time) {
 	if s.State() == StateClosed {
 		return
 	}
-	maxPayload := s.maxDatagram - wire.HeaderLen - stcOverhead
+	maxPayload := s.maxDatagram - wire.HeaderLen - stc.Overhead
 	for sentN := 0; sentN < maxPacketsPerFlush; sentN++ {
 		s.maybeRotateSend(now)
 		work := s.hasWork()
@@ -66,8 +67,8 @@ func (s *Session) flush(now monotime.Time) {
 			// Amplification limit on an unvalidated path (RFC 9000 §8.1):
 			// this packet, whole, must fit within 3x what the address sent
 			// us, so its payload is cut to the budget left.
-			budget := int(min(3*s.pathRecv-min(s.pathSent, 3*s.pathRecv), uint64(maxPayload)+wire.HeaderLen+stcOverhead))
-			if room = budget - wire.HeaderLen - stcOverhead; room < minPathPayload {
+			budget := int(min(3*s.pathRecv-min(s.pathSent, 3*s.pathRecv), uint64(maxPayload)+wire.HeaderLen+stc.Overhead))
+			if room = budget - wire.HeaderLen - stc.Overhead; room < minPathPayload {
 				break
 			}
 		}
@@ -187,7 +188,7 @@ type packet struct {
 
 // start points p at a fresh tx slot to addr with room for maxPayload.
 func (p *packet) start(l *loop, addr netip.AddrPort, maxPayload int) {
-	p.b = l.txSlot(addr, wire.HeaderLen+maxPayload+stcOverhead)[:wire.HeaderLen]
+	p.b = l.txSlot(addr, wire.HeaderLen+maxPayload+stc.Overhead)[:wire.HeaderLen]
 	p.limit = wire.HeaderLen + maxPayload
 	p.sp = recovery.SentPacket{}
 	p.el = false

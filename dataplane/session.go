@@ -619,7 +619,7 @@ var ErrFrameQueueFull = errors.New("stt: application frame queue full")
 // MaxFramePayload returns the largest payload SendFrame accepts on this
 // session: what fits one packet with the frame's type and length.
 func (s *Session) MaxFramePayload() int {
-	room := int(s.apiDatagram.Load()) - wire.HeaderLen - stcOverhead
+	room := int(s.apiDatagram.Load()) - wire.HeaderLen - stc.Overhead
 	return room - 1 - wire.VarintLen(uint64(room))
 }
 

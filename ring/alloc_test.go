@@ -22,7 +22,6 @@ func TestNoAllocs(t *testing.T) {
 	exhausted := NewPool(SmallBufSize, 1, 1)
 	held := exhausted.Get()
 	defer exhausted.Put(held)
-	spsc := NewSPSC[*int](64)
 	mpsc := NewMPSC[*int](64)
 	note := NewNotify()
 	x := new(int)
@@ -45,10 +44,6 @@ func TestNoAllocs(t *testing.T) {
 		{"Pool.GetBatch miss", func() {
 			sinkInt = exhausted.GetBatch(batch)
 		}},
-		{"SPSC.Push+Pop", func() {
-			sinkBool = spsc.Push(x)
-			sinkPtr, sinkBool = spsc.Pop()
-		}},
 		{"MPSC.Push+Pop", func() {
 			sinkBool = mpsc.Push(x)
 			sinkPtr, sinkBool = mpsc.Pop()
@@ -59,7 +54,7 @@ func TestNoAllocs(t *testing.T) {
 		}},
 		{"stats", func() {
 			sinkInt = pool.InUse() + pool.Allocated() + pool.Cap() + int(pool.Misses()) +
-				spsc.Len() + mpsc.Len() + spsc.Cap() + mpsc.Cap()
+				mpsc.Len() + mpsc.Cap()
 		}},
 	}
 	for _, tt := range tests {

@@ -48,22 +48,6 @@ func BenchmarkPoolParallel(b *testing.B) {
 	})
 }
 
-func BenchmarkSPSC(b *testing.B) {
-	b.Run("single-goroutine", func(b *testing.B) {
-		q := NewSPSC[*int](256)
-		x := new(int)
-		b.ReportAllocs()
-		for b.Loop() {
-			q.Push(x)
-			sinkPtr, _ = q.Pop()
-		}
-	})
-	b.Run("producer-consumer", func(b *testing.B) {
-		q := NewSPSC[*int](256)
-		benchProducers(b, 1, q.Push, q.Pop)
-	})
-}
-
 func BenchmarkMPSC(b *testing.B) {
 	b.Run("single-goroutine", func(b *testing.B) {
 		q := NewMPSC[*int](256)

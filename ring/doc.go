@@ -1,14 +1,13 @@
 // Package ring is STT's memory substrate: fixed-size buffer pools carved from
-// batch-sized slabs with a hard cap on the buffers they will ever carve, and
-// bounded lock-free rings (SPSC, MPSC) that carry batches, not single packets,
-// between the per-core loops and the API goroutines, plus a coalescing Notify
+// batch-sized slabs with a hard cap on the buffers they will ever carve, a
+// bounded lock-free multi-producer ring (MPSC) that carries commands and
+// batches between the API goroutines and the per-core loops, plus a coalescing Notify
 // signal for select-based consumers. It imports only the standard library and
 // knows nothing about packets, sockets or sessions: it does no I/O, never
 // blocks (a full ring or an exhausted pool reports failure and the caller
 // decides whether to drop or back off), and never frees a slab while its pool
-// lives. Pools are safe for concurrent use behind one mutex; an SPSC ring
-// allows exactly one producer and one consumer goroutine, an MPSC ring any
-// number of producers and one consumer. After warm-up (slabs carved, rings
+// lives. Pools are safe for concurrent use behind one mutex; an MPSC ring
+// allows any number of producers and one consumer. After warm-up (slabs carved, rings
 // built) Get, GetBatch, Put, PutBatch, Push, Pop and Signal do not allocate,
 // which TestNoAllocs guards. Building with the sttdebug tag poisons returned
 // buffers and tracks every outstanding buffer so a double Put, a foreign Put

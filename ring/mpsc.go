@@ -1,6 +1,9 @@
 package ring
 
-import "sync/atomic"
+import (
+	"fmt"
+	"sync/atomic"
+)
 
 // MPSC is a bounded lock-free ring for any number of producer goroutines and
 // one consumer goroutine: Dmitry Vyukov's bounded MPMC queue (per-slot
@@ -108,3 +111,20 @@ func (q *MPSC[T]) Len() int {
 // Cap returns the ring's capacity: the requested capacity rounded up to a
 // power of two.
 func (q *MPSC[T]) Cap() int { return int(q.mask + 1) }
+
+// maxRingCap bounds ring capacities: far beyond any batch queue STT needs,
+// and small enough that rounding up to a power of two cannot overflow.
+const maxRingCap = 1 << 30
+
+// ringSize rounds capacity up to a power of two; it panics outside
+// [1, maxRingCap] (a capacity is the caller's constant, never peer input).
+func ringSize(capacity int) int {
+	if capacity < 1 || capacity > maxRingCap {
+		panic(fmt.Sprintf("ring: capacity %d outside [1, %d]", capacity, maxRingCap))
+	}
+	n := 1
+	for n < capacity {
+		n <<= 1
+	}
+	return n
+}

@@ -42,20 +42,40 @@ const (
 	// before its sender reaches it, because the AEAD nonce is derived from
 	// the packet number.
 	MaxPacketNumber = 1<<48 - 1
+
+	// KindOffset is the byte holding the packet kind (bits 0-3, KindMask),
+	// the reserved bits and the key-phase bit.
+	KindOffset = 1
+	// KindMask selects the kind bits of the byte at KindOffset.
+	KindMask = 0x0f
 )
 
 const (
 	versionOffset = 0
-	flagsOffset   = 1
-	kindMask      = 0x0f // bits 0-3 of byte 1
-	reservedMask  = 0x70 // bits 4-6 of byte 1, zero in version 1
-	keyPhaseBit   = 0x80 // bit 7 of byte 1
+	flagsOffset   = KindOffset
+	kindMask      = KindMask // bits 0-3 of byte 1
+	reservedMask  = 0x70     // bits 4-6 of byte 1, zero in version 1
+	keyPhaseBit   = 0x80     // bit 7 of byte 1
 )
 
 // SessionID is the 8-byte routing label of a session, carried big-endian at
 // SessionIDOffset. It is never key material. In HANDSHAKE packets it is the
 // initiator's handshake ID.
 type SessionID uint64
+
+// Loop returns the index, among n sockets (and the data-plane loops that
+// own them), of the one a TRANSPORT packet of session id is steered to: the
+// low 32 bits of the ID mod n. This is the one statement of the steering
+// rule: the reuseport cBPF program (package batch) computes it from the
+// big-endian word at SessionIDOffset+4, the data plane installs the session
+// in that loop, and the control plane picks session IDs by it to spread
+// sessions over the loops. n < 1 counts as 1. It does not allocate.
+func (id SessionID) Loop(n int) int {
+	if n < 1 {
+		return 0
+	}
+	return int(uint32(id) % uint32(n))
+}
 
 // String returns the ID as 16 lower-case hex digits.
 func (id SessionID) String() string {
