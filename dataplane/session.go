@@ -144,8 +144,8 @@ const (
 
 // Session is an established, encrypted connection to one peer, carrying
 // streams. Its methods are safe for concurrent use. It is owned by one loop
-// of the data plane: every field below "loop-owned" is touched only from
-// that loop's goroutine.
+// of the data plane; each group of fields below names its owner (see the
+// package doc, "Concurrency").
 type Session struct {
 	// Owner: immutable. Set by newSession before the session is
 	// published; read by any goroutine.

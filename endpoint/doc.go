@@ -20,6 +20,9 @@
 // and dropped ([Stats]), and [Options].OnDisconnect hears of every
 // endpoint the Manager closes on its own.
 //
+// Stability: one of the seed's primitives, a building block with a stable
+// API; new options may be added.
+//
 // Concurrency: all methods are safe for concurrent use. Each attached
 // endpoint has one writer goroutine, calling its Sink's Write in order and
 // one at a time; it ends when the endpoint closes (Close, CloseAll, the

@@ -13,6 +13,9 @@
 // to be emitted here, where a slow or broken handler costs its own events
 // and nothing else.
 //
+// Stability: one of the seed's primitives, a building block with a stable
+// API; new options may be added.
+//
 // Failure isolation: every handler runs under recover; a panic becomes a
 // [*PanicError] (returned by Emit for a synchronous handler, passed to
 // Options.OnError inside an [*AsyncError] for an asynchronous one) and is

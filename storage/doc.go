@@ -12,10 +12,23 @@
 // this package's import graph), and storagetest holds the conformance
 // suite all three pass. It does not interpret the bytes, keep metadata,
 // names or directories, stream objects larger than memory, or replicate;
-// callers add those on top. Allocation: Store and Retrieve allocate the
-// sealed and opened copies of an object (one each) plus a small AEAD
-// context; they never retain the caller's slices. Concurrency: a Store and
-// the provided backends are safe for concurrent use; concurrent stores of
-// the same content are harmless (backends publish atomically and never
-// replace an object, and every copy of an address is the same bytes).
+// callers add those on top.
+//
+// Who uses it: applications that keep content by hash (stt store), and
+// authors of other backends, who check theirs with storagetest.
+//
+// Stability: a building block with a stable API. Every object at rest
+// starts with a format version byte (1, laid out at the top of store.go),
+// so stored objects stay readable across releases.
+//
+// Concurrency: a Store and the provided backends are safe for concurrent
+// use; concurrent stores of the same content are harmless (backends publish
+// atomically and never replace an object, and every copy of an address is
+// the same bytes).
+//
+// Allocation: Store and Retrieve allocate the sealed and opened copies of
+// an object (one each) plus a small AEAD context.
+//
+// Ownership: Store and Retrieve never retain the caller's slices; Retrieve
+// returns a slice the caller owns.
 package storage

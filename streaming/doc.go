@@ -18,6 +18,9 @@
 // the byte budget. For other carriers (datagrams, a fan-out router) the
 // record codec is exported: [Segment.AppendRecord] and [ParseRecord].
 //
+// Stability: one of the seed's primitives, a building block with a stable
+// API; new options may be added.
+//
 // Concurrency: an Encoder belongs to one goroutine. A Decoder is safe for
 // concurrent use — any number of goroutines may call Receive (or one may
 // run CopyFrom) while one reads — guarded by one mutex with a condition

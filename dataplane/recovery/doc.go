@@ -16,13 +16,25 @@
 // session picks one per hot state and drives it as Controller's doc lists;
 // both pace through Pacer.BudgetRate and NextSendRate at PacingRate, whose
 // bucket depth (10 datagrams or 1 ms at the rate) also bounds a GSO batch.
-// Everything is a pure, deterministic data structure: time is passed in as
+//
+// Who uses it: the data plane only (one set per session hot state, one
+// timer wheel per loop).
+//
+// Stability: an implementation package with no compatibility promise.
+//
+// Determinism: everything is a pure data structure: time is passed in as
 // `now monotime.Time`, nothing reads the clock, starts goroutines, does I/O
 // or knows about frames, keys or sockets (the data plane decides what a lost
 // packet means and builds the ACK frames), and the tests drive BBR and CUBIC
-// over a simulated bottleneck in virtual time (sim_test.go). Each value is
-// owned by one event loop and is not safe for concurrent use. After warm-up
-// (rings and range lists grown to their working size) no operation
-// allocates; TestNoAllocs and TestNoAllocsControllers guard the hot paths,
-// and every structure a peer can influence has a documented hard bound.
+// over a simulated bottleneck in virtual time (sim_test.go).
+//
+// Concurrency: each value is owned by one event loop and is not safe for
+// concurrent use.
+//
+// Allocation: after warm-up (rings and range lists grown to their working
+// size) no operation allocates; TestNoAllocs and TestNoAllocsControllers
+// guard the hot paths.
+//
+// Ownership: every structure a peer can influence has a documented hard
+// bound; nothing keeps references to caller slices.
 package recovery

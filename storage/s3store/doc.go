@@ -9,11 +9,19 @@
 // deduplication costs one HEAD; objects larger than Options.PartSize go
 // up in parallel parts, and a failed multipart upload is aborted (or, if
 // the server is gone, left incomplete and invisible, for AbortIncomplete
-// to remove). Only idempotent requests are retried (HEAD, GET, DELETE,
+// to remove).
+//
+// Who uses it: origins and edges that share one store, and stt store with
+// an s3:// URL (ParseURL reads the s3://bucket/prefix?endpoint=… form).
+//
+// Stability: a building block with a stable API.
+//
+// Requests: only idempotent requests are retried (HEAD, GET, DELETE,
 // LIST, a conditional PUT, an UploadPart); CreateMultipartUpload and
 // CompleteMultipartUpload are sent once. Timeouts come from the caller's
 // context plus dial and response-header limits on the HTTP transport.
-// The S3 protocol comes from github.com/minio/minio-go/v7: a single Go
+//
+// Dependency: the S3 protocol comes from github.com/minio/minio-go/v7: a single Go
 // module maintained since 2015 and kept current with S3, used by MinIO's
 // own tools, speaking SigV4 to any endpoint with path-style addressing,
 // whose Core API exposes each multipart step explicitly, and whose
@@ -22,9 +30,13 @@
 // non-AWS servers, and since 2025 sends integrity checksums by default
 // that several S3-compatible servers reject. Keeping the client in this
 // sub-package keeps it out of the graphs of the root package and of
-// storage (internal/deps_test.go checks it). ParseURL reads the
-// s3://bucket/prefix?endpoint=… form the stt CLI takes. Allocation: Get
-// allocates the object once; Put sends the caller's slice without
-// copying. Concurrency: a Backend is safe for concurrent use; Close
-// releases its idle connections.
+// storage (internal/deps_test.go checks it).
+//
+// Concurrency: a Backend is safe for concurrent use; Close releases its
+// idle connections.
+//
+// Allocation: Get allocates the object once.
+//
+// Ownership: Put sends the caller's slice without copying and does not
+// keep it after it returns; Get returns a slice the caller owns.
 package s3store
