@@ -216,9 +216,9 @@ type frameBuf struct {
 // the address cannot be bound or the Server was started or closed before.
 func (s *Server) Start(ctx context.Context) error {
 	s.life.mu.Lock()
-	if s.life.state != lifeNew {
+	if state := s.life.state; state != lifeNew {
 		s.life.mu.Unlock()
-		if s.life.state == lifeClosed {
+		if state == lifeClosed {
 			return ErrClosed
 		}
 		return errors.New("ws: Server already started")

@@ -92,6 +92,24 @@ func TestServerLifecycle(t *testing.T) {
 	}
 }
 
+// TestServerStartDuringClose calls Start on a running Server while another
+// goroutine's Close stops it: Start must fail and read the lifecycle state
+// only under its lock (the race detector checks; which call takes the lock
+// first varies, so several servers are tried).
+func TestServerStartDuringClose(t *testing.T) {
+	for range 8 {
+		s, _ := startServer(t, ServerConfig{})
+		errc := make(chan error, 1)
+		go func() { errc <- s.Close() }()
+		if err := s.Start(context.Background()); err == nil {
+			t.Fatal("Start on a started Server succeeded")
+		}
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestServerRefusesBadHandshakes(t *testing.T) {
 	s, _ := startServer(t, ServerConfig{})
 	for _, tc := range []struct {
