@@ -53,6 +53,10 @@ fuzz: ## run every Fuzz* target in ./fuzz for FUZZTIME each (default 30s)
 		echo "== $$t ($(FUZZTIME))"; \
 		$(GO) test ./fuzz/ -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME); \
 	done
+	@set -e; for t in $$($(GO) test ./transport/ws/ -list '^Fuzz' | grep '^Fuzz'); do \
+		echo "== transport/ws $$t ($(FUZZTIME))"; \
+		$(GO) test ./transport/ws/ -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME); \
+	done
 
 demo: ## the main job: two nodes on loopback move 256 MiB + 64 MiB + 100 000 messages at once, every byte verified
 	$(GO) run ./cmd/stt demo

@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"github.com/stt-go/stt/batch"
-	"github.com/stt-go/stt/batch/batchtest"
 	"github.com/stt-go/stt/dataplane"
+	"github.com/stt-go/stt/internal/batchtest"
 	"github.com/stt-go/stt/stc"
 	"github.com/stt-go/stt/wire"
 	"go.uber.org/goleak"

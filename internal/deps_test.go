@@ -53,7 +53,7 @@ var allowed = map[string]struct {
 	mod + "/ring":                {nil, "memory substrate: std only"},
 	mod + "/stc":                 {[]string{"golang.org/x/crypto/", "github.com/klauspost/cpuid/v2"}, "crypto core: ChaCha20-Poly1305 from x/crypto, suite dispatch from cpuid"},
 	mod + "/batch":               {[]string{"golang.org/x/sys/", mod + "/wire", mod + "/ring"}, "syscalls via x/sys; header offsets from wire"},
-	mod + "/batch/batchtest":     {[]string{mod + "/batch"}, "test double of batch.Conn"},
+	mod + "/internal/batchtest":  {[]string{mod + "/batch"}, "test double of batch.Conn"},
 	mod + "/dataplane/recovery":  {[]string{mod + "/internal/monotime", mod + "/wire"}, "pure loss/congestion state, time as an argument"},
 	mod + "/dataplane/streambuf": {[]string{mod + "/internal/monotime"}, "pure stream buffers, time as an argument"},
 	mod + "/control":             {[]string{"golang.org/x/crypto/", mod + "/wire", mod + "/stc", mod + "/internal/monotime"}, "handshake on std crypto plus x/crypto's ChaCha20-Poly1305"},
@@ -64,9 +64,9 @@ var allowed = map[string]struct {
 	mod + "/transport/ws":        {[]string{"github.com/panjf2000/gnet/v2"}, "WebSocket fallback: gnet event loop for the TCP side; STT packets pass through opaque"},
 
 	// Storage backends and their test support (issue 13).
-	mod + "/storage/storagetest":    {[]string{mod + "/stc", mod + "/storage"}, "test support: the Backend conformance suite"},
-	mod + "/storage/s3store":        {[]string{"github.com/minio/minio-go/v7", mod + "/storage"}, "S3 backend: the S3 protocol from minio-go, kept out of storage's and the root's graphs"},
-	mod + "/storage/s3store/s3test": {nil, "test support: builds and runs Versity Gateway; std only"},
+	mod + "/storage/storagetest": {[]string{mod + "/stc", mod + "/storage"}, "test support: the Backend conformance suite"},
+	mod + "/storage/s3store":     {[]string{"github.com/minio/minio-go/v7", mod + "/storage"}, "S3 backend: the S3 protocol from minio-go, kept out of storage's and the root's graphs"},
+	mod + "/internal/s3test":     {nil, "test support: builds and runs Versity Gateway; std only"},
 }
 
 // fastPath packages must never depend on the control plane (Invariant 4).

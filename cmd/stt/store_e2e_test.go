@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stt-go/stt/storage/s3store/s3test"
+	"github.com/stt-go/stt/internal/s3test"
 )
 
 // storeFixture is a store URL, a key file and the environment to run

@@ -7,9 +7,9 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/stt-go/stt/internal/s3test"
 	"github.com/stt-go/stt/stc"
 	"github.com/stt-go/stt/storage"
-	"github.com/stt-go/stt/storage/s3store/s3test"
 	"github.com/stt-go/stt/storage/storagetest"
 )
 

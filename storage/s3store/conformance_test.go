@@ -3,8 +3,8 @@ package s3store
 import (
 	"testing"
 
+	"github.com/stt-go/stt/internal/s3test"
 	"github.com/stt-go/stt/storage"
-	"github.com/stt-go/stt/storage/s3store/s3test"
 	"github.com/stt-go/stt/storage/storagetest"
 )
 

@@ -7,7 +7,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/stt-go/stt/storage/s3store/s3test"
+	"github.com/stt-go/stt/internal/s3test"
 )
 
 // TestMain fails the package if a test leaves a goroutine running (the

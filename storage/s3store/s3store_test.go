@@ -15,9 +15,9 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
+	"github.com/stt-go/stt/internal/s3test"
 	"github.com/stt-go/stt/stc"
 	"github.com/stt-go/stt/storage"
-	"github.com/stt-go/stt/storage/s3store/s3test"
 	"github.com/stt-go/stt/storage/storagetest"
 )
 

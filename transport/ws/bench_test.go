@@ -1,4 +1,4 @@
-package ws_test
+package ws
 
 import (
 	"errors"
@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/stt-go/stt/transport/ws"
 )
 
 // BenchmarkRelay measures the relay alone: an application socket sends
@@ -44,8 +42,8 @@ func benchmarkRelay(b *testing.B, size int) {
 			_, _ = echo.WriteToUDPAddrPort(buf[:n], from)
 		}
 	})
-	srv, _ := startServer(b, ws.ServerConfig{Target: udpAddr(echo)})
-	tun := dialTunnel(b, wsURL(srv), ws.DialConfig{})
+	srv, _ := startServer(b, ServerConfig{Target: udpAddr(echo)})
+	tun := dialTunnel(b, wsURL(srv), DialConfig{})
 	app := newUDP(b)
 	_ = app.SetReadBuffer(4 << 20)
 

@@ -7,24 +7,38 @@ import (
 	"strconv"
 )
 
-// CloseCode is a WebSocket close status code (RFC 6455 §7.4).
+// CloseCode is a WebSocket close status code (RFC 6455 §7.4): the Code of
+// a *CloseError or a *ProtocolError. Any code a peer may send can appear;
+// String names the ones RFC 6455 defines.
 type CloseCode uint16
 
-// Close codes from RFC 6455 §7.4.1. CloseNoStatus and CloseAbnormal are
-// never sent on the wire; they report a close frame without a code and a
-// connection lost without a close frame.
+// Close codes a caller of this package may branch on (RFC 6455 §7.4.1).
 const (
-	CloseNormal             CloseCode = 1000
-	CloseGoingAway          CloseCode = 1001
-	CloseProtocolError      CloseCode = 1002
-	CloseUnsupportedData    CloseCode = 1003
-	CloseNoStatus           CloseCode = 1005
-	CloseAbnormal           CloseCode = 1006
-	CloseInvalidPayload     CloseCode = 1007
-	ClosePolicyViolation    CloseCode = 1008
-	CloseMessageTooBig      CloseCode = 1009
-	CloseMandatoryExtension CloseCode = 1010
-	CloseInternalError      CloseCode = 1011
+	// CloseNormal: the peer closed the connection on purpose; the close
+	// code of Tunnel.Close and of a peer's ordinary close.
+	CloseNormal CloseCode = 1000
+	// CloseGoingAway: the server is shutting down (Server.Shutdown sends
+	// it); dial again, later or elsewhere.
+	CloseGoingAway CloseCode = 1001
+	// CloseMessageTooBig: a message exceeded the receiver's MaxMessage;
+	// the two ends disagree on MaxMessage (the client's must not exceed
+	// the server's).
+	CloseMessageTooBig CloseCode = 1009
+)
+
+// The other close codes RFC 6455 §7.4.1 defines, for the package's own use
+// and for String. closeNoStatus and closeAbnormal are never sent on the
+// wire: they report a close frame without a code and a connection lost
+// without a close frame.
+const (
+	closeProtocolError      CloseCode = 1002
+	closeUnsupportedData    CloseCode = 1003
+	closeNoStatus           CloseCode = 1005
+	closeAbnormal           CloseCode = 1006
+	closeInvalidPayload     CloseCode = 1007
+	closePolicyViolation    CloseCode = 1008
+	closeMandatoryExtension CloseCode = 1010
+	closeInternalError      CloseCode = 1011
 )
 
 // String returns the code's RFC 6455 name, or its number.
@@ -34,23 +48,23 @@ func (c CloseCode) String() string {
 		return "normal closure"
 	case CloseGoingAway:
 		return "going away"
-	case CloseProtocolError:
+	case closeProtocolError:
 		return "protocol error"
-	case CloseUnsupportedData:
+	case closeUnsupportedData:
 		return "unsupported data"
-	case CloseNoStatus:
+	case closeNoStatus:
 		return "no status"
-	case CloseAbnormal:
+	case closeAbnormal:
 		return "abnormal closure"
-	case CloseInvalidPayload:
+	case closeInvalidPayload:
 		return "invalid payload data"
-	case ClosePolicyViolation:
+	case closePolicyViolation:
 		return "policy violation"
 	case CloseMessageTooBig:
 		return "message too big"
-	case CloseMandatoryExtension:
+	case closeMandatoryExtension:
 		return "mandatory extension"
-	case CloseInternalError:
+	case closeInternalError:
 		return "internal error"
 	}
 	return "close code " + strconv.Itoa(int(c))
@@ -69,46 +83,47 @@ func (c CloseCode) validOnWire() bool {
 	return false
 }
 
-// Sentinel errors that a *ProtocolError wraps; match them with errors.Is.
-// Each names one way a peer's frames break RFC 6455 or this package's
-// limits. The connection that saw one is closed with the ProtocolError's
-// Code; there is nothing to retry.
+// Sentinel errors that a *ProtocolError wraps, one per way a peer's frames
+// break RFC 6455 or this package's limits. They are unexported: callers
+// branch on the *ProtocolError and its Code; the package's tests and fuzz
+// target match the sentinels with errors.Is.
 var (
-	// ErrFrameTooLarge: a data frame, or a fragmented message so far,
+	// errFrameTooLarge: a data frame, or a fragmented message so far,
 	// exceeds the message limit (close 1009).
-	ErrFrameTooLarge = errors.New("ws: message exceeds the size limit")
-	// ErrReservedBits: RSV1-3 set without a negotiated extension (§5.2).
-	ErrReservedBits = errors.New("ws: reserved bits set")
-	// ErrUnknownOpcode: a reserved opcode 0x3-0x7 or 0xB-0xF (§5.2).
-	ErrUnknownOpcode = errors.New("ws: unknown opcode")
-	// ErrTextFrame: a text frame; STT carries binary datagrams only
+	errFrameTooLarge = errors.New("ws: message exceeds the size limit")
+	// errReservedBits: RSV1-3 set without a negotiated extension (§5.2).
+	errReservedBits = errors.New("ws: reserved bits set")
+	// errUnknownOpcode: a reserved opcode 0x3-0x7 or 0xB-0xF (§5.2).
+	errUnknownOpcode = errors.New("ws: unknown opcode")
+	// errTextFrame: a text frame; STT carries binary datagrams only
 	// (close 1003, §7.4.1).
-	ErrTextFrame = errors.New("ws: text frames are not accepted")
-	// ErrMasking: an unmasked frame from a client or a masked frame from
+	errTextFrame = errors.New("ws: text frames are not accepted")
+	// errMasking: an unmasked frame from a client or a masked frame from
 	// a server (§5.1).
-	ErrMasking = errors.New("ws: frame masking does not match the sender's role")
-	// ErrControlFrame: a control frame with more than 125 payload bytes
+	errMasking = errors.New("ws: frame masking does not match the sender's role")
+	// errControlFrame: a control frame with more than 125 payload bytes
 	// or without FIN (§5.5).
-	ErrControlFrame = errors.New("ws: control frame longer than 125 bytes or fragmented")
-	// ErrLengthEncoding: a payload length not in its minimal form, or a
+	errControlFrame = errors.New("ws: control frame longer than 125 bytes or fragmented")
+	// errLengthEncoding: a payload length not in its minimal form, or a
 	// 64-bit length with the most significant bit set (§5.2).
-	ErrLengthEncoding = errors.New("ws: payload length not minimally encoded")
-	// ErrFragmentation: a continuation frame outside a fragmented message,
+	errLengthEncoding = errors.New("ws: payload length not minimally encoded")
+	// errFragmentation: a continuation frame outside a fragmented message,
 	// or a new data frame inside one (§5.4).
-	ErrFragmentation = errors.New("ws: bad fragment sequence")
-	// ErrBadClose: a close payload of one byte, with a code that may not
+	errFragmentation = errors.New("ws: bad fragment sequence")
+	// errBadClose: a close payload of one byte, with a code that may not
 	// be sent, or with a reason that is not UTF-8 (§5.5.1, §7.4).
-	ErrBadClose = errors.New("ws: malformed close frame")
+	errBadClose = errors.New("ws: malformed close frame")
 )
 
 // ProtocolError reports a frame that breaks RFC 6455 or this package's
-// limits. Code is the close code sent to the peer before the connection is
-// dropped, Err the sentinel above it wraps, Reason a short description
-// (at most 123 bytes, so it fits the close frame).
+// limits; Tunnel.Err returns it when the server sent one. Code is the close
+// code sent to the peer before the connection is dropped (1002, 1003, 1007
+// or CloseMessageTooBig), Reason a short description (at most 123 bytes,
+// so it fits the close frame). The connection is gone by then.
 type ProtocolError struct {
 	Code   CloseCode
-	Err    error
 	Reason string
+	err    error // the sentinel it wraps
 }
 
 // Error returns "ws: protocol error (<code>): <reason>".
@@ -116,25 +131,29 @@ func (e *ProtocolError) Error() string {
 	return fmt.Sprintf("ws: protocol error (%d %v): %s", uint16(e.Code), e.Code, e.Reason)
 }
 
-// Unwrap returns the sentinel error, so errors.Is(err, ErrTextFrame) works.
-func (e *ProtocolError) Unwrap() error { return e.Err }
+// Unwrap returns the package-internal sentinel the error wraps.
+func (e *ProtocolError) Unwrap() error { return e.err }
 
-// Is reports whether target is a *ProtocolError whose non-zero fields
-// (Code, Err) equal e's; a zero field matches anything.
+// Is reports whether target is a *ProtocolError whose non-zero fields equal
+// e's (a zero Code matches any code), so that
+// errors.Is(err, &ProtocolError{Code: CloseMessageTooBig}) works.
 func (e *ProtocolError) Is(target error) bool {
 	t, ok := target.(*ProtocolError)
 	if !ok {
 		return false
 	}
-	return (t.Code == 0 || t.Code == e.Code) && (t.Err == nil || t.Err == e.Err)
+	return (t.Code == 0 || t.Code == e.Code) && (t.err == nil || t.err == e.err)
 }
 
 func protocolError(code CloseCode, sentinel error, format string, args ...any) *ProtocolError {
-	return &ProtocolError{Code: code, Err: sentinel, Reason: fmt.Sprintf(format, args...)}
+	return &ProtocolError{Code: code, Reason: fmt.Sprintf(format, args...), err: sentinel}
 }
 
-// CloseError reports a connection that ended with a close frame. Remote
-// says whether the peer sent it first. It unwraps to net.ErrClosed.
+// CloseError reports a connection that ended with a close frame; Tunnel.Err
+// returns it when the server closed the tunnel. Code is the frame's close
+// code (1005, "no status", when the frame carried none; compare with
+// CloseGoingAway and CloseMessageTooBig), Reason its text, and Remote says
+// whether the peer sent it first. It unwraps to net.ErrClosed.
 type CloseError struct {
 	Code   CloseCode
 	Reason string

@@ -8,60 +8,60 @@ import (
 	"unicode/utf8"
 )
 
-// Opcode is a WebSocket frame opcode (RFC 6455 §5.2, §11.8).
-type Opcode uint8
+// opcode is a WebSocket frame opcode (RFC 6455 §5.2, §11.8).
+type opcode uint8
 
-// Opcodes. OpText is valid WebSocket but refused here (ErrTextFrame).
+// Opcodes. opText is valid WebSocket but refused here (errTextFrame).
 const (
-	OpContinuation Opcode = 0x0
-	OpText         Opcode = 0x1
-	OpBinary       Opcode = 0x2
-	OpClose        Opcode = 0x8
-	OpPing         Opcode = 0x9
-	OpPong         Opcode = 0xA
+	opContinuation opcode = 0x0
+	opText         opcode = 0x1
+	opBinary       opcode = 0x2
+	opClose        opcode = 0x8
+	opPing         opcode = 0x9
+	opPong         opcode = 0xA
 )
 
-// IsControl reports whether o is a control opcode (close, ping, pong or a
+// isControl reports whether o is a control opcode (close, ping, pong or a
 // reserved 0xB-0xF), whose frames carry at most 125 bytes and are never
 // fragmented (RFC 6455 §5.5).
-func (o Opcode) IsControl() bool { return o&0x8 != 0 }
+func (o opcode) isControl() bool { return o&0x8 != 0 }
 
 // String returns the opcode's name, or its number for reserved opcodes.
-func (o Opcode) String() string {
+func (o opcode) String() string {
 	switch o {
-	case OpContinuation:
+	case opContinuation:
 		return "continuation"
-	case OpText:
+	case opText:
 		return "text"
-	case OpBinary:
+	case opBinary:
 		return "binary"
-	case OpClose:
+	case opClose:
 		return "close"
-	case OpPing:
+	case opPing:
 		return "ping"
-	case OpPong:
+	case opPong:
 		return "pong"
 	}
 	return "opcode 0x" + strconv.FormatUint(uint64(o), 16)
 }
 
-// Role is the end of the connection that parses a frame: it decides which
-// masking is required (RFC 6455 §5.1). The zero Role is invalid.
-type Role uint8
+// role is the end of the connection that parses a frame: it decides which
+// masking is required (RFC 6455 §5.1). The zero role is invalid.
+type role uint8
 
 // Roles.
 const (
-	// RoleServer parses frames a client sent: they must be masked.
-	RoleServer Role = iota + 1
-	// RoleClient parses frames a server sent: they must not be masked.
-	RoleClient
+	// roleServer parses frames a client sent: they must be masked.
+	roleServer role = iota + 1
+	// roleClient parses frames a server sent: they must not be masked.
+	roleClient
 )
 
-// errRole is returned for a Role that is neither RoleServer nor RoleClient:
+// errRole is returned for a role that is neither roleServer nor roleClient:
 // a bug in the caller, never something a peer causes.
-var errRole = errors.New("ws: BUG: invalid Role")
+var errRole = errors.New("ws: BUG: invalid role")
 
-// Header is a decoded frame header (RFC 6455 §5.2):
+// frameHeader is a decoded frame header (RFC 6455 §5.2):
 //
 //	offset  size  field
 //	0       1     FIN (0x80) | RSV1-3 (0x70, must be 0) | opcode (0x0F)
@@ -72,11 +72,11 @@ var errRole = errors.New("ws: BUG: invalid Role")
 //	2/4/10  0/4   masking key, present when MASK is set
 //	...           payload (XOR-masked with the key when MASK is set)
 //
-// The zero Header is an unmasked, non-final continuation frame with no
+// The zero frameHeader is an unmasked, non-final continuation frame with no
 // payload.
-type Header struct {
+type frameHeader struct {
 	Fin    bool    // final fragment of a message
-	Opcode Opcode  // frame opcode
+	Opcode opcode  // frame opcode
 	Masked bool    // the payload is masked with Mask (client → server frames)
 	Mask   [4]byte // masking key; ignored unless Masked
 	Length int     // payload length in bytes
@@ -84,7 +84,7 @@ type Header struct {
 
 // Len returns the encoded length of h: 2, 4 or 10 bytes, plus 4 when
 // Masked. It does not allocate.
-func (h *Header) Len() int {
+func (h *frameHeader) Len() int {
 	n := 2
 	switch {
 	case h.Length > 0xFFFF:
@@ -101,15 +101,15 @@ func (h *Header) Len() int {
 // Append appends the encoded header to b and returns the extended slice.
 // It refuses (and leaves b unchanged) a negative Length, an opcode above
 // 0xF or reserved, and a control frame that is fragmented or longer than
-// MaxControlPayload. It does not allocate when b has room.
-func (h *Header) Append(b []byte) ([]byte, error) {
+// maxControlPayload. It does not allocate when b has room.
+func (h *frameHeader) Append(b []byte) ([]byte, error) {
 	if h.Length < 0 {
-		return b, errors.New("ws: Header.Length is negative")
+		return b, errors.New("ws: frame header length is negative")
 	}
 	if !h.Opcode.known() {
 		return b, errors.New("ws: cannot encode reserved " + h.Opcode.String())
 	}
-	if h.Opcode.IsControl() && (!h.Fin || h.Length > MaxControlPayload) {
+	if h.Opcode.isControl() && (!h.Fin || h.Length > maxControlPayload) {
 		return b, errors.New("ws: control frames must be final and at most 125 bytes")
 	}
 	b0 := byte(h.Opcode)
@@ -136,20 +136,20 @@ func (h *Header) Append(b []byte) ([]byte, error) {
 	return b, nil
 }
 
-func (o Opcode) known() bool {
+func (o opcode) known() bool {
 	switch o {
-	case OpContinuation, OpText, OpBinary, OpClose, OpPing, OpPong:
+	case opContinuation, opText, opBinary, opClose, opPing, opPong:
 		return true
 	}
 	return false
 }
 
-// AppendFrame appends a frame with header h and the given payload to b,
+// appendFrame appends a frame with header h and the given payload to b,
 // masking the appended copy of the payload with h.Mask when h.Masked
 // (payload itself is not modified). h.Length is ignored: len(payload) is
-// used. Errors are those of Header.Append. It does not allocate when b has
-// room for h.Len()+len(payload) more bytes.
-func AppendFrame(b []byte, h Header, payload []byte) ([]byte, error) {
+// used. Errors are those of frameHeader.Append. It does not allocate when
+// b has room for h.Len()+len(payload) more bytes.
+func appendFrame(b []byte, h frameHeader, payload []byte) ([]byte, error) {
 	h.Length = len(payload)
 	b, err := h.Append(b)
 	if err != nil {
@@ -158,7 +158,7 @@ func AppendFrame(b []byte, h Header, payload []byte) ([]byte, error) {
 	start := len(b)
 	b = append(b, payload...)
 	if h.Masked {
-		Mask(h.Mask, b[start:])
+		applyMask(h.Mask, b[start:])
 	}
 	return b, nil
 }
@@ -178,69 +178,69 @@ func headerLen(b0, b1 byte) int {
 	return n
 }
 
-// ParseHeader decodes the frame header at the start of b, as read by the
-// given role, and returns it with its encoded length. It checks, in this
+// parseHeader decodes the frame header at the start of b, as read by the
+// role r, and returns it with its encoded length. It checks, in this
 // order, everything a header alone can break: reserved bits
-// (ErrReservedBits), the opcode (ErrUnknownOpcode; ErrTextFrame for text),
-// control-frame FIN and length (ErrControlFrame), masking for the role
-// (ErrMasking), minimal length encoding (ErrLengthEncoding) and, for data
-// frames, Length ≤ maxPayload (ErrFrameTooLarge) — so an oversized frame
+// (errReservedBits), the opcode (errUnknownOpcode; errTextFrame for text),
+// control-frame FIN and length (errControlFrame), masking for the role
+// (errMasking), minimal length encoding (errLengthEncoding) and, for data
+// frames, Length ≤ maxPayload (errFrameTooLarge) — so an oversized frame
 // is refused before any of its payload is read. Each failure is a
 // *ProtocolError wrapping that sentinel. When b is shorter than the header
 // it returns io.ErrUnexpectedEOF itself: read more and call again.
 //
-// ParseHeader does not allocate except for the error of a refused frame,
+// parseHeader does not allocate except for the error of a refused frame,
 // does not modify b, and keeps no reference to it.
-func ParseHeader(b []byte, role Role, maxPayload int) (Header, int, error) {
-	if role != RoleServer && role != RoleClient {
-		return Header{}, 0, errRole
+func parseHeader(b []byte, r role, maxPayload int) (frameHeader, int, error) {
+	if r != roleServer && r != roleClient {
+		return frameHeader{}, 0, errRole
 	}
 	if len(b) < 2 {
-		return Header{}, 0, io.ErrUnexpectedEOF
+		return frameHeader{}, 0, io.ErrUnexpectedEOF
 	}
 	b0, b1 := b[0], b[1]
 	if b0&0x70 != 0 {
-		return Header{}, 0, protocolError(CloseProtocolError, ErrReservedBits, "reserved bits 0x%02x set", b0&0x70)
+		return frameHeader{}, 0, protocolError(closeProtocolError, errReservedBits, "reserved bits 0x%02x set", b0&0x70)
 	}
-	h := Header{Fin: b0&0x80 != 0, Opcode: Opcode(b0 & 0x0F), Masked: b1&0x80 != 0}
+	h := frameHeader{Fin: b0&0x80 != 0, Opcode: opcode(b0 & 0x0F), Masked: b1&0x80 != 0}
 	switch {
-	case h.Opcode == OpText:
-		return Header{}, 0, protocolError(CloseUnsupportedData, ErrTextFrame, "text frames are not accepted; send binary")
+	case h.Opcode == opText:
+		return frameHeader{}, 0, protocolError(closeUnsupportedData, errTextFrame, "text frames are not accepted; send binary")
 	case !h.Opcode.known():
-		return Header{}, 0, protocolError(CloseProtocolError, ErrUnknownOpcode, "unknown %v", h.Opcode)
-	case h.Opcode.IsControl() && !h.Fin:
-		return Header{}, 0, protocolError(CloseProtocolError, ErrControlFrame, "fragmented %v frame", h.Opcode)
-	case h.Opcode.IsControl() && b1&0x7F > MaxControlPayload:
-		return Header{}, 0, protocolError(CloseProtocolError, ErrControlFrame, "%v frame longer than 125 bytes", h.Opcode)
-	case role == RoleServer && !h.Masked:
-		return Header{}, 0, protocolError(CloseProtocolError, ErrMasking, "unmasked frame from client")
-	case role == RoleClient && h.Masked:
-		return Header{}, 0, protocolError(CloseProtocolError, ErrMasking, "masked frame from server")
+		return frameHeader{}, 0, protocolError(closeProtocolError, errUnknownOpcode, "unknown %v", h.Opcode)
+	case h.Opcode.isControl() && !h.Fin:
+		return frameHeader{}, 0, protocolError(closeProtocolError, errControlFrame, "fragmented %v frame", h.Opcode)
+	case h.Opcode.isControl() && b1&0x7F > maxControlPayload:
+		return frameHeader{}, 0, protocolError(closeProtocolError, errControlFrame, "%v frame longer than 125 bytes", h.Opcode)
+	case r == roleServer && !h.Masked:
+		return frameHeader{}, 0, protocolError(closeProtocolError, errMasking, "unmasked frame from client")
+	case r == roleClient && h.Masked:
+		return frameHeader{}, 0, protocolError(closeProtocolError, errMasking, "masked frame from server")
 	}
 	n := headerLen(b0, b1)
 	if len(b) < n {
-		return Header{}, 0, io.ErrUnexpectedEOF
+		return frameHeader{}, 0, io.ErrUnexpectedEOF
 	}
 	var length uint64
 	switch l7 := b1 & 0x7F; l7 {
 	case 126:
 		length = uint64(binary.BigEndian.Uint16(b[2:4]))
 		if length < 126 {
-			return Header{}, 0, protocolError(CloseProtocolError, ErrLengthEncoding, "length %d in 16-bit form", length)
+			return frameHeader{}, 0, protocolError(closeProtocolError, errLengthEncoding, "length %d in 16-bit form", length)
 		}
 	case 127:
 		length = binary.BigEndian.Uint64(b[2:10])
 		if length>>63 != 0 {
-			return Header{}, 0, protocolError(CloseProtocolError, ErrLengthEncoding, "64-bit length with the top bit set")
+			return frameHeader{}, 0, protocolError(closeProtocolError, errLengthEncoding, "64-bit length with the top bit set")
 		}
 		if length <= 0xFFFF {
-			return Header{}, 0, protocolError(CloseProtocolError, ErrLengthEncoding, "length %d in 64-bit form", length)
+			return frameHeader{}, 0, protocolError(closeProtocolError, errLengthEncoding, "length %d in 64-bit form", length)
 		}
 	default:
 		length = uint64(l7)
 	}
-	if !h.Opcode.IsControl() && (maxPayload < 0 || length > uint64(maxPayload)) {
-		return Header{}, 0, protocolError(CloseMessageTooBig, ErrFrameTooLarge, "frame of %d bytes exceeds the %d-byte limit", length, maxPayload)
+	if !h.Opcode.isControl() && (maxPayload < 0 || length > uint64(maxPayload)) {
+		return frameHeader{}, 0, protocolError(CloseMessageTooBig, errFrameTooLarge, "frame of %d bytes exceeds the %d-byte limit", length, maxPayload)
 	}
 	// length ≤ maxPayload (an int) or ≤ 125 here, so the conversion is exact.
 	h.Length = int(length)
@@ -250,27 +250,27 @@ func ParseHeader(b []byte, role Role, maxPayload int) (Header, int, error) {
 	return h, n, nil
 }
 
-// ParseFrame decodes one whole frame at the start of b: its header (as
-// ParseHeader, with the same errors) and its payload, and returns the
+// parseFrame decodes one whole frame at the start of b: its header (as
+// parseHeader, with the same errors) and its payload, and returns the
 // total number of bytes the frame takes. The payload is borrowed: it
 // aliases b and is still masked when h.Masked; unmask it in place with
-// Mask(h.Mask, payload), or copy it first to keep b intact. When b holds
-// less than the whole frame ParseFrame returns io.ErrUnexpectedEOF.
+// applyMask(h.Mask, payload), or copy it first to keep b intact. When b
+// holds less than the whole frame parseFrame returns io.ErrUnexpectedEOF.
 // It does not allocate except for the error of a refused frame.
-func ParseFrame(b []byte, role Role, maxPayload int) (h Header, payload []byte, n int, err error) {
-	h, hn, err := ParseHeader(b, role, maxPayload)
+func parseFrame(b []byte, r role, maxPayload int) (h frameHeader, payload []byte, n int, err error) {
+	h, hn, err := parseHeader(b, r, maxPayload)
 	if err != nil {
-		return Header{}, nil, 0, err
+		return frameHeader{}, nil, 0, err
 	}
 	if len(b)-hn < h.Length {
-		return Header{}, nil, 0, io.ErrUnexpectedEOF
+		return frameHeader{}, nil, 0, io.ErrUnexpectedEOF
 	}
 	return h, b[hn : hn+h.Length : hn+h.Length], hn + h.Length, nil
 }
 
-// Mask XORs b in place with the masking key (RFC 6455 §5.3), starting at
+// applyMask XORs b in place with the masking key (RFC 6455 §5.3), starting at
 // key byte 0; masking twice restores b. It does not allocate.
-func Mask(key [4]byte, b []byte) {
+func applyMask(key [4]byte, b []byte) {
 	if len(b) >= 8 {
 		k := uint64(binary.LittleEndian.Uint32(key[:]))
 		k |= k << 32
@@ -284,37 +284,37 @@ func Mask(key [4]byte, b []byte) {
 	}
 }
 
-// ParseClose decodes a close frame's (unmasked) payload (RFC 6455 §5.5.1):
-// empty means CloseNoStatus; otherwise a 2-byte code that may be sent
+// parseClose decodes a close frame's (unmasked) payload (RFC 6455 §5.5.1):
+// empty means closeNoStatus; otherwise a 2-byte code that may be sent
 // (§7.4) and a UTF-8 reason. The reason is borrowed from payload.
-// Failures are a *ProtocolError wrapping ErrBadClose (code 1002, or 1007
+// Failures are a *ProtocolError wrapping errBadClose (code 1002, or 1007
 // for a reason that is not UTF-8). It does not allocate on success.
-func ParseClose(payload []byte) (CloseCode, []byte, error) {
+func parseClose(payload []byte) (CloseCode, []byte, error) {
 	switch {
 	case len(payload) == 0:
-		return CloseNoStatus, nil, nil
+		return closeNoStatus, nil, nil
 	case len(payload) == 1:
-		return 0, nil, protocolError(CloseProtocolError, ErrBadClose, "1-byte close payload")
-	case len(payload) > MaxControlPayload:
-		return 0, nil, protocolError(CloseProtocolError, ErrControlFrame, "close payload longer than 125 bytes")
+		return 0, nil, protocolError(closeProtocolError, errBadClose, "1-byte close payload")
+	case len(payload) > maxControlPayload:
+		return 0, nil, protocolError(closeProtocolError, errControlFrame, "close payload longer than 125 bytes")
 	}
 	code := CloseCode(binary.BigEndian.Uint16(payload))
 	if !code.validOnWire() {
-		return 0, nil, protocolError(CloseProtocolError, ErrBadClose, "close code %d may not be sent", uint16(code))
+		return 0, nil, protocolError(closeProtocolError, errBadClose, "close code %d may not be sent", uint16(code))
 	}
 	reason := payload[2:]
 	if !utf8.Valid(reason) {
-		return 0, nil, protocolError(CloseInvalidPayload, ErrBadClose, "close reason is not UTF-8")
+		return 0, nil, protocolError(closeInvalidPayload, errBadClose, "close reason is not UTF-8")
 	}
 	return code, reason, nil
 }
 
-// AppendClosePayload appends a close frame payload — code and reason — to
-// b. CloseNoStatus appends nothing (a close frame without a code). It
+// appendClosePayload appends a close frame payload — code and reason — to
+// b. closeNoStatus appends nothing (a close frame without a code). It
 // refuses codes that may not be sent and a reason longer than 123 bytes
 // or not UTF-8, leaving b unchanged.
-func AppendClosePayload(b []byte, code CloseCode, reason string) ([]byte, error) {
-	if code == CloseNoStatus {
+func appendClosePayload(b []byte, code CloseCode, reason string) ([]byte, error) {
+	if code == closeNoStatus {
 		if reason != "" {
 			return b, errors.New("ws: a close frame without a code has no reason")
 		}
@@ -323,7 +323,7 @@ func AppendClosePayload(b []byte, code CloseCode, reason string) ([]byte, error)
 	if !code.validOnWire() {
 		return b, errors.New("ws: close code " + strconv.Itoa(int(code)) + " may not be sent")
 	}
-	if len(reason) > MaxControlPayload-2 || !utf8.ValidString(reason) {
+	if len(reason) > maxControlPayload-2 || !utf8.ValidString(reason) {
 		return b, errors.New("ws: close reason must be UTF-8 of at most 123 bytes")
 	}
 	b = binary.BigEndian.AppendUint16(b, uint16(code))
@@ -345,11 +345,11 @@ type assembler struct {
 // payload and returns the message it completes, or nil and false. The
 // message is borrowed: valid until the next call and until the payload's
 // buffer is reused.
-func (a *assembler) add(h *Header, p []byte) ([]byte, bool, error) {
+func (a *assembler) add(h *frameHeader, p []byte) ([]byte, bool, error) {
 	switch h.Opcode {
-	case OpBinary:
+	case opBinary:
 		if a.active {
-			return nil, false, protocolError(CloseProtocolError, ErrFragmentation, "new message inside a fragmented one")
+			return nil, false, protocolError(closeProtocolError, errFragmentation, "new message inside a fragmented one")
 		}
 		if h.Fin {
 			return p, true, nil
@@ -359,12 +359,12 @@ func (a *assembler) add(h *Header, p []byte) ([]byte, bool, error) {
 		}
 		a.buf = append(a.buf[:0], p...)
 		a.active = true
-	case OpContinuation:
+	case opContinuation:
 		if !a.active {
-			return nil, false, protocolError(CloseProtocolError, ErrFragmentation, "continuation frame outside a fragmented message")
+			return nil, false, protocolError(closeProtocolError, errFragmentation, "continuation frame outside a fragmented message")
 		}
 		if len(a.buf)+len(p) > a.max {
-			return nil, false, protocolError(CloseMessageTooBig, ErrFrameTooLarge, "fragmented message exceeds the %d-byte limit", a.max)
+			return nil, false, protocolError(CloseMessageTooBig, errFrameTooLarge, "fragmented message exceeds the %d-byte limit", a.max)
 		}
 		a.buf = append(a.buf, p...)
 		if h.Fin {

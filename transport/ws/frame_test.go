@@ -1,4 +1,4 @@
-package ws_test
+package ws
 
 import (
 	"bytes"
@@ -6,14 +6,12 @@ import (
 	"errors"
 	"io"
 	"testing"
-
-	"github.com/stt-go/stt/transport/ws"
 )
 
 func TestAcceptKeyRFC6455(t *testing.T) {
 	// RFC 6455 §1.3.
-	if got, want := ws.AcceptKey("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="; got != want {
-		t.Fatalf("AcceptKey = %q, want %q", got, want)
+	if got, want := acceptKey("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="; got != want {
+		t.Fatalf("acceptKey = %q, want %q", got, want)
 	}
 }
 
@@ -21,24 +19,24 @@ func TestFrameRoundTrip(t *testing.T) {
 	mask := [4]byte{0x37, 0xfa, 0x21, 0x3d}
 	for _, tc := range []struct {
 		name   string
-		h      ws.Header
+		h      frameHeader
 		n      int
 		hdrLen int
 	}{
-		{"binary-empty", ws.Header{Fin: true, Opcode: ws.OpBinary}, 0, 2},
-		{"binary-1", ws.Header{Fin: true, Opcode: ws.OpBinary}, 1, 2},
-		{"binary-125", ws.Header{Fin: true, Opcode: ws.OpBinary}, 125, 2},
-		{"binary-126", ws.Header{Fin: true, Opcode: ws.OpBinary}, 126, 4},
-		{"binary-1400-masked", ws.Header{Fin: true, Opcode: ws.OpBinary, Masked: true, Mask: mask}, 1400, 8},
-		{"binary-1019-masked", ws.Header{Fin: true, Opcode: ws.OpBinary, Masked: true, Mask: mask}, 1019, 8},
-		{"binary-65535", ws.Header{Fin: true, Opcode: ws.OpBinary}, 65535, 4},
-		{"binary-65536-masked", ws.Header{Fin: true, Opcode: ws.OpBinary, Masked: true, Mask: mask}, 65536, 14},
-		{"first-fragment", ws.Header{Opcode: ws.OpBinary, Masked: true, Mask: mask}, 10, 6},
-		{"continuation", ws.Header{Opcode: ws.OpContinuation}, 10, 2},
-		{"final-continuation", ws.Header{Fin: true, Opcode: ws.OpContinuation}, 300, 4},
-		{"ping-125-masked", ws.Header{Fin: true, Opcode: ws.OpPing, Masked: true, Mask: mask}, 125, 6},
-		{"pong", ws.Header{Fin: true, Opcode: ws.OpPong}, 4, 2},
-		{"close", ws.Header{Fin: true, Opcode: ws.OpClose}, 2, 2},
+		{"binary-empty", frameHeader{Fin: true, Opcode: opBinary}, 0, 2},
+		{"binary-1", frameHeader{Fin: true, Opcode: opBinary}, 1, 2},
+		{"binary-125", frameHeader{Fin: true, Opcode: opBinary}, 125, 2},
+		{"binary-126", frameHeader{Fin: true, Opcode: opBinary}, 126, 4},
+		{"binary-1400-masked", frameHeader{Fin: true, Opcode: opBinary, Masked: true, Mask: mask}, 1400, 8},
+		{"binary-1019-masked", frameHeader{Fin: true, Opcode: opBinary, Masked: true, Mask: mask}, 1019, 8},
+		{"binary-65535", frameHeader{Fin: true, Opcode: opBinary}, 65535, 4},
+		{"binary-65536-masked", frameHeader{Fin: true, Opcode: opBinary, Masked: true, Mask: mask}, 65536, 14},
+		{"first-fragment", frameHeader{Opcode: opBinary, Masked: true, Mask: mask}, 10, 6},
+		{"continuation", frameHeader{Opcode: opContinuation}, 10, 2},
+		{"final-continuation", frameHeader{Fin: true, Opcode: opContinuation}, 300, 4},
+		{"ping-125-masked", frameHeader{Fin: true, Opcode: opPing, Masked: true, Mask: mask}, 125, 6},
+		{"pong", frameHeader{Fin: true, Opcode: opPong}, 4, 2},
+		{"close", frameHeader{Fin: true, Opcode: opClose}, 2, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			payload := make([]byte, tc.n)
@@ -46,12 +44,12 @@ func TestFrameRoundTrip(t *testing.T) {
 				payload[i] = byte(i * 7)
 			}
 			orig := bytes.Clone(payload)
-			b, err := ws.AppendFrame([]byte{0xEE}, tc.h, payload) // a prefix byte: Append must append
+			b, err := appendFrame([]byte{0xEE}, tc.h, payload) // a prefix byte: Append must append
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(payload, orig) {
-				t.Fatal("AppendFrame modified its payload argument")
+				t.Fatal("appendFrame modified its payload argument")
 			}
 			b = b[1:]
 			h := tc.h
@@ -59,32 +57,32 @@ func TestFrameRoundTrip(t *testing.T) {
 			if h.Len() != tc.hdrLen || len(b) != tc.hdrLen+tc.n {
 				t.Fatalf("Len() = %d, encoded %d bytes; want header %d", h.Len(), len(b), tc.hdrLen)
 			}
-			role := ws.RoleClient
+			as := roleClient
 			if tc.h.Masked {
-				role = ws.RoleServer
+				as = roleServer
 			}
-			got, p, n, err := ws.ParseFrame(b, role, 1<<20)
+			got, p, n, err := parseFrame(b, as, 1<<20)
 			if err != nil {
-				t.Fatalf("ParseFrame: %v", err)
+				t.Fatalf("parseFrame: %v", err)
 			}
 			if got != h || n != len(b) || len(p) != tc.n {
-				t.Fatalf("ParseFrame = %+v, %d payload bytes, n=%d; want %+v, %d, %d", got, len(p), n, h, tc.n, len(b))
+				t.Fatalf("parseFrame = %+v, %d payload bytes, n=%d; want %+v, %d, %d", got, len(p), n, h, tc.n, len(b))
 			}
 			if tc.h.Masked && tc.n > 0 && bytes.Equal(p, orig) {
 				t.Fatal("masked payload went out unmasked")
 			}
-			ws.Mask(got.Mask, p)
+			applyMask(got.Mask, p)
 			if !bytes.Equal(p, orig) {
 				t.Fatal("payload differs after unmasking")
 			}
-			// Header alone, and truncation at every shorter length.
-			hh, hn, err := ws.ParseHeader(b[:tc.hdrLen], role, 1<<20)
+			// frameHeader alone, and truncation at every shorter length.
+			hh, hn, err := parseHeader(b[:tc.hdrLen], as, 1<<20)
 			if err != nil || hh != h || hn != tc.hdrLen {
-				t.Fatalf("ParseHeader = %+v, %d, %v", hh, hn, err)
+				t.Fatalf("parseHeader = %+v, %d, %v", hh, hn, err)
 			}
 			for cut := range len(b) {
-				if _, _, _, err := ws.ParseFrame(b[:cut], role, 1<<20); err != io.ErrUnexpectedEOF {
-					t.Fatalf("ParseFrame of %d/%d bytes: %v, want io.ErrUnexpectedEOF", cut, len(b), err)
+				if _, _, _, err := parseFrame(b[:cut], as, 1<<20); err != io.ErrUnexpectedEOF {
+					t.Fatalf("parseFrame of %d/%d bytes: %v, want io.ErrUnexpectedEOF", cut, len(b), err)
 				}
 			}
 		})
@@ -101,52 +99,52 @@ func TestParseHeaderRejects(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		b    []byte
-		role ws.Role
+		as   role
 		max  int
 		want error
-		code ws.CloseCode
+		code CloseCode
 	}{
-		{"rsv1", hdr(0xC2, 0x80, m...), ws.RoleServer, 2048, ws.ErrReservedBits, ws.CloseProtocolError},
-		{"rsv3", hdr(0x92, 0x00), ws.RoleClient, 2048, ws.ErrReservedBits, ws.CloseProtocolError},
-		{"opcode-3", hdr(0x83, 0x80, m...), ws.RoleServer, 2048, ws.ErrUnknownOpcode, ws.CloseProtocolError},
-		{"opcode-7", hdr(0x87, 0x00), ws.RoleClient, 2048, ws.ErrUnknownOpcode, ws.CloseProtocolError},
-		{"opcode-B", hdr(0x8B, 0x80, m...), ws.RoleServer, 2048, ws.ErrUnknownOpcode, ws.CloseProtocolError},
-		{"opcode-F", hdr(0x8F, 0x00), ws.RoleClient, 2048, ws.ErrUnknownOpcode, ws.CloseProtocolError},
-		{"text", hdr(0x81, 0x85, m...), ws.RoleServer, 2048, ws.ErrTextFrame, ws.CloseUnsupportedData},
-		{"text-fragment", hdr(0x01, 0x05), ws.RoleClient, 2048, ws.ErrTextFrame, ws.CloseUnsupportedData},
-		{"unmasked-to-server", hdr(0x82, 0x05), ws.RoleServer, 2048, ws.ErrMasking, ws.CloseProtocolError},
-		{"masked-to-client", hdr(0x82, 0x85, m...), ws.RoleClient, 2048, ws.ErrMasking, ws.CloseProtocolError},
-		{"ping-126", hdr(0x89, 0xFE, 0x00, 0x7E), ws.RoleServer, 2048, ws.ErrControlFrame, ws.CloseProtocolError},
-		{"close-127", hdr(0x88, 0x7F), ws.RoleClient, 2048, ws.ErrControlFrame, ws.CloseProtocolError},
-		{"fragmented-ping", hdr(0x09, 0x80, m...), ws.RoleServer, 2048, ws.ErrControlFrame, ws.CloseProtocolError},
-		{"fragmented-close", hdr(0x08, 0x00), ws.RoleClient, 2048, ws.ErrControlFrame, ws.CloseProtocolError},
-		{"len16-non-minimal", hdr(0x82, 0xFE, append([]byte{0x00, 0x7D}, m...)...), ws.RoleServer, 2048, ws.ErrLengthEncoding, ws.CloseProtocolError},
-		{"len64-non-minimal", hdr(0x82, 0x7F, u64(1000)...), ws.RoleClient, 1 << 20, ws.ErrLengthEncoding, ws.CloseProtocolError},
-		{"len64-msb", hdr(0x82, 0xFF, append(u64(1<<63|5), m...)...), ws.RoleServer, 2048, ws.ErrLengthEncoding, ws.CloseProtocolError},
-		{"too-large-16", hdr(0x82, 0xFE, append([]byte{0x08, 0x01}, m...)...), ws.RoleServer, 2048, ws.ErrFrameTooLarge, ws.CloseMessageTooBig},
-		{"too-large-64", hdr(0x82, 0x7F, u64(1<<40)...), ws.RoleClient, 2048, ws.ErrFrameTooLarge, ws.CloseMessageTooBig},
-		{"too-large-fragment", hdr(0x00, 0x7E, 0x08, 0x01), ws.RoleClient, 2048, ws.ErrFrameTooLarge, ws.CloseMessageTooBig},
-		{"max-0", hdr(0x82, 0x81, m...), ws.RoleServer, 0, ws.ErrFrameTooLarge, ws.CloseMessageTooBig},
+		{"rsv1", hdr(0xC2, 0x80, m...), roleServer, 2048, errReservedBits, closeProtocolError},
+		{"rsv3", hdr(0x92, 0x00), roleClient, 2048, errReservedBits, closeProtocolError},
+		{"opcode-3", hdr(0x83, 0x80, m...), roleServer, 2048, errUnknownOpcode, closeProtocolError},
+		{"opcode-7", hdr(0x87, 0x00), roleClient, 2048, errUnknownOpcode, closeProtocolError},
+		{"opcode-B", hdr(0x8B, 0x80, m...), roleServer, 2048, errUnknownOpcode, closeProtocolError},
+		{"opcode-F", hdr(0x8F, 0x00), roleClient, 2048, errUnknownOpcode, closeProtocolError},
+		{"text", hdr(0x81, 0x85, m...), roleServer, 2048, errTextFrame, closeUnsupportedData},
+		{"text-fragment", hdr(0x01, 0x05), roleClient, 2048, errTextFrame, closeUnsupportedData},
+		{"unmasked-to-server", hdr(0x82, 0x05), roleServer, 2048, errMasking, closeProtocolError},
+		{"masked-to-client", hdr(0x82, 0x85, m...), roleClient, 2048, errMasking, closeProtocolError},
+		{"ping-126", hdr(0x89, 0xFE, 0x00, 0x7E), roleServer, 2048, errControlFrame, closeProtocolError},
+		{"close-127", hdr(0x88, 0x7F), roleClient, 2048, errControlFrame, closeProtocolError},
+		{"fragmented-ping", hdr(0x09, 0x80, m...), roleServer, 2048, errControlFrame, closeProtocolError},
+		{"fragmented-close", hdr(0x08, 0x00), roleClient, 2048, errControlFrame, closeProtocolError},
+		{"len16-non-minimal", hdr(0x82, 0xFE, append([]byte{0x00, 0x7D}, m...)...), roleServer, 2048, errLengthEncoding, closeProtocolError},
+		{"len64-non-minimal", hdr(0x82, 0x7F, u64(1000)...), roleClient, 1 << 20, errLengthEncoding, closeProtocolError},
+		{"len64-msb", hdr(0x82, 0xFF, append(u64(1<<63|5), m...)...), roleServer, 2048, errLengthEncoding, closeProtocolError},
+		{"too-large-16", hdr(0x82, 0xFE, append([]byte{0x08, 0x01}, m...)...), roleServer, 2048, errFrameTooLarge, CloseMessageTooBig},
+		{"too-large-64", hdr(0x82, 0x7F, u64(1<<40)...), roleClient, 2048, errFrameTooLarge, CloseMessageTooBig},
+		{"too-large-fragment", hdr(0x00, 0x7E, 0x08, 0x01), roleClient, 2048, errFrameTooLarge, CloseMessageTooBig},
+		{"max-0", hdr(0x82, 0x81, m...), roleServer, 0, errFrameTooLarge, CloseMessageTooBig},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, n, err := ws.ParseHeader(tc.b, tc.role, tc.max)
+			_, n, err := parseHeader(tc.b, tc.as, tc.max)
 			if !errors.Is(err, tc.want) {
-				t.Fatalf("ParseHeader(% x) = %v, want %v", tc.b, err, tc.want)
+				t.Fatalf("parseHeader(% x) = %v, want %v", tc.b, err, tc.want)
 			}
-			var pe *ws.ProtocolError
+			var pe *ProtocolError
 			if !errors.As(err, &pe) || pe.Code != tc.code || n != 0 {
 				t.Fatalf("error %v: code %v, n=%d; want *ProtocolError with code %d", err, pe, n, tc.code)
 			}
-			if !errors.Is(err, &ws.ProtocolError{Code: tc.code}) || errors.Is(err, &ws.ProtocolError{Code: ws.CloseInternalError}) {
+			if !errors.Is(err, &ProtocolError{Code: tc.code}) || errors.Is(err, &ProtocolError{Code: closeInternalError}) {
 				t.Fatal("ProtocolError.Is does not compare Code")
 			}
-			if len(pe.Reason) > ws.MaxControlPayload-2 {
+			if len(pe.Reason) > maxControlPayload-2 {
 				t.Fatalf("reason %q does not fit a close frame", pe.Reason)
 			}
 			// The whole frame, payload included, gets the same answer.
 			full := append(bytes.Clone(tc.b), make([]byte, 200)...)
-			if _, _, _, err := ws.ParseFrame(full, tc.role, tc.max); !errors.Is(err, tc.want) {
-				t.Fatalf("ParseFrame: %v, want %v", err, tc.want)
+			if _, _, _, err := parseFrame(full, tc.as, tc.max); !errors.Is(err, tc.want) {
+				t.Fatalf("parseFrame: %v, want %v", err, tc.want)
 			}
 		})
 	}
@@ -154,22 +152,22 @@ func TestParseHeaderRejects(t *testing.T) {
 
 func TestParseHeaderTruncated(t *testing.T) {
 	for _, b := range [][]byte{nil, {0x82}, {0x82, 0xFE, 0x01}, {0x82, 0xFF, 0, 0, 0, 0, 0, 1, 0}, {0x82, 0x85, 1, 2, 3}} {
-		if _, _, err := ws.ParseHeader(b, ws.RoleServer, 1<<20); err != io.ErrUnexpectedEOF {
-			t.Errorf("ParseHeader(% x) = %v, want io.ErrUnexpectedEOF", b, err)
+		if _, _, err := parseHeader(b, roleServer, 1<<20); err != io.ErrUnexpectedEOF {
+			t.Errorf("parseHeader(% x) = %v, want io.ErrUnexpectedEOF", b, err)
 		}
 	}
-	if _, _, err := ws.ParseHeader([]byte{0x82, 0x00}, 0, 100); err == nil {
-		t.Error("ParseHeader accepted the zero Role")
+	if _, _, err := parseHeader([]byte{0x82, 0x00}, 0, 100); err == nil {
+		t.Error("parseHeader accepted the zero role")
 	}
 }
 
 func TestHeaderAppendRejects(t *testing.T) {
-	for _, h := range []ws.Header{
-		{Fin: true, Opcode: ws.OpBinary, Length: -1},
+	for _, h := range []frameHeader{
+		{Fin: true, Opcode: opBinary, Length: -1},
 		{Fin: true, Opcode: 0x3},
 		{Fin: true, Opcode: 0x10},
-		{Fin: true, Opcode: ws.OpPing, Length: 126},
-		{Opcode: ws.OpClose},
+		{Fin: true, Opcode: opPing, Length: 126},
+		{Opcode: opClose},
 	} {
 		if b, err := h.Append([]byte{9}); err == nil || len(b) != 1 {
 			t.Errorf("Append(%+v) = % x, %v; want an error and b unchanged", h, b, err)
@@ -188,7 +186,7 @@ func TestMaskMatchesReference(t *testing.T) {
 		for i := range want {
 			want[i] ^= key[i%4] // RFC 6455 §5.3, byte by byte
 		}
-		ws.Mask(key, b)
+		applyMask(key, b)
 		if !bytes.Equal(b, want) {
 			t.Fatalf("Mask of %d bytes differs from the byte-wise reference", n)
 		}
@@ -202,52 +200,52 @@ func TestParseClose(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		p      []byte
-		code   ws.CloseCode
+		code   CloseCode
 		reason string
 		want   error
-		wcode  ws.CloseCode
+		wcode  CloseCode
 	}{
-		{"empty", nil, ws.CloseNoStatus, "", nil, 0},
-		{"normal", cl(1000, ""), ws.CloseNormal, "", nil, 0},
-		{"reason", cl(1001, "bye ✓"), ws.CloseGoingAway, "bye ✓", nil, 0},
+		{"empty", nil, closeNoStatus, "", nil, 0},
+		{"normal", cl(1000, ""), CloseNormal, "", nil, 0},
+		{"reason", cl(1001, "bye ✓"), CloseGoingAway, "bye ✓", nil, 0},
 		{"1014", cl(1014, ""), 1014, "", nil, 0},
 		{"private-3000", cl(3000, "x"), 3000, "x", nil, 0},
 		{"private-4999", cl(4999, ""), 4999, "", nil, 0},
-		{"one-byte", []byte{3}, 0, "", ws.ErrBadClose, ws.CloseProtocolError},
-		{"999", cl(999, ""), 0, "", ws.ErrBadClose, ws.CloseProtocolError},
-		{"1004", cl(1004, ""), 0, "", ws.ErrBadClose, ws.CloseProtocolError},
-		{"1005", cl(1005, ""), 0, "", ws.ErrBadClose, ws.CloseProtocolError},
-		{"1006", cl(1006, ""), 0, "", ws.ErrBadClose, ws.CloseProtocolError},
-		{"1015", cl(1015, ""), 0, "", ws.ErrBadClose, ws.CloseProtocolError},
-		{"2999", cl(2999, ""), 0, "", ws.ErrBadClose, ws.CloseProtocolError},
-		{"5000", cl(5000, ""), 0, "", ws.ErrBadClose, ws.CloseProtocolError},
-		{"bad-utf8", cl(1000, "\xff\xfe"), 0, "", ws.ErrBadClose, ws.CloseInvalidPayload},
-		{"too-long", cl(1000, string(bytes.Repeat([]byte{'a'}, 124))), 0, "", ws.ErrControlFrame, ws.CloseProtocolError},
+		{"one-byte", []byte{3}, 0, "", errBadClose, closeProtocolError},
+		{"999", cl(999, ""), 0, "", errBadClose, closeProtocolError},
+		{"1004", cl(1004, ""), 0, "", errBadClose, closeProtocolError},
+		{"1005", cl(1005, ""), 0, "", errBadClose, closeProtocolError},
+		{"1006", cl(1006, ""), 0, "", errBadClose, closeProtocolError},
+		{"1015", cl(1015, ""), 0, "", errBadClose, closeProtocolError},
+		{"2999", cl(2999, ""), 0, "", errBadClose, closeProtocolError},
+		{"5000", cl(5000, ""), 0, "", errBadClose, closeProtocolError},
+		{"bad-utf8", cl(1000, "\xff\xfe"), 0, "", errBadClose, closeInvalidPayload},
+		{"too-long", cl(1000, string(bytes.Repeat([]byte{'a'}, 124))), 0, "", errControlFrame, closeProtocolError},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, reason, err := ws.ParseClose(tc.p)
+			code, reason, err := parseClose(tc.p)
 			if tc.want != nil {
-				var pe *ws.ProtocolError
+				var pe *ProtocolError
 				if !errors.Is(err, tc.want) || !errors.As(err, &pe) || pe.Code != tc.wcode {
-					t.Fatalf("ParseClose = %v, want %v with code %d", err, tc.want, tc.wcode)
+					t.Fatalf("parseClose = %v, want %v with code %d", err, tc.want, tc.wcode)
 				}
 				return
 			}
 			if err != nil || code != tc.code || string(reason) != tc.reason {
-				t.Fatalf("ParseClose = %d %q %v, want %d %q", code, reason, err, tc.code, tc.reason)
+				t.Fatalf("parseClose = %d %q %v, want %d %q", code, reason, err, tc.code, tc.reason)
 			}
-			back, err := ws.AppendClosePayload(nil, code, string(reason))
+			back, err := appendClosePayload(nil, code, string(reason))
 			if err != nil || !bytes.Equal(back, tc.p) {
-				t.Fatalf("AppendClosePayload = % x, %v; want % x", back, err, tc.p)
+				t.Fatalf("appendClosePayload = % x, %v; want % x", back, err, tc.p)
 			}
 		})
 	}
 	for _, tc := range []struct {
-		code   ws.CloseCode
+		code   CloseCode
 		reason string
-	}{{ws.CloseAbnormal, ""}, {1004, ""}, {ws.CloseNoStatus, "x"}, {ws.CloseNormal, string(bytes.Repeat([]byte{'a'}, 124))}, {ws.CloseNormal, "\xff"}} {
-		if b, err := ws.AppendClosePayload([]byte{1}, tc.code, tc.reason); err == nil || len(b) != 1 {
-			t.Errorf("AppendClosePayload(%d, %q) = % x, %v; want an error", tc.code, tc.reason, b, err)
+	}{{closeAbnormal, ""}, {1004, ""}, {closeNoStatus, "x"}, {CloseNormal, string(bytes.Repeat([]byte{'a'}, 124))}, {CloseNormal, "\xff"}} {
+		if b, err := appendClosePayload([]byte{1}, tc.code, tc.reason); err == nil || len(b) != 1 {
+			t.Errorf("appendClosePayload(%d, %q) = % x, %v; want an error", tc.code, tc.reason, b, err)
 		}
 	}
 }
@@ -257,8 +255,8 @@ func TestNoAllocs(t *testing.T) {
 		t.Skip("the race detector allocates")
 	}
 	payload := bytes.Repeat([]byte{7}, 1400)
-	h := ws.Header{Fin: true, Opcode: ws.OpBinary, Masked: true, Mask: [4]byte{1, 2, 3, 4}}
-	frame, _ := ws.AppendFrame(nil, h, payload)
+	h := frameHeader{Fin: true, Opcode: opBinary, Masked: true, Mask: [4]byte{1, 2, 3, 4}}
+	frame, _ := appendFrame(nil, h, payload)
 	closeFrame := []byte{0x03, 0xE8, 'o', 'k'}
 	buf := make([]byte, 0, 2048)
 	var sink int
@@ -266,11 +264,11 @@ func TestNoAllocs(t *testing.T) {
 		name string
 		fn   func()
 	}{
-		{"ParseHeader", func() { h, n, _ := ws.ParseHeader(frame, ws.RoleServer, 2048); sink += n + h.Length }},
-		{"ParseFrame", func() { _, p, n, _ := ws.ParseFrame(frame, ws.RoleServer, 2048); sink += n + len(p) }},
-		{"AppendFrame", func() { b, _ := ws.AppendFrame(buf[:0], h, payload); sink += len(b) }},
-		{"Mask", func() { ws.Mask(h.Mask, payload); sink += int(payload[0]) }},
-		{"ParseClose", func() { c, r, _ := ws.ParseClose(closeFrame); sink += int(c) + len(r) }},
+		{"parseHeader", func() { h, n, _ := parseHeader(frame, roleServer, 2048); sink += n + h.Length }},
+		{"parseFrame", func() { _, p, n, _ := parseFrame(frame, roleServer, 2048); sink += n + len(p) }},
+		{"appendFrame", func() { b, _ := appendFrame(buf[:0], h, payload); sink += len(b) }},
+		{"Mask", func() { applyMask(h.Mask, payload); sink += int(payload[0]) }},
+		{"parseClose", func() { c, r, _ := parseClose(closeFrame); sink += int(c) + len(r) }},
 	} {
 		if n := testing.AllocsPerRun(100, tc.fn); n != 0 {
 			t.Errorf("%s: %v allocations, want 0", tc.name, n)

@@ -9,10 +9,10 @@ import (
 	"strings"
 )
 
-// AcceptKey returns the Sec-WebSocket-Accept value for a Sec-WebSocket-Key
+// acceptKey returns the Sec-WebSocket-Accept value for a Sec-WebSocket-Key
 // (RFC 6455 §1.3, §4.2.2): base64(SHA-1(key ‖ GUID)). SHA-1 here is a
 // fixed protocol transform, not a security primitive.
-func AcceptKey(key string) string {
+func acceptKey(key string) string {
 	h := sha1.New()
 	h.Write([]byte(key))
 	h.Write([]byte(websocketGUID))
@@ -136,7 +136,7 @@ func checkUpgrade(head, path string) (string, *upgradeRefusal) {
 	if raw, err := base64.StdEncoding.DecodeString(keys[0]); err != nil || len(raw) != 16 {
 		return "", &upgradeRefusal{400, "Sec-WebSocket-Key must be 16 bytes in base64"}
 	}
-	if !h.hasToken("Sec-WebSocket-Protocol", Subprotocol) {
+	if !h.hasToken("Sec-WebSocket-Protocol", subprotocol) {
 		return "", &upgradeRefusal{400, `subprotocol "stt" required`}
 	}
 	return keys[0], nil
@@ -145,8 +145,8 @@ func checkUpgrade(head, path string) (string, *upgradeRefusal) {
 // appendUpgradeResponse appends the server's 101 answer (RFC 6455 §4.2.2).
 func appendUpgradeResponse(b []byte, key string) []byte {
 	b = append(b, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
-	b = append(b, AcceptKey(key)...)
-	b = append(b, "\r\nSec-WebSocket-Protocol: "+Subprotocol+"\r\n\r\n"...)
+	b = append(b, acceptKey(key)...)
+	b = append(b, "\r\nSec-WebSocket-Protocol: "+subprotocol+"\r\n\r\n"...)
 	return b
 }
 
@@ -196,7 +196,7 @@ func appendUpgradeRequest(b []byte, host, target, key string) []byte {
 	b = append(b, host...)
 	b = append(b, "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: "...)
 	b = append(b, key...)
-	b = append(b, "\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: "+Subprotocol+"\r\n\r\n"...)
+	b = append(b, "\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: "+subprotocol+"\r\n\r\n"...)
 	return b
 }
 
@@ -225,10 +225,10 @@ func checkUpgradeResponse(head, key string) error {
 	case !h.hasToken("Connection", "upgrade"):
 		return &HandshakeError{StatusCode: status, Reason: "response lacks Connection: Upgrade"}
 	}
-	if v := h.values("Sec-WebSocket-Accept"); len(v) != 1 || v[0] != AcceptKey(key) {
+	if v := h.values("Sec-WebSocket-Accept"); len(v) != 1 || v[0] != acceptKey(key) {
 		return &HandshakeError{StatusCode: status, Reason: "wrong Sec-WebSocket-Accept"}
 	}
-	if v := h.values("Sec-WebSocket-Protocol"); len(v) != 1 || v[0] != Subprotocol {
+	if v := h.values("Sec-WebSocket-Protocol"); len(v) != 1 || v[0] != subprotocol {
 		return &HandshakeError{StatusCode: status, Reason: `server did not select subprotocol "stt"`}
 	}
 	if len(h.values("Sec-WebSocket-Extensions")) != 0 {

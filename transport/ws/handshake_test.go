@@ -120,10 +120,10 @@ func TestUpgradeResponse(t *testing.T) {
 }
 
 func TestAssembler(t *testing.T) {
-	bin := func(fin bool) *Header { return &Header{Fin: fin, Opcode: OpBinary} }
-	cont := func(fin bool) *Header { return &Header{Fin: fin, Opcode: OpContinuation} }
+	bin := func(fin bool) *frameHeader { return &frameHeader{Fin: fin, Opcode: opBinary} }
+	cont := func(fin bool) *frameHeader { return &frameHeader{Fin: fin, Opcode: opContinuation} }
 	type step struct {
-		h    *Header
+		h    *frameHeader
 		p    string
 		msg  string // "" with ok false: nothing yet
 		ok   bool
@@ -135,9 +135,9 @@ func TestAssembler(t *testing.T) {
 	}{
 		{"single", []step{{bin(true), "abc", "abc", true, nil}, {bin(true), "", "", true, nil}}},
 		{"three-fragments", []step{{bin(false), "ab", "", false, nil}, {cont(false), "cd", "", false, nil}, {cont(true), "e", "abcde", true, nil}, {bin(true), "x", "x", true, nil}}},
-		{"continuation-first", []step{{cont(true), "a", "", false, ErrFragmentation}}},
-		{"new-message-inside", []step{{bin(false), "a", "", false, nil}, {bin(true), "b", "", false, ErrFragmentation}}},
-		{"too-large", []step{{bin(false), "abcd", "", false, nil}, {cont(false), "efgh", "", false, nil}, {cont(true), "i", "", false, ErrFrameTooLarge}}},
+		{"continuation-first", []step{{cont(true), "a", "", false, errFragmentation}}},
+		{"new-message-inside", []step{{bin(false), "a", "", false, nil}, {bin(true), "b", "", false, errFragmentation}}},
+		{"too-large", []step{{bin(false), "abcd", "", false, nil}, {cont(false), "efgh", "", false, nil}, {cont(true), "i", "", false, errFrameTooLarge}}},
 		{"exactly-max", []step{{bin(false), "abcd", "", false, nil}, {cont(true), "efgh", "abcdefgh", true, nil}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -169,7 +169,7 @@ func TestErrorsMatchNetErrClosed(t *testing.T) {
 			t.Errorf("%v is not a timeout", err)
 		}
 	}
-	if errors.Is(&ProtocolError{Code: CloseProtocolError, Err: ErrMasking}, net.ErrClosed) {
+	if errors.Is(&ProtocolError{Code: closeProtocolError, err: errMasking}, net.ErrClosed) {
 		t.Fatal("a protocol error claims to be a close")
 	}
 }

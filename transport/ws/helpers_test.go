@@ -1,4 +1,4 @@
-package ws_test
+package ws
 
 import (
 	"bufio"
@@ -12,8 +12,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/stt-go/stt/transport/ws"
 )
 
 // testTimeout bounds every blocking step of a test.
@@ -35,7 +33,7 @@ func udpAddr(c *net.UDPConn) netip.AddrPort { return c.LocalAddr().(*net.UDPAddr
 // startServer starts a Server on 127.0.0.1:0 with cfg (a fresh UDP target
 // socket, returned, when cfg.Target is unset); it is closed when the test
 // ends.
-func startServer(tb testing.TB, cfg ws.ServerConfig) (*ws.Server, *net.UDPConn) {
+func startServer(tb testing.TB, cfg ServerConfig) (*Server, *net.UDPConn) {
 	tb.Helper()
 	var target *net.UDPConn
 	if !cfg.Target.IsValid() {
@@ -45,7 +43,7 @@ func startServer(tb testing.TB, cfg ws.ServerConfig) (*ws.Server, *net.UDPConn) 
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
 	}
-	s, err := ws.NewServer(cfg)
+	s, err := NewServer(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -58,7 +56,7 @@ func startServer(tb testing.TB, cfg ws.ServerConfig) (*ws.Server, *net.UDPConn) 
 	return s, target
 }
 
-func wsURL(s *ws.Server) string { return "ws://" + s.Addr().String() + ws.DefaultPath }
+func wsURL(s *Server) string { return "ws://" + s.Addr().String() + DefaultPath }
 
 // rawConn is a hand-driven WebSocket client (or server) over TCP.
 type rawConn struct {
@@ -147,20 +145,21 @@ func (r *rawConn) upgrade() {
 }
 
 // writeFrame writes a frame, masked when masked is set (client role).
-func (r *rawConn) writeFrame(op ws.Opcode, fin, masked bool, payload []byte) {
+func (r *rawConn) writeFrame(op opcode, fin, masked bool, payload []byte) {
 	r.tb.Helper()
-	b, err := ws.AppendFrame(nil, ws.Header{Fin: fin, Opcode: op, Masked: masked, Mask: [4]byte{9, 8, 7, 6}}, payload)
+	b, err := appendFrame(nil, frameHeader{Fin: fin, Opcode: op, Masked: masked, Mask: [4]byte{9, 8, 7, 6}}, payload)
 	if err != nil {
 		r.tb.Fatal(err)
 	}
 	r.write(b)
 }
 
-// readFrame reads one frame as the given role and returns it unmasked.
-func (r *rawConn) readFrame(role ws.Role) (ws.Header, []byte, error) {
+// readFrame reads one frame, parsing it in role as, and returns it
+// unmasked.
+func (r *rawConn) readFrame(as role) (frameHeader, []byte, error) {
 	b, err := r.br.Peek(2)
 	if err != nil {
-		return ws.Header{}, nil, err
+		return frameHeader{}, nil, err
 	}
 	n := 2
 	switch b[1] & 0x7F {
@@ -173,34 +172,34 @@ func (r *rawConn) readFrame(role ws.Role) (ws.Header, []byte, error) {
 		n += 4
 	}
 	if b, err = r.br.Peek(n); err != nil {
-		return ws.Header{}, nil, err
+		return frameHeader{}, nil, err
 	}
-	h, hn, err := ws.ParseHeader(b, role, 1<<20)
+	h, hn, err := parseHeader(b, as, 1<<20)
 	if err != nil {
-		return ws.Header{}, nil, err
+		return frameHeader{}, nil, err
 	}
 	_, _ = r.br.Discard(hn)
 	p := make([]byte, h.Length)
 	if _, err := io.ReadFull(r.br, p); err != nil {
-		return ws.Header{}, nil, err
+		return frameHeader{}, nil, err
 	}
-	ws.Mask(h.Mask, p)
+	applyMask(h.Mask, p)
 	return h, p, nil
 }
 
 // expectClose reads server frames up to a close frame, checks its code,
 // and then expects the server to close TCP.
-func (r *rawConn) expectClose(want ws.CloseCode) {
+func (r *rawConn) expectClose(want CloseCode) {
 	r.tb.Helper()
 	for {
-		h, p, err := r.readFrame(ws.RoleClient)
+		h, p, err := r.readFrame(roleClient)
 		if err != nil {
 			r.tb.Fatalf("waiting for close %d: %v", want, err)
 		}
-		if h.Opcode != ws.OpClose {
+		if h.Opcode != opClose {
 			continue
 		}
-		code, _, err := ws.ParseClose(p)
+		code, _, err := parseClose(p)
 		if err != nil || code != want {
 			r.tb.Fatalf("close frame % x: code %d (%v), want %d", p, code, err, want)
 		}
@@ -222,7 +221,7 @@ func (r *rawConn) expectEOF() {
 }
 
 // closePayload returns a close payload with code.
-func closePayload(code ws.CloseCode) []byte {
+func closePayload(code CloseCode) []byte {
 	return binary.BigEndian.AppendUint16(nil, uint16(code))
 }
 
@@ -263,7 +262,7 @@ func fakeServer(tb testing.TB, serve func(r *rawConn)) string {
 			}
 		}
 		_, _ = c.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-			"Sec-WebSocket-Accept: " + ws.AcceptKey(key) + "\r\nSec-WebSocket-Protocol: stt\r\n\r\n"))
+			"Sec-WebSocket-Accept: " + acceptKey(key) + "\r\nSec-WebSocket-Protocol: stt\r\n\r\n"))
 		serve(r)
 	}()
 	return "ws://" + ln.Addr().String() + "/stt"

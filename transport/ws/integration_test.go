@@ -1,4 +1,4 @@
-package ws_test
+package ws
 
 import (
 	"bytes"
@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/stt-go/stt"
-	"github.com/stt-go/stt/transport/ws"
 )
 
 // startNode starts an STT node on 127.0.0.1:0 with node seed ns and a
@@ -45,8 +44,8 @@ func TestSTTOverWebSocket(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	b := startNode(t, ctx, 2)
-	srv, _ := startServer(t, ws.ServerConfig{Target: b.Addr()})
-	tun := dialTunnel(t, wsURL(srv), ws.DialConfig{})
+	srv, _ := startServer(t, ServerConfig{Target: b.Addr()})
+	tun := dialTunnel(t, wsURL(srv), DialConfig{})
 	a := startNode(t, ctx, 1)
 
 	accepted := make(chan *stt.Session, 1)

@@ -7,15 +7,15 @@ import (
 
 // Protocol constants (RFC 6455). These never change.
 const (
-	// MaxHeaderLen is the longest frame header: 2 fixed bytes, an 8-byte
+	// maxHeaderLen is the longest frame header: 2 fixed bytes, an 8-byte
 	// extended length and a 4-byte masking key (RFC 6455 §5.2).
-	MaxHeaderLen = 14
-	// MaxControlPayload is the payload limit of a control frame (close,
+	maxHeaderLen = 14
+	// maxControlPayload is the payload limit of a control frame (close,
 	// ping, pong), RFC 6455 §5.5.
-	MaxControlPayload = 125
-	// Subprotocol is the Sec-WebSocket-Protocol token both ends require
+	maxControlPayload = 125
+	// subprotocol is the Sec-WebSocket-Protocol token both ends require
 	// (RFC 6455 §1.9): a peer that does not offer or select it is refused.
-	Subprotocol = "stt"
+	subprotocol = "stt"
 	// websocketGUID is appended to Sec-WebSocket-Key before hashing
 	// (RFC 6455 §1.3, §4.2.2).
 	websocketGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -40,17 +40,17 @@ const (
 	// connections per Server. Each costs two file descriptors (TCP and
 	// UDP) and up to QueueLen×MaxMessage plus MaxBuffered bytes.
 	DefaultMaxConns = 1024
-	// DefaultHandshakeTimeout bounds the HTTP upgrade on both ends.
-	DefaultHandshakeTimeout = 5 * time.Second
-	// DefaultPingInterval is how long a connection may be silent before
+	// defaultHandshakeTimeout bounds the HTTP upgrade on both ends.
+	defaultHandshakeTimeout = 5 * time.Second
+	// defaultPingInterval is how long a connection may be silent before
 	// we send a ping; a peer silent for IdleFactor times this is dropped.
-	DefaultPingInterval = 15 * time.Second
+	defaultPingInterval = 15 * time.Second
 	// IdleFactor: a peer silent for IdleFactor × PingInterval is dropped
 	// (three missed pings, the usual keepalive budget).
 	IdleFactor = 3
-	// DefaultCloseTimeout bounds the wait for the peer's close reply
+	// defaultCloseTimeout bounds the wait for the peer's close reply
 	// after we sent a close frame (RFC 6455 §7.1.1, §5.5.1).
-	DefaultCloseTimeout = time.Second
+	defaultCloseTimeout = time.Second
 	// DefaultQueueLen is how many datagrams per connection may wait for
 	// the TCP side; more are dropped and counted, as a full UDP socket
 	// buffer would. 256 covers four of STT's 64-datagram GSO bursts.
@@ -106,7 +106,7 @@ func populateShared(maxMessage, queueLen *int, handshake, ping, closeTimeout *ti
 	for _, d := range []struct {
 		v   *time.Duration
 		def time.Duration
-	}{{handshake, DefaultHandshakeTimeout}, {ping, DefaultPingInterval}, {closeTimeout, DefaultCloseTimeout}} {
+	}{{handshake, defaultHandshakeTimeout}, {ping, defaultPingInterval}, {closeTimeout, defaultCloseTimeout}} {
 		if *d.v <= 0 {
 			*d.v = d.def
 		}

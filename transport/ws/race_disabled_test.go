@@ -1,5 +1,5 @@
 //go:build !race
 
-package ws_test
+package ws
 
 const raceEnabled = false

@@ -1,6 +1,6 @@
 //go:build race
 
-package ws_test
+package ws
 
 // raceEnabled skips allocation guards under the race detector, which
 // allocates on its own (style rule 35).

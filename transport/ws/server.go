@@ -216,9 +216,9 @@ type frameBuf struct {
 // the address cannot be bound or the Server was started or closed before.
 func (s *Server) Start(ctx context.Context) error {
 	s.life.mu.Lock()
-	if s.life.state != lifeNew {
+	if state := s.life.state; state != lifeNew {
 		s.life.mu.Unlock()
-		if s.life.state == lifeClosed {
+		if state == lifeClosed {
 			return ErrClosed
 		}
 		return errors.New("ws: Server already started")
@@ -523,8 +523,8 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 		if avail < 2 {
 			break
 		}
-		hb, _ := c.Peek(min(avail, MaxHeaderLen))
-		hd, hn, err := ParseHeader(hb, RoleServer, s.cfg.MaxMessage)
+		hb, _ := c.Peek(min(avail, maxHeaderLen))
+		hd, hn, err := parseHeader(hb, roleServer, s.cfg.MaxMessage)
 		if err == io.ErrUnexpectedEOF {
 			break
 		}
@@ -537,7 +537,7 @@ func (h *handler) OnTraffic(c gnet.Conn) gnet.Action {
 		}
 		fr, _ := c.Peek(total)
 		p := fr[hn:total]
-		Mask(hd.Mask, p)
+		applyMask(hd.Mask, p)
 		received = true
 		act := w.onFrame(&hd, p)
 		if w.state == stateClosed { // a failed write closed it inside onFrame
@@ -651,9 +651,9 @@ func (w *conn) refuse(status int, reason string) gnet.Action {
 
 // onFrame handles one frame with its unmasked payload, borrowed from
 // gnet's inbound buffer for the call.
-func (w *conn) onFrame(h *Header, p []byte) gnet.Action {
+func (w *conn) onFrame(h *frameHeader, p []byte) gnet.Action {
 	switch h.Opcode {
-	case OpBinary, OpContinuation:
+	case opBinary, opContinuation:
 		msg, ok, err := w.asm.add(h, p)
 		if err != nil {
 			return w.fail(err)
@@ -661,24 +661,24 @@ func (w *conn) onFrame(h *Header, p []byte) gnet.Action {
 		if ok && w.state == stateOpen {
 			w.toTarget(msg)
 		}
-	case OpPing:
+	case opPing:
 		if w.state == stateOpen {
-			w.writeControl(OpPong, p) // RFC 6455 §5.5.3: same payload
+			w.writeControl(opPong, p) // RFC 6455 §5.5.3: same payload
 		}
-	case OpPong:
-	case OpClose:
-		code, reason, err := ParseClose(p)
+	case opPong:
+	case opClose:
+		code, reason, err := parseClose(p)
 		if err != nil {
 			return w.fail(err)
 		}
 		if w.state == stateOpen { // the client began the close: echo its code (RFC 6455 §5.5.1)
 			var pl [2]byte
 			n := 0
-			if code != CloseNoStatus {
+			if code != closeNoStatus {
 				binary.BigEndian.PutUint16(pl[:], uint16(code))
 				n = 2
 			}
-			w.writeControl(OpClose, pl[:n])
+			w.writeControl(opClose, pl[:n])
 		}
 		w.srv.log.Debug("ws: closed by client", "remote", w.remote, "code", code, "reason", string(reason))
 		return gnet.Close // the server closes TCP first (RFC 6455 §7.1.1)
@@ -699,8 +699,8 @@ func (w *conn) toTarget(msg []byte) {
 }
 
 // writeControl writes a control frame (server frames are unmasked).
-func (w *conn) writeControl(op Opcode, payload []byte) {
-	b, err := AppendFrame(w.loop.scratch[:0], Header{Fin: true, Opcode: op}, payload)
+func (w *conn) writeControl(op opcode, payload []byte) {
+	b, err := appendFrame(w.loop.scratch[:0], frameHeader{Fin: true, Opcode: op}, payload)
 	if err != nil {
 		w.srv.log.Error("ws: BUG: control frame", "err", err)
 		return
@@ -710,13 +710,13 @@ func (w *conn) writeControl(op Opcode, payload []byte) {
 
 // sendClose starts the close handshake from our side.
 func (w *conn) sendClose(code CloseCode, reason string, now time.Time) {
-	pl, err := AppendClosePayload(w.loop.closeScratch[:0], code, reason)
+	pl, err := appendClosePayload(w.loop.closeScratch[:0], code, reason)
 	if err != nil {
-		pl, _ = AppendClosePayload(w.loop.closeScratch[:0], code, "")
+		pl, _ = appendClosePayload(w.loop.closeScratch[:0], code, "")
 	}
 	w.state = stateClosing
 	w.closeSent = now
-	w.writeControl(OpClose, pl)
+	w.writeControl(opClose, pl)
 }
 
 // fail closes the connection for a protocol error, telling the client why
@@ -767,7 +767,7 @@ func (w *conn) relayFromTarget() {
 		} else {
 			fb.b[start+1] = byte(n)
 		}
-		fb.b[start] = 0x80 | byte(OpBinary)
+		fb.b[start] = 0x80 | byte(opBinary)
 		fb.start, fb.end = start, serverFrameRoom+n
 		w.enqueue(fb)
 	}
@@ -856,7 +856,7 @@ type loopConns struct {
 	conns        map[*conn]struct{}
 	pending      atomic.Bool // a sweep is queued on el
 	scratch      [256]byte   // control frames, HTTP answers (built, then copied by gnet)
-	closeScratch [MaxControlPayload]byte
+	closeScratch [maxControlPayload]byte
 }
 
 // Run is the sweep task, on the loop: handshake deadlines, pings, idle
@@ -889,7 +889,7 @@ func (l *loopConns) Run(context.Context) error {
 				}
 			case idle >= s.cfg.PingInterval && now.Sub(w.lastPing) >= s.cfg.PingInterval:
 				w.lastPing = now
-				w.writeControl(OpPing, nil)
+				w.writeControl(opPing, nil)
 			}
 		case stateClosing:
 			if now.Sub(w.closeSent) >= s.cfg.CloseTimeout {

@@ -1,4 +1,4 @@
-package ws_test
+package ws
 
 import (
 	"bytes"
@@ -9,25 +9,23 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/stt-go/stt/transport/ws"
 )
 
 func TestServerConfigErrors(t *testing.T) {
 	target := netip.MustParseAddrPort("127.0.0.1:9")
 	for _, tc := range []struct {
 		name  string
-		cfg   ws.ServerConfig
+		cfg   ServerConfig
 		field string
 	}{
-		{"no-target", ws.ServerConfig{}, "Target"},
-		{"target-port-0", ws.ServerConfig{Target: netip.MustParseAddrPort("127.0.0.1:0")}, "Target"},
-		{"bad-addr", ws.ServerConfig{Target: target, Addr: "localhost"}, "Addr"},
-		{"relative-path", ws.ServerConfig{Target: target, Path: "stt"}, "Path"},
-		{"path-with-query", ws.ServerConfig{Target: target, Path: "/stt?x"}, "Path"},
+		{"no-target", ServerConfig{}, "Target"},
+		{"target-port-0", ServerConfig{Target: netip.MustParseAddrPort("127.0.0.1:0")}, "Target"},
+		{"bad-addr", ServerConfig{Target: target, Addr: "localhost"}, "Addr"},
+		{"relative-path", ServerConfig{Target: target, Path: "stt"}, "Path"},
+		{"path-with-query", ServerConfig{Target: target, Path: "/stt?x"}, "Path"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ws.NewServer(tc.cfg)
+			_, err := NewServer(tc.cfg)
 			if err == nil || !strings.Contains(err.Error(), "ServerConfig."+tc.field) {
 				t.Fatalf("NewServer: %v; want an error naming ServerConfig.%s", err, tc.field)
 			}
@@ -36,7 +34,7 @@ func TestServerConfigErrors(t *testing.T) {
 }
 
 func TestServerLifecycle(t *testing.T) {
-	s, _ := startServer(t, ws.ServerConfig{})
+	s, _ := startServer(t, ServerConfig{})
 	if !s.Addr().IsValid() || s.Addr().Port() == 0 {
 		t.Fatalf("Addr() = %v", s.Addr())
 	}
@@ -49,14 +47,14 @@ func TestServerLifecycle(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if err := s.Start(context.Background()); !errors.Is(err, ws.ErrClosed) {
+	if err := s.Start(context.Background()); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Start after Close: %v, want ErrClosed", err)
 	}
 	if _, err := net.DialTimeout("tcp", s.Addr().String(), time.Second); err == nil {
 		t.Fatal("listener still accepts after Close")
 	}
 	// Close before Start, twice, and concurrent Closes.
-	s3, err := ws.NewServer(ws.ServerConfig{Target: netip.MustParseAddrPort("127.0.0.1:9")})
+	s3, err := NewServer(ServerConfig{Target: netip.MustParseAddrPort("127.0.0.1:9")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,10 +63,10 @@ func TestServerLifecycle(t *testing.T) {
 			t.Fatalf("Close %d before Start: %v", i+1, err)
 		}
 	}
-	if err := s3.Start(context.Background()); !errors.Is(err, ws.ErrClosed) {
+	if err := s3.Start(context.Background()); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Start after Close: %v", err)
 	}
-	s4, _ := startServer(t, ws.ServerConfig{})
+	s4, _ := startServer(t, ServerConfig{})
 	errc := make(chan error, 2)
 	for range 2 {
 		go func() { errc <- s4.Close() }()
@@ -84,7 +82,7 @@ func TestServerLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	s2, err := ws.NewServer(ws.ServerConfig{Addr: ln.Addr().String(), Target: netip.MustParseAddrPort("127.0.0.1:9")})
+	s2, err := NewServer(ServerConfig{Addr: ln.Addr().String(), Target: netip.MustParseAddrPort("127.0.0.1:9")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,8 +92,26 @@ func TestServerLifecycle(t *testing.T) {
 	}
 }
 
+// TestServerStartDuringClose calls Start on a running Server while another
+// goroutine's Close stops it: Start must fail and read the lifecycle state
+// only under its lock (the race detector checks; which call takes the lock
+// first varies, so several servers are tried).
+func TestServerStartDuringClose(t *testing.T) {
+	for range 8 {
+		s, _ := startServer(t, ServerConfig{})
+		errc := make(chan error, 1)
+		go func() { errc <- s.Close() }()
+		if err := s.Start(context.Background()); err == nil {
+			t.Fatal("Start on a started Server succeeded")
+		}
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestServerRefusesBadHandshakes(t *testing.T) {
-	s, _ := startServer(t, ws.ServerConfig{})
+	s, _ := startServer(t, ServerConfig{})
 	for _, tc := range []struct {
 		name   string
 		req    string
@@ -126,12 +142,12 @@ func TestServerRefusesBadHandshakes(t *testing.T) {
 }
 
 func TestServerRelay(t *testing.T) {
-	s, target := startServer(t, ws.ServerConfig{})
+	s, target := startServer(t, ServerConfig{})
 	r := dialRaw(t, s.Addr())
 	r.upgrade()
 
 	// Client → target: one message, one datagram.
-	r.writeFrame(ws.OpBinary, true, true, []byte("hello"))
+	r.writeFrame(opBinary, true, true, []byte("hello"))
 	got, from := recvUDP(t, target)
 	if string(got) != "hello" {
 		t.Fatalf("target got %q", got)
@@ -141,32 +157,32 @@ func TestServerRelay(t *testing.T) {
 		if _, err := target.WriteToUDPAddrPort(msg, from); err != nil {
 			t.Fatal(err)
 		}
-		h, p, err := r.readFrame(ws.RoleClient)
-		if err != nil || h.Opcode != ws.OpBinary || !h.Fin || !bytes.Equal(p, msg) {
+		h, p, err := r.readFrame(roleClient)
+		if err != nil || h.Opcode != opBinary || !h.Fin || !bytes.Equal(p, msg) {
 			t.Fatalf("client got %+v %d bytes, %v", h, len(p), err)
 		}
 	}
 	// A datagram over MaxMessage is dropped; the next one still arrives.
 	_, _ = target.WriteToUDPAddrPort(make([]byte, 3000), from)
 	_, _ = target.WriteToUDPAddrPort([]byte("after"), from)
-	if _, p, err := r.readFrame(ws.RoleClient); err != nil || string(p) != "after" {
+	if _, p, err := r.readFrame(roleClient); err != nil || string(p) != "after" {
 		t.Fatalf("after the oversized datagram: %q %v", p, err)
 	}
 	// A fragmented message with a ping between fragments: one datagram,
 	// one pong with the ping's payload.
-	r.writeFrame(ws.OpBinary, false, true, []byte("frag"))
-	r.writeFrame(ws.OpPing, true, true, []byte("are you there"))
-	r.writeFrame(ws.OpContinuation, false, true, []byte("men"))
-	r.writeFrame(ws.OpContinuation, true, true, []byte("ted"))
-	if h, p, err := r.readFrame(ws.RoleClient); err != nil || h.Opcode != ws.OpPong || string(p) != "are you there" {
+	r.writeFrame(opBinary, false, true, []byte("frag"))
+	r.writeFrame(opPing, true, true, []byte("are you there"))
+	r.writeFrame(opContinuation, false, true, []byte("men"))
+	r.writeFrame(opContinuation, true, true, []byte("ted"))
+	if h, p, err := r.readFrame(roleClient); err != nil || h.Opcode != opPong || string(p) != "are you there" {
 		t.Fatalf("pong: %+v %q %v", h, p, err)
 	}
 	if got, _ := recvUDP(t, target); string(got) != "fragmented" {
 		t.Fatalf("reassembled %q", got)
 	}
 	// Close handshake from the client: echo, then the server closes TCP.
-	r.writeFrame(ws.OpClose, true, true, append(closePayload(ws.CloseNormal), "bye"...))
-	r.expectClose(ws.CloseNormal)
+	r.writeFrame(opClose, true, true, append(closePayload(CloseNormal), "bye"...))
+	r.expectClose(CloseNormal)
 	waitFor(t, "the connection to go", func() bool { return s.Stats().Active == 0 })
 	st := s.Stats()
 	if st.Upgrades != 1 || st.MessagesIn != 2 || st.MessagesOut != 3 || st.DropOversize != 1 || st.BytesIn != 15 {
@@ -175,25 +191,25 @@ func TestServerRelay(t *testing.T) {
 }
 
 func TestServerProtocolViolations(t *testing.T) {
-	s, _ := startServer(t, ws.ServerConfig{})
+	s, _ := startServer(t, ServerConfig{})
 	mask := []byte{1, 2, 3, 4}
 	for _, tc := range []struct {
 		name  string
 		frame []byte
-		code  ws.CloseCode
+		code  CloseCode
 	}{
-		{"unmasked", []byte{0x82, 0x02, 'h', 'i'}, ws.CloseProtocolError},
-		{"text", append([]byte{0x81, 0x82}, append(mask, 'h', 'i')...), ws.CloseUnsupportedData},
+		{"unmasked", []byte{0x82, 0x02, 'h', 'i'}, closeProtocolError},
+		{"text", append([]byte{0x81, 0x82}, append(mask, 'h', 'i')...), closeUnsupportedData},
 		// Only the header is sent: the server must refuse it without
 		// waiting for a terabyte of payload.
-		{"oversized-length", append([]byte{0x82, 0xFF, 0, 0, 1, 0, 0, 0, 0, 0}, mask...), ws.CloseMessageTooBig},
-		{"just-over-limit", append([]byte{0x82, 0xFE, 0x08, 0x01}, mask...), ws.CloseMessageTooBig},
-		{"reserved-bits", append([]byte{0xC2, 0x80}, mask...), ws.CloseProtocolError},
-		{"unknown-opcode", append([]byte{0x85, 0x80}, mask...), ws.CloseProtocolError},
-		{"continuation-first", append([]byte{0x80, 0x80}, mask...), ws.CloseProtocolError},
-		{"fragmented-ping", append([]byte{0x09, 0x80}, mask...), ws.CloseProtocolError},
-		{"long-ping", append([]byte{0x89, 0xFE, 0x00, 0x80}, mask...), ws.CloseProtocolError},
-		{"one-byte-close", append([]byte{0x88, 0x81}, append(mask, 0x03)...), ws.CloseProtocolError},
+		{"oversized-length", append([]byte{0x82, 0xFF, 0, 0, 1, 0, 0, 0, 0, 0}, mask...), CloseMessageTooBig},
+		{"just-over-limit", append([]byte{0x82, 0xFE, 0x08, 0x01}, mask...), CloseMessageTooBig},
+		{"reserved-bits", append([]byte{0xC2, 0x80}, mask...), closeProtocolError},
+		{"unknown-opcode", append([]byte{0x85, 0x80}, mask...), closeProtocolError},
+		{"continuation-first", append([]byte{0x80, 0x80}, mask...), closeProtocolError},
+		{"fragmented-ping", append([]byte{0x09, 0x80}, mask...), closeProtocolError},
+		{"long-ping", append([]byte{0x89, 0xFE, 0x00, 0x80}, mask...), closeProtocolError},
+		{"one-byte-close", append([]byte{0x88, 0x81}, append(mask, 0x03)...), closeProtocolError},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := dialRaw(t, s.Addr())
@@ -209,7 +225,7 @@ func TestServerProtocolViolations(t *testing.T) {
 }
 
 func TestServerHandshakeTimeout(t *testing.T) {
-	s, _ := startServer(t, ws.ServerConfig{HandshakeTimeout: 200 * time.Millisecond})
+	s, _ := startServer(t, ServerConfig{HandshakeTimeout: 200 * time.Millisecond})
 	silent := dialRaw(t, s.Addr())
 	slow := dialRaw(t, s.Addr())
 	slow.write([]byte("GET /stt HTTP/1.1\r\nHost: x\r\n")) // and never the rest
@@ -221,7 +237,7 @@ func TestServerHandshakeTimeout(t *testing.T) {
 }
 
 func TestServerMaxConns(t *testing.T) {
-	s, _ := startServer(t, ws.ServerConfig{MaxConns: 2})
+	s, _ := startServer(t, ServerConfig{MaxConns: 2})
 	a := dialRaw(t, s.Addr())
 	a.upgrade()
 	b := dialRaw(t, s.Addr()) // in the handshake: counts too
@@ -240,38 +256,38 @@ func TestServerMaxConns(t *testing.T) {
 	waitFor(t, "a free slot", func() bool { return s.Stats().Active == 1 })
 	d := dialRaw(t, s.Addr())
 	d.upgrade()
-	a.writeFrame(ws.OpClose, true, true, closePayload(ws.CloseNormal))
-	a.expectClose(ws.CloseNormal)
+	a.writeFrame(opClose, true, true, closePayload(CloseNormal))
+	a.expectClose(CloseNormal)
 }
 
 func TestServerKeepalive(t *testing.T) {
 	const ping = 150 * time.Millisecond
-	s, _ := startServer(t, ws.ServerConfig{PingInterval: ping})
+	s, _ := startServer(t, ServerConfig{PingInterval: ping})
 
 	t.Run("answering-client-stays", func(t *testing.T) {
 		r := dialRaw(t, s.Addr())
 		r.upgrade()
 		pings := 0
 		for end := time.Now().Add(8 * ping); time.Now().Before(end); {
-			h, p, err := r.readFrame(ws.RoleClient)
+			h, p, err := r.readFrame(roleClient)
 			if err != nil {
 				t.Fatalf("after %d pings: %v", pings, err)
 			}
-			if h.Opcode != ws.OpPing {
+			if h.Opcode != opPing {
 				t.Fatalf("got %v, want ping", h.Opcode)
 			}
 			pings++
-			r.writeFrame(ws.OpPong, true, true, p)
+			r.writeFrame(opPong, true, true, p)
 		}
 		if pings < 2 {
 			t.Fatalf("%d pings in %v", pings, 8*ping)
 		}
-		r.writeFrame(ws.OpClose, true, true, nil) // a close without a code is echoed without one
-		h, p, err := r.readFrame(ws.RoleClient)
-		for err == nil && h.Opcode == ws.OpPing {
-			h, p, err = r.readFrame(ws.RoleClient)
+		r.writeFrame(opClose, true, true, nil) // a close without a code is echoed without one
+		h, p, err := r.readFrame(roleClient)
+		for err == nil && h.Opcode == opPing {
+			h, p, err = r.readFrame(roleClient)
 		}
-		if err != nil || h.Opcode != ws.OpClose || len(p) != 0 {
+		if err != nil || h.Opcode != opClose || len(p) != 0 {
 			t.Fatalf("close echo: %+v % x %v", h, p, err)
 		}
 		r.expectEOF()
@@ -280,7 +296,7 @@ func TestServerKeepalive(t *testing.T) {
 		before := s.Stats().IdleTimeouts
 		r := dialRaw(t, s.Addr())
 		r.upgrade()
-		r.expectClose(ws.CloseGoingAway) // pings ignored, then dropped
+		r.expectClose(CloseGoingAway) // pings ignored, then dropped
 		if st := s.Stats(); st.IdleTimeouts != before+1 {
 			t.Fatalf("IdleTimeouts = %d, want %d", st.IdleTimeouts, before+1)
 		}
@@ -288,7 +304,7 @@ func TestServerKeepalive(t *testing.T) {
 }
 
 func TestServerShutdown(t *testing.T) {
-	s, _ := startServer(t, ws.ServerConfig{})
+	s, _ := startServer(t, ServerConfig{})
 	r := dialRaw(t, s.Addr())
 	r.upgrade()
 	errc := make(chan error, 1)
@@ -297,11 +313,11 @@ func TestServerShutdown(t *testing.T) {
 		defer cancel()
 		errc <- s.Shutdown(ctx)
 	}()
-	h, p, err := r.readFrame(ws.RoleClient)
-	if code, _, perr := ws.ParseClose(p); err != nil || h.Opcode != ws.OpClose || perr != nil || code != ws.CloseGoingAway {
+	h, p, err := r.readFrame(roleClient)
+	if code, _, perr := parseClose(p); err != nil || h.Opcode != opClose || perr != nil || code != CloseGoingAway {
 		t.Fatalf("got %+v % x %v, want close 1001", h, p, err)
 	}
-	r.writeFrame(ws.OpClose, true, true, closePayload(ws.CloseGoingAway))
+	r.writeFrame(opClose, true, true, closePayload(CloseGoingAway))
 	r.expectEOF()
 	if err := <-errc; err != nil {
 		t.Fatalf("Shutdown: %v", err)
@@ -314,7 +330,7 @@ func TestServerShutdown(t *testing.T) {
 // TestServerShutdownDeadline: a client that never answers the close frame
 // is cut off after CloseTimeout, within Shutdown's deadline.
 func TestServerShutdownDeadline(t *testing.T) {
-	s, _ := startServer(t, ws.ServerConfig{CloseTimeout: 100 * time.Millisecond})
+	s, _ := startServer(t, ServerConfig{CloseTimeout: 100 * time.Millisecond})
 	r := dialRaw(t, s.Addr())
 	r.upgrade()
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
@@ -322,17 +338,17 @@ func TestServerShutdownDeadline(t *testing.T) {
 	if err := s.Shutdown(ctx); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
-	r.expectClose(ws.CloseGoingAway)
+	r.expectClose(CloseGoingAway)
 }
 
 // TestServerSlowReaderDrops: a client that stops reading does not make
 // the server buffer without bound; datagrams for it are dropped and
 // counted once MaxBuffered bytes wait on its TCP side.
 func TestServerSlowReaderDrops(t *testing.T) {
-	s, target := startServer(t, ws.ServerConfig{QueueLen: 16, MaxBuffered: 64 << 10})
+	s, target := startServer(t, ServerConfig{QueueLen: 16, MaxBuffered: 64 << 10})
 	r := dialRaw(t, s.Addr())
 	r.upgrade()
-	r.writeFrame(ws.OpBinary, true, true, []byte("hi"))
+	r.writeFrame(opBinary, true, true, []byte("hi"))
 	_, from := recvUDP(t, target)
 	msg := make([]byte, 2000)
 	sent := 0

@@ -122,9 +122,9 @@ type Tunnel struct {
 
 // ctrlFrame is a control frame waiting for writeToServer.
 type ctrlFrame struct {
-	op Opcode
+	op opcode
 	n  uint8
-	p  [MaxControlPayload]byte
+	p  [maxControlPayload]byte
 }
 
 // Dial connects to the WebSocket endpoint at rawURL ("ws://host:port/path"
@@ -336,8 +336,8 @@ func (t *Tunnel) closeHandshake() error {
 			return ErrCloseTimeout
 		}
 	}
-	cf := ctrlFrame{op: OpClose}
-	pl, _ := AppendClosePayload(cf.p[:0], CloseNormal, "")
+	cf := ctrlFrame{op: opClose}
+	pl, _ := appendClosePayload(cf.p[:0], CloseNormal, "")
 	cf.n = uint8(len(pl))
 	// → CLOSE(1000)
 	select {
@@ -376,7 +376,7 @@ func (t *Tunnel) end(err error) {
 
 // sendCtrl queues a control frame unless the queue is full (a ping or
 // pong can be dropped: the next one will do).
-func (t *Tunnel) sendCtrl(op Opcode, payload []byte) {
+func (t *Tunnel) sendCtrl(op opcode, payload []byte) {
 	cf := ctrlFrame{op: op}
 	cf.n = uint8(copy(cf.p[:], payload))
 	select {
@@ -390,10 +390,10 @@ func (t *Tunnel) sendCtrl(op Opcode, payload []byte) {
 func (t *Tunnel) failProtocol(err error) {
 	var pe *ProtocolError
 	if errors.As(err, &pe) && t.closing.CompareAndSwap(false, true) {
-		cf := ctrlFrame{op: OpClose}
-		pl, perr := AppendClosePayload(cf.p[:0], pe.Code, pe.Reason)
+		cf := ctrlFrame{op: opClose}
+		pl, perr := appendClosePayload(cf.p[:0], pe.Code, pe.Reason)
 		if perr != nil {
-			pl, _ = AppendClosePayload(cf.p[:0], pe.Code, "")
+			pl, _ = appendClosePayload(cf.p[:0], pe.Code, "")
 		}
 		cf.n = uint8(len(pl))
 		timer := time.NewTimer(t.cfg.CloseTimeout)
@@ -451,11 +451,11 @@ func (t *Tunnel) relayFromNode() {
 		} else {
 			fb.b[start+1] = 0x80 | byte(n)
 		}
-		fb.b[start] = 0x80 | byte(OpBinary)
+		fb.b[start] = 0x80 | byte(opBinary)
 		var key [4]byte
 		binary.LittleEndian.PutUint32(key[:], uint32(keys.Uint64()))
 		copy(fb.b[clientFrameRoom-4:], key[:])
-		Mask(key, fb.b[clientFrameRoom:clientFrameRoom+n])
+		applyMask(key, fb.b[clientFrameRoom:clientFrameRoom+n])
 		fb.start, fb.end = start, clientFrameRoom+n
 		select {
 		case t.q <- fb:
@@ -474,7 +474,7 @@ func (t *Tunnel) writeToServer() {
 	var seed [32]byte
 	_, _ = crand.Read(seed[:])
 	keys := rand.NewChaCha8(seed)
-	var cbuf [MaxHeaderLen + MaxControlPayload]byte
+	var cbuf [maxHeaderLen + maxControlPayload]byte
 	for {
 		select {
 		case cf := <-t.ctrl:
@@ -501,9 +501,9 @@ func (t *Tunnel) writeToServer() {
 
 // writeCtrl writes one control frame and reports whether writing goes on.
 func (t *Tunnel) writeCtrl(cf *ctrlFrame, keys *rand.ChaCha8, buf []byte) bool {
-	h := Header{Fin: true, Opcode: cf.op, Masked: true}
+	h := frameHeader{Fin: true, Opcode: cf.op, Masked: true}
 	binary.LittleEndian.PutUint32(h.Mask[:], uint32(keys.Uint64()))
-	b, err := AppendFrame(buf, h, cf.p[:cf.n])
+	b, err := appendFrame(buf, h, cf.p[:cf.n])
 	if err != nil {
 		t.end(fmt.Errorf("ws: BUG: control frame: %w", err))
 		return false
@@ -512,7 +512,7 @@ func (t *Tunnel) writeCtrl(cf *ctrlFrame, keys *rand.ChaCha8, buf []byte) bool {
 		t.end(fmt.Errorf("ws: write: %w", err))
 		return false
 	}
-	if cf.op == OpClose {
+	if cf.op == opClose {
 		close(t.closeWritten)
 		return false
 	}
@@ -575,7 +575,7 @@ func (t *Tunnel) relayFromServer() {
 		}
 		t.alive.Store(true)
 		switch h.Opcode {
-		case OpBinary, OpContinuation:
+		case opBinary, opContinuation:
 			msg, ok, err := asm.add(&h, p)
 			if err != nil {
 				t.failProtocol(err)
@@ -584,11 +584,11 @@ func (t *Tunnel) relayFromServer() {
 			if ok {
 				t.toNode(msg)
 			}
-		case OpPing:
-			t.sendCtrl(OpPong, p) // RFC 6455 §5.5.3: same payload
-		case OpPong:
-		case OpClose:
-			code, reason, err := ParseClose(p)
+		case opPing:
+			t.sendCtrl(opPong, p) // RFC 6455 §5.5.3: same payload
+		case opPong:
+		case opClose:
+			code, reason, err := parseClose(p)
 			if err != nil {
 				t.failProtocol(err)
 				return
@@ -608,8 +608,8 @@ func (t *Tunnel) onClose(code CloseCode, reason string) {
 		close(t.peerClosed) // ← CLOSE reply; Close finishes
 		return
 	}
-	cf := ctrlFrame{op: OpClose}
-	if code != CloseNoStatus {
+	cf := ctrlFrame{op: opClose}
+	if code != closeNoStatus {
 		binary.BigEndian.PutUint16(cf.p[:], uint16(code))
 		cf.n = 2
 	}
@@ -630,22 +630,22 @@ func (t *Tunnel) onClose(code CloseCode, reason string) {
 
 // readFrame reads one frame into buf (len ≥ MaxMessage ≥ 125) and returns
 // its header and payload (borrowed from buf until the next call).
-func (t *Tunnel) readFrame(buf []byte) (Header, []byte, error) {
+func (t *Tunnel) readFrame(buf []byte) (frameHeader, []byte, error) {
 	b, err := t.br.Peek(2)
 	if err != nil {
-		return Header{}, nil, err
+		return frameHeader{}, nil, err
 	}
 	if b, err = t.br.Peek(headerLen(b[0], b[1])); err != nil {
-		return Header{}, nil, err
+		return frameHeader{}, nil, err
 	}
-	h, n, err := ParseHeader(b, RoleClient, t.cfg.MaxMessage)
+	h, n, err := parseHeader(b, roleClient, t.cfg.MaxMessage)
 	if err != nil {
-		return Header{}, nil, err
+		return frameHeader{}, nil, err
 	}
 	_, _ = t.br.Discard(n)
 	p := buf[:h.Length]
 	if _, err := io.ReadFull(t.br, p); err != nil {
-		return Header{}, nil, err
+		return frameHeader{}, nil, err
 	}
 	return h, p, nil
 }
@@ -689,7 +689,7 @@ func (t *Tunnel) keepalive() {
 				return
 			case idle >= ping && now.Sub(lastPing) >= ping:
 				lastPing = now
-				t.sendCtrl(OpPing, nil)
+				t.sendCtrl(opPing, nil)
 			}
 		}
 	}

@@ -1,4 +1,4 @@
-package ws_test
+package ws
 
 import (
 	"context"
@@ -16,16 +16,14 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/stt-go/stt/transport/ws"
 )
 
 // dialTunnel dials s with cfg; the tunnel is closed when the test ends.
-func dialTunnel(tb testing.TB, url string, cfg ws.DialConfig) *ws.Tunnel {
+func dialTunnel(tb testing.TB, url string, cfg DialConfig) *Tunnel {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	tun, err := ws.Dial(ctx, url, cfg)
+	tun, err := Dial(ctx, url, cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -35,7 +33,7 @@ func dialTunnel(tb testing.TB, url string, cfg ws.DialConfig) *ws.Tunnel {
 
 // roundTrip checks one datagram each way between app (the node's socket),
 // through tun and the server, and target.
-func roundTrip(t *testing.T, app, target *net.UDPConn, tun *ws.Tunnel, up, down string) {
+func roundTrip(t *testing.T, app, target *net.UDPConn, tun *Tunnel, up, down string) {
 	t.Helper()
 	if _, err := app.WriteToUDPAddrPort([]byte(up), tun.Addr()); err != nil {
 		t.Fatal(err)
@@ -54,8 +52,8 @@ func roundTrip(t *testing.T, app, target *net.UDPConn, tun *ws.Tunnel, up, down 
 }
 
 func TestTunnelRelay(t *testing.T) {
-	s, target := startServer(t, ws.ServerConfig{})
-	tun := dialTunnel(t, wsURL(s), ws.DialConfig{})
+	s, target := startServer(t, ServerConfig{})
+	tun := dialTunnel(t, wsURL(s), DialConfig{})
 	app := newUDP(t)
 	roundTrip(t, app, target, tun, "ping from the node", "pong from the target")
 	roundTrip(t, app, target, tun, strings.Repeat("u", 2048), strings.Repeat("d", 2000))
@@ -77,7 +75,7 @@ func TestTunnelRelay(t *testing.T) {
 	if err := tun.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	if !errors.Is(tun.Err(), ws.ErrClosed) {
+	if !errors.Is(tun.Err(), ErrClosed) {
 		t.Fatalf("Err after Close = %v", tun.Err())
 	}
 	waitFor(t, "the server to drop the connection", func() bool { return s.Stats().Active == 0 })
@@ -87,20 +85,20 @@ func TestTunnelRelay(t *testing.T) {
 }
 
 func TestDialErrors(t *testing.T) {
-	s, _ := startServer(t, ws.ServerConfig{})
+	s, _ := startServer(t, ServerConfig{})
 	ctx := context.Background()
 
-	_, err := ws.Dial(ctx, "ws://"+s.Addr().String()+"/nope", ws.DialConfig{})
-	var he *ws.HandshakeError
+	_, err := Dial(ctx, "ws://"+s.Addr().String()+"/nope", DialConfig{})
+	var he *HandshakeError
 	if !errors.As(err, &he) || he.StatusCode != 404 {
 		t.Fatalf("wrong path: %v, want *HandshakeError 404", err)
 	}
 	for _, u := range []string{"http://" + s.Addr().String() + "/stt", "ws:///stt", "::"} {
-		if _, err := ws.Dial(ctx, u, ws.DialConfig{}); err == nil {
+		if _, err := Dial(ctx, u, DialConfig{}); err == nil {
 			t.Fatalf("Dial(%q) succeeded", u)
 		}
 	}
-	if _, err := ws.Dial(ctx, wsURL(s), ws.DialConfig{LocalAddr: "nonsense"}); err == nil || !strings.Contains(err.Error(), "LocalAddr") {
+	if _, err := Dial(ctx, wsURL(s), DialConfig{LocalAddr: "nonsense"}); err == nil || !strings.Contains(err.Error(), "LocalAddr") {
 		t.Fatalf("bad LocalAddr: %v", err)
 	}
 
@@ -123,21 +121,21 @@ func TestDialErrors(t *testing.T) {
 	defer wg.Wait()
 	defer ln.Close()
 	silent := "ws://" + ln.Addr().String() + "/stt"
-	_, err = ws.Dial(ctx, silent, ws.DialConfig{HandshakeTimeout: 150 * time.Millisecond})
+	_, err = Dial(ctx, silent, DialConfig{HandshakeTimeout: 150 * time.Millisecond})
 	var ne net.Error
-	if !errors.Is(err, ws.ErrHandshakeTimeout) || !errors.As(err, &ne) || !ne.Timeout() {
+	if !errors.Is(err, ErrHandshakeTimeout) || !errors.As(err, &ne) || !ne.Timeout() {
 		t.Fatalf("silent server: %v, want ErrHandshakeTimeout", err)
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	time.AfterFunc(50*time.Millisecond, cancel)
-	if _, err = ws.Dial(cctx, silent, ws.DialConfig{}); !errors.Is(err, context.Canceled) {
+	if _, err = Dial(cctx, silent, DialConfig{}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled ctx: %v, want context.Canceled", err)
 	}
 }
 
 func TestTunnelServerCloses(t *testing.T) {
-	s, target := startServer(t, ws.ServerConfig{})
-	tun := dialTunnel(t, wsURL(s), ws.DialConfig{})
+	s, target := startServer(t, ServerConfig{})
+	tun := dialTunnel(t, wsURL(s), DialConfig{})
 	roundTrip(t, newUDP(t), target, tun, "a", "b")
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
@@ -149,7 +147,7 @@ func TestTunnelServerCloses(t *testing.T) {
 	case <-time.After(testTimeout):
 		t.Fatal("tunnel still up after the server shut down")
 	}
-	if err := tun.Err(); !errors.Is(err, &ws.CloseError{Code: ws.CloseGoingAway, Remote: true}) || !errors.Is(err, net.ErrClosed) {
+	if err := tun.Err(); !errors.Is(err, &CloseError{Code: CloseGoingAway, Remote: true}) || !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("Err = %v, want the server's close 1001", err)
 	}
 	if err := tun.Close(); err != nil {
@@ -162,23 +160,23 @@ func TestTunnelIdleTimeout(t *testing.T) {
 	url := fakeServer(t, func(r *rawConn) {
 		n := 0
 		for { // read (and never answer) until the tunnel gives up
-			h, _, err := r.readFrame(ws.RoleServer)
+			h, _, err := r.readFrame(roleServer)
 			if err != nil {
 				break
 			}
-			if h.Opcode == ws.OpPing {
+			if h.Opcode == opPing {
 				n++
 			}
 		}
 		pings <- n
 	})
-	tun := dialTunnel(t, url, ws.DialConfig{PingInterval: 50 * time.Millisecond})
+	tun := dialTunnel(t, url, DialConfig{PingInterval: 50 * time.Millisecond})
 	select {
 	case <-tun.Done():
 	case <-time.After(testTimeout):
 		t.Fatal("silent server not detected")
 	}
-	if err := tun.Err(); !errors.Is(err, ws.ErrIdleTimeout) {
+	if err := tun.Err(); !errors.Is(err, ErrIdleTimeout) {
 		t.Fatalf("Err = %v, want ErrIdleTimeout", err)
 	}
 	if n := <-pings; n < 1 {
@@ -190,21 +188,21 @@ func TestTunnelCloseTimeout(t *testing.T) {
 	gotClose := make(chan bool, 1)
 	url := fakeServer(t, func(r *rawConn) {
 		for { // never reply to the close
-			h, p, err := r.readFrame(ws.RoleServer)
+			h, p, err := r.readFrame(roleServer)
 			if err != nil {
 				gotClose <- false
 				return
 			}
-			if h.Opcode == ws.OpClose {
-				code, _, _ := ws.ParseClose(p)
-				gotClose <- code == ws.CloseNormal
+			if h.Opcode == opClose {
+				code, _, _ := parseClose(p)
+				gotClose <- code == CloseNormal
 				_, _ = io.Copy(io.Discard, r.br)
 				return
 			}
 		}
 	})
-	tun := dialTunnel(t, url, ws.DialConfig{CloseTimeout: 100 * time.Millisecond})
-	if err := tun.Close(); !errors.Is(err, ws.ErrCloseTimeout) {
+	tun := dialTunnel(t, url, DialConfig{CloseTimeout: 100 * time.Millisecond})
+	if err := tun.Close(); !errors.Is(err, ErrCloseTimeout) {
 		t.Fatalf("Close = %v, want ErrCloseTimeout", err)
 	}
 	if !<-gotClose {
@@ -213,28 +211,28 @@ func TestTunnelCloseTimeout(t *testing.T) {
 }
 
 func TestTunnelRejectsMaskedServerFrame(t *testing.T) {
-	closeCode := make(chan ws.CloseCode, 1)
+	closeCode := make(chan CloseCode, 1)
 	url := fakeServer(t, func(r *rawConn) {
-		b, _ := ws.AppendFrame(nil, ws.Header{Fin: true, Opcode: ws.OpBinary, Masked: true, Mask: [4]byte{1, 2, 3, 4}}, []byte("x"))
+		b, _ := appendFrame(nil, frameHeader{Fin: true, Opcode: opBinary, Masked: true, Mask: [4]byte{1, 2, 3, 4}}, []byte("x"))
 		_, _ = r.c.Write(b)
-		h, p, err := r.readFrame(ws.RoleServer)
-		if err != nil || h.Opcode != ws.OpClose {
+		h, p, err := r.readFrame(roleServer)
+		if err != nil || h.Opcode != opClose {
 			closeCode <- 0
 			return
 		}
-		code, _, _ := ws.ParseClose(p)
+		code, _, _ := parseClose(p)
 		closeCode <- code
 	})
-	tun := dialTunnel(t, url, ws.DialConfig{})
+	tun := dialTunnel(t, url, DialConfig{})
 	select {
 	case <-tun.Done():
 	case <-time.After(testTimeout):
 		t.Fatal("tunnel accepted a masked frame from the server")
 	}
-	if err := tun.Err(); !errors.Is(err, ws.ErrMasking) {
-		t.Fatalf("Err = %v, want ErrMasking", err)
+	if err := tun.Err(); !errors.Is(err, errMasking) {
+		t.Fatalf("Err = %v, want errMasking", err)
 	}
-	if code := <-closeCode; code != ws.CloseProtocolError {
+	if code := <-closeCode; code != closeProtocolError {
 		t.Fatalf("server got close %d, want 1002", code)
 	}
 }
@@ -242,7 +240,7 @@ func TestTunnelRejectsMaskedServerFrame(t *testing.T) {
 // TestTunnelWSS runs the tunnel over TLS, through a TLS-terminating relay
 // in front of the (plain TCP) server, as deployed behind a reverse proxy.
 func TestTunnelWSS(t *testing.T) {
-	s, target := startServer(t, ws.ServerConfig{})
+	s, target := startServer(t, ServerConfig{})
 	cert, pool := selfSigned(t)
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
 	if err != nil {
@@ -269,13 +267,13 @@ func TestTunnelWSS(t *testing.T) {
 			})
 		}
 	})
-	url := "wss://" + ln.Addr().String() + ws.DefaultPath
-	if _, err := ws.Dial(context.Background(), url, ws.DialConfig{HandshakeTimeout: 2 * time.Second}); err == nil {
+	url := "wss://" + ln.Addr().String() + DefaultPath
+	if _, err := Dial(context.Background(), url, DialConfig{HandshakeTimeout: 2 * time.Second}); err == nil {
 		t.Fatal("wss with an untrusted certificate succeeded")
 	} else if !strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("untrusted certificate: %v", err)
 	}
-	tun := dialTunnel(t, url, ws.DialConfig{TLSConfig: &tls.Config{RootCAs: pool}})
+	tun := dialTunnel(t, url, DialConfig{TLSConfig: &tls.Config{RootCAs: pool}})
 	roundTrip(t, newUDP(t), target, tun, "over tls", "and back")
 	if err := tun.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
