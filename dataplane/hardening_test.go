@@ -85,7 +85,7 @@ func TestMigrationRaceAmplification(t *testing.T) {
 	p.mu.Lock()
 	chal := p.chals[len(p.chals)-1]
 	p.mu.Unlock()
-	p.send(p.packet(false, wire.PathResponseFrame{Data: chal.Data}.AppendTo(nil)))
+	p.send(p.packet(false, wire.PathResponseFrame(chal).AppendTo(nil)))
 	deadline := time.Now().Add(waitFor)
 	for p.sess.RemoteAddr() != peerAddr {
 		if time.Now().After(deadline) {

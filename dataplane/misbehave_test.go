@@ -61,7 +61,6 @@ type scriptedPeer struct {
 	closes  []wire.CloseFrame
 	pings   int                       // engine packets carrying a PING (asking us to acknowledge)
 	chals   []wire.PathChallengeFrame // PATH_CHALLENGEs the engine sent, in order
-	chalTo  []netip.AddrPort          // and where each went (from the tap)
 	resets  map[uint64]wire.StreamID  // engine packet number -> stream its RESET named
 	token   [wire.ResetTokenLen]byte  // the engine's RESET_TOKEN, if seen
 	unopen  [][]byte                  // datagrams that did not open (stateless resets)

@@ -29,7 +29,6 @@ package dataplane
 import (
 	"time"
 
-	"github.com/stt-go/stt/dataplane/recovery"
 	"github.com/stt-go/stt/internal/monotime"
 	"github.com/stt-go/stt/stc"
 	"github.com/stt-go/stt/wire"
@@ -200,9 +199,6 @@ func (s *Session) maybeResearch(now monotime.Time) {
 		p.lo, p.hi, p.failed, p.done, p.fails = s.maxDatagram, p.ceiling, false, false, 0
 	}
 }
-
-// isProbe reports whether p was a PMTU probe (its loss is not congestion).
-func isProbe(p *recovery.SentPacket) bool { return p.Probe }
 
 // PMTU search parameters (RFC 8899 §5.1.2 where it names one).
 const (
