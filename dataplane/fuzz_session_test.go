@@ -25,12 +25,19 @@ package dataplane_test
 //   - per datagram (batchtest.Conn.SetTap), an address that did not answer
 //     a PATH_CHALLENGE was never sent more than 3x the bytes it sent, and
 //     one that never sent a genuine packet was sent no session packet;
-//   - the engine holds no session once the input's has ended, and the heap
+//   - the engine holds no session once the input's has ended, no session
+//     stays reachable after its input (weak pointers), and the live heap
 //     stays flat across inputs.
+//
+// Input: a header byte (the engine's role, the suite, packet numbers near
+// 2^48, the peer's credit and stream limit), three bytes scripting what the
+// application does with each accepted stream, then operations (op*), each
+// a byte and its arguments; reading past the end yields zeros.
 //
 // Cost: one Engine per fuzz worker (per FuzzSession call), reused with a
 // fresh session per input; an input is cut at fuzzMaxOps operations, so an
-// exec takes a millisecond or two.
+// exec takes about a millisecond (1500-2000 execs/s with two workers on a
+// shared 2-core machine).
 
 import (
 	"bytes"
@@ -49,6 +56,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"weak"
 
 	"github.com/stt-go/stt/batch"
 	"github.com/stt-go/stt/batch/batchtest"
@@ -67,6 +75,7 @@ const (
 	fuzzMaxPause    = 40 * time.Millisecond // total sleep per input (pause ops)
 	fuzzMaxDatagram = 2100                  // longer than the engine's receive buffers (ring.PacketBufSize): such datagrams are dropped on arrival
 	fuzzMaxWrite    = 20000                 // bytes one application write op writes
+	fuzzWatchdog    = 40 * time.Second      // an input running longer crashes the worker (run)
 	// fuzzIntegrity is the engine's IntegrityLimit: low, so that the
 	// integrity-limit close is reachable within one input.
 	fuzzIntegrity = 24
@@ -77,15 +86,21 @@ const (
 	// can sleep, so hibernation and waking are reachable.
 	fuzzHibernate = 15 * time.Millisecond
 	// fuzzHeapSlack bounds the live heap's growth over a worker's inputs:
-	// each input's session, streams and buffers must be freed (a session
-	// holds at most ~100 KiB of buffers here, so a leak of one per input
-	// crosses it within a few hundred inputs).
-	fuzzHeapSlack = 32 << 20
+	// each input's session, streams and buffers must be freed. Measured:
+	// the live heap moves by tens of KiB over hundreds of inputs, while a
+	// session kept alive after its input holds ~6 KiB at least (with the
+	// engine's one AEAD per direction), so a leak of one per input
+	// crosses this within ~350 inputs.
+	fuzzHeapSlack = 2 << 20
 	// fuzzHeapWarm is the input after which the live heap is first
 	// measured (the engine's pools and the worker's caches have filled),
 	// and fuzzHeapEvery how often (in inputs) it is compared after that.
-	fuzzHeapWarm  = 64
-	fuzzHeapEvery = 256
+	// A fuzz worker measures later: its mutator allocates a scratch
+	// buffer of ~100 MB (internal/fuzz, maxPerVal) on its first mutation,
+	// after the worker's share of the corpus ran unmutated.
+	fuzzHeapWarm       = 64
+	fuzzWorkerHeapWarm = 4096
+	fuzzHeapEvery      = 256
 )
 
 // The addresses datagrams come from: the peer's (index 0, validated by the
@@ -220,6 +235,7 @@ func FuzzSession(f *testing.F) {
 		f.Add(s)
 	}
 	fe := newFuzzEngine(f)
+	fe.heapWarm = fuzzWorkerHeapWarm
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fe.run(t, data)
 	})
@@ -230,7 +246,7 @@ func FuzzSession(f *testing.F) {
 // across them: in a plain `go test` the seed corpus alone is too short for
 // FuzzSession's own periodic heap check to run.
 func TestFuzzSessionHeap(t *testing.T) {
-	const inputs = fuzzHeapWarm + fuzzHeapEvery
+	const inputs = fuzzHeapWarm + 3*fuzzHeapEvery
 	fe := newFuzzEngine(t)
 	seeds := fuzzSessionSeeds()
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -242,11 +258,14 @@ func TestFuzzSessionHeap(t *testing.T) {
 			}
 		}
 		fe.run(t, in)
+		if t.Failed() {
+			return
+		}
 	}
 	if fe.heapChecks == 0 {
 		t.Fatal("the heap was never compared")
 	}
-	t.Logf("%d inputs; live heap %d KiB after input %d, %d KiB at the end", inputs, fe.heapBase>>10, fuzzHeapWarm, fe.heapLast>>10)
+	t.Logf("%d inputs; live heap %d KiB after input %d, %d KiB at the end", inputs, fe.heapBase>>10, fe.heapWarm, fe.heapLast>>10)
 }
 
 // fuzzEngine is the engine a fuzz worker reuses across inputs.
@@ -261,16 +280,18 @@ type fuzzEngine struct {
 
 	nextID     uint64 // sessions installed so far
 	runs       int
-	heapBase   uint64 // live heap after input fuzzHeapWarm
-	heapLast   uint64 // at the last measurement
-	heapChecks int    // measurements compared with heapBase
+	ended      []weak.Pointer[dataplane.Session] // sessions of the inputs since the last checkMemory
+	heapWarm   int                               // the input after which the heap is first measured
+	heapBase   uint64                            // live heap then
+	heapLast   uint64                            // at the last measurement
+	heapChecks int                               // measurements compared with heapBase
 }
 
 // newFuzzEngine starts the engine and registers its teardown (and a
 // goroutine-leak check) with tb.
 func newFuzzEngine(tb testing.TB) *fuzzEngine {
 	tb.Helper()
-	fe := &fuzzEngine{}
+	fe := &fuzzEngine{heapWarm: fuzzHeapWarm}
 	fe.start()
 	tb.Cleanup(func() {
 		fe.stop(waitFor)
@@ -505,6 +526,14 @@ func (l *ampLedger) violations() []string {
 // runtime.Goexit.)
 func (fe *fuzzEngine) run(t *testing.T, data []byte) {
 	fe.runs++
+	// A watchdog for what no wait of the harness bounds: a wedged loop
+	// stops reading, and the peer's writes then block forever. Crashing
+	// the process makes the fuzzer keep the input, with every stack.
+	dog := time.AfterFunc(fuzzWatchdog, func() {
+		panic(fmt.Sprintf("FuzzSession: input still running after %v (engine wedged?); goroutines:\n%s", fuzzWatchdog, allStacks()))
+	})
+	defer dog.Stop()
+	var sess *dataplane.Session
 	defer func() {
 		if t.Failed() {
 			// The engine may be wedged or hold state of the failed input:
@@ -515,11 +544,13 @@ func (fe *fuzzEngine) run(t *testing.T, data []byte) {
 			fe.start()
 			return
 		}
-		if fe.runs == fuzzHeapWarm || fe.runs > fuzzHeapWarm && (fe.runs-fuzzHeapWarm)%fuzzHeapEvery == 0 {
-			fe.checkHeap(t)
+		if fe.runs == fe.heapWarm || fe.runs > fe.heapWarm && (fe.runs-fe.heapWarm)%fuzzHeapEvery == 0 {
+			fe.checkMemory(t)
 		}
+		fe.ended = append(fe.ended, weak.Make(sess))
 	}()
 	fs := fe.newSession(t, data)
+	sess = fs.sess
 	defer fs.teardown()
 	fs.play()
 	fe.sync(t)
@@ -528,10 +559,18 @@ func (fe *fuzzEngine) run(t *testing.T, data []byte) {
 	fs.summary()
 }
 
-// checkHeap measures the live heap; from the second measurement on it
-// must stay within fuzzHeapSlack of the first.
-func (fe *fuzzEngine) checkHeap(t *testing.T) {
+// checkMemory checks that the sessions of the inputs since the last call
+// are unreachable (nothing the engine or the harness keeps refers to them,
+// or to their streams), and measures the live heap: from the second
+// measurement on it must stay within fuzzHeapSlack of the first.
+func (fe *fuzzEngine) checkMemory(t *testing.T) {
 	runtime.GC()
+	for i, w := range fe.ended {
+		if s := w.Value(); s != nil {
+			t.Fatalf("the session of input %d of the last %d (%v) is still reachable after it ended", i+1, len(fe.ended), s.ID())
+		}
+	}
+	fe.ended = fe.ended[:0]
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	fe.heapLast = m.HeapAlloc
@@ -542,7 +581,7 @@ func (fe *fuzzEngine) checkHeap(t *testing.T) {
 	fe.heapChecks++
 	if m.HeapAlloc > fe.heapBase+fuzzHeapSlack {
 		t.Fatalf("live heap grew from %d KiB to %d KiB over %d inputs (bound %d KiB)",
-			fe.heapBase>>10, m.HeapAlloc>>10, fe.runs-fuzzHeapWarm, fuzzHeapSlack>>10)
+			fe.heapBase>>10, m.HeapAlloc>>10, fe.runs-fe.heapWarm, fuzzHeapSlack>>10)
 	}
 }
 
@@ -1436,7 +1475,9 @@ func (a *fuzzApp) action(fs *fuzzSession) {
 			_ = st.Close()
 		}
 	case appCloseError:
-		code := in.num()
+		// Above the transport's codes, so that an application close
+		// never hides an engine close with the same code.
+		code := 0x100 + in.num()
 		a.codes[code] = true
 		s.CloseWithError(code, "fuzz application")
 	case appDrain:
