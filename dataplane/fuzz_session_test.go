@@ -235,7 +235,7 @@ func FuzzSession(f *testing.F) {
 		f.Add(s)
 	}
 	fe := newFuzzEngine(f)
-	fe.heapWarm = fuzzWorkerHeapWarm
+	fe.heapWarm, fe.heapStrikes = fuzzWorkerHeapWarm, 2
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fe.run(t, data)
 	})
@@ -278,20 +278,22 @@ type fuzzEngine struct {
 	seq   uint64 // last barrier sent
 	rxEnd chan struct{}
 
-	nextID     uint64 // sessions installed so far
-	runs       int
-	ended      []weak.Pointer[dataplane.Session] // sessions of the inputs since the last checkMemory
-	heapWarm   int                               // the input after which the heap is first measured
-	heapBase   uint64                            // live heap then
-	heapLast   uint64                            // at the last measurement
-	heapChecks int                               // measurements compared with heapBase
+	nextID      uint64 // sessions installed so far
+	runs        int
+	ended       []weak.Pointer[dataplane.Session] // sessions of the inputs since the last checkMemory
+	heapWarm    int                               // the input after which the heap is first measured
+	heapBase    uint64                            // live heap then
+	heapLast    uint64                            // at the last measurement
+	heapChecks  int                               // measurements compared with heapBase
+	heapOver    int                               // consecutive ones above the bound
+	heapStrikes int                               // how many in a row fail
 }
 
 // newFuzzEngine starts the engine and registers its teardown (and a
 // goroutine-leak check) with tb.
 func newFuzzEngine(tb testing.TB) *fuzzEngine {
 	tb.Helper()
-	fe := &fuzzEngine{heapWarm: fuzzHeapWarm}
+	fe := &fuzzEngine{heapWarm: fuzzHeapWarm, heapStrikes: 1}
 	fe.start()
 	tb.Cleanup(func() {
 		fe.stop(waitFor)
@@ -579,9 +581,16 @@ func (fe *fuzzEngine) checkMemory(t *testing.T) {
 		return
 	}
 	fe.heapChecks++
-	if m.HeapAlloc > fe.heapBase+fuzzHeapSlack {
-		t.Fatalf("live heap grew from %d KiB to %d KiB over %d inputs (bound %d KiB)",
-			fe.heapBase>>10, m.HeapAlloc>>10, fe.runs-fe.heapWarm, fuzzHeapSlack>>10)
+	if m.HeapAlloc <= fe.heapBase+fuzzHeapSlack {
+		fe.heapOver = 0
+		return
+	}
+	// A leak persists; a fuzz worker's own transient allocations (it
+	// copies coverage for an interesting input) were measured at up to
+	// 2.4 MiB once in 100k inputs, and are gone at the next measurement.
+	if fe.heapOver++; fe.heapOver >= fe.heapStrikes {
+		t.Fatalf("live heap grew from %d KiB to %d KiB over %d inputs (bound %d KiB, %d measurements in a row)",
+			fe.heapBase>>10, m.HeapAlloc>>10, fe.runs-fe.heapWarm, fuzzHeapSlack>>10, fe.heapOver)
 	}
 }
 
@@ -773,11 +782,38 @@ func (fs *fuzzSession) opPacket() {
 	if n := pad - (wire.HeaderLen + len(payload) + stc.Overhead); n > 0 {
 		payload = wire.PaddingFrame{N: n}.AppendTo(payload)
 	}
+	fs.noteFrames(payload)
 	b := fs.seal(gen, phase, pn, payload)
 	if real {
 		fs.validPN[pn] = true
 	}
 	fs.send(from, b, real)
+}
+
+// noteFrames records the CLOSE codes and reset tokens payload carries,
+// as the engine parses it (raw input bytes and the frames around them can
+// form any frame), if it parses whole: otherwise the engine acts on none.
+func (fs *fuzzSession) noteFrames(payload []byte) {
+	var f wire.Frame
+	var closes []uint64
+	var tokens [][wire.ResetTokenLen]byte
+	for len(payload) > 0 {
+		n, err := wire.ParseFrame(payload, &f)
+		if err != nil {
+			return
+		}
+		payload = payload[n:]
+		switch {
+		case f.Type == wire.FrameControl && f.Sub == wire.ControlClose:
+			closes = append(closes, f.Close.Code)
+		case f.Type == wire.FrameControl && f.Sub == wire.ControlResetToken:
+			tokens = append(tokens, f.ResetToken.Token)
+		}
+	}
+	for _, c := range closes {
+		fs.closes[c] = true
+	}
+	fs.tokens = append(fs.tokens, tokens...)
 }
 
 // nextPN returns one above the largest packet number used.
@@ -918,12 +954,9 @@ func (fs *fuzzSession) frame(b []byte) []byte {
 		if in.u8()&1 == 1 {
 			copy(tok[:], in.take(16))
 		}
-		fs.tokens = append(fs.tokens, tok)
 		return wire.ResetTokenFrame{Token: tok}.AppendTo(b)
 	case fClose:
-		code := in.num()
-		fs.closes[code] = true
-		return wire.CloseFrame{Code: code, Reason: in.take(int(in.u8() % 64))}.AppendTo(b)
+		return wire.CloseFrame{Code: in.num(), Reason: in.take(int(in.u8() % 64))}.AppendTo(b)
 	case fFinal:
 		id := fs.id
 		if in.u8()&1 == 1 {
@@ -1196,12 +1229,12 @@ func (fs *fuzzSession) check() {
 func (fs *fuzzSession) codeAllowed(se *dataplane.SessionError) string {
 	if se.Remote {
 		switch {
+		case fs.closes[se.Code]: // any code, CodeStatelessReset too
+			return ""
 		case se.Code == dataplane.CodeStatelessReset && fs.sentToken():
 			return ""
 		case se.Code == dataplane.CodeStatelessReset:
 			return "a stateless reset the peer never sent (no datagram ended with a token it gave)"
-		case fs.closes[se.Code]:
-			return ""
 		}
 		return "the peer sent no CLOSE with this code"
 	}
