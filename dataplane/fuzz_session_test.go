@@ -241,11 +241,12 @@ func FuzzSession(f *testing.F) {
 	})
 }
 
-// TestFuzzSessionHeap runs the FuzzSession harness over generated inputs
-// (the seeds, mutated by a fixed PRNG) and checks that the heap stays flat
-// across them: in a plain `go test` the seed corpus alone is too short for
-// FuzzSession's own periodic heap check to run.
-func TestFuzzSessionHeap(t *testing.T) {
+// TestFuzzSessionMemory runs the FuzzSession harness over generated inputs
+// (the seeds, mutated by a fixed PRNG) and checks that every ended session
+// is unreachable and the live heap stays flat across them: in a plain `go
+// test` the seed corpus alone is too short for FuzzSession's own periodic
+// memory check to run.
+func TestFuzzSessionMemory(t *testing.T) {
 	const inputs = fuzzHeapWarm + 3*fuzzHeapEvery
 	fe := newFuzzEngine(t)
 	seeds := fuzzSessionSeeds()
@@ -297,7 +298,7 @@ func newFuzzEngine(tb testing.TB) *fuzzEngine {
 	fe.start()
 	tb.Cleanup(func() {
 		fe.stop(waitFor)
-		verifyNoLeaks(tb)
+		goleak.VerifyNone(tb)
 	})
 	return fe
 }
@@ -360,13 +361,6 @@ func (fe *fuzzEngine) stop(d time.Duration) bool {
 	case <-time.After(d):
 		return false
 	}
-}
-
-// verifyNoLeaks fails tb if goroutines other than the test framework's are
-// still running (goleak, with its retries for goroutines that are ending).
-func verifyNoLeaks(tb testing.TB) {
-	tb.Helper()
-	goleak.VerifyNone(tb)
 }
 
 // engineToken is the engine's stateless reset token for a session ID.
