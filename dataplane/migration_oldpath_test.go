@@ -47,7 +47,7 @@ func TestMigrationOldPathAnswerMovesBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := make([]byte, wire.HeaderLen, 64)
-	b = wire.PathResponseFrame{Data: chal.Data}.AppendTo(b)
+	b = wire.PathResponseFrame(chal).AppendTo(b)
 	wire.Header{Kind: wire.KindTransport, SessionID: testID, PacketNumber: reserved}.PutTo(b)
 	p.send(key.Seal(b, wire.HeaderLen, reserved))
 	deadline := time.Now().Add(waitFor)
