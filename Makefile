@@ -8,6 +8,20 @@ FUZZTIME    ?= 30s
 BENCHCOUNT  ?= 10
 BENCH       ?= .
 PKGS        := ./...
+# FUZZ_PKG_TARGETS are the fuzz targets that live beside the unexported code
+# they test rather than in ./fuzz, as module-dir:package:Target; `make fuzz`
+# runs them after ./fuzz's and fails if a Fuzz* function outside ./fuzz is
+# missing here.
+FUZZ_PKG_TARGETS := \
+	.:./dataplane:FuzzSession \
+	.:./dataplane/recovery:FuzzController \
+	.:./control:FuzzInitiatorAnswers \
+	.:./streaming:FuzzRecord \
+	.:./storage:FuzzRetrieve \
+	.:./storage/s3store:FuzzParseURL \
+	.:./cmd/stt:FuzzParseHeader \
+	.:./cmd/stt:FuzzParseReply \
+	bench:./cmd/compare:FuzzRawCounter
 # VERSION is what bin/stt --version reports; builds from a checkout where
 # the go command cannot stamp VCS information (git worktrees,
 # -buildvcs=false) still name their commit.
@@ -48,10 +62,24 @@ bench: ## benchstat-ready benchmarks (BENCHCOUNT=10, BENCH=regexp); save with `m
 benchstat: ## compare two bench outputs: make benchstat OLD=old.txt NEW=new.txt
 	$(GO) run $(BENCHSTAT) $(OLD) $(NEW)
 
-fuzz: ## run every Fuzz* target in ./fuzz for FUZZTIME each (default 30s)
-	@set -e; for t in $$($(GO) test ./fuzz/ -list '^Fuzz' | grep '^Fuzz'); do \
-		echo "== $$t ($(FUZZTIME))"; \
+fuzz: ## run every Fuzz* target in ./fuzz, then each in FUZZ_PKG_TARGETS, for FUZZTIME each (default 30s)
+	@set -e; for f in $$(git grep -l '^func Fuzz' -- '*_test.go' ':!fuzz/'); do \
+		dir=$$(dirname $$f); mod=.; pkg=./$$dir; \
+		case $$dir in bench|bench/*) mod=bench; pkg=.$${dir#bench};; esac; \
+		for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+			case " $(FUZZ_PKG_TARGETS) " in *" $$mod:$$pkg:$$t "*) ;; \
+			*) echo "make fuzz: $$f: $$t is not in FUZZ_PKG_TARGETS (add $$mod:$$pkg:$$t)"; exit 1;; esac; \
+		done; \
+	done; \
+	for t in $$($(GO) test ./fuzz/ -list '^Fuzz' | grep '^Fuzz'); do \
+		echo "== ./fuzz $$t ($(FUZZTIME))"; \
 		$(GO) test ./fuzz/ -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME); \
+	done; \
+	for e in $(FUZZ_PKG_TARGETS); do \
+		mod=$${e%%:*}; rest=$${e#*:}; pkg=$${rest%:*}; t=$${rest##*:}; \
+		$(GO) -C $$mod test $$pkg -list "^$$t$$" | grep -qx "$$t" || { echo "make fuzz: no $$t in $$mod $$pkg"; exit 1; }; \
+		echo "== $$pkg $$t ($(FUZZTIME))"; \
+		$(GO) -C $$mod test $$pkg -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME); \
 	done
 	@set -e; for t in $$($(GO) test ./transport/ws/ -list '^Fuzz' | grep '^Fuzz'); do \
 		echo "== transport/ws $$t ($(FUZZTIME))"; \
