@@ -59,8 +59,8 @@ import (
 	"weak"
 
 	"github.com/stt-go/stt/batch"
-	"github.com/stt-go/stt/batch/batchtest"
 	"github.com/stt-go/stt/dataplane"
+	"github.com/stt-go/stt/internal/batchtest"
 	"github.com/stt-go/stt/ring"
 	"github.com/stt-go/stt/stc"
 	"github.com/stt-go/stt/wire"

@@ -57,6 +57,16 @@ func TestMigrationRaceAmplification(t *testing.T) {
 	p.conn.SetTap(nil)
 	engConn := p.engineConn()
 	engConn.SetTap(led.tap)
+	// The engine has plenty to send (1 MiB of stream data the peer has not
+	// acknowledged), so only the budget can keep it from flooding the
+	// attacker's address.
+	st, err := p.sess.OpenStream(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Write(make([]byte, 1<<20)); err != nil {
+		t.Fatal(err)
+	}
 
 	// The attacker's copy of a genuine packet arrives first; the genuine
 	// one second (dropped as a replay).
@@ -103,6 +113,8 @@ func TestMigrationRaceAmplification(t *testing.T) {
 func TestMigrationNeedsNewestPacket(t *testing.T) {
 	p := newScriptedPeer(t, dataplane.Config{})
 	p.wantAlive()
+	led := &pathLedger{sent: map[netip.AddrPort]int{}, received: map[netip.AddrPort]int{}}
+	p.engineConn().SetTap(led.tap)
 	older := p.packet(false, ping)
 	newer := p.packet(false, ping)
 	p.send(newer)
@@ -113,6 +125,12 @@ func TestMigrationNeedsNewestPacket(t *testing.T) {
 	p.roundTrip(p.ackFrame())
 	if got := p.sess.RemoteAddr(); got != peerAddr {
 		t.Fatalf("RemoteAddr = %v after an older packet from a new address, want %v", got, peerAddr)
+	}
+	led.mu.Lock()
+	toAttacker := led.sent[attacker]
+	led.mu.Unlock()
+	if toAttacker != 0 {
+		t.Errorf("%d bytes sent to the address of an older packet; want none (no challenge, no ACK)", toAttacker)
 	}
 	if n := p.sess.Stats().MigrationsRefused; n != 1 {
 		t.Errorf("MigrationsRefused = %d, want 1", n)

@@ -338,7 +338,10 @@ func (s *Session) handleFrame(now monotime.Time, f *wire.Frame) error {
 			switch d := f.PathResponse.Data; {
 			case !s.pathValid && d == s.hot.pathChal:
 				s.pathValidated(s.peer)
-			case s.hot.probeOld && d == s.hot.oldChal:
+			case !s.pathValid && s.hot.oldChal != [8]byte{} && d == s.hot.oldChal:
+				// The old path answered (probeOld is already clear once
+				// the challenge went out; oldChal stays until validation
+				// ends either way).
 				s.pathValidated(s.validPeer)
 			}
 			return nil
