@@ -177,7 +177,9 @@ func NewNode(cfg Config) (*Node, error) {
 // computes the same token for sessions it no longer holds, and nobody
 // without the node seed can (docs/PROTOCOL.md §Stateless reset).
 func (n *Node) resetToken(id wire.SessionID) [wire.ResetTokenLen]byte {
-	mac := hmac.New(sha256.New, n.resetKey[:])
+	key := n.resetKey.Bytes()
+	mac := hmac.New(sha256.New, key)
+	clear(key)
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], uint64(id))
 	mac.Write(b[:])
@@ -523,13 +525,11 @@ func (a *dataPlaneAdapter) SendHandshake(pkt []byte, to netip.AddrPort) error {
 func (a *dataPlaneAdapter) Install(est *control.Established) (any, error) {
 	n := (*Node)(a)
 	p := &dataplane.SessionParams{
-		ID:         est.SessionID,
-		Suite:      est.Suite,
-		SendSecret: est.SendSecret,
-		RecvSecret: est.RecvSecret,
-		Initiator:  est.Initiator,
-		Peer:       est.Peer,
-		PeerID:     est.PeerID,
+		ID:        est.SessionID,
+		Suite:     est.Suite,
+		Initiator: est.Initiator,
+		Peer:      est.Peer,
+		PeerID:    est.PeerID,
 		// Transport parameters are literal (docs/HANDSHAKE.md): 0 means 0.
 		PeerMaxStreams:    est.PeerParams.MaxStreams,
 		PeerMaxData:       est.PeerParams.InitialMaxData,
@@ -538,6 +538,8 @@ func (a *dataPlaneAdapter) Install(est *control.Established) (any, error) {
 		PeerMaxDatagram:   int(est.PeerParams.MaxDatagram),
 		Confirmed:         est.Confirmed,
 	}
+	p.SetSecrets(est.Secrets())
+	est.Wipe() // the session holds the keys now (or nobody does)
 	ds, err := n.engine.Install(p)
 	if err != nil {
 		if errors.Is(err, dataplane.ErrSessionExists) {

@@ -451,7 +451,7 @@ func (p *Plane) complete(d *dial, b []byte, proof *[wire.AuthProofLen]byte, fin 
 	)
 	jobs := [3]func(){
 		func() { ee, eeErr = d.e.priv.ECDH(er) },
-		func() { se, seErr = p.cfg.Identity.PrivateKey().ECDH(er) },
+		func() { se, seErr = p.cfg.Identity.ECDH(er) },
 		nil,
 	}
 	if d.hybrid {
@@ -522,7 +522,7 @@ func (p *Plane) complete(d *dial, b []byte, proof *[wire.AuthProofLen]byte, fin 
 	*fin = finalState{ck: sym.ck, h: sym.h, rejectKey: hmacSHA256(&sym.ck, []byte(rejectKeyLabel), nil), hResponse: hResponse}
 	i2r, r2i := sym.split()
 	est := &Established{
-		SessionID: sid, Suite: suite, SendSecret: stc.Secret(i2r), RecvSecret: stc.Secret(r2i),
+		SessionID: sid, Suite: suite, sendSecret: stc.SecretFrom(&i2r), recvSecret: stc.SecretFrom(&r2i),
 		Initiator: true, Peer: d.to, PeerID: peerID, PeerStatic: spub,
 		LocalParams: p.cfg.Params, PeerParams: peerParams, Confirmed: make(chan struct{}),
 	}

@@ -124,7 +124,7 @@ func (d *fakeDP) sendFinal(s *Established) {
 	peer.mu.Lock()
 	defer peer.mu.Unlock()
 	ps := peer.sessions[s.SessionID]
-	if ps == nil || !ps.Initiator || ps.RecvSecret != s.SendSecret || peer.confirmed[s.SessionID] {
+	if ps == nil || !ps.Initiator || !ps.recvSecret.Equal(s.sendSecret) || peer.confirmed[s.SessionID] {
 		return
 	}
 	peer.confirmed[s.SessionID] = true
@@ -157,6 +157,9 @@ var (
 	addrB = netip.MustParseAddrPort("127.0.0.1:1002")
 )
 
+// testSeeds maps identities made by testConfig to their node seeds.
+var testSeeds sync.Map
+
 func seed(b byte) []byte {
 	s := make([]byte, 32)
 	for i := range s {
@@ -173,6 +176,7 @@ func testConfig(tb testing.TB, nodeSeed, sharedSeed byte, hybrid bool) *Config {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	testSeeds.Store(id, seed(nodeSeed))
 	psk, err := stc.DerivePSK(seed(sharedSeed))
 	if err != nil {
 		tb.Fatal(err)

@@ -243,7 +243,7 @@ func (p *Plane) respond(w *workerScratch, h wire.Hello, hp *helloPayload, suite 
 	)
 	jobs := [3]func(){
 		func() { ee, eeErr = er.priv.ECDH(ei) },
-		func() { es, esErr = p.cfg.Identity.PrivateKey().ECDH(ei) },
+		func() { es, esErr = p.cfg.Identity.ECDH(ei) },
 		nil,
 	}
 	if h.Hybrid() {
@@ -500,7 +500,7 @@ func (p *Plane) handleAuthProof(b []byte, from netip.AddrPort) {
 	}
 	i2r, r2i := sym.split()
 	est := &Established{
-		SessionID: sid, Suite: rs.suite, SendSecret: stc.Secret(r2i), RecvSecret: stc.Secret(i2r),
+		SessionID: sid, Suite: rs.suite, sendSecret: stc.SecretFrom(&r2i), recvSecret: stc.SecretFrom(&i2r),
 		Initiator: false, Peer: from, PeerID: rs.peerID, PeerStatic: spub,
 		LocalParams: p.cfg.Params, PeerParams: peerParams, Confirmed: make(chan struct{}),
 	}

@@ -29,10 +29,10 @@ func checkEstablished(t *testing.T, p *pair, ei *Established) {
 	if !ei.Initiator || er.Initiator {
 		t.Errorf("roles: initiator %v responder %v", ei.Initiator, er.Initiator)
 	}
-	if ei.SendSecret != er.RecvSecret || ei.RecvSecret != er.SendSecret {
+	if !ei.sendSecret.Equal(er.recvSecret) || !ei.recvSecret.Equal(er.sendSecret) {
 		t.Error("traffic secrets do not match crosswise")
 	}
-	if ei.SendSecret == ei.RecvSecret {
+	if ei.sendSecret.Equal(ei.recvSecret) {
 		t.Error("both directions share one secret")
 	}
 	if ei.Suite != er.Suite || ei.Suite != stc.SuiteChaCha20Poly1305 {

@@ -452,7 +452,7 @@ func forgeResponse(t *testing.T, in *Plane, hello []byte, claim stc.NodeID) []by
 		t.Fatal(err)
 	}
 	ee, _ := er.priv.ECDH(ei)
-	es, _ := in.cfg.Identity.PrivateKey().ECDH(ei)
+	es, _ := in.cfg.Identity.ECDH(ei)
 	out := make([]byte, wire.ResponseKEMOffset, wire.ResponseLen)
 	wire.PutHandshakePrefix(out, h.ID(), wire.HandshakeResponse)
 	copy(out[wire.ResponseEphemeralOffset:], er.pub[:])

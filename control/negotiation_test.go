@@ -321,7 +321,7 @@ func TestForceCookies(t *testing.T) {
 					t.Fatal(err)
 				}
 				p.send(proof)
-				if s := p.dpB.session(est.SessionID); s == nil || s.SendSecret != est.RecvSecret || s.RecvSecret != est.SendSecret {
+				if s := p.dpB.session(est.SessionID); s == nil || !s.sendSecret.Equal(est.recvSecret) || !s.recvSecret.Equal(est.sendSecret) {
 					t.Fatal("responder has no matching session")
 				}
 				// Dial handles it on its own.

@@ -2,6 +2,7 @@ package control
 
 import (
 	"bytes"
+	"crypto/ecdh"
 	"encoding/binary"
 	"net/netip"
 	"testing"
@@ -16,13 +17,34 @@ import (
 
 var flynnSuite = noise.NewCipherSuite(noise.DH25519, noise.CipherChaChaPoly, noise.HashSHA256)
 
+// idPrivate is the static private key of a test identity, derived from
+// its node seed as stc does (docs/PROTOCOL.md "Key schedule and
+// identity"), for the reference Noise implementation: stc.Identity never
+// hands its key out. The derivation is checked against the public key.
+func idPrivate(t *testing.T, id *stc.Identity) []byte {
+	t.Helper()
+	sd, ok := testSeeds.Load(id)
+	if !ok {
+		t.Fatal("identity not made by testConfig")
+	}
+	priv := stc.Expand(stc.Extract(nil, sd.([]byte)), "stt node static", 32)
+	k, err := ecdh.X25519().NewPrivateKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pub := id.Public(); !bytes.Equal(k.PublicKey().Bytes(), pub[:]) {
+		t.Fatal("derived static key does not match the identity")
+	}
+	return priv
+}
+
 func flynnState(t *testing.T, initiator bool, id *stc.Identity, psk [32]byte, prologue []byte, eph *noise.DHKey) *noise.HandshakeState {
 	t.Helper()
 	pub := id.Public()
 	cfg := noise.Config{
 		CipherSuite: flynnSuite, Pattern: noise.HandshakeXX, Initiator: initiator,
 		Prologue: prologue, PresharedKey: psk[:], PresharedKeyPlacement: 0,
-		StaticKeypair: noise.DHKey{Private: id.PrivateKey().Bytes(), Public: pub[:]},
+		StaticKeypair: noise.DHKey{Private: idPrivate(t, id), Public: pub[:]},
 	}
 	if eph != nil {
 		cfg.EphemeralKeypair = *eph
@@ -87,7 +109,7 @@ func TestDifferentialFlynnResponder(t *testing.T) {
 		if sid := sessionID(&d.nonce, &nonceR, idA, idB); binary.BigEndian.Uint64(pl3[:8]) != uint64(sid) || est.SessionID != sid {
 			t.Error("session ID differs")
 		}
-		if cs1.UnsafeKey() != [32]byte(est.SendSecret) || cs2.UnsafeKey() != [32]byte(est.RecvSecret) {
+		if cs1.UnsafeKey() != [32]byte(est.sendSecret.Bytes()) || cs2.UnsafeKey() != [32]byte(est.recvSecret.Bytes()) {
 			t.Error("split keys differ from flynn/noise")
 		}
 	})
@@ -151,7 +173,7 @@ func TestDifferentialFlynnInitiator(t *testing.T) {
 		if est == nil {
 			t.Fatal("our responder did not install flynn's session")
 		}
-		if cs1.UnsafeKey() != [32]byte(est.RecvSecret) || cs2.UnsafeKey() != [32]byte(est.SendSecret) {
+		if cs1.UnsafeKey() != [32]byte(est.recvSecret.Bytes()) || cs2.UnsafeKey() != [32]byte(est.sendSecret.Bytes()) {
 			t.Error("split keys differ from flynn/noise")
 		}
 	})

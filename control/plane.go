@@ -52,24 +52,39 @@ type TransportParams struct {
 	IdleTimeoutMs        uint32
 }
 
-// Established is a completed handshake handed to the data plane. The
-// secrets are the Noise Split outputs; they are never sent.
+// Established is a completed handshake handed to the data plane. Its
+// traffic secrets (the Noise Split outputs, never sent) are reachable only
+// through Secrets; the data plane moves them into the session and calls
+// Wipe.
 type Established struct {
-	SessionID              wire.SessionID
-	Suite                  stc.Suite
-	SendSecret, RecvSecret stc.Secret
-	Initiator              bool
-	Peer                   netip.AddrPort
-	PeerID                 stc.NodeID
-	PeerStatic             [32]byte
-	LocalParams            TransportParams
-	PeerParams             TransportParams
+	sendSecret, recvSecret stc.Secret
+
+	SessionID   wire.SessionID
+	Suite       stc.Suite
+	Initiator   bool
+	Peer        netip.AddrPort
+	PeerID      stc.NodeID
+	PeerStatic  [32]byte
+	LocalParams TransportParams
+	PeerParams  TransportParams
 	// Confirmed is closed by the data plane when the first packet from the
-	// peer opens under RecvSecret (for the initiator: FINAL); a responder's
+	// peer opens under the receive secret (for the initiator: FINAL); a responder's
 	// keys are confirmed by AUTH_PROOF, so its channel is closed at install.
 	Confirmed chan struct{}
 	// Installed is what DataPlane.Install returned for this session.
 	Installed any
+}
+
+// Secrets returns the session's traffic secrets: send protects what this
+// side sends (key_i2r for the initiator), recv what it receives. The
+// copies are the caller's to wipe.
+func (e *Established) Secrets() (send, recv stc.Secret) { return e.sendSecret, e.recvSecret }
+
+// Wipe clears the traffic secrets held here (once the data plane has its
+// own copies).
+func (e *Established) Wipe() {
+	e.sendSecret.Wipe()
+	e.recvSecret.Wipe()
 }
 
 // Config configures a Plane. NewPlane clones it; the caller may reuse it.

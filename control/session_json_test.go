@@ -148,7 +148,7 @@ func computeSession(t testing.TB, f *sessionFile) {
 	f.Keys = nil
 	for _, name := range []string{"key_i2r", "key_i2r_next", "key_r2i"} {
 		s := secrets[name]
-		f.Keys = append(f.Keys, jsonKey{Name: name, Secret: hex.EncodeToString(s[:]),
+		f.Keys = append(f.Keys, jsonKey{Name: name, Secret: hex.EncodeToString(s.Bytes()),
 			Key: hex.EncodeToString(stc.Expand(s, "stt key", run.suite.KeyLen())), IV: hex.EncodeToString(stc.Expand(s, "stt iv", stc.IVLen))})
 	}
 	out := run.out

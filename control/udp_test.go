@@ -67,7 +67,7 @@ func (d *udpDP) receive() {
 			id := wire.SessionID(binary.BigEndian.Uint64(b[2:10]))
 			d.mu.Lock()
 			if s := d.sessions[id]; s != nil && s.Initiator && !d.closed[id] {
-				h := sha256.Sum256(s.RecvSecret[:])
+				h := sha256.Sum256(s.recvSecret.Bytes())
 				if [8]byte(b[10:18]) == [8]byte(h[:8]) {
 					d.closed[id] = true
 					close(s.Confirmed)
@@ -95,7 +95,7 @@ func (d *udpDP) Install(s *Established) (any, error) {
 		var f [udpFinalLen]byte
 		f[0], f[1] = wire.Version, byte(wire.KindTransport)
 		binary.BigEndian.PutUint64(f[2:10], uint64(s.SessionID))
-		h := sha256.Sum256(s.SendSecret[:])
+		h := sha256.Sum256(s.sendSecret.Bytes())
 		copy(f[10:], h[:8])
 		_, _ = d.conn.WriteToUDPAddrPort(f[:], s.Peer)
 	}
@@ -141,7 +141,7 @@ func TestUDPLoopback(t *testing.T) {
 		db.mu.Lock()
 		er := db.sessions[est.SessionID]
 		db.mu.Unlock()
-		if er == nil || er.RecvSecret != est.SendSecret || er.Peer != da.addr() {
+		if er == nil || !er.recvSecret.Equal(est.sendSecret) || er.Peer != da.addr() {
 			t.Fatalf("hybrid=%v: responder session wrong", hybrid)
 		}
 	}

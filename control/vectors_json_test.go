@@ -229,12 +229,13 @@ func ephemeralFrom(t testing.TB, priv []byte) ephemeral {
 // code: the initiator is an Initiator, the responder a Plane answering
 // through helloWith and handleAuthProof, which must install the session.
 type handshakeRun struct {
-	out              hsOutputs
-	sid              wire.SessionID
-	suite            stc.Suite
-	i2r, r2i, ckFinl stc.Secret
-	rejectKey        [32]byte
-	helloE           [32]byte
+	out       hsOutputs
+	sid       wire.SessionID
+	suite     stc.Suite
+	i2r, r2i  stc.Secret
+	ckFinl    [32]byte
+	rejectKey [32]byte
+	helloE    [32]byte
 }
 
 func runHandshake(t testing.TB, in *hsInputs) *handshakeRun {
@@ -313,13 +314,13 @@ func runHandshake(t testing.TB, in *hsInputs) *handshakeRun {
 	}
 	r.handleAuthProof(proof, addrA)
 	rs := dp.session(est.SessionID)
-	if rs == nil || rs.SendSecret != est.RecvSecret || rs.RecvSecret != est.SendSecret || rs.Suite != est.Suite {
+	if rs == nil || !rs.sendSecret.Equal(est.recvSecret) || !rs.recvSecret.Equal(est.sendSecret) || rs.Suite != est.Suite {
 		t.Fatal("the responder did not install the session the initiator computed")
 	}
 	ipub, rpub := ic.Identity.Public(), rc.Identity.Public()
 	iid, rid := ic.Identity.ID(), rc.Identity.ID()
-	run := &handshakeRun{sid: est.SessionID, suite: est.Suite, i2r: est.SendSecret, r2i: est.RecvSecret,
-		ckFinl: stc.Secret(x.fin.ck), rejectKey: x.fin.rejectKey, helloE: x.d.e.pub}
+	run := &handshakeRun{sid: est.SessionID, suite: est.Suite, i2r: est.sendSecret, r2i: est.recvSecret,
+		ckFinl: x.fin.ck, rejectKey: x.fin.rejectKey, helloE: x.d.e.pub}
 	run.out = hsOutputs{
 		PSK:                      hex.EncodeToString(psk[:]),
 		InitiatorStaticPublic:    hex.EncodeToString(ipub[:]),
@@ -338,8 +339,8 @@ func runHandshake(t testing.TB, in *hsInputs) *handshakeRun {
 		SessionID:                fmt.Sprintf("%016x", uint64(est.SessionID)),
 		HandshakeHash:            hex.EncodeToString(x.fin.h[:]),
 		CKFinal:                  hex.EncodeToString(x.fin.ck[:]),
-		KeyI2R:                   hex.EncodeToString(est.SendSecret[:]),
-		KeyR2I:                   hex.EncodeToString(est.RecvSecret[:]),
+		KeyI2R:                   hex.EncodeToString(est.sendSecret.Bytes()),
+		KeyR2I:                   hex.EncodeToString(est.recvSecret.Bytes()),
 	}
 	return run
 }
@@ -395,7 +396,7 @@ func computeHandshakeFile(t testing.TB, f *handshakeFile) map[string]*handshakeR
 				t.Fatal("the collision REJECT is keyed by the hybrid handshake, which is missing")
 			}
 			r.CKFinal = hex.EncodeToString(h.ckFinl[:])
-			rk := hmacSHA256((*[32]byte)(&h.ckFinl), []byte(rejectKeyLabel), nil)
+			rk := hmacSHA256(&h.ckFinl, []byte(rejectKeyLabel), nil)
 			if rk != h.rejectKey {
 				t.Fatal("reject key differs from the one Dial uses")
 			}

@@ -70,7 +70,7 @@ func vectorTranscript(t *testing.T) [][2]string {
 			t.Fatal(err)
 		}
 		p.b.handleAuthProof(proof[:], addrA)
-		if er := p.dpB.session(est.SessionID); er == nil || er.SendSecret != est.RecvSecret {
+		if er := p.dpB.session(est.SessionID); er == nil || !er.sendSecret.Equal(est.recvSecret) {
 			t.Fatal("responder did not complete the vector handshake")
 		}
 		out = [][2]string{
@@ -79,8 +79,8 @@ func vectorTranscript(t *testing.T) [][2]string {
 			{"response", hex.EncodeToString(resp)},
 			{"auth_proof", hex.EncodeToString(proof[:])},
 			{"session_id", fmt.Sprintf("%016x", uint64(est.SessionID))},
-			{"key_i2r", hex.EncodeToString(est.SendSecret[:])},
-			{"key_r2i", hex.EncodeToString(est.RecvSecret[:])},
+			{"key_i2r", hex.EncodeToString(est.sendSecret.Bytes())},
+			{"key_r2i", hex.EncodeToString(est.recvSecret.Bytes())},
 		}
 	})
 	return out

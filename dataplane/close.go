@@ -55,6 +55,11 @@ func (s *Session) finish(err error) {
 	}
 	s.stats.activeStreams.Store(0)
 	s.streams = nil
+	// The keys retire with the session: nothing is sealed or opened after
+	// StateClosed (the AEAD contexts are dropped with the session; Go
+	// offers no way to wipe their expanded keys).
+	s.sendSecret.Wipe()
+	s.recvSecret.Wipe()
 	if s.hot != nil {
 		s.hot.active, s.hot.ctlStreams = nil, nil
 	} else {

@@ -668,21 +668,24 @@ func (fe *fuzzEngine) newSession(t *testing.T, data []byte) *fuzzSession {
 	maxStreams := [8]uint64{16, 0, 1, 2, 4, 8, 100, 1 << 20}[h>>5]
 	copy(fs.app.script[:], fs.in.take(3))
 
-	var up stc.Secret
-	for i := range up {
-		up[i] = byte(i) ^ byte(fe.nextID)
-		fs.down[i] = byte(0xF0^i) ^ byte(fe.nextID>>8)
+	var upB, downB [32]byte
+	for i := range upB {
+		upB[i] = byte(i) ^ byte(fe.nextID)
+		downB[i] = byte(0xF0^i) ^ byte(fe.nextID>>8)
 	}
+	up := stc.SecretFrom(&upB)
+	fs.down = stc.SecretFrom(&downB)
 	fs.up = []stc.Secret{up}
 	fs.er = engineReader{suite: fs.suite, secret: fs.down}
 	fs.er.init(t)
 	fs.enginePNs = map[uint64]bool{}
 
 	sp := &dataplane.SessionParams{
-		ID: fs.id, Suite: fs.suite, SendSecret: fs.down, RecvSecret: up,
+		ID: fs.id, Suite: fs.suite,
 		Initiator: fs.initiator, Peer: peerAddr,
 		PeerMaxStreams: maxStreams, PeerMaxData: credit, PeerMaxStreamData: credit,
 	}
+	sp.SetSecrets(fs.down, up)
 	if fs.nearLimit {
 		dataplane.StartPacketNumbersAt(sp, wire.MaxPacketNumber-40)
 	}

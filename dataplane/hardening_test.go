@@ -285,3 +285,15 @@ func TestStatelessReset(t *testing.T) {
 		t.Fatalf("Session.Err() = %v, want a remote *SessionError with CodeStatelessReset", err)
 	}
 }
+
+// TestKeysWipedAtClose: a closed session's traffic secrets are zeroed
+// (issue 16).
+func TestKeysWipedAtClose(t *testing.T) {
+	p := newScriptedPeer(t, dataplane.Config{})
+	p.wantAlive()
+	p.sess.CloseWithError(0, "done")
+	<-p.sess.Done()
+	if !dataplane.KeysWiped(p.sess) {
+		t.Fatal("traffic secrets survive the session's close")
+	}
+}

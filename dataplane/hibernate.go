@@ -101,7 +101,10 @@ func (s *Session) newHot() (*sessionHot, error) {
 	if h.recvKey, err = stc.NewPacketAEAD(s.suite, s.recvSecret); err != nil {
 		return nil, err
 	}
-	if h.recvNext, err = stc.NewPacketAEAD(s.suite, s.recvSecret.Next()); err != nil {
+	next := s.recvSecret.Next()
+	h.recvNext, err = stc.NewPacketAEAD(s.suite, next)
+	next.Wipe()
+	if err != nil {
 		return nil, err
 	}
 	return h, nil

@@ -24,7 +24,9 @@ import (
 // installKeys sets up both directions from the handshake's secrets and
 // builds the hot state around their AEAD contexts.
 func (s *Session) installKeys(p *SessionParams, now monotime.Time) error {
-	s.sendSecret, s.recvSecret = p.SendSecret, p.RecvSecret
+	s.sendSecret, s.recvSecret = p.send, p.recv
+	p.send.Wipe()
+	p.recv.Wipe()
 	h, err := s.newHot()
 	if err != nil {
 		return err
@@ -45,10 +47,12 @@ func (s *Session) precomputeKeys() {
 		s.hot.wantSendNext = false
 		next := s.sendSecret.Next()
 		s.hot.sendNext, _ = stc.NewPacketAEAD(s.suite, next)
+		next.Wipe()
 	}
 	if s.hot.recvNext == nil {
 		next := s.recvSecret.Next()
 		s.hot.recvNext, _ = stc.NewPacketAEAD(s.suite, next)
+		next.Wipe()
 	}
 }
 

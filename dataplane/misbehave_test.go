@@ -104,10 +104,12 @@ func newScriptedPeerWith(tb testing.TB, cfg dataplane.Config, params func(*datap
 		tb: tb, eng: eng, conn: cp, engConn: ce, suite: stc.SuiteChaCha20Poly1305,
 		notify: make(chan struct{}, 1), rxDone: make(chan struct{}),
 	}
-	var down stc.Secret
-	for i := range p.up {
-		p.up[i], down[i] = byte(i), byte(0xF0^i)
+	var upB, downB [32]byte
+	for i := range upB {
+		upB[i], downB[i] = byte(i), byte(0xF0^i)
 	}
+	down := stc.SecretFrom(&downB)
+	p.up = stc.SecretFrom(&upB)
 	go p.readLoop(down)
 	tb.Cleanup(func() {
 		_ = eng.Close()
@@ -118,10 +120,11 @@ func newScriptedPeerWith(tb testing.TB, cfg dataplane.Config, params func(*datap
 		tb.Fatal(err)
 	}
 	sp := &dataplane.SessionParams{
-		ID: testID, Suite: p.suite, SendSecret: down, RecvSecret: p.up,
+		ID: testID, Suite: p.suite,
 		Initiator: false, Peer: peerAddr,
 		PeerMaxStreams: 16, PeerMaxData: 64 << 20, PeerMaxStreamData: 64 << 20,
 	}
+	sp.SetSecrets(down, p.up)
 	if params != nil {
 		params(sp)
 	}
@@ -621,7 +624,7 @@ func TestMisbehaviourDrops(t *testing.T) {
 			return [][]byte{b}
 		}, counts{auth: 1}},
 		{"sealed under another key", func(p *scriptedPeer) [][]byte {
-			other, _ := stc.NewPacketAEAD(p.suite, stc.Secret{1, 2, 3})
+			other, _ := stc.NewPacketAEAD(p.suite, stc.SecretFrom(&[32]byte{1, 2, 3}))
 			b := make([]byte, wire.HeaderLen, 64)
 			b = append(b, ping...)
 			wire.Header{Kind: wire.KindTransport, SessionID: testID, PacketNumber: p.pn}.PutTo(b)

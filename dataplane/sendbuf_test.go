@@ -60,9 +60,11 @@ func BenchmarkWake(b *testing.B) {
 				loop: &loop{e: &Engine{}}, maxDatagram: DefaultMaxDatagram,
 			}
 			s.state.Store(int32(StateActive))
-			for i := range s.sendSecret {
-				s.sendSecret[i], s.recvSecret[i] = byte(i), byte(255-i)
+			var send, recv [32]byte
+			for i := range send {
+				send[i], recv[i] = byte(i), byte(255-i)
 			}
+			s.sendSecret, s.recvSecret = stc.SecretFrom(&send), stc.SecretFrom(&recv)
 			if !s.wake(monotime.Now()) { // a session starts hot
 				b.Fatal("wake failed")
 			}

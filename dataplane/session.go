@@ -44,13 +44,13 @@ func (s SessionState) String() string {
 // SessionParams is what the handshake hands the data plane to install a
 // session (the root package translates control.Established into it).
 type SessionParams struct {
-	ID         wire.SessionID
-	Suite      stc.Suite
-	SendSecret stc.Secret
-	RecvSecret stc.Secret
-	Initiator  bool
-	Peer       netip.AddrPort
-	PeerID     stc.NodeID
+	send, recv stc.Secret // the traffic secrets (SetSecrets); Install moves them into the session
+
+	ID        wire.SessionID
+	Suite     stc.Suite
+	Initiator bool
+	Peer      netip.AddrPort
+	PeerID    stc.NodeID
 
 	// The peer's transport parameters from the handshake.
 	PeerMaxStreams       uint64
@@ -66,6 +66,11 @@ type SessionParams struct {
 
 	firstPN uint64 // first packet number to send (0; tests start near the limit)
 }
+
+// SetSecrets sets the session's traffic secrets: send protects what this
+// side sends, recv what it receives. Install moves them into the session
+// and wipes them here; the caller wipes its own copies.
+func (p *SessionParams) SetSecrets(send, recv stc.Secret) { p.send, p.recv = send, recv }
 
 // SessionStats is a snapshot of a session's counters: the seed's list
 // (bytes and messages sent/received, created, last active, active streams)

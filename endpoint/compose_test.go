@@ -21,7 +21,7 @@ import (
 // cut by its policy without holding the others back.
 func TestLiveOrigin(t *testing.T) {
 	ctx := context.Background()
-	key := stc.Secret{9, 9, 9}
+	key := stc.SecretFrom(&[32]byte{9, 9, 9})
 	tx, err := stc.NewStreamContext(stc.SuiteChaCha20Poly1305, key, 7, 1)
 	if err != nil {
 		t.Fatal(err)

@@ -30,6 +30,13 @@ type hsDP struct {
 	addr netip.AddrPort
 }
 
+// keysMatch reports whether a's receive secret is b's send secret.
+func keysMatch(a, b *control.Established) bool {
+	_, recv := a.Secrets()
+	send, _ := b.Secrets()
+	return recv.Equal(send)
+}
+
 func (d hsDP) SendHandshake(pkt []byte, to netip.AddrPort) error {
 	d.n.mu.Lock()
 	dst := d.n.planes[to]
@@ -53,7 +60,7 @@ func (d hsDP) Install(s *control.Established) (any, error) {
 	}
 	m[s.SessionID] = s
 	if !s.Initiator { // FINAL: opens at the initiator only under matching keys
-		if ps := d.n.sessions[s.Peer][s.SessionID]; ps != nil && ps.RecvSecret == s.SendSecret {
+		if ps := d.n.sessions[s.Peer][s.SessionID]; ps != nil && keysMatch(ps, s) {
 			close(ps.Confirmed)
 		}
 	}

@@ -10,8 +10,8 @@ import (
 )
 
 // fuzzSecret is the fixed traffic secret of the stc fuzz targets.
-var fuzzSecret = stc.Secret{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
-	17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32}
+var fuzzSecret = stc.SecretFrom(&[32]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+	17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32})
 
 // fuzzSuite maps a fuzz byte onto a valid suite.
 func fuzzSuite(b byte) stc.Suite {

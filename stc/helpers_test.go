@@ -18,7 +18,7 @@ func seqBytes(start byte, n int) []byte {
 // testSecret returns a Secret whose bytes count up from start.
 func testSecret(start byte) Secret {
 	var s Secret
-	copy(s[:], seqBytes(start, len(s)))
+	copy(s.b[:], seqBytes(start, len(s.b)))
 	return s
 }
 

@@ -68,9 +68,11 @@ func NewIdentity(nodeSeed []byte) (*Identity, error) {
 // Public returns the static X25519 public key.
 func (id *Identity) Public() [32]byte { return id.pub }
 
-// PrivateKey returns the static private key for the handshake's DH
-// operations. The key is shared, not copied: do not expose it further.
-func (id *Identity) PrivateKey() *ecdh.PrivateKey { return id.priv }
+// ECDH returns the X25519 shared secret of the static private key and
+// remote (the handshake's es and se operations), as crypto/ecdh computes
+// it: an error for a low-order remote key, whose result would be all
+// zeros. The private key itself never leaves the Identity.
+func (id *Identity) ECDH(remote *ecdh.PublicKey) ([]byte, error) { return id.priv.ECDH(remote) }
 
 // ID returns the node ID.
 func (id *Identity) ID() NodeID { return id.id }

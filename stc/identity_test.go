@@ -21,7 +21,7 @@ func TestNewIdentity(t *testing.T) {
 	scalar, _ := hkdf.Key(sha256.New, seed, nil, "stt/1 stt node static", 32)
 	priv, _ := ecdh.X25519().NewPrivateKey(scalar)
 	pub := id.Public()
-	if !bytes.Equal(pub[:], priv.PublicKey().Bytes()) || !id.PrivateKey().Equal(priv) {
+	if !bytes.Equal(pub[:], priv.PublicKey().Bytes()) || !id.priv.Equal(priv) {
 		t.Fatal("static key differs from HKDF → X25519 reference")
 	}
 	wantID := sha3.Sum256(append([]byte("stt/1 node id"), pub[:]...))
@@ -37,8 +37,8 @@ func TestNewIdentity(t *testing.T) {
 		t.Fatal("different seeds, same ID")
 	}
 	// The two static keys agree on a shared secret (what Noise's se/es use).
-	s1, err1 := id.PrivateKey().ECDH(other.PrivateKey().PublicKey())
-	s2, err2 := other.PrivateKey().ECDH(id.PrivateKey().PublicKey())
+	s1, err1 := id.priv.ECDH(other.priv.PublicKey())
+	s2, err2 := other.priv.ECDH(id.priv.PublicKey())
 	if err1 != nil || err2 != nil || !bytes.Equal(s1, s2) {
 		t.Fatalf("ECDH between identities: %v %v", err1, err2)
 	}

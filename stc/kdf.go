@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
 )
 
 // Key schedule. Every key STT uses is derived with HKDF-SHA256 (RFC 5869).
@@ -57,10 +58,45 @@ const MinSeedLen = 32
 var ErrSeedTooShort = errors.New("stc: seed too short")
 
 // Secret is a 32-byte HKDF-SHA256 pseudorandom key: a traffic secret, a
-// stream secret or an intermediate of the key schedule. Treat it as
-// opaque; compare with [Secret.Equal] (constant time) and call
-// [Secret.Wipe] when done. Copies made by value are the caller's to wipe.
-type Secret [32]byte
+// stream secret or an intermediate of the key schedule. It is opaque: it
+// cannot be compared with == (use [Secret.Equal], constant time), it
+// prints as "stc.Secret(redacted)" under every fmt verb, and its bytes
+// leave only through [Secret.Bytes]. Its owner calls [Secret.Wipe] when
+// the key retires; copies made by value are the caller's to wipe (Go
+// cannot promise that no copy survives on the stack or in registers).
+type Secret struct {
+	_ [0]func() // not comparable
+	b [secretLen]byte
+}
+
+// SecretFrom returns a Secret holding the 32 bytes of b, and clears b, so
+// that the key lives in one place. It does not allocate.
+func SecretFrom(b *[32]byte) Secret {
+	s := Secret{b: *b}
+	clear(b[:])
+	return s
+}
+
+// Bytes returns a copy of the secret's bytes, for test vectors and the
+// few places a key must leave its type (it allocates). The caller owns the
+// copy and should clear it when done.
+func (s *Secret) Bytes() []byte { return append([]byte(nil), s.b[:]...) }
+
+// IsZero reports whether s holds no key (all zeros, as after Wipe), in
+// constant time.
+func (s *Secret) IsZero() bool {
+	var zero [secretLen]byte
+	return subtle.ConstantTimeCompare(s.b[:], zero[:]) == 1
+}
+
+// String returns "stc.Secret(redacted)": a Secret never prints its bytes.
+func (s Secret) String() string { return "stc.Secret(redacted)" }
+
+// GoString is String, for %#v.
+func (s Secret) GoString() string { return s.String() }
+
+// Format prints the redacted form for every verb (%x included).
+func (s Secret) Format(f fmt.State, _ rune) { io.WriteString(f, s.String()) }
 
 // Extract is HKDF-Extract with SHA-256 (RFC 5869 §2.2): it concentrates the
 // entropy of ikm into a Secret, keyed by salt (nil means 32 zero bytes).
@@ -73,7 +109,7 @@ func Extract(salt, ikm []byte) Secret {
 		panic("stc: HKDF-Extract: " + err.Error())
 	}
 	var s Secret
-	copy(s[:], prk)
+	copy(s.b[:], prk)
 	clear(prk)
 	return s
 }
@@ -86,7 +122,7 @@ func Extract(salt, ikm []byte) Secret {
 // constants of the protocol, never peer input.
 func Expand(secret Secret, label string, n int) []byte {
 	checkExpand(len(label), n)
-	out, err := hkdf.Expand(sha256.New, secret[:], labelPrefix+label, n)
+	out, err := hkdf.Expand(sha256.New, secret.b[:], labelPrefix+label, n)
 	if err != nil {
 		panic("stc: HKDF-Expand: " + err.Error())
 	}
@@ -133,7 +169,7 @@ func hkdfExpand(dst []byte, prk *Secret, prefix, label string, ctx []byte) {
 	for i := range hmacBlockLen {
 		k := byte(0)
 		if i < secretLen {
-			k = prk[i]
+			k = prk.b[i]
 		}
 		in[i] = k ^ 0x36
 		outer[i] = k ^ 0x5c
@@ -166,19 +202,19 @@ func hkdfExpand(dst []byte, prk *Secret, prefix, label string, ctx []byte) {
 // secret does not reveal s. It does not allocate and does not modify s.
 func (s Secret) Next() Secret {
 	var next Secret
-	expandInto(next[:], &s, labelTrafficUpd, nil)
+	expandInto(next.b[:], &s, labelTrafficUpd, nil)
 	s.Wipe()
 	return next
 }
 
 // Equal reports whether s and o hold the same bytes, in constant time.
-func (s *Secret) Equal(o *Secret) bool {
-	return subtle.ConstantTimeCompare(s[:], o[:]) == 1
+func (s Secret) Equal(o Secret) bool {
+	return subtle.ConstantTimeCompare(s.b[:], o.b[:]) == 1
 }
 
 // Wipe overwrites s with zeros (best effort: copies made earlier by value
 // are not reached).
-func (s *Secret) Wipe() { clear(s[:]) }
+func (s *Secret) Wipe() { clear(s.b[:]) }
 
 // DerivePSK turns the shared seed into the 32-byte pre-shared key of the
 // Noise XXpsk0 handshake: HKDF-Expand(HKDF-Extract(nil, seed), "stt/1 stt

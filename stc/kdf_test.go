@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -52,7 +53,7 @@ func TestHKDFRFC5869(t *testing.T) {
 		},
 	} {
 		prk := Extract(mustHex(t, c.salt), mustHex(t, c.ikm))
-		if got := hex.EncodeToString(prk[:]); got != c.prk {
+		if got := hex.EncodeToString(prk.b[:]); got != c.prk {
 			t.Errorf("%s: PRK %s, want %s", c.name, got, c.prk)
 		}
 		okm := make([]byte, len(c.okm)/2)
@@ -72,7 +73,7 @@ func TestExpandIntoMatchesHKDF(t *testing.T) {
 	lengths := []int{0, 1, 12, 16, 31, 32, 33, 63, 64, 65, 100, 1000, MaxExpandLen}
 	for _, label := range labels {
 		for _, n := range lengths {
-			want, err := hkdf.Expand(sha256.New, secret[:], "stt/1 "+label, n)
+			want, err := hkdf.Expand(sha256.New, secret.b[:], "stt/1 "+label, n)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -88,7 +89,7 @@ func TestExpandIntoMatchesHKDF(t *testing.T) {
 	}
 	// The context bytes of expandInto are part of the info.
 	ctx := []byte{0, 1, 2, 0xff}
-	want, _ := hkdf.Expand(sha256.New, secret[:], "stt/1 stt stream key"+string(ctx), 32)
+	want, _ := hkdf.Expand(sha256.New, secret.b[:], "stt/1 stt stream key"+string(ctx), 32)
 	got := make([]byte, 32)
 	expandInto(got, &secret, labelStreamKey, ctx)
 	if !bytes.Equal(got, want) {
@@ -117,7 +118,7 @@ func TestLabelsSeparate(t *testing.T) {
 		seen[out] = label
 	}
 	// Without the "stt/1 " prefix the output must differ (domain separation).
-	raw, _ := hkdf.Expand(sha256.New, s[:], labelKey, 32)
+	raw, _ := hkdf.Expand(sha256.New, s.b[:], labelKey, 32)
 	if bytes.Equal(raw, Expand(s, labelKey, 32)) {
 		t.Fatal("label prefix has no effect")
 	}
@@ -127,17 +128,17 @@ func TestSecretNext(t *testing.T) {
 	s := testSecret(0x40)
 	orig := s
 	n1 := s.Next()
-	if s != orig {
+	if !s.Equal(orig) {
 		t.Fatal("Next modified its receiver")
 	}
-	if !bytes.Equal(n1[:], Expand(s, "stt traffic upd", 32)) {
+	if !bytes.Equal(n1.b[:], Expand(s, "stt traffic upd", 32)) {
 		t.Fatal("Next != Expand(s, \"stt traffic upd\", 32)")
 	}
 	n2 := n1.Next()
-	if n1 == s || n2 == n1 || n2 == s {
+	if n1.Equal(s) || n2.Equal(n1) || n2.Equal(s) {
 		t.Fatal("ratchet repeats")
 	}
-	if s.Next() != n1 {
+	if !s.Next().Equal(n1) {
 		t.Fatal("Next is not deterministic")
 	}
 }
@@ -145,12 +146,35 @@ func TestSecretNext(t *testing.T) {
 func TestSecretEqualWipe(t *testing.T) {
 	a, b := testSecret(1), testSecret(1)
 	c := testSecret(2)
-	if !a.Equal(&b) || a.Equal(&c) {
+	if !a.Equal(b) || a.Equal(c) {
 		t.Fatal("Equal wrong")
 	}
+	if a.IsZero() {
+		t.Fatal("IsZero of a key")
+	}
 	a.Wipe()
-	if a != (Secret{}) {
+	if a.b != ([secretLen]byte{}) || !a.IsZero() {
 		t.Fatal("Wipe left bytes")
+	}
+	if !bytes.Equal(b.Bytes(), seqBytes(1, secretLen)) {
+		t.Fatal("Bytes differ from the key")
+	}
+	from := [32]byte{7, 7, 7}
+	if f := SecretFrom(&from); from != ([32]byte{}) || f.b[0] != 7 {
+		t.Fatal("SecretFrom did not move the bytes")
+	}
+}
+
+// TestSecretRedacted: no fmt verb prints a Secret's bytes.
+func TestSecretRedacted(t *testing.T) {
+	s := testSecret(0xab)
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%X", "%q", "%d"} {
+		for _, arg := range []any{s, &s, struct{ K Secret }{s}} {
+			out := fmt.Sprintf(verb, arg)
+			if strings.Contains(strings.ToLower(out), "abac") || strings.Contains(out, "171") {
+				t.Errorf("Sprintf(%q, %T) = %q shows key bytes", verb, arg, out)
+			}
+		}
 	}
 }
 

@@ -160,7 +160,8 @@ func TestSessionPacketsJSON(t *testing.T) {
 	}
 	secrets := map[string]Secret{}
 	for _, k := range s.Keys {
-		sec := Secret(unhex(k.Name, k.Secret))
+		var sec Secret
+		copy(sec.b[:], unhex(k.Name, k.Secret))
 		secrets[k.Name] = sec
 		if got := hex.EncodeToString(Expand(sec, "stt key", suite.KeyLen())); got != k.Key {
 			t.Errorf("%s: aead_key %s, derived %s", k.Name, k.Key, got)
@@ -169,7 +170,7 @@ func TestSessionPacketsJSON(t *testing.T) {
 			t.Errorf("%s: iv %s, derived %s", k.Name, k.IV, got)
 		}
 	}
-	if next, cur := secrets["key_i2r_next"], secrets["key_i2r"]; next != cur.Next() {
+	if next, cur := secrets["key_i2r_next"], secrets["key_i2r"]; !next.Equal(cur.Next()) {
 		t.Error("key_i2r_next is not Next(key_i2r)")
 	}
 	n := 0

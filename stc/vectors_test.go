@@ -76,7 +76,9 @@ func computeVectors(in map[string]string) ([]vector, error) {
 		if len(b) != 32 && firstErr == nil {
 			firstErr = fmt.Errorf("input %s: %d bytes, want 32", name, len(b))
 		}
-		return Secret(append(b, make([]byte, 32)...)[:32])
+		var s Secret
+		copy(s.b[:], b)
+		return s
 	}
 	var out []vector
 	add := func(name string, b []byte) { out = append(out, vector{name, hex.EncodeToString(b)}) }
@@ -91,7 +93,7 @@ func computeVectors(in map[string]string) ([]vector, error) {
 	if err != nil {
 		return nil, err
 	}
-	add("node_static_private", id.PrivateKey().Bytes())
+	add("node_static_private", id.priv.Bytes())
 	pub := id.Public()
 	add("node_static_public", pub[:])
 	nid := id.ID()
@@ -99,7 +101,7 @@ func computeVectors(in map[string]string) ([]vector, error) {
 
 	ts := secret("traffic_secret")
 	next := ts.Next()
-	add("traffic_secret_next", next[:])
+	add("traffic_secret_next", next.b[:])
 
 	hdr, pt, pn := hx("packet_header"), hx("packet_plaintext"), num("packet_number")
 	ss := secret("stream_secret")

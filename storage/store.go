@@ -95,8 +95,9 @@ func (s *Store) context(addr *Addr, version byte, suite stc.Suite) (*stc.StreamC
 	n := copy(label[:], objectLabel)
 	label[n], label[n+1] = version, byte(suite)
 	copy(label[n+headerLen:], addr[:])
-	var secret stc.Secret
-	stc.ExpandInto(secret[:], s.master, string(label[:]))
+	var b [32]byte
+	stc.ExpandInto(b[:], s.master, string(label[:]))
+	secret := stc.SecretFrom(&b)
 	sc, err := stc.NewStreamContext(suite, secret, 0, 0)
 	secret.Wipe()
 	return sc, err

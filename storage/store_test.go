@@ -20,7 +20,7 @@ import (
 // TestMain fails the package if any test leaves a goroutine running.
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-var testMaster = stc.Secret{9, 8, 7, 6, 5, 4, 3, 2, 1}
+var testMaster = stc.SecretFrom(&[32]byte{9, 8, 7, 6, 5, 4, 3, 2, 1})
 
 func testData(n int, seed uint64) []byte {
 	r := rand.New(rand.NewPCG(seed, 1))
@@ -147,7 +147,7 @@ func TestSuitesInteroperate(t *testing.T) {
 	if err != nil || string(got) != "hello" {
 		t.Fatalf("cross-suite Retrieve = %q, %v", got, err)
 	}
-	other, err := New(b, stc.Secret{1}, stc.SuiteChaCha20Poly1305, nil)
+	other, err := New(b, stc.SecretFrom(&[32]byte{1}), stc.SuiteChaCha20Poly1305, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

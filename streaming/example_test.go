@@ -13,7 +13,7 @@ import (
 
 // streamKey stands for a secret both peers hold, such as one exported
 // from their session.
-var streamKey = stc.Secret{1, 2, 3}
+var streamKey = stc.SecretFrom(&[32]byte{1, 2, 3})
 
 // Live mode: every Read of the source that returns bytes leaves as a
 // segment at once; the source's EOF ends the stream with an empty Last

@@ -16,7 +16,7 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // testSecret is a fixed stream secret.
-var testSecret = stc.Secret{1, 2, 3, 4, 5, 6, 7, 8}
+var testSecret = stc.SecretFrom(&[32]byte{1, 2, 3, 4, 5, 6, 7, 8})
 
 // newContexts returns a sealing and an opening context for the same
 // stream, as two peers would hold them.

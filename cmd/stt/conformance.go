@@ -467,9 +467,10 @@ type recvStream struct {
 
 func newSession(t *tester, sock *net.UDPConn, est *control.Established) (*session, error) {
 	s := &session{t: t, sock: sock, sid: est.SessionID, suite: est.Suite, params: est.PeerParams,
-		sendSecret: est.SendSecret, recvSecret: est.RecvSecret, unacked: map[uint64]*sentPacket{},
+		unacked:  map[uint64]*sentPacket{},
 		received: map[uint64]bool{}, challenges: map[*net.UDPConn][][8]byte{}, bytesFrom: map[*net.UDPConn]int{},
 		streams: map[wire.StreamID]*recvStream{}, keyUpdAcked: true}
+	s.sendSecret, s.recvSecret = est.Secrets()
 	var err error
 	if s.sendAEAD, err = stc.NewPacketAEAD(s.suite, s.sendSecret); err != nil {
 		return nil, err

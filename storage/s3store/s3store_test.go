@@ -21,7 +21,7 @@ import (
 	"github.com/stt-go/stt/storage/storagetest"
 )
 
-var testMaster = stc.Secret{'s', '3', 't', 'e', 's', 't'}
+var testMaster = stc.SecretFrom(&[32]byte{'s', '3', 't', 'e', 's', 't'})
 
 func newStore(t testing.TB, b storage.Backend) *storage.Store {
 	t.Helper()

@@ -368,7 +368,10 @@ func (c *counting) Put(ctx context.Context, a storage.Addr, blob []byte) (bool, 
 	return c.Backend.Put(ctx, a, blob)
 }
 
-var master = stc.Secret{'s', 't', 'o', 'r', 'a', 'g', 'e', 't', 'e', 's', 't'}
+var master = func() stc.Secret {
+	b := [32]byte{'s', 't', 'o', 'r', 'a', 'g', 'e', 't', 'e', 's', 't'}
+	return stc.SecretFrom(&b)
+}()
 
 func testStoreRoundTrip(t *testing.T, b storage.Backend, o *Options) {
 	ctx := context.Background()
