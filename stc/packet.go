@@ -34,7 +34,8 @@ var ErrAuth = errors.New("stc: message authentication failed")
 // Limits: the owner must stop sealing before Sealed reaches
 // Suite().ConfidentialityLimit() and stop opening once Failed reaches
 // Suite().IntegrityLimit(), by rotating to [Secret.Next]; PacketAEAD only
-// counts, so the rotation policy stays in one place (control).
+// counts, so the rotation policy stays in one place (the data plane,
+// dataplane/keys.go).
 type PacketAEAD struct {
 	aead  cipher.AEAD
 	suite Suite
