@@ -32,7 +32,7 @@ type dial struct {
 
 // helloKeys is what an initiator keeps per HELLO sent.
 type helloKeys struct {
-	id    wire.SessionID // handshake ID (registered in p.mu.dials)
+	id    wire.SessionID // handshake ID (registered in p.dials)
 	sym   symmetric      // transcript after HELLO
 	e     ephemeral
 	kem   kemPair
@@ -86,11 +86,13 @@ func (p *Plane) Dial(ctx context.Context, to netip.AddrPort) (*Established, erro
 	}
 	defer p.unregister(d)
 	start := time.Now()
-	deadline := time.NewTimer(p.cfg.HandshakeTimeout)
-	defer deadline.Stop()
+	// One timer serves both the retransmissions and the deadline: it fires
+	// at the earlier of the two (arm), and the handler tells them apart.
+	deadline := start.Add(p.cfg.HandshakeTimeout)
 	rto := initialRTO
-	retx := time.NewTimer(rto)
-	defer retx.Stop()
+	timer := time.NewTimer(earlier(start.Add(rto), deadline).Sub(start))
+	defer timer.Stop()
+	arm := func(now time.Time) { timer.Reset(earlier(now.Add(rto), deadline).Sub(now)) }
 	p.startHello(d) // HELLO →
 
 	var (
@@ -170,14 +172,16 @@ func (p *Plane) Dial(ctx context.Context, to netip.AddrPort) (*Established, erro
 				return fail(timeout(ctx.Err()))
 			}
 			return fail(ctx.Err())
-		case <-deadline.C:
-			return fail(timeout(nil))
 		case <-p.done:
 			return fail(ErrClosed)
-		case <-retx.C:
+		case <-timer.C:
+			now := time.Now()
+			if !now.Before(deadline) {
+				return fail(timeout(nil))
+			}
 			p.st.retransmits.Add(1)
 			rto = min(2*rto, maxRTO)
-			retx.Reset(rto)
+			arm(now)
 			switch {
 			case est != nil && proofSends < authProofSends:
 				proofSends++
@@ -235,7 +239,7 @@ func (p *Plane) Dial(ctx context.Context, to netip.AddrPort) (*Established, erro
 				proofSends = 1
 				p.send(proof[:], to) // AUTH_PROOF →
 				rto = initialRTO
-				retx.Reset(rto)
+				arm(time.Now())
 			case t == wire.HandshakeCookieReply && est == nil: // ← COOKIE_REPLY
 				ok := p.takeCookie(d, b)
 				p.release(pk)
@@ -258,7 +262,7 @@ func (p *Plane) Dial(ctx context.Context, to netip.AddrPort) (*Established, erro
 					est = nil
 					p.startHello(d)
 					rto = initialRTO
-					retx.Reset(rto)
+					arm(time.Now())
 					continue
 				}
 				if r.Reason() == wire.RejectAuthentication {
@@ -287,9 +291,9 @@ func (p *Plane) Dial(ctx context.Context, to netip.AddrPort) (*Established, erro
 func (p *Plane) DestinationUnreachable(addr netip.AddrPort, err error) {
 	addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
 	e := &err // err may be nil: the DialError then has no Err
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, d := range p.mu.dials { // each dial is listed once per HELLO it keeps
+	p.dials.RLock()
+	defer p.dials.RUnlock()
+	for _, d := range p.dials.m { // each dial is listed once per HELLO it keeps
 		if netip.AddrPortFrom(d.to.Addr().Unmap(), d.to.Port()) != addr {
 			continue
 		}
@@ -307,17 +311,19 @@ var unreachWake = new(packet)
 
 // unregister removes d's handshake IDs from the dial table.
 func (p *Plane) unregister(d *dial) {
-	p.mu.Lock()
+	p.dials.Lock()
 	p.unregisterLocked(d, d.id)
 	if d.hasPrev {
 		p.unregisterLocked(d, d.prev.id)
 	}
-	p.mu.Unlock()
+	p.dials.Unlock()
 }
 
+// unregisterLocked removes id from the dial table if d holds it. Caller
+// holds p.dials.
 func (p *Plane) unregisterLocked(d *dial, id wire.SessionID) {
-	if p.mu.dials[id] == d {
-		delete(p.mu.dials, id)
+	if p.dials.m[id] == d {
+		delete(p.dials.m, id)
 	}
 }
 
@@ -328,22 +334,24 @@ func (p *Plane) unregisterLocked(d *dial, id wire.SessionID) {
 func (p *Plane) startHello(d *dial) {
 	now := p.cfg.Now()
 	p.mu.Lock()
+	c, hasCookie := p.mu.cookies[d.to]
+	p.mu.Unlock()
+	p.dials.Lock()
 	if d.hasPrev {
 		p.unregisterLocked(d, d.prev.id)
 		d.hasPrev = false
 	}
-	if p.mu.dials[d.id] == d {
+	if p.dials.m[d.id] == d {
 		d.prev, d.hasPrev = d.helloKeys, true
 	}
 	for {
 		d.id = randomID()
-		if _, taken := p.mu.dials[d.id]; !taken {
+		if _, taken := p.dials.m[d.id]; !taken {
 			break
 		}
 	}
-	p.mu.dials[d.id] = d
-	c, hasCookie := p.mu.cookies[d.to]
-	p.mu.Unlock()
+	p.dials.m[d.id] = d
+	p.dials.Unlock()
 	d.e = p.pool.ephemeral()
 	if d.hybrid {
 		d.kem = p.pool.kemPair()
@@ -441,24 +449,20 @@ func (p *Plane) complete(d *dial, b []byte, proof *[wire.AuthProofLen]byte, fin 
 	if err != nil {
 		return nil, errOpen
 	}
-	// ee, se and the KEM decapsulation need only the RESPONSE's cleartext:
-	// run them at once. se is computed before the responder is
-	// authenticated; a forged RESPONSE (it must match our handshake ID and
-	// address) costs one DH more.
+	// Two steps of independent operations, each run in parallel: ee with
+	// the KEM decapsulation (which need only the RESPONSE's cleartext),
+	// then, once s has opened, es with se.
 	var (
-		ee, se, ss           []byte
-		eeErr, seErr, kemErr error
+		ee, ss        []byte
+		eeErr, kemErr error
 	)
-	jobs := [3]func(){
-		func() { ee, eeErr = d.e.priv.ECDH(er) },
-		func() { se, seErr = p.cfg.Identity.PrivateKey().ECDH(er) },
-		nil,
-	}
+	doEE := func() { ee, eeErr = d.e.priv.ECDH(er) }
 	if d.hybrid {
-		jobs[2] = func() { ss, kemErr = d.kem.dk.Decapsulate(r.KEMCiphertext()) }
+		parallel(func() { ss, kemErr = d.kem.dk.Decapsulate(r.KEMCiphertext()) }, doEE)
+	} else {
+		doEE()
 	}
-	parallel(jobs[:])
-	if eeErr != nil || seErr != nil || kemErr != nil {
+	if eeErr != nil || kemErr != nil {
 		return nil, errOpen
 	}
 	sym.mixHash(r.Ephemeral()) // e
@@ -478,8 +482,12 @@ func (p *Plane) complete(d *dial, b []byte, proof *[wire.AuthProofLen]byte, fin 
 	if err != nil {
 		return nil, errOpen
 	}
-	es, err := d.e.priv.ECDH(sr)
-	if err != nil {
+	var (
+		es, se       []byte
+		esErr, seErr error
+	)
+	parallel(func() { es, esErr = d.e.priv.ECDH(sr) }, func() { se, seErr = p.cfg.Identity.PrivateKey().ECDH(er) })
+	if esErr != nil || seErr != nil {
 		return nil, errOpen
 	}
 	sym.mixKey(es) // es
@@ -570,6 +578,14 @@ func offered(list []byte, s stc.Suite) bool {
 		}
 	}
 	return false
+}
+
+// earlier returns the earlier of a and b.
+func earlier(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 func putUint64(b []byte, v uint64) {

@@ -221,7 +221,7 @@ func halfOpen(p *Plane) int {
 }
 
 func dials(p *Plane) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.mu.dials)
+	p.dials.RLock()
+	defer p.dials.RUnlock()
+	return len(p.dials.m)
 }
