@@ -124,7 +124,7 @@ func (p *Plane) helloWith(w *workerScratch, b []byte, from netip.AddrPort, now t
 	if p.underLoad() {
 		if !p.cookie.valid(h.Cookie(), from) {
 			p.st.cookieRejects.Add(1)
-			p.sendCookieReply(w, h, from)
+			p.sendCookieReply(w, h.ID(), h.Ephemeral(), from)
 			return
 		}
 		cookieOK = true
@@ -141,7 +141,7 @@ func (p *Plane) helloWith(w *workerScratch, b []byte, from netip.AddrPort, now t
 	if err != nil {
 		p.st.seedMismatch.Add(1)
 		p.logSeedMismatch(from, now)
-		p.refuseHello(w, h, from, now)
+		p.refuseHello(w, h.ID(), from, now)
 		return
 	}
 	// The HELLO opened: its sender holds the shared seed. Every refusal
@@ -152,28 +152,28 @@ func (p *Plane) helloWith(w *workerScratch, b []byte, from netip.AddrPort, now t
 	var hp helloPayload
 	if !hp.parse(pt, h.Suites()) { // suite lists differ, or padding not zero
 		p.st.malformed.Add(1)
-		p.refuseHello(w, h, from, now)
+		p.refuseHello(w, h.ID(), from, now)
 		return
 	}
 	if skew := now.UnixMilli() - hp.ts; skew > p.cfg.FreshnessWindow.Milliseconds() || -skew > p.cfg.FreshnessWindow.Milliseconds() {
 		p.st.stale.Add(1)
-		p.refuseHello(w, h, from, now)
+		p.refuseHello(w, h.ID(), from, now)
 		return
 	}
 	if c := commitment(hp.nodeID, &hp.nonce); subtle.ConstantTimeCompare(c[:], hp.commit[:]) != 1 {
 		p.st.malformed.Add(1)
-		p.refuseHello(w, h, from, now)
+		p.refuseHello(w, h.ID(), from, now)
 		return
 	}
 	if !p.allowed(hp.nodeID) {
 		p.st.failedAuth.Add(1)
-		p.refuseHello(w, h, from, now)
+		p.refuseHello(w, h.ID(), from, now)
 		return
 	}
 	suite := p.chooseSuite(h.Suites())
 	if suite == 0 {
 		p.st.suiteRefused.Add(1)
-		p.refuseHello(w, h, from, now)
+		p.refuseHello(w, h.ID(), from, now)
 		return
 	}
 	// A HELLO that would evict half-open state (its IP or the node at its
@@ -188,7 +188,7 @@ func (p *Plane) helloWith(w *workerScratch, b []byte, from netip.AddrPort, now t
 		if full {
 			if !p.cookie.valid(h.Cookie(), from) {
 				p.st.cookieRejects.Add(1)
-				p.sendCookieReply(w, h, from)
+				p.sendCookieReply(w, h.ID(), h.Ephemeral(), from)
 				return
 			}
 			cookieOK = true
@@ -300,7 +300,7 @@ func (p *Plane) respond(w *workerScratch, h wire.Hello, hp *helloPayload, suite 
 		p.send(out, from) // ← RESPONSE
 	case !admit:
 		p.st.cookieRejects.Add(1)
-		p.sendCookieReply(w, h, from)
+		p.sendCookieReply(w, h.ID(), h.Ephemeral(), from)
 	}
 }
 
@@ -347,11 +347,11 @@ func commitment(id stc.NodeID, nonce *[32]byte) [32]byte {
 	return stc.Hash(in[:])
 }
 
-// refuseHello answers a HELLO we will not continue: nothing, or with
+// refuseHello answers a HELLO (or a RESUME) we will not continue: nothing, or with
 // RejectWrongSeed a REJECT(authentication) within the rate limit.
-func (p *Plane) refuseHello(w *workerScratch, h wire.Hello, from netip.AddrPort, now time.Time) {
+func (p *Plane) refuseHello(w *workerScratch, id wire.SessionID, from netip.AddrPort, now time.Time) {
 	if p.cfg.RejectWrongSeed && p.rejects.take(now) {
-		p.sendReject(w, h.ID(), wire.RejectAuthentication, nil, from)
+		p.sendReject(w, id, wire.RejectAuthentication, nil, from)
 	}
 }
 
@@ -496,13 +496,16 @@ func (p *Plane) handleAuthProof(b []byte, from netip.AddrPort) {
 		return
 	}
 	i2r, r2i := sym.split()
+	res := resumptionSecret(&sym.ck)
 	est := &Established{
 		SessionID: sid, Suite: rs.suite, SendSecret: stc.Secret(r2i), RecvSecret: stc.Secret(i2r),
 		Initiator: false, Peer: from, PeerID: rs.peerID, PeerStatic: spub,
 		LocalParams: p.cfg.Params, PeerParams: peerParams, Confirmed: make(chan struct{}),
+		Ticket: p.issueTicket(now, now, rs.suite, rs.peerID, spub, &res),
 	}
 	clear(i2r[:])
 	clear(r2i[:])
+	clear(res[:])
 	if _, err := p.dp.Install(est); err != nil {
 		if errors.Is(err, ErrSessionExists) {
 			p.st.collisions.Add(1)
@@ -536,16 +539,16 @@ func (p *Plane) logSeedMismatch(from netip.AddrPort, now time.Time) {
 		"from", from, "not_logged_since_last", p.seedLog.suppressed.Swap(0))
 }
 
-// sendCookieReply answers a HELLO without a valid cookie under load or at
-// a half-open cap. The
-// cookie is sealed under a PSK-derived key with the HELLO's ephemeral as
-// AD, so only a PSK holder that sent that HELLO can use it, and the reply
-// (67 bytes) is smaller than any HELLO.
-func (p *Plane) sendCookieReply(w *workerScratch, h wire.Hello, from netip.AddrPort) {
+// sendCookieReply answers a HELLO (or RESUME) with handshake ID id and
+// ephemeral e that carries no valid cookie under load or at a half-open
+// cap. The cookie is sealed under a PSK-derived key with the ephemeral as
+// AD, so only a PSK holder that sent that message can use it, and the
+// reply (67 bytes) is smaller than any HELLO or RESUME.
+func (p *Plane) sendCookieReply(w *workerScratch, id wire.SessionID, e []byte, from netip.AddrPort) {
 	c := p.cookie.make(from)
 	var nonce [wire.CookieReplyNonceLen]byte
 	_, _ = rand.Read(nonce[:])
-	out := p.psk.cookieReply(w.out[:0], h.ID(), &nonce, &c, h.Ephemeral())
+	out := p.psk.cookieReply(w.out[:0], id, &nonce, &c, e)
 	p.st.cookiesSent.Add(1)
 	p.send(out, from)
 }

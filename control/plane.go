@@ -68,9 +68,28 @@ type Established struct {
 	// Confirmed is closed by the data plane when the first packet from the
 	// peer opens under RecvSecret (for the initiator: FINAL); a responder's
 	// keys are confirmed by AUTH_PROOF, so its channel is closed at install.
+	// It is nil on an initiator's resumed session, which the
+	// RESUME_RESPONSE confirmed before Install.
 	Confirmed chan struct{}
 	// Installed is what DataPlane.Install returned for this session.
 	Installed any
+	// Resumed marks a session from a resumed handshake (docs/HANDSHAKE.md
+	// "Resumption"). The data plane then sends no FINAL: an initiator's
+	// session is active at install and sends an ack-eliciting packet at
+	// once; a responder's waits for that packet (its first packet that
+	// opens, as in a full handshake) and is removed, without a CLOSE, if
+	// none opens within the handshake timeout.
+	Resumed bool
+	// Ticket, on a responder's session when Config.Resumption is set, is
+	// the NEW_TICKET blob (wire.NewTicketLen bytes: lifetime ‖ ticket) for
+	// the data plane to send the initiator in a NEW_TICKET frame, whose
+	// data plane hands it to Plane.StoreTicket. Nil otherwise. The data
+	// plane owns it after Install.
+	Ticket []byte
+	// RTT, on an initiator's resumed session, is the interval between
+	// sending the RESUME that was answered and opening its RESUME_RESPONSE:
+	// the session's first RTT sample. Zero otherwise.
+	RTT time.Duration
 }
 
 // Config configures a Plane. NewPlane clones it; the caller may reuse it.
@@ -134,6 +153,15 @@ type Config struct {
 	// earlier). Replays and HELLOs that need a cookie never get one. It
 	// reveals that a node listens.
 	RejectWrongSeed bool
+	// Resumption turns on session resumption (docs/HANDSHAKE.md
+	// "Resumption"): as responder, the plane issues a ticket in every
+	// session it installs (Established.Ticket) and answers RESUMEs; as
+	// initiator, it keeps the tickets the data plane hands to StoreTicket,
+	// one per address, and Dial resumes with one when it holds a valid
+	// ticket for the address, falling back to a full handshake when the
+	// responder refuses it. Off, RESUMEs get REJECT(ticket) and Dial always
+	// runs a full handshake. Callers set the default (true).
+	Resumption bool
 	// Params are this node's transport parameters, sent in the handshake.
 	Params TransportParams
 	// Logger receives rare events (nil: silent): at Warn, HELLOs that do not
@@ -174,12 +202,20 @@ type Stats struct {
 	Retransmits      uint64 // HELLO/AUTH_PROOF retransmissions
 	Restarts         uint64 // fresh HELLOs after an AUTH_PROOF went unconfirmed (also in Retransmits)
 	PoolMisses       uint64 // ephemeral key pairs generated inline
+	// Resumption (Config.Resumption).
+	Resumed         uint64 // Dials that returned a resumed session (also in HandshakesOK)
+	ResumeFallbacks uint64 // Dials that held a ticket but fell back to a full handshake (refused, or no answer to the RESUME)
+	ResumeAccepted  uint64 // resumed responder sessions installed (also in Accepted)
+	ResumeRefused   uint64 // RESUMEs refused for their ticket (unknown key, expired, not ours, stale, replay memory full): REJECT(ticket)
+	TicketsIssued   uint64 // tickets issued as responder
+	TicketsStored   uint64 // tickets kept as initiator (StoreTicket)
 }
 
 type stats struct {
 	handshakesOK, accepted, failedTimeout, failedAuth, failedUnreachable, seedMismatch, malformed, suiteRefused,
 	queueDrops, cookiesSent, cookieRejects, replays, stale, hoEvicted, hoExpired, noStateProofs,
-	ampCap, collisions, rejectsSent, rejectHints, retransmits, restarts, poolMisses atomic.Uint64
+	ampCap, collisions, rejectsSent, rejectHints, retransmits, restarts, poolMisses,
+	resumed, resumeFallbacks, resumeAccepted, resumeRefused, ticketsIssued, ticketsStored atomic.Uint64
 }
 
 // Plane is the control plane: it dials, answers handshakes, and installs
@@ -205,7 +241,12 @@ type Plane struct {
 	wg        sync.WaitGroup
 	nextLoop  atomic.Uint64
 
-	rejects tokenBucket
+	rejects       tokenBucket
+	ticketRejects tokenBucket // REJECT(ticket)
+
+	// tickets are the responder's ticket keys (current and previous),
+	// replaced whole on rotation.
+	tickets atomic.Pointer[ticketKeys]
 
 	// seedLog rate-limits the Warn line for HELLOs that do not open under
 	// our shared seed (lock-free: the reject path stays allocation-free).
@@ -230,6 +271,11 @@ type Plane struct {
 		replay   replayCache
 		ledger   map[netip.Addr]*ledgerEntry
 		cookies  map[netip.AddrPort]cookieEntry // cookies received as initiator
+		resumes  resumeReplay                   // RESUMEs accepted, responder side
+		// tickets the initiator holds, by address (one each), and its
+		// sessions waiting for their NEW_TICKET, by session ID.
+		tickets map[netip.AddrPort]*ticketEntry
+		pending map[wire.SessionID]*pendingTicket
 	}
 }
 
@@ -261,6 +307,10 @@ func NewPlane(cfg *Config, dp DataPlane) (*Plane, error) {
 	now := c.Now()
 	p.cookie.init(now)
 	p.rejects = tokenBucket{rate: rejectRate, tokens: rejectRate, last: now}
+	p.ticketRejects = tokenBucket{rate: resumeRejectRate, tokens: resumeRejectRate, last: now}
+	p.tickets.Store(newTicketKeys(nil, now))
+	p.mu.tickets = make(map[netip.AddrPort]*ticketEntry)
+	p.mu.pending = make(map[wire.SessionID]*pendingTicket)
 	p.dials.m = make(map[wire.SessionID]*dial)
 	p.mu.halfOpen = make(map[wire.SessionID]*list.Element)
 	p.mu.perAddr = make(map[netip.Addr]int)
@@ -372,13 +422,16 @@ func (p *Plane) Stats() Stats {
 		RejectHints: s.rejectHints.Load(),
 		Retransmits: s.retransmits.Load(), Restarts: s.restarts.Load(),
 		PoolMisses: s.poolMisses.Load(),
+		Resumed:    s.resumed.Load(), ResumeFallbacks: s.resumeFallbacks.Load(),
+		ResumeAccepted: s.resumeAccepted.Load(), ResumeRefused: s.resumeRefused.Load(),
+		TicketsIssued: s.ticketsIssued.Load(), TicketsStored: s.ticketsStored.Load(),
 	}
 }
 
 // HandlePacket is called by the loops with one HANDSHAKE datagram. It never
 // blocks: it copies pkt (borrowed for the call) into a bounded queue for
-// the workers, or, for an answer to one of our HELLOs (RESPONSE,
-// COOKIE_REPLY, REJECT), straight into the inbox of the Dial waiting for
+// the workers, or, for an answer to one of our HELLOs or RESUMEs
+// (RESPONSE, RESUME_RESPONSE, COOKIE_REPLY, REJECT), straight into the inbox of the Dial waiting for
 // it (one goroutine hop less on the dial path); it drops and counts a
 // packet when the queue or inbox is full or pkt cannot be a handshake
 // message for us. It does not allocate once the packet pool is warm.
@@ -390,7 +443,7 @@ func (p *Plane) HandlePacket(pkt []byte, from netip.AddrPort) {
 	}
 	var d *dial
 	switch wire.HandshakeType(pkt[wire.HandshakeTypeOffset]) {
-	case wire.HandshakeResponse, wire.HandshakeCookieReply, wire.HandshakeReject:
+	case wire.HandshakeResponse, wire.HandshakeResumeResponse, wire.HandshakeCookieReply, wire.HandshakeReject:
 		id := wire.SessionID(binary.BigEndian.Uint64(pkt[2:10]))
 		p.dials.RLock()
 		d = p.dials.m[id]
@@ -481,6 +534,8 @@ func (p *Plane) dispatch(w *workerScratch, pk *packet) bool {
 		p.handleHello(w, b, pk.from, p.cfg.Now())
 	case wire.HandshakeAuthProof:
 		p.handleAuthProof(b, pk.from)
+	case wire.HandshakeResume:
+		p.handleResume(w, b, pk.from, p.cfg.Now())
 	default:
 		p.st.malformed.Add(1)
 	}
@@ -506,8 +561,20 @@ func (p *Plane) janitor() {
 // sweep is one janitor pass at now.
 func (p *Plane) sweep(now time.Time) {
 	p.cookie.rotate(now)
+	p.rotateTicketKeys(now)
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.mu.resumes.rotate(now)
+	for k, t := range p.mu.tickets {
+		if !now.Before(t.expires) {
+			delete(p.mu.tickets, k)
+		}
+	}
+	for k, t := range p.mu.pending {
+		if !now.Before(t.expires) {
+			delete(p.mu.pending, k)
+		}
+	}
 	for e := p.mu.order.Front(); e != nil; e = p.mu.order.Front() {
 		rs := e.Value.(*respState)
 		if now.Before(rs.expires) {
