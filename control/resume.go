@@ -219,11 +219,20 @@ func (p *Plane) buildResume(d *dial, cookie []byte, now time.Time) {
 // RESUME) and returns the session to install and its resumption secret.
 // Errors: errOpen (not an authentic answer: ignore).
 func (p *Plane) finishResume(d *dial, b []byte) (*Established, [32]byte, error) {
+	var fin finalState
+	defer fin.wipe()
+	est, err := p.completeResume(d, b, &fin)
+	return est, fin.res, err
+}
+
+// completeResume is finishResume writing the final transcript state
+// (ck_final, h, the resumption secret) into fin.
+func (p *Plane) completeResume(d *dial, b []byte, fin *finalState) (*Established, error) {
 	var res [32]byte
 	r, err := wire.ParseResumeResponse(b)
 	t := d.ticket
 	if err != nil || r.ID() != d.id || t == nil {
-		return nil, res, errOpen
+		return nil, errOpen
 	}
 	sym := d.sym
 	sym.mixHash(r.Ephemeral()) // e
@@ -231,15 +240,15 @@ func (p *Plane) finishResume(d *dial, b []byte) (*Established, [32]byte, error) 
 	var pbuf [wire.ResumeResponsePayloadLen]byte
 	pt, err := sym.decryptAndHash(pbuf[:], r.Sealed())
 	if err != nil {
-		return nil, res, errOpen
+		return nil, errOpen
 	}
 	er, err := ecdh.X25519().NewPublicKey(r.Ephemeral())
 	if err != nil {
-		return nil, res, errOpen
+		return nil, errOpen
 	}
 	ee, err := d.e.priv.ECDH(er) // ee
 	if err != nil {
-		return nil, res, errOpen
+		return nil, errOpen
 	}
 	sym.mixKey(ee)
 	nonceR := [32]byte(pt[:32])
@@ -247,6 +256,8 @@ func (p *Plane) finishResume(d *dial, b []byte) (*Established, [32]byte, error) 
 	sid := sessionID(&d.nonce, &nonceR, p.cfg.Identity.ID(), t.peerID)
 	i2r, r2i := sym.split()
 	res = resumptionSecret(&sym.ck)
+	*fin = finalState{ck: sym.ck, h: sym.h, res: res}
+	clear(res[:])
 	est := &Established{
 		SessionID: sid, Suite: t.suite, SendSecret: stc.Secret(i2r), RecvSecret: stc.Secret(r2i),
 		Initiator: true, Peer: d.to, PeerID: t.peerID, PeerStatic: t.peerStatic,
@@ -254,5 +265,5 @@ func (p *Plane) finishResume(d *dial, b []byte) (*Established, [32]byte, error) 
 	}
 	clear(i2r[:])
 	clear(r2i[:])
-	return est, res, nil
+	return est, nil
 }

@@ -115,8 +115,8 @@ type ticketContents struct {
 
 func (t *ticketContents) wipe() { clear(t.res[:]) }
 
-// sealTicket writes t sealed under k with nonce into out.
-func sealTicket(out *[wire.TicketLen]byte, k *ticketKey, nonce *[chacha20poly1305.NonceSizeX]byte, t *ticketContents) {
+// plaintext encodes t as the ticket's sealed content.
+func (t *ticketContents) plaintext() [ticketPlainLen]byte {
 	var pt [ticketPlainLen]byte
 	binary.BigEndian.PutUint64(pt[0:], uint64(t.issued.UnixMilli()))
 	binary.BigEndian.PutUint64(pt[8:], uint64(t.chain.UnixMilli()))
@@ -125,6 +125,12 @@ func sealTicket(out *[wire.TicketLen]byte, k *ticketKey, nonce *[chacha20poly130
 	copy(pt[49:], t.staticI[:])
 	copy(pt[81:], t.idR[:])
 	copy(pt[113:], t.res[:])
+	return pt
+}
+
+// sealTicket writes t sealed under k with nonce into out.
+func sealTicket(out *[wire.TicketLen]byte, k *ticketKey, nonce *[chacha20poly1305.NonceSizeX]byte, t *ticketContents) {
+	pt := t.plaintext()
 	binary.BigEndian.PutUint32(out[:ticketKeyIDLen], k.id)
 	copy(out[ticketNonceOffset:], nonce[:])
 	sealed := k.aead.Seal(out[ticketSealedOffset:ticketSealedOffset], nonce[:], pt[:], out[:ticketKeyIDLen])
