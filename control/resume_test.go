@@ -54,6 +54,11 @@ func dialOK(tb testing.TB, p *Plane, to netip.AddrPort, opts *DialOptions) *Esta
 func checkPairInstalled(tb testing.TB, p *pair, est *Established, resumed bool) *Established {
 	tb.Helper()
 	rs := p.dpB.session(est.SessionID)
+	// A resumed responder installs after its RESUME_RESPONSE is out: the
+	// dial may return first.
+	for deadline := time.Now().Add(5 * time.Second); rs == nil && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		rs = p.dpB.session(est.SessionID)
+	}
 	if rs == nil {
 		tb.Fatalf("responder has no session %v", est.SessionID)
 	}
@@ -80,6 +85,16 @@ func heldTicket(p *Plane, to netip.AddrPort) *ticketEntry {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.mu.tickets[to]
+}
+
+// eventually waits up to 5 s for cond.
+func eventually(tb testing.TB, cond func() bool) {
+	tb.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			tb.Fatal("condition not reached")
+		}
+	}
 }
 
 // waitTicket waits until p holds a ticket for to other than old (nil: any):
@@ -123,6 +138,7 @@ func TestResume(t *testing.T) {
 				}
 				waitTicket(t, p.a, addrB, &prev) // the resumed session's ticket replaces the old one
 			}
+			eventually(t, func() bool { return p.b.Stats().ResumeAccepted == 3 }) // counted after Install returns
 			sa, sb := p.a.Stats(), p.b.Stats()
 			if sa.Resumed != 3 || sa.HandshakesOK != 4 || sb.ResumeAccepted != 3 || sb.Accepted != 4 ||
 				sb.TicketsIssued != 4 || sa.TicketsStored != 4 || sa.ResumeFallbacks != 0 {

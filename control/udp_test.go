@@ -179,9 +179,13 @@ func TestUDPLoopback(t *testing.T) {
 			if est.Resumed != (i > 0) {
 				t.Fatalf("hybrid=%v dial %d: Resumed %v", hybrid, i, est.Resumed)
 			}
-			db.mu.Lock()
-			er := db.sessions[est.SessionID]
-			db.mu.Unlock()
+			var er *Established
+			// A resumed responder installs after its RESUME_RESPONSE is out.
+			for deadline := time.Now().Add(5 * time.Second); er == nil && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+				db.mu.Lock()
+				er = db.sessions[est.SessionID]
+				db.mu.Unlock()
+			}
 			if er == nil || er.RecvSecret != est.SendSecret || er.Peer != da.addr() {
 				t.Fatalf("hybrid=%v dial %d: responder session wrong", hybrid, i)
 			}
