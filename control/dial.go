@@ -40,6 +40,7 @@ type helloKeys struct {
 	nonce  [32]byte     // nonce_i
 	ticket *ticketEntry // RESUME: the ticket it carries; nil for a HELLO
 	sent   time.Time    // RESUME: when it left (the resumed session's first RTT sample)
+	spec   *speculation // HELLO: es with the static key the address had last time, or nil
 }
 
 // answers is what came back during one Dial, for the error at its end.
@@ -423,12 +424,17 @@ func (d *dial) answering(b []byte) {
 // ones are forgotten.
 func (p *Plane) startHello(d *dial) {
 	cookie, now := p.newAttempt(d)
+	d.spec = nil
 	d.ticket = nil
 	if d.hybrid {
 		d.kem = p.pool.kemPair()
 	}
 	p.buildHello(d, cookie, now)
 	p.send(d.hello[:d.nHello], d.to)
+	if s, ok := p.peers.byAddr.get(unmap(d.to)); ok {
+		d.spec = newSpeculation(d.e.priv, s)
+		d.spec.start() // es, while the HELLO travels
+	}
 }
 
 // newAttempt registers a fresh handshake ID for d, keeping the current
@@ -519,6 +525,7 @@ func (p *Plane) finish(d *dial, b []byte, proof *[wire.AuthProofLen]byte, reject
 		return nil, fmt.Errorf("control: install session %#x: %w", uint64(est.SessionID), err)
 	}
 	est.Installed = inst
+	p.peers.byAddr.put(unmap(d.to), est.PeerStatic)
 	return est, nil
 }
 
@@ -588,7 +595,7 @@ func (p *Plane) complete(d *dial, b []byte, proof *[wire.AuthProofLen]byte, fin 
 		es, se       []byte
 		esErr, seErr error
 	)
-	parallel(func() { es, esErr = d.e.priv.ECDH(sr) }, func() { se, seErr = p.cfg.Identity.PrivateKey().ECDH(er) })
+	parallel(func() { es, esErr = d.spec.dh(d.e.priv, sr, &spub) }, func() { se, seErr = p.cfg.Identity.PrivateKey().ECDH(er) })
 	if esErr != nil || seErr != nil {
 		return nil, errOpen
 	}
