@@ -179,7 +179,8 @@ type Stats struct {
 	FailedTimeout     uint64 // Dials that ended matching ErrHandshakeTimeout
 	FailedAuth        uint64 // authentication failures (either role), REJECT-ended Dials included
 	FailedUnreachable uint64 // Dials failed by DestinationUnreachable
-	// SeedMismatch counts HELLOs that do not open under our shared seed:
+	// SeedMismatch counts HELLOs (and RESUMEs whose PSK tag fails) that do
+	// not open under our shared seed:
 	// the sender holds another shared seed (a misconfigured peer, the
 	// usual case) or the packet is forged or corrupted. The PSK AEAD
 	// cannot tell these apart. They are also reported at Warn through
@@ -189,9 +190,9 @@ type Stats struct {
 	SuiteRefused     uint64 // HELLOs that offered no suite in Config.Suites
 	QueueDrops       uint64 // packets dropped because the queue was full
 	CookiesSent      uint64 // COOKIE_REPLY messages sent
-	CookieRejects    uint64 // HELLOs answered with a COOKIE_REPLY: no or invalid cookie under load or at a half-open cap
-	Replays          uint64 // HELLOs whose ephemeral was already seen
-	Stale            uint64 // HELLOs outside the freshness window
+	CookieRejects    uint64 // HELLOs (and RESUMEs) answered with a COOKIE_REPLY: no or invalid cookie under load or at a half-open cap
+	Replays          uint64 // HELLOs and RESUMEs whose ephemeral was already seen
+	Stale            uint64 // HELLOs and RESUMEs outside their freshness window
 	HalfOpenEvicted  uint64 // half-open handshakes evicted by the caps (only by HELLOs with a valid cookie)
 	HalfOpenExpired  uint64 // half-open handshakes that timed out
 	NoStateProofs    uint64 // AUTH_PROOFs for no half-open state (evicted, expired, or a duplicate after install)
