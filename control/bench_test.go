@@ -44,6 +44,7 @@ func BenchmarkHandshake(b *testing.B) {
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "handshakes/s")
 			b.ReportMetric(cpuSince(cpu0).Seconds()*1e6/float64(b.N), "cpu-µs/op")
 			b.ReportMetric(float64(p.a.Stats().Retransmits)/float64(b.N), "retx/op")
+			b.ReportMetric(float64(p.a.Stats().PoolMisses+p.b.Stats().PoolMisses)/float64(b.N), "poolmiss/op")
 		})
 		b.Run(mode+"/concurrent8", func(b *testing.B) {
 			p := setup(b)
@@ -77,6 +78,7 @@ func BenchmarkHandshake(b *testing.B) {
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "handshakes/s")
 			b.ReportMetric(cpuSince(cpu0).Seconds()*1e6/float64(b.N), "cpu-µs/op")
 			b.ReportMetric(float64(p.a.Stats().Retransmits)/float64(b.N), "retx/op")
+			b.ReportMetric(float64(p.a.Stats().PoolMisses+p.b.Stats().PoolMisses)/float64(b.N), "poolmiss/op")
 		})
 	}
 }
