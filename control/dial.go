@@ -560,17 +560,23 @@ func (p *Plane) complete(d *dial, b []byte, proof *[wire.AuthProofLen]byte, fin 
 	}
 	// Two steps of independent operations, each run in parallel: ee with
 	// the KEM decapsulation (which need only the RESPONSE's cleartext),
-	// then, once s has opened, es with se.
+	// then, once s has opened, es with se. When es is being computed ahead
+	// (a returning peer, speculate.go), se joins the first step instead.
 	var (
-		ee, ss        []byte
-		eeErr, kemErr error
+		ee, ss, se           []byte
+		eeErr, kemErr, seErr error
 	)
-	doEE := func() { ee, eeErr = d.e.priv.ECDH(er) }
+	early := d.spec != nil
+	jobs := make([]func(), 0, 3)
 	if d.hybrid {
-		parallel(func() { ss, kemErr = d.kem.dk.Decapsulate(r.KEMCiphertext()) }, doEE)
-	} else {
-		doEE()
+		jobs = append(jobs, func() { ss, kemErr = d.kem.dk.Decapsulate(r.KEMCiphertext()) })
 	}
+	jobs = append(jobs, func() { ee, eeErr = d.e.priv.ECDH(er) })
+	doSE := func() { se, seErr = p.cfg.Identity.PrivateKey().ECDH(er) }
+	if early {
+		jobs = append(jobs, doSE)
+	}
+	parallel(jobs...)
 	if eeErr != nil || kemErr != nil {
 		return nil, errOpen
 	}
@@ -592,10 +598,15 @@ func (p *Plane) complete(d *dial, b []byte, proof *[wire.AuthProofLen]byte, fin 
 		return nil, errOpen
 	}
 	var (
-		es, se       []byte
-		esErr, seErr error
+		es    []byte
+		esErr error
 	)
-	parallel(func() { es, esErr = d.spec.dh(d.e.priv, sr, &spub) }, func() { se, seErr = p.cfg.Identity.PrivateKey().ECDH(er) })
+	doES := func() { es, esErr = d.spec.dh(d.e.priv, sr, &spub) }
+	if early {
+		doES()
+	} else {
+		parallel(doES, doSE)
+	}
 	if esErr != nil || seErr != nil {
 		return nil, errOpen
 	}
