@@ -40,7 +40,6 @@ type helloKeys struct {
 	nonce  [32]byte     // nonce_i
 	ticket *ticketEntry // RESUME: the ticket it carries; nil for a HELLO
 	sent   time.Time    // RESUME: when it left (the resumed session's first RTT sample)
-	spec   *speculation // HELLO: es with the static key the address had last time, or nil
 }
 
 // answers is what came back during one Dial, for the error at its end.
@@ -424,17 +423,12 @@ func (d *dial) answering(b []byte) {
 // ones are forgotten.
 func (p *Plane) startHello(d *dial) {
 	cookie, now := p.newAttempt(d)
-	d.spec = nil
 	d.ticket = nil
 	if d.hybrid {
 		d.kem = p.pool.kemPair()
 	}
 	p.buildHello(d, cookie, now)
 	p.send(d.hello[:d.nHello], d.to)
-	if s, ok := p.peers.byAddr.get(unmap(d.to)); ok {
-		d.spec = newSpeculation(d.e.priv, s)
-		d.spec.start() // es, while the HELLO travels
-	}
 }
 
 // newAttempt registers a fresh handshake ID for d, keeping the current
@@ -525,7 +519,6 @@ func (p *Plane) finish(d *dial, b []byte, proof *[wire.AuthProofLen]byte, reject
 		return nil, fmt.Errorf("control: install session %#x: %w", uint64(est.SessionID), err)
 	}
 	est.Installed = inst
-	p.peers.byAddr.put(unmap(d.to), est.PeerStatic)
 	return est, nil
 }
 
@@ -560,23 +553,17 @@ func (p *Plane) complete(d *dial, b []byte, proof *[wire.AuthProofLen]byte, fin 
 	}
 	// Two steps of independent operations, each run in parallel: ee with
 	// the KEM decapsulation (which need only the RESPONSE's cleartext),
-	// then, once s has opened, es with se. When es is being computed ahead
-	// (a returning peer, speculate.go), se joins the first step instead.
+	// then, once s has opened, es with se.
 	var (
-		ee, ss, se           []byte
-		eeErr, kemErr, seErr error
+		ee, ss        []byte
+		eeErr, kemErr error
 	)
-	early := d.spec != nil
-	jobs := make([]func(), 0, 3)
+	doEE := func() { ee, eeErr = d.e.priv.ECDH(er) }
 	if d.hybrid {
-		jobs = append(jobs, func() { ss, kemErr = d.kem.dk.Decapsulate(r.KEMCiphertext()) })
+		parallel(func() { ss, kemErr = d.kem.dk.Decapsulate(r.KEMCiphertext()) }, doEE)
+	} else {
+		doEE()
 	}
-	jobs = append(jobs, func() { ee, eeErr = d.e.priv.ECDH(er) })
-	doSE := func() { se, seErr = p.cfg.Identity.PrivateKey().ECDH(er) }
-	if early {
-		jobs = append(jobs, doSE)
-	}
-	parallel(jobs...)
 	if eeErr != nil || kemErr != nil {
 		return nil, errOpen
 	}
@@ -598,15 +585,10 @@ func (p *Plane) complete(d *dial, b []byte, proof *[wire.AuthProofLen]byte, fin 
 		return nil, errOpen
 	}
 	var (
-		es    []byte
-		esErr error
+		es, se       []byte
+		esErr, seErr error
 	)
-	doES := func() { es, esErr = d.spec.dh(d.e.priv, sr, &spub) }
-	if early {
-		doES()
-	} else {
-		parallel(doES, doSE)
-	}
+	parallel(func() { es, esErr = d.e.priv.ECDH(sr) }, func() { se, seErr = p.cfg.Identity.PrivateKey().ECDH(er) })
 	if esErr != nil || seErr != nil {
 		return nil, errOpen
 	}

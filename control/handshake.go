@@ -93,7 +93,6 @@ type respState struct {
 	sid     wire.SessionID
 	suite   stc.Suite
 	expires time.Time
-	spec    *speculation // se with the static key peerID had last time, or nil
 }
 
 // handleHello is the responder's HELLO path, cheapest checks first:
@@ -289,9 +288,6 @@ func (p *Plane) respond(w *workerScratch, h wire.Hello, hp *helloPayload, suite 
 	rs := &respState{sym: *sym, e: er.priv, from: from, id: h.ID(), peerID: hp.nodeID, sid: sid, suite: suite,
 		expires: now.Add(p.cfg.HandshakeTimeout)}
 	rs.sym.d = nil // the scratch digest stays with the worker
-	if s, ok := p.peers.byID.get(hp.nodeID); ok {
-		rs.spec = newSpeculation(er.priv, s) // se, started once RESPONSE is out
-	}
 	p.mu.Lock()
 	admit := proven || !p.halfOpenFullLocked(from.Addr())
 	ok := admit && p.ledgerSendLocked(from.Addr(), len(out))
@@ -302,7 +298,6 @@ func (p *Plane) respond(w *workerScratch, h wire.Hello, hp *helloPayload, suite 
 	switch {
 	case ok:
 		p.send(out, from) // ← RESPONSE
-		rs.spec.start()
 	case !admit:
 		p.st.cookieRejects.Add(1)
 		p.sendCookieReply(w, h.ID(), h.Ephemeral(), from)
@@ -472,7 +467,7 @@ func (p *Plane) handleAuthProof(b []byte, from netip.AddrPort) {
 		p.st.malformed.Add(1)
 		return
 	}
-	se, err := rs.spec.dh(rs.e, si, &spub)
+	se, err := rs.e.ECDH(si)
 	if err != nil {
 		p.st.malformed.Add(1)
 		return
@@ -522,7 +517,6 @@ func (p *Plane) handleAuthProof(b []byte, from netip.AddrPort) {
 		p.log.Warn("control: install session", "peer", from, "err", err)
 		return
 	}
-	p.peers.byID.put(rs.peerID, spub)
 	p.st.accepted.Add(1)
 }
 

@@ -249,10 +249,6 @@ type Plane struct {
 	// replaced whole on rotation.
 	tickets atomic.Pointer[ticketKeys]
 
-	// peers are the static keys of peers we completed handshakes with, for
-	// speculative DH (speculate.go).
-	peers peerKeys
-
 	// seedLog rate-limits the Warn line for HELLOs that do not open under
 	// our shared seed (lock-free: the reject path stays allocation-free).
 	seedLog struct {
