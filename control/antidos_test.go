@@ -47,6 +47,7 @@ func TestNoAllocs(t *testing.T) {
 	}{
 		{"RejectForgedHello/x25519", func() { p.b.handleHello(w, forgedHelloX, addrA, now) }},
 		{"RejectForgedHello/hybrid", func() { p.b.handleHello(w, forgedHelloH, addrA, now) }},
+		{"RejectForgedResume", func() { p.b.handleResume(w, forgedResumeMsg, addrA, now) }},
 		{"Stats", func() { _ = p.b.Stats() }},
 		{"CookieValid", func() { _ = p.b.cookie.valid(forgedHelloX[:wire.CookieLen], addrA) }},
 	}
@@ -62,6 +63,10 @@ func TestNoAllocs(t *testing.T) {
 		name string
 		fn   func()
 	}{"HandlePacket", func() { p.b.HandlePacket(forgedHelloH, addrA) }})
+	tests = append(tests, struct {
+		name string
+		fn   func()
+	}{"HandlePacket/resume", func() { p.b.HandlePacket(forgedResumeMsg, addrA) }})
 	for _, tt := range tests {
 		if n := testing.AllocsPerRun(200, tt.fn); n != 0 {
 			t.Errorf("%s: %v allocs, want 0", tt.name, n)
@@ -73,12 +78,24 @@ func TestNoAllocs(t *testing.T) {
 	if len(p.net.sent) != 0 || halfOpen(p.b) != 0 {
 		t.Errorf("forged HELLOs were answered: %d sent, %d half-open", len(p.net.sent), halfOpen(p.b))
 	}
-	if s := p.b.Stats(); s.SeedMismatch == 0 {
-		t.Errorf("forged HELLOs not counted: %+v", s)
+	if s := p.b.Stats(); s.SeedMismatch == 0 || s.ResumeRefused != 0 {
+		t.Errorf("forged HELLOs not counted, or a forged RESUME reached its ticket: %+v", s)
 	}
 }
 
 var forgedHelloX, forgedHelloH = forgedHello(false), forgedHello(true)
+
+// forgedResume returns random bytes shaped like a RESUME (size, version,
+// type, zero flags and reserved bytes right).
+func forgedResume() []byte {
+	b := make([]byte, wire.ResumeLen)
+	_, _ = rand.Read(b)
+	wire.PutHandshakePrefix(b, wire.SessionID(2), wire.HandshakeResume)
+	clear(b[wire.ResumeFlagsOffset:wire.ResumeCookieOffset])
+	return b
+}
+
+var forgedResumeMsg = forgedResume()
 
 // captureHello dials once with every datagram recorded and returns A's
 // first HELLO (the handshake completes).

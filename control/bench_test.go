@@ -9,14 +9,25 @@ import (
 )
 
 // BenchmarkHandshake measures complete handshakes (HELLO to confirmed
-// session) between two in-process Planes over the fake data plane: dialled
-// one after another ("serial") and 8 at a time ("concurrent8"). It reports
-// handshakes/s; sessions are removed after each dial so tables stay small.
+// session) between two in-process Planes over the fake data plane: full
+// (X25519-only and hybrid) and resumed (RESUME to installed session, with
+// a ticket from a hybrid handshake), dialled one after another ("serial")
+// and 8 at a time ("concurrent8"). It reports handshakes/s; sessions are
+// removed after each dial so tables stay small.
 func BenchmarkHandshake(b *testing.B) {
-	for _, hybrid := range []bool{false, true} {
-		mode := map[bool]string{false: "x25519", true: "hybrid"}[hybrid]
+	for _, mode := range []string{"x25519", "hybrid", "resumed"} {
+		hybrid, resume := mode != "x25519", mode == "resumed"
+		setup := func(b *testing.B) *pair {
+			if !resume {
+				return newPair(b, hybrid, nil)
+			}
+			p := newResumePair(b, hybrid, nil, nil)
+			dialOK(b, p.a, addrB, nil)
+			waitTicket(b, p.a, addrB, nil)
+			return p
+		}
 		b.Run(mode+"/serial", func(b *testing.B) {
-			p := newPair(b, hybrid, nil)
+			p := setup(b)
 			b.ReportAllocs()
 			start, cpu0 := time.Now(), cpuTime()
 			for b.Loop() {
@@ -24,15 +35,19 @@ func BenchmarkHandshake(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
+				if est.Resumed != resume {
+					b.Fatalf("Resumed = %v", est.Resumed)
+				}
 				p.dpA.Remove(est.SessionID)
 				p.dpB.Remove(est.SessionID)
 			}
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "handshakes/s")
 			b.ReportMetric(cpuSince(cpu0).Seconds()*1e6/float64(b.N), "cpu-µs/op")
 			b.ReportMetric(float64(p.a.Stats().Retransmits)/float64(b.N), "retx/op")
+			b.ReportMetric(float64(p.a.Stats().PoolMisses+p.b.Stats().PoolMisses)/float64(b.N), "poolmiss/op")
 		})
 		b.Run(mode+"/concurrent8", func(b *testing.B) {
-			p := newPair(b, hybrid, nil)
+			p := setup(b)
 			b.ReportAllocs()
 			start, cpu0 := time.Now(), cpuTime()
 			jobs := make(chan struct{})
@@ -47,6 +62,9 @@ func BenchmarkHandshake(b *testing.B) {
 							b.Error(err)
 							continue
 						}
+						if est.Resumed != resume {
+							b.Errorf("Resumed = %v", est.Resumed)
+						}
 						p.dpA.Remove(est.SessionID)
 						p.dpB.Remove(est.SessionID)
 					}
@@ -60,24 +78,30 @@ func BenchmarkHandshake(b *testing.B) {
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "handshakes/s")
 			b.ReportMetric(cpuSince(cpu0).Seconds()*1e6/float64(b.N), "cpu-µs/op")
 			b.ReportMetric(float64(p.a.Stats().Retransmits)/float64(b.N), "retx/op")
+			b.ReportMetric(float64(p.a.Stats().PoolMisses+p.b.Stats().PoolMisses)/float64(b.N), "poolmiss/op")
 		})
 	}
 }
 
 // BenchmarkRejectForgedHello measures the responder's cost of dropping
 // random bytes shaped like a HELLO (size, version and type right): the
-// PSK-keyed transcript prefix and one Poly1305 check, no DH, no state.
+// PSK-keyed transcript prefix and one Poly1305 check, no DH, no state; and
+// the same for a RESUME ("resume"), whose PSK tag is checked before the
+// ticket is looked at.
 func BenchmarkRejectForgedHello(b *testing.B) {
-	for _, hybrid := range []bool{false, true} {
-		b.Run(map[bool]string{false: "x25519", true: "hybrid"}[hybrid], func(b *testing.B) {
-			p := newPair(b, hybrid, nil)
+	for _, mode := range []string{"x25519", "hybrid", "resume"} {
+		b.Run(mode, func(b *testing.B) {
+			p := newResumePair(b, mode == "hybrid", nil, nil)
 			w := newWorkerScratch()
-			h := forgedHello(hybrid)
+			handle, h := p.b.handleHello, forgedHello(mode == "hybrid")
+			if mode == "resume" {
+				handle, h = p.b.handleResume, forgedResume()
+			}
 			now := time.Now()
 			b.ReportAllocs()
 			b.SetBytes(int64(len(h)))
 			for b.Loop() {
-				p.b.handleHello(w, h, addrA, now)
+				handle(w, h, addrA, now)
 			}
 		})
 	}

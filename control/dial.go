@@ -23,20 +23,23 @@ type dial struct {
 	unreach   atomic.Pointer[error] // the network's latest error for to, if any
 	hybrid    bool
 	suites    [wire.MaxOfferedSuites]byte
-	helloKeys           // the current HELLO
-	prev      helloKeys // the HELLO before it: a late RESPONSE to it still counts
+	useTicket *ticketEntry // the ticket new attempts resume with; nil: full HELLOs
+	helloKeys              // the current attempt (HELLO or RESUME)
+	prev      helloKeys    // the attempt before it: a late answer to it still counts
 	hasPrev   bool
 	hello     [wire.MaxHandshakeLen]byte
 	nHello    int
 }
 
-// helloKeys is what an initiator keeps per HELLO sent.
+// helloKeys is what an initiator keeps per HELLO or RESUME sent.
 type helloKeys struct {
-	id    wire.SessionID // handshake ID (registered in p.mu.dials)
-	sym   symmetric      // transcript after HELLO
-	e     ephemeral
-	kem   kemPair
-	nonce [32]byte
+	id     wire.SessionID // handshake ID (registered in p.dials)
+	sym    symmetric      // transcript after the message
+	e      ephemeral
+	kem    kemPair      // HELLO, hybrid
+	nonce  [32]byte     // nonce_i
+	ticket *ticketEntry // RESUME: the ticket it carries; nil for a HELLO
+	sent   time.Time    // RESUME: when it left (the resumed session's first RTT sample)
 }
 
 // answers is what came back during one Dial, for the error at its end.
@@ -75,6 +78,25 @@ func (a *answers) authenticated() bool { return a.cookies > 0 || a.responses > 0
 // cancellation; or a wrapped DataPlane.Install error. On failure no state,
 // goroutine or installed session remains.
 func (p *Plane) Dial(ctx context.Context, to netip.AddrPort) (*Established, error) {
+	return p.DialWith(ctx, to, nil)
+}
+
+// DialOptions adjusts one dial. Nil, or the zero value, is the default.
+type DialOptions struct {
+	// Full makes the dial run a full handshake even when the plane holds a
+	// ticket for the address.
+	Full bool
+}
+
+// DialWith is Dial with options. With Config.Resumption set and a valid
+// ticket held for to (Plane.StoreTicket), it first tries a resumed
+// handshake (docs/HANDSHAKE.md "Resumption"): one round trip, returning a
+// session with Resumed set whose peer is the ticket's. It falls back to a
+// full handshake, within the same call and deadline, when the responder
+// refuses the ticket (REJECT(ticket): the ticket is forgotten) or the
+// RESUME goes unanswered for the first retransmission timeout (the ticket
+// is kept). Errors are Dial's.
+func (p *Plane) DialWith(ctx context.Context, to netip.AddrPort, opts *DialOptions) (*Established, error) {
 	select {
 	case <-p.done:
 		return nil, ErrClosed
@@ -84,14 +106,19 @@ func (p *Plane) Dial(ctx context.Context, to netip.AddrPort) (*Established, erro
 	for i, s := range p.cfg.Suites {
 		d.suites[i] = byte(s)
 	}
+	if p.cfg.Resumption && (opts == nil || !opts.Full) {
+		d.useTicket = p.ticketFor(to, p.cfg.Now())
+	}
 	defer p.unregister(d)
 	start := time.Now()
-	deadline := time.NewTimer(p.cfg.HandshakeTimeout)
-	defer deadline.Stop()
+	// One timer serves both the retransmissions and the deadline: it fires
+	// at the earlier of the two (arm), and the handler tells them apart.
+	deadline := start.Add(p.cfg.HandshakeTimeout)
 	rto := initialRTO
-	retx := time.NewTimer(rto)
-	defer retx.Stop()
-	p.startHello(d) // HELLO →
+	timer := time.NewTimer(earlier(start.Add(rto), deadline).Sub(start))
+	defer timer.Stop()
+	arm := func(now time.Time) { timer.Reset(earlier(now.Add(rto), deadline).Sub(now)) }
+	p.start(d) // RESUME → or HELLO →
 
 	var (
 		est        *Established // installed, AUTH_PROOF sent, waiting for Confirmed
@@ -170,18 +197,27 @@ func (p *Plane) Dial(ctx context.Context, to netip.AddrPort) (*Established, erro
 				return fail(timeout(ctx.Err()))
 			}
 			return fail(ctx.Err())
-		case <-deadline.C:
-			return fail(timeout(nil))
 		case <-p.done:
 			return fail(ErrClosed)
-		case <-retx.C:
+		case <-timer.C:
+			now := time.Now()
+			if !now.Before(deadline) {
+				return fail(timeout(nil))
+			}
 			p.st.retransmits.Add(1)
 			rto = min(2*rto, maxRTO)
-			retx.Reset(rto)
+			arm(now)
 			switch {
 			case est != nil && proofSends < authProofSends:
 				proofSends++
 				p.send(proof[:], to) // AUTH_PROOF → again
+			case est == nil && d.ticket != nil:
+				// No answer to the RESUME: fall back to a full handshake,
+				// keeping the ticket for later dials (the RESUME or its
+				// answer may just have been lost).
+				d.useTicket = nil
+				p.st.resumeFallbacks.Add(1)
+				p.startHello(d)
 			case est != nil:
 				// No FINAL: the responder's half-open state is gone
 				// (evicted or expired) or the messages were lost. It
@@ -205,10 +241,36 @@ func (p *Plane) Dial(ctx context.Context, to netip.AddrPort) (*Established, erro
 			b := pk.bytes()
 			_, t, _ := wire.ParseHandshakeType(b)
 			switch {
-			case t == wire.HandshakeResponse && est == nil: // ← RESPONSE
-				if id, _, _ := wire.ParseHandshakeType(b); id != d.id && d.hasPrev && id == d.prev.id {
-					d.helloKeys, d.prev = d.prev, d.helloKeys
+			case t == wire.HandshakeResumeResponse && est == nil: // ← RESUME_RESPONSE
+				d.answering(b)
+				rest, res, err := p.finishResume(d, b)
+				p.release(pk)
+				if err != nil {
+					got.badResponses++
+					p.st.malformed.Add(1)
+					continue // forged, corrupted, or not for a RESUME: keep waiting
 				}
+				got.responses++
+				rest.RTT = time.Since(d.sent)
+				p.addPending(rest, &res, p.cfg.Now()) // before Install: its NEW_TICKET may come at once
+				clear(res[:])
+				inst, err := p.dp.Install(rest)
+				if err != nil {
+					p.removePending(rest.SessionID)
+				}
+				if errors.Is(err, ErrSessionExists) {
+					p.st.collisions.Add(1)
+					p.start(d) // fresh RESUME: a new session ID
+					continue
+				}
+				if err != nil {
+					return fail(fmt.Errorf("control: install session %#x: %w", uint64(rest.SessionID), err))
+				}
+				rest.Installed = inst
+				p.st.resumed.Add(1)
+				return done(rest, stale)
+			case t == wire.HandshakeResponse && est == nil: // ← RESPONSE
+				d.answering(b)
 				var err error
 				est, err = p.finish(d, b, &proof, &rejectKey)
 				p.release(pk)
@@ -235,13 +297,13 @@ func (p *Plane) Dial(ctx context.Context, to netip.AddrPort) (*Established, erro
 				proofSends = 1
 				p.send(proof[:], to) // AUTH_PROOF →
 				rto = initialRTO
-				retx.Reset(rto)
+				arm(time.Now())
 			case t == wire.HandshakeCookieReply && est == nil: // ← COOKIE_REPLY
 				ok := p.takeCookie(d, b)
 				p.release(pk)
 				if ok {
 					got.cookies++
-					p.startHello(d) // HELLO (with cookie) →
+					p.start(d) // HELLO or RESUME (with cookie) →
 				}
 			case t == wire.HandshakeReject: // ← REJECT
 				r, err := wire.ParseReject(b)
@@ -258,8 +320,22 @@ func (p *Plane) Dial(ctx context.Context, to netip.AddrPort) (*Established, erro
 					est = nil
 					p.startHello(d)
 					rto = initialRTO
-					retx.Reset(rto)
+					arm(time.Now())
 					continue
+				}
+				if r.Reason() == wire.RejectTicket && est == nil && d.useTicket != nil {
+					// Unauthenticated, but it can only make us slower: drop
+					// the ticket and fall back to a full handshake at once.
+					if id, _, _ := wire.ParseHandshakeType(b); id == d.id && d.ticket != nil {
+						p.release(pk)
+						p.dropTicket(to, &d.ticket.ticket)
+						d.useTicket = nil
+						p.st.resumeFallbacks.Add(1)
+						p.startHello(d)
+						rto = initialRTO
+						arm(time.Now())
+						continue
+					}
 				}
 				if r.Reason() == wire.RejectAuthentication {
 					// Unauthenticated (no key is shared when seeds
@@ -287,9 +363,9 @@ func (p *Plane) Dial(ctx context.Context, to netip.AddrPort) (*Established, erro
 func (p *Plane) DestinationUnreachable(addr netip.AddrPort, err error) {
 	addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
 	e := &err // err may be nil: the DialError then has no Err
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, d := range p.mu.dials { // each dial is listed once per HELLO it keeps
+	p.dials.RLock()
+	defer p.dials.RUnlock()
+	for _, d := range p.dials.m { // each dial is listed once per HELLO it keeps
 		if netip.AddrPortFrom(d.to.Addr().Unmap(), d.to.Port()) != addr {
 			continue
 		}
@@ -307,54 +383,84 @@ var unreachWake = new(packet)
 
 // unregister removes d's handshake IDs from the dial table.
 func (p *Plane) unregister(d *dial) {
-	p.mu.Lock()
+	p.dials.Lock()
 	p.unregisterLocked(d, d.id)
 	if d.hasPrev {
 		p.unregisterLocked(d, d.prev.id)
 	}
-	p.mu.Unlock()
+	p.dials.Unlock()
 }
 
+// unregisterLocked removes id from the dial table if d holds it. Caller
+// holds p.dials.
 func (p *Plane) unregisterLocked(d *dial, id wire.SessionID) {
-	if p.mu.dials[id] == d {
-		delete(p.mu.dials, id)
+	if p.dials.m[id] == d {
+		delete(p.dials.m, id)
+	}
+}
+
+// start begins a fresh attempt: a RESUME while the dial has a ticket to
+// use, else a HELLO.
+func (p *Plane) start(d *dial) {
+	if d.useTicket != nil {
+		p.startResume(d)
+		return
+	}
+	p.startHello(d)
+}
+
+// answering makes the attempt that b (an answer routed to d) answers the
+// current one: b may answer the previous attempt.
+func (d *dial) answering(b []byte) {
+	if id, _, _ := wire.ParseHandshakeType(b); id != d.id && d.hasPrev && id == d.prev.id {
+		d.helloKeys, d.prev = d.prev, d.helloKeys
 	}
 }
 
 // startHello builds a fresh HELLO (new handshake ID, ephemerals, nonce),
-// registers it and sends it. The previous HELLO stays answerable (a
+// registers it and sends it. The previous attempt stays answerable (a
 // RESPONSE slower than the retransmission timer still completes); older
 // ones are forgotten.
 func (p *Plane) startHello(d *dial) {
+	cookie, now := p.newAttempt(d)
+	d.ticket = nil
+	if d.hybrid {
+		d.kem = p.pool.kemPair()
+	}
+	p.buildHello(d, cookie, now)
+	p.send(d.hello[:d.nHello], d.to)
+}
+
+// newAttempt registers a fresh handshake ID for d, keeping the current
+// attempt as the previous one, draws the attempt's ephemeral key and
+// nonce_i, and returns the cookie to carry (nil: none) and the time.
+func (p *Plane) newAttempt(d *dial) ([]byte, time.Time) {
 	now := p.cfg.Now()
 	p.mu.Lock()
+	c, hasCookie := p.mu.cookies[d.to]
+	p.mu.Unlock()
+	p.dials.Lock()
 	if d.hasPrev {
 		p.unregisterLocked(d, d.prev.id)
 		d.hasPrev = false
 	}
-	if p.mu.dials[d.id] == d {
+	if p.dials.m[d.id] == d {
 		d.prev, d.hasPrev = d.helloKeys, true
 	}
 	for {
 		d.id = randomID()
-		if _, taken := p.mu.dials[d.id]; !taken {
+		if _, taken := p.dials.m[d.id]; !taken {
 			break
 		}
 	}
-	p.mu.dials[d.id] = d
-	c, hasCookie := p.mu.cookies[d.to]
-	p.mu.Unlock()
+	p.dials.m[d.id] = d
+	p.dials.Unlock()
 	d.e = p.pool.ephemeral()
-	if d.hybrid {
-		d.kem = p.pool.kemPair()
-	}
 	_, _ = rand.Read(d.nonce[:])
-	var cookie []byte
 	if hasCookie && now.Before(c.expires) {
-		cookie = c.cookie[:]
+		return c.cookie[:], now
 	}
-	p.buildHello(d, cookie, now)
-	p.send(d.hello[:d.nHello], d.to)
+	return nil, now
 }
 
 // buildHello writes d's HELLO from d.id, d.e, d.kem and d.nonce (all set by
@@ -400,14 +506,16 @@ func (p *Plane) buildHello(d *dial, cookie []byte, now time.Time) {
 // check that failed, or Install's.
 func (p *Plane) finish(d *dial, b []byte, proof *[wire.AuthProofLen]byte, rejectKey *[32]byte) (*Established, error) {
 	var fin finalState
+	defer fin.wipe()
 	est, err := p.complete(d, b, proof, &fin)
 	if err != nil {
 		return nil, err
 	}
 	*rejectKey = fin.rejectKey
-	fin.wipe()
+	p.addPending(est, &fin.res, p.cfg.Now())
 	inst, err := p.dp.Install(est)
 	if err != nil {
+		p.removePending(est.SessionID)
 		return nil, fmt.Errorf("control: install session %#x: %w", uint64(est.SessionID), err)
 	}
 	est.Installed = inst
@@ -421,11 +529,13 @@ func (p *Plane) finish(d *dial, b []byte, proof *[wire.AuthProofLen]byte, reject
 // another implementation can tell which message it got wrong).
 type finalState struct {
 	ck, h, rejectKey, hResponse [32]byte
+	res                         [32]byte // resumption secret (ticket of this session)
 }
 
 func (f *finalState) wipe() {
 	clear(f.ck[:])
 	clear(f.rejectKey[:])
+	clear(f.res[:])
 }
 
 // complete processes a RESPONSE for d and writes AUTH_PROOF into proof and
@@ -433,7 +543,7 @@ func (f *finalState) wipe() {
 // returns the session to install. Errors as finish, without Install's.
 func (p *Plane) complete(d *dial, b []byte, proof *[wire.AuthProofLen]byte, fin *finalState) (*Established, error) {
 	r, err := wire.ParseResponse(b, d.hybrid)
-	if err != nil || r.ID() != d.id {
+	if err != nil || r.ID() != d.id || d.ticket != nil {
 		return nil, errOpen
 	}
 	sym := d.sym
@@ -441,24 +551,20 @@ func (p *Plane) complete(d *dial, b []byte, proof *[wire.AuthProofLen]byte, fin 
 	if err != nil {
 		return nil, errOpen
 	}
-	// ee, se and the KEM decapsulation need only the RESPONSE's cleartext:
-	// run them at once. se is computed before the responder is
-	// authenticated; a forged RESPONSE (it must match our handshake ID and
-	// address) costs one DH more.
+	// Two steps of independent operations, each run in parallel: ee with
+	// the KEM decapsulation (which need only the RESPONSE's cleartext),
+	// then, once s has opened, es with se.
 	var (
-		ee, se, ss           []byte
-		eeErr, seErr, kemErr error
+		ee, ss        []byte
+		eeErr, kemErr error
 	)
-	jobs := [3]func(){
-		func() { ee, eeErr = d.e.priv.ECDH(er) },
-		func() { se, seErr = p.cfg.Identity.ECDH(er) },
-		nil,
-	}
+	doEE := func() { ee, eeErr = d.e.priv.ECDH(er) }
 	if d.hybrid {
-		jobs[2] = func() { ss, kemErr = d.kem.dk.Decapsulate(r.KEMCiphertext()) }
+		parallel(func() { ss, kemErr = d.kem.dk.Decapsulate(r.KEMCiphertext()) }, doEE)
+	} else {
+		doEE()
 	}
-	parallel(jobs[:])
-	if eeErr != nil || seErr != nil || kemErr != nil {
+	if eeErr != nil || kemErr != nil {
 		return nil, errOpen
 	}
 	sym.mixHash(r.Ephemeral()) // e
@@ -478,8 +584,12 @@ func (p *Plane) complete(d *dial, b []byte, proof *[wire.AuthProofLen]byte, fin 
 	if err != nil {
 		return nil, errOpen
 	}
-	es, err := d.e.priv.ECDH(sr)
-	if err != nil {
+	var (
+		es, se       []byte
+		esErr, seErr error
+	)
+	parallel(func() { es, esErr = d.e.priv.ECDH(sr) }, func() { se, seErr = p.cfg.Identity.ECDH(er) })
+	if esErr != nil || seErr != nil {
 		return nil, errOpen
 	}
 	sym.mixKey(es) // es
@@ -519,7 +629,8 @@ func (p *Plane) complete(d *dial, b []byte, proof *[wire.AuthProofLen]byte, fin 
 	if len(out) != wire.AuthProofLen {
 		panic("control: BUG: AUTH_PROOF length")
 	}
-	*fin = finalState{ck: sym.ck, h: sym.h, rejectKey: hmacSHA256(&sym.ck, []byte(rejectKeyLabel), nil), hResponse: hResponse}
+	*fin = finalState{ck: sym.ck, h: sym.h, rejectKey: hmacSHA256(&sym.ck, []byte(rejectKeyLabel), nil), hResponse: hResponse,
+		res: resumptionSecret(&sym.ck)}
 	i2r, r2i := sym.split()
 	est := &Established{
 		SessionID: sid, Suite: suite, sendSecret: stc.SecretFrom(&i2r), recvSecret: stc.SecretFrom(&r2i),
@@ -570,6 +681,14 @@ func offered(list []byte, s stc.Suite) bool {
 		}
 	}
 	return false
+}
+
+// earlier returns the earlier of a and b.
+func earlier(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 func putUint64(b []byte, v uint64) {

@@ -20,6 +20,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // an optional filter that may drop (return nil) or rewrite a copy.
 type fakeNet struct {
 	fmu    sync.Mutex // serialises filter calls
+	pmu    sync.Mutex // serialises pairResumed
 	mu     sync.Mutex
 	nodes  map[netip.AddrPort]*fakeDP
 	filter func(from, to netip.AddrPort, pkt []byte) []byte
@@ -102,7 +103,10 @@ func (d *fakeDP) Install(s *Established) (any, error) {
 		delay += finalRetx
 	}
 	d.mu.Unlock()
-	if !s.Initiator {
+	switch {
+	case s.Resumed:
+		d.net.pairResumed(d, s)
+	case !s.Initiator:
 		if delay > 0 {
 			time.AfterFunc(delay, func() { d.sendFinal(s) })
 		} else {
@@ -112,8 +116,9 @@ func (d *fakeDP) Install(s *Established) (any, error) {
 	return s, nil
 }
 
-// sendFinal plays FINAL: the initiator's session opens it if its receive
-// secret is our send secret.
+// sendFinal plays FINAL (with the NEW_TICKET that rides in its packet):
+// the initiator's session opens it if its receive secret is our send
+// secret.
 func (d *fakeDP) sendFinal(s *Established) {
 	d.net.mu.Lock()
 	peer := d.net.nodes[s.Peer]
@@ -122,13 +127,49 @@ func (d *fakeDP) sendFinal(s *Established) {
 		return
 	}
 	peer.mu.Lock()
-	defer peer.mu.Unlock()
 	ps := peer.sessions[s.SessionID]
 	if ps == nil || !ps.Initiator || !ps.recvSecret.Equal(s.sendSecret) || peer.confirmed[s.SessionID] {
+		peer.mu.Unlock()
 		return
 	}
 	peer.confirmed[s.SessionID] = true
+	peer.mu.Unlock()
+	if s.Ticket != nil && peer.plane != nil {
+		_ = peer.plane.StoreTicket(s.SessionID, s.Ticket)
+	}
 	close(ps.Confirmed)
+}
+
+// pairResumed plays what the data planes do after a resumed handshake:
+// the initiator's first packet confirms the responder's session, which
+// answers with its NEW_TICKET. The two installs race (the responder
+// installs after sending RESUME_RESPONSE), so whichever comes second
+// completes the pair.
+func (n *fakeNet) pairResumed(d *fakeDP, s *Established) {
+	n.pmu.Lock()
+	defer n.pmu.Unlock()
+	n.mu.Lock()
+	peer := n.nodes[s.Peer]
+	n.mu.Unlock()
+	if peer == nil {
+		return
+	}
+	peer.mu.Lock()
+	ps := peer.sessions[s.SessionID]
+	peer.mu.Unlock()
+	if ps == nil || ps.Initiator == s.Initiator || !ps.recvSecret.Equal(s.sendSecret) || !ps.sendSecret.Equal(s.recvSecret) {
+		return
+	}
+	ini, resp, iDP := s, ps, d
+	if !s.Initiator {
+		ini, resp, iDP = ps, s, peer
+	}
+	iDP.mu.Lock()
+	iDP.confirmed[ini.SessionID] = true
+	iDP.mu.Unlock()
+	if resp.Ticket != nil && iDP.plane != nil {
+		_ = iDP.plane.StoreTicket(ini.SessionID, resp.Ticket)
+	}
 }
 
 func (d *fakeDP) Remove(id wire.SessionID) {
@@ -225,7 +266,7 @@ func halfOpen(p *Plane) int {
 }
 
 func dials(p *Plane) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.mu.dials)
+	p.dials.RLock()
+	defer p.dials.RUnlock()
+	return len(p.dials.m)
 }

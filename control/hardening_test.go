@@ -202,7 +202,7 @@ func TestLateFinalAfterRestart(t *testing.T) {
 // (internal/lossy), while an insider sends 2000 genuine HELLOs/s from the
 // victim's IP (127.0.0.1) and never reads the replies, as a spoofer cannot.
 func TestInsiderHelloFloodUDP(t *testing.T) {
-	a, b, _, db := newUDPPair(t, true)
+	a, b, _, db := newUDPPair(t, true, false)
 	px, err := lossy.New(db.addr(), &lossy.Config{Delay: func(lossy.Dir, []byte) time.Duration { return 50 * time.Millisecond }})
 	if err != nil {
 		t.Fatal(err)

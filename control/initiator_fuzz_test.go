@@ -34,7 +34,7 @@ func FuzzInitiatorAnswers(f *testing.F) {
 		hello = bytes.Clone(hello)
 		p.b.helloWith(newWorkerScratch(), hello, addrA, now, nil)
 		resp := r.take()
-		p.b.sendCookieReply(newWorkerScratch(), wire.Hello(hello), addrA)
+		p.b.sendCookieReply(newWorkerScratch(), wire.Hello(hello).ID(), wire.Hello(hello).Ephemeral(), addrA)
 		cr := r.take()
 		if len(resp) != 1 || len(cr) != 1 {
 			f.Fatalf("responder answered %d and %d messages", len(resp), len(cr))

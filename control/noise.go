@@ -87,6 +87,17 @@ func (s *symmetric) mixKey(ikm []byte) {
 	s.hasK = true
 }
 
+// mixKeyAndHash is Noise MixKeyAndHash: ck, temp_h, k = HKDF(ck, ikm, 3);
+// MixHash(temp_h); n = 0. Resumption mixes the resumption secret with it.
+func (s *symmetric) mixKeyAndHash(ikm []byte) {
+	var th [32]byte
+	s.ck, th, s.k = hkdf3(&s.ck, ikm)
+	s.mixHash(th[:])
+	clear(th[:])
+	s.n = 0
+	s.hasK = true
+}
+
 // nonce returns the ChaChaPoly nonce: 32 zero bits then n little-endian.
 func (s *symmetric) nonce() [12]byte {
 	var nn [12]byte
@@ -119,6 +130,11 @@ func (s *symmetric) decryptAndHash(dst, ct []byte) ([]byte, error) {
 	}
 	if !tagValid(&s.k, s.n, ct, s.h[:]) {
 		return nil, errOpen
+	}
+	if len(ct) == wire.TagLen { // empty plaintext: the tag check was the whole open
+		s.n++
+		s.mixHash(ct)
+		return dst[:0], nil
 	}
 	pt, err := openChaCha(&s.k, s.n, dst[:0], ct, s.h[:])
 	if err != nil {

@@ -69,3 +69,46 @@ const (
 	// dialInbox is how many packets may wait for one Dial goroutine.
 	dialInbox = 4
 )
+
+// Resumption policy (docs/HANDSHAKE.md "Resumption"): numbers of this
+// implementation, not protocol.
+const (
+	// ticketRotation is how often a responder draws a new ticket key; the
+	// previous key still opens tickets, so two are live and a key lives
+	// twice this long.
+	ticketRotation = time.Hour
+	// ticketLifetime is the lifetime a responder gives its tickets. It is
+	// at most ticketRotation, so every unexpired ticket's key is live.
+	ticketLifetime = ticketRotation
+	// maxTicketLifetime caps the lifetime an initiator accepts from a
+	// NEW_TICKET blob (a peer's longer value is cut to it).
+	maxTicketLifetime = 24 * time.Hour
+	// maxResumeChain bounds a chain of resumptions: a ticket issued in a
+	// resumed session carries the time of the full handshake the chain
+	// began with, and a responder refuses a ticket whose chain is older,
+	// so peers re-authenticate their static keys (and refresh the ML-KEM
+	// secret) at least this often.
+	maxResumeChain = 24 * time.Hour
+	// resumeWindow is the freshness window of a RESUME: the responder
+	// expects it at the ticket's issue time plus the ticket age the
+	// initiator reports, both on one clock each, so only delays and clock
+	// rates count, not clock offsets (a RESUME accepted within it is
+	// remembered for 2 × resumeWindow, see resumeReplay).
+	resumeWindow = 10 * time.Second
+	// resumeReplayMax bounds each of the two generations of the RESUME
+	// replay memory (32-byte keys). When the current one is full the
+	// responder refuses resumption (the initiator falls back to a full
+	// handshake) rather than forget an accepted RESUME early: at most
+	// resumeReplayMax resumptions per 2 × resumeWindow (3276/s sustained).
+	resumeReplayMax = 1 << 16
+	// ticketCacheSize bounds the initiator's tickets (one per address).
+	ticketCacheSize = 1024
+	// pendingTicketsMax bounds the initiator's sessions waiting for their
+	// NEW_TICKET, each kept at most pendingTicketLife.
+	pendingTicketsMax = 4096
+	pendingTicketLife = time.Minute
+	// resumeRejectRate is the REJECT(ticket) token bucket (per second,
+	// burst the same): a refused ticket gets a fast fallback, a flood of
+	// them no reflection.
+	resumeRejectRate = 100
+)

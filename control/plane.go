@@ -3,6 +3,7 @@ package control
 import (
 	"container/list"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -70,9 +71,28 @@ type Established struct {
 	// Confirmed is closed by the data plane when the first packet from the
 	// peer opens under the receive secret (for the initiator: FINAL); a responder's
 	// keys are confirmed by AUTH_PROOF, so its channel is closed at install.
+	// It is nil on an initiator's resumed session, which the
+	// RESUME_RESPONSE confirmed before Install.
 	Confirmed chan struct{}
 	// Installed is what DataPlane.Install returned for this session.
 	Installed any
+	// Resumed marks a session from a resumed handshake (docs/HANDSHAKE.md
+	// "Resumption"). The data plane then sends no FINAL: an initiator's
+	// session is active at install and sends an ack-eliciting packet at
+	// once; a responder's waits for that packet (its first packet that
+	// opens, as in a full handshake) and is removed, without a CLOSE, if
+	// none opens within the handshake timeout.
+	Resumed bool
+	// Ticket, on a responder's session when Config.Resumption is set, is
+	// the NEW_TICKET blob (wire.NewTicketLen bytes: lifetime ‖ ticket) for
+	// the data plane to send the initiator in a NEW_TICKET frame, whose
+	// data plane hands it to Plane.StoreTicket. Nil otherwise. The data
+	// plane owns it after Install.
+	Ticket []byte
+	// RTT, on an initiator's resumed session, is the interval between
+	// sending the RESUME that was answered and opening its RESUME_RESPONSE:
+	// the session's first RTT sample. Zero otherwise.
+	RTT time.Duration
 }
 
 // Secrets returns the session's traffic secrets: send protects what this
@@ -148,6 +168,15 @@ type Config struct {
 	// earlier). Replays and HELLOs that need a cookie never get one. It
 	// reveals that a node listens.
 	RejectWrongSeed bool
+	// Resumption turns on session resumption (docs/HANDSHAKE.md
+	// "Resumption"): as responder, the plane issues a ticket in every
+	// session it installs (Established.Ticket) and answers RESUMEs; as
+	// initiator, it keeps the tickets the data plane hands to StoreTicket,
+	// one per address, and Dial resumes with one when it holds a valid
+	// ticket for the address, falling back to a full handshake when the
+	// responder refuses it. Off, RESUMEs get REJECT(ticket) and Dial always
+	// runs a full handshake. Callers set the default (true).
+	Resumption bool
 	// Params are this node's transport parameters, sent in the handshake.
 	Params TransportParams
 	// Logger receives rare events (nil: silent): at Warn, HELLOs that do not
@@ -165,7 +194,8 @@ type Stats struct {
 	FailedTimeout     uint64 // Dials that ended matching ErrHandshakeTimeout
 	FailedAuth        uint64 // authentication failures (either role), REJECT-ended Dials included
 	FailedUnreachable uint64 // Dials failed by DestinationUnreachable
-	// SeedMismatch counts HELLOs that do not open under our shared seed:
+	// SeedMismatch counts HELLOs (and RESUMEs whose PSK tag fails) that do
+	// not open under our shared seed:
 	// the sender holds another shared seed (a misconfigured peer, the
 	// usual case) or the packet is forged or corrupted. The PSK AEAD
 	// cannot tell these apart. They are also reported at Warn through
@@ -175,9 +205,9 @@ type Stats struct {
 	SuiteRefused     uint64 // HELLOs that offered no suite in Config.Suites
 	QueueDrops       uint64 // packets dropped because the queue was full
 	CookiesSent      uint64 // COOKIE_REPLY messages sent
-	CookieRejects    uint64 // HELLOs answered with a COOKIE_REPLY: no or invalid cookie under load or at a half-open cap
-	Replays          uint64 // HELLOs whose ephemeral was already seen
-	Stale            uint64 // HELLOs outside the freshness window
+	CookieRejects    uint64 // HELLOs (and RESUMEs) answered with a COOKIE_REPLY: no or invalid cookie under load or at a half-open cap
+	Replays          uint64 // HELLOs and RESUMEs whose ephemeral was already seen
+	Stale            uint64 // HELLOs and RESUMEs outside their freshness window
 	HalfOpenEvicted  uint64 // half-open handshakes evicted by the caps (only by HELLOs with a valid cookie)
 	HalfOpenExpired  uint64 // half-open handshakes that timed out
 	NoStateProofs    uint64 // AUTH_PROOFs for no half-open state (evicted, expired, or a duplicate after install)
@@ -188,12 +218,20 @@ type Stats struct {
 	Retransmits      uint64 // HELLO/AUTH_PROOF retransmissions
 	Restarts         uint64 // fresh HELLOs after an AUTH_PROOF went unconfirmed (also in Retransmits)
 	PoolMisses       uint64 // ephemeral key pairs generated inline
+	// Resumption (Config.Resumption).
+	Resumed         uint64 // Dials that returned a resumed session (also in HandshakesOK)
+	ResumeFallbacks uint64 // Dials that held a ticket but fell back to a full handshake (refused, or no answer to the RESUME)
+	ResumeAccepted  uint64 // resumed responder sessions installed (also in Accepted)
+	ResumeRefused   uint64 // RESUMEs refused for their ticket (unknown key, expired, not ours, stale, replay memory full): REJECT(ticket)
+	TicketsIssued   uint64 // tickets issued as responder
+	TicketsStored   uint64 // tickets kept as initiator (StoreTicket)
 }
 
 type stats struct {
 	handshakesOK, accepted, failedTimeout, failedAuth, failedUnreachable, seedMismatch, malformed, suiteRefused,
 	queueDrops, cookiesSent, cookieRejects, replays, stale, hoEvicted, hoExpired, noStateProofs,
-	ampCap, collisions, rejectsSent, rejectHints, retransmits, restarts, poolMisses atomic.Uint64
+	ampCap, collisions, rejectsSent, rejectHints, retransmits, restarts, poolMisses,
+	resumed, resumeFallbacks, resumeAccepted, resumeRefused, ticketsIssued, ticketsStored atomic.Uint64
 }
 
 // Plane is the control plane: it dials, answers handshakes, and installs
@@ -219,7 +257,12 @@ type Plane struct {
 	wg        sync.WaitGroup
 	nextLoop  atomic.Uint64
 
-	rejects tokenBucket
+	rejects       tokenBucket
+	ticketRejects tokenBucket // REJECT(ticket)
+
+	// tickets are the responder's ticket keys (current and previous),
+	// replaced whole on rotation.
+	tickets atomic.Pointer[ticketKeys]
 
 	// seedLog rate-limits the Warn line for HELLOs that do not open under
 	// our shared seed (lock-free: the reject path stays allocation-free).
@@ -228,15 +271,27 @@ type Plane struct {
 		suppressed atomic.Uint64 // mismatches since the last line, not logged
 	}
 
+	// dials are the initiator handshakes in flight by handshake ID, under
+	// their own lock so that HandlePacket (on a loop goroutine) routes an
+	// answer straight to its Dial without waiting for p.mu.
+	dials struct {
+		sync.RWMutex
+		m map[wire.SessionID]*dial
+	}
+
 	mu struct {
 		sync.Mutex
-		dials    map[wire.SessionID]*dial         // initiator handshakes in flight
 		halfOpen map[wire.SessionID]*list.Element // *respState, responder side
 		order    list.List                        // half-open by age, oldest first
 		perAddr  map[netip.Addr]int
 		replay   replayCache
 		ledger   map[netip.Addr]*ledgerEntry
 		cookies  map[netip.AddrPort]cookieEntry // cookies received as initiator
+		resumes  resumeReplay                   // RESUMEs accepted, responder side
+		// tickets the initiator holds, by address (one each), and its
+		// sessions waiting for their NEW_TICKET, by session ID.
+		tickets map[netip.AddrPort]*ticketEntry
+		pending map[wire.SessionID]*pendingTicket
 	}
 }
 
@@ -268,7 +323,11 @@ func NewPlane(cfg *Config, dp DataPlane) (*Plane, error) {
 	now := c.Now()
 	p.cookie.init(now)
 	p.rejects = tokenBucket{rate: rejectRate, tokens: rejectRate, last: now}
-	p.mu.dials = make(map[wire.SessionID]*dial)
+	p.ticketRejects = tokenBucket{rate: resumeRejectRate, tokens: resumeRejectRate, last: now}
+	p.tickets.Store(newTicketKeys(nil, now))
+	p.mu.tickets = make(map[netip.AddrPort]*ticketEntry)
+	p.mu.pending = make(map[wire.SessionID]*pendingTicket)
+	p.dials.m = make(map[wire.SessionID]*dial)
 	p.mu.halfOpen = make(map[wire.SessionID]*list.Element)
 	p.mu.perAddr = make(map[netip.Addr]int)
 	p.mu.replay.init(replayCacheSize)
@@ -379,38 +438,69 @@ func (p *Plane) Stats() Stats {
 		RejectHints: s.rejectHints.Load(),
 		Retransmits: s.retransmits.Load(), Restarts: s.restarts.Load(),
 		PoolMisses: s.poolMisses.Load(),
+		Resumed:    s.resumed.Load(), ResumeFallbacks: s.resumeFallbacks.Load(),
+		ResumeAccepted: s.resumeAccepted.Load(), ResumeRefused: s.resumeRefused.Load(),
+		TicketsIssued: s.ticketsIssued.Load(), TicketsStored: s.ticketsStored.Load(),
 	}
 }
 
 // HandlePacket is called by the loops with one HANDSHAKE datagram. It never
-// blocks: it copies pkt (borrowed for the call) into a bounded queue, or
-// drops and counts it when the queue is full or pkt cannot be a handshake
-// message. It does not allocate once the packet pool is warm.
+// blocks: it copies pkt (borrowed for the call) into a bounded queue for
+// the workers, or, for an answer to one of our HELLOs or RESUMEs
+// (RESPONSE, RESUME_RESPONSE, COOKIE_REPLY, REJECT), straight into the inbox of the Dial waiting for
+// it (one goroutine hop less on the dial path); it drops and counts a
+// packet when the queue or inbox is full or pkt cannot be a handshake
+// message for us. It does not allocate once the packet pool is warm.
 func (p *Plane) HandlePacket(pkt []byte, from netip.AddrPort) {
 	if len(pkt) < wire.HandshakePrefixLen || len(pkt) > wire.MaxHandshakeLen ||
 		pkt[0] != wire.Version || pkt[1] != byte(wire.KindHandshake) {
 		p.st.malformed.Add(1)
 		return
 	}
-	var pk *packet
-	select {
-	case pk = <-p.free:
-	default:
-		if p.allocated.Add(1) > queueLen {
-			p.allocated.Add(-1)
-			p.st.queueDrops.Add(1)
+	var d *dial
+	switch wire.HandshakeType(pkt[wire.HandshakeTypeOffset]) {
+	case wire.HandshakeResponse, wire.HandshakeResumeResponse, wire.HandshakeCookieReply, wire.HandshakeReject:
+		id := wire.SessionID(binary.BigEndian.Uint64(pkt[2:10]))
+		p.dials.RLock()
+		d = p.dials.m[id]
+		p.dials.RUnlock()
+		if d == nil || d.to != from {
+			p.st.malformed.Add(1)
 			return
 		}
-		pk = new(packet)
+	}
+	pk := p.getPacket()
+	if pk == nil {
+		p.st.queueDrops.Add(1)
+		return
 	}
 	pk.n = copy(pk.buf[:], pkt)
 	pk.from = from
+	q := p.queue
+	if d != nil {
+		q = d.in
+	}
 	select {
-	case p.queue <- pk:
+	case q <- pk:
 	default:
 		p.release(pk)
 		p.st.queueDrops.Add(1)
 	}
+}
+
+// getPacket returns a packet buffer from the free list, a new one while
+// fewer than queueLen exist, or nil.
+func (p *Plane) getPacket() *packet {
+	select {
+	case pk := <-p.free:
+		return pk
+	default:
+	}
+	if p.allocated.Add(1) > queueLen {
+		p.allocated.Add(-1)
+		return nil
+	}
+	return new(packet)
 }
 
 // release returns a packet to the free list.
@@ -445,10 +535,12 @@ func (p *Plane) worker() {
 	}
 }
 
-// dispatch routes one packet; it reports whether the caller still owns pk.
+// dispatch runs one packet from the queue (answers to our HELLOs go
+// straight to their Dial, see HandlePacket); it reports whether the
+// caller still owns pk.
 func (p *Plane) dispatch(w *workerScratch, pk *packet) bool {
 	b := pk.bytes()
-	id, t, err := wire.ParseHandshakeType(b)
+	_, t, err := wire.ParseHandshakeType(b)
 	if err != nil {
 		p.st.malformed.Add(1)
 		return true
@@ -458,20 +550,8 @@ func (p *Plane) dispatch(w *workerScratch, pk *packet) bool {
 		p.handleHello(w, b, pk.from, p.cfg.Now())
 	case wire.HandshakeAuthProof:
 		p.handleAuthProof(b, pk.from)
-	case wire.HandshakeResponse, wire.HandshakeCookieReply, wire.HandshakeReject:
-		p.mu.Lock()
-		d := p.mu.dials[id]
-		p.mu.Unlock()
-		if d == nil || d.to != pk.from {
-			p.st.malformed.Add(1)
-			return true
-		}
-		select {
-		case d.in <- pk:
-			return false
-		default:
-			p.st.queueDrops.Add(1)
-		}
+	case wire.HandshakeResume:
+		p.handleResume(w, b, pk.from, p.cfg.Now())
 	default:
 		p.st.malformed.Add(1)
 	}
@@ -497,8 +577,20 @@ func (p *Plane) janitor() {
 // sweep is one janitor pass at now.
 func (p *Plane) sweep(now time.Time) {
 	p.cookie.rotate(now)
+	p.rotateTicketKeys(now)
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.mu.resumes.rotate(now)
+	for k, t := range p.mu.tickets {
+		if !now.Before(t.expires) {
+			delete(p.mu.tickets, k)
+		}
+	}
+	for k, t := range p.mu.pending {
+		if !now.Before(t.expires) {
+			delete(p.mu.pending, k)
+		}
+	}
 	for e := p.mu.order.Front(); e != nil; e = p.mu.order.Front() {
 		rs := e.Value.(*respState)
 		if now.Before(rs.expires) {

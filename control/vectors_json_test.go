@@ -125,12 +125,64 @@ type rejectVector struct {
 	Reject      string `json:"reject"`
 }
 
+// resumeInputs fix every choice of a ticket issued after one of the
+// file's handshakes (from_handshake) and of one resumed handshake with it.
+type resumeInputs struct {
+	FromHandshake             string     `json:"from_handshake"`
+	TicketKey                 string     `json:"ticket_key"`
+	TicketKeyID               uint32     `json:"ticket_key_id"`
+	TicketNonce               string     `json:"ticket_nonce"`
+	IssuedMs                  int64      `json:"issued_ms"`
+	ChainStartMs              int64      `json:"chain_start_ms"`
+	LifetimeS                 uint32     `json:"lifetime_s"`
+	HandshakeID               string     `json:"handshake_id"`
+	NowMs                     int64      `json:"now_ms"`
+	TicketAgeMs               uint32     `json:"ticket_age_ms"`
+	InitiatorEphemeralPrivate string     `json:"initiator_ephemeral_private"`
+	ResponderEphemeralPrivate string     `json:"responder_ephemeral_private"`
+	NonceI                    string     `json:"nonce_i"`
+	NonceR                    string     `json:"nonce_r"`
+	ResponderLoops            int        `json:"responder_loops"`
+	InitiatorParams           jsonParams `json:"initiator_params"`
+	ResponderParams           jsonParams `json:"responder_params"`
+}
+
+// resumeOutputs are the ticket and the resumed handshake's messages and
+// secrets.
+type resumeOutputs struct {
+	ResumptionSecret         string `json:"resumption_secret"`
+	TicketPlaintext          string `json:"ticket_plaintext"`
+	Ticket                   string `json:"ticket"`
+	NewTicket                string `json:"new_ticket"`
+	InitiatorEphemeralPublic string `json:"initiator_ephemeral_public"`
+	ResponderEphemeralPublic string `json:"responder_ephemeral_public"`
+	HashAfterPSKTag          string `json:"h_after_psk_tag"`
+	Resume                   string `json:"resume"`
+	HashAfterResume          string `json:"h_after_resume"`
+	ResumeResponse           string `json:"resume_response"`
+	SessionID                string `json:"session_id"`
+	HandshakeHash            string `json:"handshake_hash"`
+	CKFinal                  string `json:"ck_final"`
+	KeyI2R                   string `json:"key_i2r"`
+	KeyR2I                   string `json:"key_r2i"`
+	NextResumptionSecret     string `json:"next_resumption_secret"`
+	RejectTicket             string `json:"reject_ticket"`
+}
+
+type resumeVector struct {
+	Name    string        `json:"name"`
+	Note    string        `json:"note"`
+	Inputs  resumeInputs  `json:"inputs"`
+	Outputs resumeOutputs `json:"outputs"`
+}
+
 type handshakeFile struct {
 	Description string         `json:"description"`
 	Spec        string         `json:"spec"`
 	Handshakes  []hsVector     `json:"handshakes"`
 	CookieReply cookieVector   `json:"cookie_reply"`
 	Rejects     []rejectVector `json:"rejects"`
+	Resumptions []resumeVector `json:"resumptions"`
 }
 
 func rep(b byte, n int) string { return hex.EncodeToString(bytes.Repeat([]byte{b}, n)) }
@@ -194,6 +246,21 @@ func defaultHandshakeFile() *handshakeFile {
 			{Note: "REJECT(session-ID collision) after the hybrid handshake: reject_key = HMAC-SHA256(ck_final, \"stt/1 reject\"), " +
 				"tag = HMAC-SHA256(reject_key, bytes 0..11 of the REJECT)[:16].", HandshakeID: h.HandshakeID, Reason: wire.RejectCollision},
 		},
+		Resumptions: []resumeVector{{
+			Name: "resumed",
+			Note: "A ticket issued a second after the hybrid handshake (resumption_secret = HMAC-SHA256(its ck_final, \"stt/1 resumption\")), " +
+				"sealed with XChaCha20-Poly1305(ticket_key, ticket_nonce, ticket_plaintext, ad = key ID) as this implementation lays tickets out, " +
+				"and a resumed handshake with it a minute later: RESUME, RESUME_RESPONSE, keys. The responder's clock reads now_ms; " +
+				"the initiator reports ticket_age_ms (15 ms less than issued_ms to now_ms: the ticket's trip). reject_ticket is a REJECT(ticket) to this RESUME.",
+			Inputs: resumeInputs{
+				FromHandshake: "hybrid", TicketKey: rep(0x99, 32), TicketKeyID: 0x0a0b0c0d, TicketNonce: rep(0xaa, 24),
+				IssuedMs: h.TimestampMs + 1000, ChainStartMs: h.TimestampMs + 1000, LifetimeS: 3600,
+				HandshakeID: "b1b2b3b4b5b6b7b8", NowMs: h.TimestampMs + 61000, TicketAgeMs: 59985,
+				InitiatorEphemeralPrivate: rep(0x17, 32), ResponderEphemeralPrivate: rep(0x28, 32),
+				NonceI: rep(0x39, 32), NonceR: rep(0x4a, 32), ResponderLoops: 1,
+				InitiatorParams: h.InitiatorParams, ResponderParams: h.ResponderParams,
+			},
+		}},
 	}
 }
 
@@ -412,6 +479,136 @@ func computeHandshakeFile(t testing.TB, f *handshakeFile) map[string]*handshakeR
 	return runs
 }
 
+// computeResumptions fills the outputs of f's resumption vectors from their
+// inputs and the handshakes they follow (runs), with this package's code:
+// the ticket by sealTicket, the RESUME by buildResume, the responder by
+// resumeWith (which must install the session) and the initiator by
+// completeResume.
+func computeResumptions(t testing.TB, f *handshakeFile, runs map[string]*handshakeRun) {
+	t.Helper()
+	for i := range f.Resumptions {
+		v := &f.Resumptions[i]
+		in := &v.Inputs
+		var hv *hsVector
+		for j := range f.Handshakes {
+			if f.Handshakes[j].Name == in.FromHandshake {
+				hv = &f.Handshakes[j]
+			}
+		}
+		run, ok := runs[in.FromHandshake]
+		if hv == nil || !ok {
+			t.Fatalf("resumption %s follows handshake %q, which is missing", v.Name, in.FromHandshake)
+		}
+		id := func(seedHex string) *stc.Identity {
+			s, err := stc.NewIdentity(unhex(t, "node seed", seedHex))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		psk, err := stc.DerivePSK(unhex(t, "shared_seed", hv.Inputs.SharedSeed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.UnixMilli(in.NowMs)
+		ic := &Config{Identity: id(hv.Inputs.InitiatorNodeSeed), PSK: psk, Suites: suitesOf(hv.Inputs.OfferedSuites),
+			Params: in.InitiatorParams.params(), Resumption: true}
+		rc := &Config{Identity: id(hv.Inputs.ResponderNodeSeed), PSK: psk, Suites: suitesOf(hv.Inputs.ResponderSuites),
+			Params: in.ResponderParams.params(), Resumption: true, Now: func() time.Time { return now }}
+
+		// The ticket.
+		ck := [32]byte(run.ckFinl)
+		res := resumptionSecret(&ck)
+		tc := ticketContents{issued: time.UnixMilli(in.IssuedMs), chain: time.UnixMilli(in.ChainStartMs), suite: run.suite,
+			idI: ic.Identity.ID(), staticI: ic.Identity.Public(), idR: rc.Identity.ID(), res: res}
+		key := ticketKeyFrom(in.TicketKeyID, (*[32]byte)(unhex(t, "ticket_key", in.TicketKey)), time.UnixMilli(in.IssuedMs))
+		var tk [wire.TicketLen]byte
+		sealTicket(&tk, key, (*[24]byte)(unhex(t, "ticket_nonce", in.TicketNonce)), &tc)
+		blob := make([]byte, wire.NewTicketLen)
+		wire.PutNewTicket(blob, in.LifetimeS, tk[:])
+		pt := tc.plaintext()
+
+		// RESUME, built by the initiator's code.
+		ini, err := newCore(ic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hid, err := strconv.ParseUint(in.HandshakeID, 16, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		te := &ticketEntry{ticket: tk, res: res, peerID: rc.Identity.ID(), peerStatic: rc.Identity.Public(), suite: run.suite,
+			received: now.Add(-time.Duration(in.TicketAgeMs) * time.Millisecond)}
+		d := &dial{to: addrB, useTicket: te}
+		d.id, d.ticket = wire.SessionID(hid), te
+		d.e = ephemeralFrom(t, unhex(t, "initiator ephemeral", in.InitiatorEphemeralPrivate))
+		copy(d.nonce[:], unhex(t, "nonce_i", in.NonceI))
+		ini.buildResume(d, nil, now)
+		resume := bytes.Clone(d.hello[:d.nHello])
+		hResume := d.sym.h
+		// h after the PSK tag, recomputed step by step from the message.
+		var sym symmetric
+		ini.psk.start(&sym, resume[:wire.ResumeHeaderLen])
+		sym.mixHash(d.e.pub[:])
+		sym.mixKey(d.e.pub[:])
+		sym.mixHashLong(tk[:])
+		sym.mixHash(resume[wire.ResumePSKTagOffset:wire.ResumeSealedOffset])
+
+		// The responder answers and installs.
+		n := newFakeNet()
+		dp := n.add(addrB, in.ResponderLoops)
+		r, err := NewPlane(rc, dp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dp.plane = r
+		r.tickets.Store(&ticketKeys{cur: key, prev: randomTicketKey(now, key.id)})
+		var answer []byte
+		n.filter = func(from, _ netip.AddrPort, b []byte) []byte {
+			answer = bytes.Clone(b)
+			return nil
+		}
+		fixed := &respInputs{e: ephemeralFrom(t, unhex(t, "responder ephemeral", in.ResponderEphemeralPrivate))}
+		copy(fixed.nonce[:], unhex(t, "nonce_r", in.NonceR))
+		rs := r.resumeWith(newWorkerScratch(), resume, addrA, now, fixed)
+		r.Close()
+		if rs == nil || answer == nil {
+			t.Fatalf("resumption %s: the responder did not answer and install", v.Name)
+		}
+		var fin finalState
+		est, err := ini.completeResume(d, answer, &fin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !est.sendSecret.Equal(rs.recvSecret) || !est.recvSecret.Equal(rs.sendSecret) || est.SessionID != rs.SessionID ||
+			rs.PeerID != ic.Identity.ID() || est.PeerID != rc.Identity.ID() {
+			t.Fatalf("resumption %s: the two ends disagree", v.Name)
+		}
+		rej := make([]byte, wire.RejectLen)
+		wire.PutHandshakePrefix(rej, d.id, wire.HandshakeReject)
+		rej[wire.RejectReasonOffset] = wire.RejectTicket
+		v.Outputs = resumeOutputs{
+			ResumptionSecret:         hex.EncodeToString(res[:]),
+			TicketPlaintext:          hex.EncodeToString(pt[:]),
+			Ticket:                   hex.EncodeToString(tk[:]),
+			NewTicket:                hex.EncodeToString(blob),
+			InitiatorEphemeralPublic: hex.EncodeToString(d.e.pub[:]),
+			ResponderEphemeralPublic: hex.EncodeToString(fixed.e.pub[:]),
+			HashAfterPSKTag:          hex.EncodeToString(sym.h[:]),
+			Resume:                   hex.EncodeToString(resume),
+			HashAfterResume:          hex.EncodeToString(hResume[:]),
+			ResumeResponse:           hex.EncodeToString(answer),
+			SessionID:                fmt.Sprintf("%016x", uint64(est.SessionID)),
+			HandshakeHash:            hex.EncodeToString(fin.h[:]),
+			CKFinal:                  hex.EncodeToString(fin.ck[:]),
+			KeyI2R:                   hex.EncodeToString(est.sendSecret.Bytes()),
+			KeyR2I:                   hex.EncodeToString(est.recvSecret.Bytes()),
+			NextResumptionSecret:     hex.EncodeToString(fin.res[:]),
+			RejectTicket:             hex.EncodeToString(rej),
+		}
+	}
+}
+
 // writeOrCompare writes v as indented JSON to path under -update-json, or
 // compares it with the file, reporting the first differing line.
 func writeOrCompare(t *testing.T, path string, v any) {
@@ -470,11 +667,19 @@ func TestHandshakeVectorsJSON(t *testing.T) {
 		f = new(handshakeFile)
 		readJSON(t, handshakeJSON, f)
 	}
-	computeHandshakeFile(t, f)
+	if len(f.Resumptions) == 0 {
+		t.Fatalf("%s has no resumption vector", handshakeJSON)
+	}
+	runs := computeHandshakeFile(t, f)
+	computeResumptions(t, f, runs)
 	writeOrCompare(t, handshakeJSON, f)
 
 	blocks := markdownBlocks(t, handshakeMD)
-	want := map[string]map[string]string{"# handshake x25519": {}, "# handshake messages": {}}
+	want := map[string]map[string]string{"# handshake x25519": {}, "# handshake messages": {}, "# resumption": {}}
+	for _, v := range f.Resumptions {
+		flatten(want["# resumption"], "", v.Inputs)
+		flatten(want["# resumption"], "", v.Outputs)
+	}
 	for _, v := range f.Handshakes {
 		if v.Name == "x25519" {
 			flatten(want["# handshake x25519"], "", v.Inputs)

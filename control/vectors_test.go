@@ -1,14 +1,12 @@
 package control
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/ecdh"
 	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"os"
-	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -95,19 +93,7 @@ func TestVectors(t *testing.T) {
 			fmt.Printf("%s = %s\n", kv[0], kv[1])
 		}
 	}
-	f, err := os.Open("../docs/HANDSHAKE.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	doc := map[string]string{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), " = "); ok && !strings.Contains(k, " ") {
-			doc[k] = strings.TrimSpace(v)
-		}
-	}
+	doc := markdownBlocks(t, handshakeMD)["# handshake x25519"]
 	for _, kv := range got {
 		if doc[kv[0]] != kv[1] {
 			t.Errorf("docs/HANDSHAKE.md %s:\n doc  %s\n code %s", kv[0], doc[kv[0]], kv[1])

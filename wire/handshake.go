@@ -30,6 +30,11 @@ const (
 	HandshakeAuthProof   HandshakeType = 3 // initiator → responder: s, se
 	HandshakeCookieReply HandshakeType = 4 // responder → initiator under load
 	HandshakeReject      HandshakeType = 5 // responder → initiator, opt-in
+	// HandshakeResume opens a resumed handshake: psk, e, ticket, res
+	// (initiator → responder, docs/HANDSHAKE.md "Resumption").
+	HandshakeResume HandshakeType = 6
+	// HandshakeResumeResponse answers it: e, then ee (responder → initiator).
+	HandshakeResumeResponse HandshakeType = 7
 )
 
 // Sizes of the handshake's building blocks.
@@ -159,6 +164,69 @@ const (
 	// RejectCollision: the session ID derived by the handshake is already
 	// in use at the responder; the initiator retries with a fresh HELLO.
 	RejectCollision = 2
+)
+
+// Reject reason of resumption.
+const (
+	// RejectTicket: the responder will not resume with the RESUME's ticket
+	// (unknown or retired ticket key, expired, or refused by its policy);
+	// the initiator falls back to a full HELLO at once.
+	RejectTicket = 3
+)
+
+// Resumption sizes. A ticket is opaque to the initiator: the responder
+// that issued it alone reads it (docs/HANDSHAKE.md "Tickets" gives this
+// implementation's layout); version 1 fixes its length.
+const (
+	// TicketLen is a resumption ticket as carried in RESUME.
+	TicketLen = 189
+	// NewTicketLen is the blob a responder hands its data plane for the
+	// NEW_TICKET frame, and an initiator's data plane hands its control
+	// plane: ticket lifetime in seconds (big-endian uint32) ‖ ticket.
+	NewTicketLen = 4 + TicketLen
+)
+
+// RESUME layout:
+//
+//	offset  size  field
+//	0       11    prefix (type HandshakeResume)
+//	11      1     flags (zero: none defined)
+//	12      4     reserved (zero)
+//	16      16    cookie (zero when none)
+//	32      32    e: initiator ephemeral X25519 public key
+//	64      189   ticket, as the responder issued it
+//	253     16    PSK tag: the AEAD tag of an empty payload under the
+//	              PSK-derived key (a forged RESUME fails it)
+//	269     82    sealed payload: nonce_i 32, ticket age ms 4 (big-endian),
+//	              transport parameters 30; then the tag
+//
+// Bytes [0, ResumeHeaderLen) are the prologue's variable part, as in HELLO
+// (same offsets for the cookie).
+const (
+	ResumeFlagsOffset     = HelloFlagsOffset
+	ResumeReservedOffset  = HelloSuitesOffset
+	ResumeCookieOffset    = HelloCookieOffset
+	ResumeHeaderLen       = HelloHeaderLen
+	ResumeEphemeralOffset = HelloEphemeralOffset
+	ResumeTicketOffset    = ResumeEphemeralOffset + KeyLen
+	ResumePSKTagOffset    = ResumeTicketOffset + TicketLen
+	ResumeSealedOffset    = ResumePSKTagOffset + TagLen
+	ResumePayloadLen      = 32 + 4 + TransportParamsLen
+	ResumeSealedLen       = ResumePayloadLen + TagLen
+	ResumeLen             = ResumeSealedOffset + ResumeSealedLen
+)
+
+// RESUME_RESPONSE layout:
+//
+//	offset  size  field
+//	0       11    prefix (type HandshakeResumeResponse; ID of the RESUME answered)
+//	11      32    e: responder ephemeral public key
+//	43      78    sealed payload: nonce_r 32, transport parameters 30; tag
+const (
+	ResumeResponseEphemeralOffset = HandshakePrefixLen
+	ResumeResponseSealedOffset    = ResumeResponseEphemeralOffset + KeyLen
+	ResumeResponsePayloadLen      = 32 + TransportParamsLen
+	ResumeResponseLen             = ResumeResponseSealedOffset + ResumeResponsePayloadLen + TagLen
 )
 
 // MaxHandshakeLen is the largest handshake datagram (a hybrid HELLO).
@@ -354,17 +422,108 @@ func ParseReject(b []byte) (Reject, error) {
 	if err := parseTyped("REJECT", b, HandshakeReject, RejectLen); err != nil {
 		return nil, err
 	}
-	if r := b[RejectReasonOffset]; r != RejectAuthentication && r != RejectCollision {
+	if r := b[RejectReasonOffset]; r != RejectAuthentication && r != RejectCollision && r != RejectTicket {
 		return nil, &ParseError{What: "REJECT reason", Offset: RejectReasonOffset, Want: RejectAuthentication, Got: int(r), Err: ErrMalformed}
 	}
 	return Reject(b), nil
 }
 
-// Reason returns the reject reason.
+// Reason returns the reject reason (RejectAuthentication, RejectCollision
+// or RejectTicket).
 func (r Reject) Reason() byte { return r[RejectReasonOffset] }
 
 // Tag returns the 16-byte tag field.
 func (r Reject) Tag() []byte { return r[RejectTagOffset:] }
+
+// Resume is a parsed RESUME view over a borrowed datagram.
+type Resume []byte
+
+// ParseResume checks that b is exactly one RESUME with its flags and
+// reserved bytes zero, and returns a view of it. Errors are *ParseError
+// wrapping io.ErrUnexpectedEOF, ErrTooLarge or ErrMalformed. No allocation
+// on success.
+func ParseResume(b []byte) (Resume, error) {
+	if err := parseTyped("RESUME", b, HandshakeResume, ResumeLen); err != nil {
+		return nil, err
+	}
+	if f := b[ResumeFlagsOffset]; f != 0 {
+		return nil, &ParseError{What: "RESUME flags", Offset: ResumeFlagsOffset, Want: 0, Got: int(f), Err: ErrMalformed}
+	}
+	for i := ResumeReservedOffset; i < ResumeCookieOffset; i++ {
+		if b[i] != 0 {
+			return nil, &ParseError{What: "RESUME reserved", Offset: i, Want: 0, Got: int(b[i]), Err: ErrMalformed}
+		}
+	}
+	return Resume(b), nil
+}
+
+// ID returns the handshake ID.
+func (r Resume) ID() SessionID { return SessionID(binary.BigEndian.Uint64(r[2:10])) }
+
+// Header returns bytes [0, ResumeHeaderLen): the part bound into the prologue.
+func (r Resume) Header() []byte { return r[:ResumeHeaderLen] }
+
+// Cookie returns the cookie field.
+func (r Resume) Cookie() []byte { return r[ResumeCookieOffset : ResumeCookieOffset+CookieLen] }
+
+// Ephemeral returns the initiator's ephemeral public key.
+func (r Resume) Ephemeral() []byte {
+	return r[ResumeEphemeralOffset : ResumeEphemeralOffset+KeyLen]
+}
+
+// Ticket returns the ticket field.
+func (r Resume) Ticket() []byte { return r[ResumeTicketOffset:ResumePSKTagOffset] }
+
+// PSKTag returns the PSK tag.
+func (r Resume) PSKTag() []byte { return r[ResumePSKTagOffset:ResumeSealedOffset] }
+
+// Sealed returns the sealed payload (ciphertext and tag).
+func (r Resume) Sealed() []byte { return r[ResumeSealedOffset:] }
+
+// ResumeResponse is a parsed RESUME_RESPONSE view over a borrowed datagram.
+type ResumeResponse []byte
+
+// ParseResumeResponse checks that b is exactly one RESUME_RESPONSE.
+func ParseResumeResponse(b []byte) (ResumeResponse, error) {
+	if err := parseTyped("RESUME_RESPONSE", b, HandshakeResumeResponse, ResumeResponseLen); err != nil {
+		return nil, err
+	}
+	return ResumeResponse(b), nil
+}
+
+// ID returns the handshake ID of the RESUME answered.
+func (r ResumeResponse) ID() SessionID { return SessionID(binary.BigEndian.Uint64(r[2:10])) }
+
+// Ephemeral returns the responder's ephemeral public key.
+func (r ResumeResponse) Ephemeral() []byte {
+	return r[ResumeResponseEphemeralOffset:ResumeResponseSealedOffset]
+}
+
+// Sealed returns the sealed payload.
+func (r ResumeResponse) Sealed() []byte { return r[ResumeResponseSealedOffset:] }
+
+// ParseNewTicket checks that b is exactly one NEW_TICKET blob and returns
+// its lifetime in seconds and the ticket (borrowed from b). Errors are
+// *ParseError wrapping io.ErrUnexpectedEOF or ErrTooLarge. It does not
+// allocate on success.
+func ParseNewTicket(b []byte) (lifetime uint32, ticket []byte, err error) {
+	if err := checkLen("NEW_TICKET", b, NewTicketLen); err != nil {
+		return 0, nil, err
+	}
+	return binary.BigEndian.Uint32(b[:4]), b[4:], nil
+}
+
+// PutNewTicket writes the NEW_TICKET blob for ticket and lifetime (seconds)
+// into b[:NewTicketLen]. It panics if b is shorter or ticket is not
+// TicketLen bytes (a caller bug, never peer input).
+func PutNewTicket(b []byte, lifetime uint32, ticket []byte) {
+	_ = b[NewTicketLen-1]
+	if len(ticket) != TicketLen {
+		panic("wire: PutNewTicket: ticket is not TicketLen bytes")
+	}
+	binary.BigEndian.PutUint32(b[:4], lifetime)
+	copy(b[4:], ticket)
+}
 
 // parseTyped checks prefix, message type and exact length.
 func parseTyped(what string, b []byte, want HandshakeType, n int) error {

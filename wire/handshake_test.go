@@ -19,6 +19,9 @@ func TestHandshakeLayout(t *testing.T) {
 		{"AuthProofLen", AuthProofLen, 113},
 		{"CookieReplyLen", CookieReplyLen, 67},
 		{"RejectLen", RejectLen, 28},
+		{"ResumeLen", ResumeLen, 351},
+		{"ResumeResponseLen", ResumeResponseLen, 121},
+		{"NewTicketLen", NewTicketLen, 193},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
@@ -29,6 +32,12 @@ func TestHandshakeLayout(t *testing.T) {
 		if ResponseLenFor(hybrid) > HelloLenFor(hybrid) {
 			t.Errorf("hybrid=%v: RESPONSE larger than HELLO", hybrid)
 		}
+	}
+	if ResumeResponseLen > ResumeLen || RejectLen > ResumeLen || CookieReplyLen > ResumeLen {
+		t.Error("an answer to RESUME is larger than the RESUME")
+	}
+	if ResumeLen > MaxHandshakeLen {
+		t.Error("RESUME larger than MaxHandshakeLen")
 	}
 }
 
@@ -55,6 +64,8 @@ func TestParseHandshake(t *testing.T) {
 		{"RESPONSE hybrid", HandshakeResponse, ResponseHybridLen, 0, func(b []byte) error { _, err := ParseResponse(b, true); return err }},
 		{"AUTH_PROOF", HandshakeAuthProof, AuthProofLen, 0, func(b []byte) error { _, err := ParseAuthProof(b); return err }},
 		{"COOKIE_REPLY", HandshakeCookieReply, CookieReplyLen, 0, func(b []byte) error { _, err := ParseCookieReply(b); return err }},
+		{"RESUME", HandshakeResume, ResumeLen, 0, func(b []byte) error { _, err := ParseResume(b); return err }},
+		{"RESUME_RESPONSE", HandshakeResumeResponse, ResumeResponseLen, 0, func(b []byte) error { _, err := ParseResumeResponse(b); return err }},
 	}
 	for _, p := range parsers {
 		t.Run(p.name, func(t *testing.T) {
@@ -92,9 +103,67 @@ func TestParseHandshake(t *testing.T) {
 	if rj, err := ParseReject(r); err != nil || rj.Reason() != RejectCollision || len(rj.Tag()) != TagLen {
 		t.Errorf("REJECT: %v", err)
 	}
+	r[RejectReasonOffset] = RejectTicket
+	if rj, err := ParseReject(r); err != nil || rj.Reason() != RejectTicket {
+		t.Errorf("REJECT(ticket): %v", err)
+	}
 	r[RejectReasonOffset] = 7
 	if _, err := ParseReject(r); !errors.Is(err, ErrMalformed) {
 		t.Errorf("unknown reject reason: %v", err)
+	}
+	// RESUME: flags and reserved bytes must be zero.
+	for _, off := range []int{ResumeFlagsOffset, ResumeReservedOffset, ResumeReservedOffset + 3} {
+		b := msg(HandshakeResume, ResumeLen, 0)
+		b[off] = 1
+		var pe *ParseError
+		if _, err := ParseResume(b); !errors.Is(err, ErrMalformed) || !errors.As(err, &pe) || pe.Offset != off {
+			t.Errorf("RESUME byte %d set: %v", off, err)
+		}
+	}
+	for _, n := range []int{0, 3, NewTicketLen - 1, NewTicketLen + 1} {
+		if _, _, err := ParseNewTicket(make([]byte, n)); !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, ErrTooLarge) {
+			t.Errorf("NEW_TICKET of %d bytes: %v", n, err)
+		}
+	}
+}
+
+func TestResumeAccessors(t *testing.T) {
+	b := msg(HandshakeResume, ResumeLen, 0)
+	for i := ResumeCookieOffset; i < len(b); i++ {
+		b[i] = byte(i)
+	}
+	r, err := ParseResume(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.ID() != 0x1122334455667788 || len(r.Header()) != ResumeHeaderLen || r.Cookie()[0] != ResumeCookieOffset ||
+		len(r.Cookie()) != CookieLen || r.Ephemeral()[0] != ResumeEphemeralOffset || len(r.Ephemeral()) != KeyLen ||
+		r.Ticket()[0] != byte(ResumeTicketOffset) || len(r.Ticket()) != TicketLen ||
+		r.PSKTag()[0] != byte(ResumePSKTagOffset) || len(r.PSKTag()) != TagLen ||
+		r.Sealed()[0] != byte(ResumeSealedOffset%256) || len(r.Sealed()) != ResumeSealedLen {
+		t.Error("RESUME accessors read the wrong offsets")
+	}
+	a := msg(HandshakeResumeResponse, ResumeResponseLen, 0)
+	for i := HandshakePrefixLen; i < len(a); i++ {
+		a[i] = byte(i)
+	}
+	rr, err := ParseResumeResponse(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rr.ID() != 0x1122334455667788 || rr.Ephemeral()[0] != ResumeResponseEphemeralOffset || len(rr.Ephemeral()) != KeyLen ||
+		rr.Sealed()[0] != ResumeResponseSealedOffset || len(rr.Sealed()) != ResumeResponsePayloadLen+TagLen {
+		t.Error("RESUME_RESPONSE accessors read the wrong offsets")
+	}
+	tk := make([]byte, TicketLen)
+	for i := range tk {
+		tk[i] = byte(i)
+	}
+	blob := make([]byte, NewTicketLen)
+	PutNewTicket(blob, 3600, tk)
+	life, got, err := ParseNewTicket(blob)
+	if err != nil || life != 3600 || string(got) != string(tk) || blob[0] != 0 || blob[3] != 0x10 {
+		t.Errorf("NEW_TICKET round trip: %v %d %x", err, life, blob[:4])
 	}
 }
 
@@ -136,4 +205,57 @@ func TestHandshakeParseNoAllocs(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { _, _ = ParseHello(b) }); n != 0 {
 		t.Errorf("ParseHello: %v allocs", n)
 	}
+	r := msg(HandshakeResume, ResumeLen, 0)
+	if n := testing.AllocsPerRun(100, func() { _, _ = ParseResume(r) }); n != 0 {
+		t.Errorf("ParseResume: %v allocs", n)
+	}
+	a := msg(HandshakeResumeResponse, ResumeResponseLen, 0)
+	if n := testing.AllocsPerRun(100, func() { _, _ = ParseResumeResponse(a) }); n != 0 {
+		t.Errorf("ParseResumeResponse: %v allocs", n)
+	}
+	blob := make([]byte, NewTicketLen)
+	if n := testing.AllocsPerRun(100, func() { _, _, _ = ParseNewTicket(blob) }); n != 0 {
+		t.Errorf("ParseNewTicket: %v allocs", n)
+	}
+}
+
+// FuzzParseResume feeds arbitrary bytes to the resumption parsers: a
+// message that parses has exactly its length, zero flags and reserved
+// bytes, its views tile it, and re-encoding reproduces a NEW_TICKET blob.
+func FuzzParseResume(f *testing.F) {
+	for _, n := range []int{ResumeLen, ResumeResponseLen, NewTicketLen, RejectLen} {
+		for _, typ := range []HandshakeType{HandshakeResume, HandshakeResumeResponse, HandshakeReject} {
+			b := make([]byte, n)
+			PutHandshakePrefix(b, 0x0102030405060708, typ)
+			if typ == HandshakeReject {
+				b[RejectReasonOffset] = RejectTicket
+			}
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if r, err := ParseResume(b); err == nil {
+			if len(b) != ResumeLen || b[ResumeFlagsOffset] != 0 || string(b[ResumeReservedOffset:ResumeCookieOffset]) != "\x00\x00\x00\x00" ||
+				len(r.Header())+len(r.Ephemeral())+len(r.Ticket())+len(r.PSKTag())+len(r.Sealed()) != len(b) {
+				t.Fatalf("RESUME view inconsistent (len %d)", len(b))
+			}
+		} else if len(b) == ResumeLen && b[0] == Version && b[1] == byte(KindHandshake) && HandshakeType(b[HandshakeTypeOffset]) == HandshakeResume &&
+			b[ResumeFlagsOffset] == 0 && string(b[ResumeReservedOffset:ResumeCookieOffset]) == "\x00\x00\x00\x00" {
+			t.Fatalf("valid RESUME refused: %v", err)
+		}
+		if r, err := ParseResumeResponse(b); err == nil &&
+			(len(b) != ResumeResponseLen || HandshakePrefixLen+len(r.Ephemeral())+len(r.Sealed()) != len(b)) {
+			t.Fatal("RESUME_RESPONSE view inconsistent")
+		}
+		if r, err := ParseReject(b); err == nil && r.Reason() != RejectAuthentication && r.Reason() != RejectCollision && r.Reason() != RejectTicket {
+			t.Fatal("REJECT with an unknown reason parsed")
+		}
+		if life, tk, err := ParseNewTicket(b); err == nil {
+			out := make([]byte, NewTicketLen)
+			PutNewTicket(out, life, tk)
+			if string(out) != string(b) {
+				t.Fatal("NEW_TICKET does not round-trip")
+			}
+		}
+	})
 }
