@@ -151,8 +151,8 @@ func FuzzHandshake(f *testing.F) {
 // parser: a message that parses has exactly its type's length, its
 // accessors stay inside it, and re-encoding the prefix reproduces it.
 func FuzzHandshakeParse(f *testing.F) {
-	for _, n := range []int{wire.HelloLen, wire.HelloHybridLen, wire.ResponseLen, wire.ResponseHybridLen, wire.AuthProofLen, wire.CookieReplyLen, wire.RejectLen} {
-		for typ := wire.HandshakeHello; typ <= wire.HandshakeReject; typ++ {
+	for _, n := range []int{wire.HelloLen, wire.HelloHybridLen, wire.ResponseLen, wire.ResponseHybridLen, wire.AuthProofLen, wire.CookieReplyLen, wire.RejectLen, wire.ResumeLen, wire.ResumeResponseLen} {
+		for typ := wire.HandshakeHello; typ <= wire.HandshakeResumeResponse; typ++ {
 			b := make([]byte, n)
 			wire.PutHandshakePrefix(b, 0x0102030405060708, typ)
 			if typ == wire.HandshakeHello && n == wire.HelloHybridLen {
@@ -162,6 +162,11 @@ func FuzzHandshakeParse(f *testing.F) {
 				b[wire.RejectReasonOffset] = wire.RejectCollision
 			}
 			f.Add(b)
+			if typ == wire.HandshakeReject && n == wire.RejectLen {
+				t := append([]byte(nil), b...)
+				t[wire.RejectReasonOffset] = wire.RejectTicket
+				f.Add(t)
+			}
 		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -194,8 +199,19 @@ func FuzzHandshakeParse(f *testing.F) {
 		if c, err := wire.ParseCookieReply(b); err == nil && (len(c.Nonce()) != wire.CookieReplyNonceLen || len(c.Sealed()) != wire.CookieLen+wire.TagLen) {
 			t.Fatal("COOKIE_REPLY view inconsistent")
 		}
-		if r, err := wire.ParseReject(b); err == nil && (len(r.Tag()) != wire.TagLen || (r.Reason() != wire.RejectAuthentication && r.Reason() != wire.RejectCollision)) {
+		if r, err := wire.ParseReject(b); err == nil && (len(r.Tag()) != wire.TagLen ||
+			(r.Reason() != wire.RejectAuthentication && r.Reason() != wire.RejectCollision && r.Reason() != wire.RejectTicket)) {
 			t.Fatal("REJECT view inconsistent")
+		}
+		if r, err := wire.ParseResume(b); err == nil && (len(b) != wire.ResumeLen || r.ID() != id ||
+			len(r.Cookie()) != wire.CookieLen || len(r.Ephemeral()) != 32 || len(r.Ticket()) != wire.TicketLen || len(r.PSKTag()) != wire.TagLen) {
+			t.Fatal("RESUME view inconsistent")
+		}
+		if r, err := wire.ParseResumeResponse(b); err == nil && (len(b) != wire.ResumeResponseLen || r.ID() != id || len(r.Ephemeral()) != 32) {
+			t.Fatal("RESUME_RESPONSE view inconsistent")
+		}
+		if _, ticket, err := wire.ParseNewTicket(b); err == nil && (len(b) != wire.NewTicketLen || len(ticket) != wire.TicketLen) {
+			t.Fatal("NEW_TICKET blob view inconsistent")
 		}
 	})
 }

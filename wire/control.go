@@ -13,6 +13,7 @@ const (
 	ControlPathChallenge uint8 = 0x06 // PathChallengeFrame
 	ControlPathResponse  uint8 = 0x07 // PathResponseFrame
 	ControlResetToken    uint8 = 0x08 // ResetTokenFrame
+	ControlNewTicket     uint8 = 0x09 // NewTicketFrame
 )
 
 // Fixed sizes of CONTROL bodies.
@@ -23,6 +24,9 @@ const (
 	// ResetTokenLen is the length of a stateless reset token.
 	ResetTokenLen      = 16
 	resetTokenFrameLen = 2 + ResetTokenLen
+	// MaxNewTicket bounds the blob of a NEW_TICKET frame (today's is
+	// NewTicketLen bytes; the bound leaves room for later ticket formats).
+	MaxNewTicket = 1024
 )
 
 // parseControl decodes a CONTROL frame; b[0] is FrameControl.
@@ -69,6 +73,16 @@ func parseControl(b []byte, f *Frame) (int, error) {
 		}
 		copy(f.ResetToken.Token[:], b[2:resetTokenFrameLen])
 		return resetTokenFrameLen, nil
+	case ControlNewTicket:
+		n, p, err := readBounded(b, 2, "ticket length", MaxNewTicket)
+		if err != nil {
+			return 0, err
+		}
+		if n > uint64(len(b)-p) {
+			return 0, errTruncated("ticket", p, p+int(n), len(b)) // n <= MaxNewTicket
+		}
+		f.NewTicket.Blob = b[p : p+int(n) : p+int(n)]
+		return p + int(n), nil
 	}
 	return 0, &ParseError{What: "control subtype", Offset: 1, Got: int(sub), Err: ErrUnknownFrame}
 }
@@ -411,4 +425,32 @@ func (ResetTokenFrame) Len() int { return resetTokenFrameLen }
 // AppendTo appends the encoded RESET_TOKEN.
 func (r ResetTokenFrame) AppendTo(b []byte) []byte {
 	return append(appendTypeSub(b, FrameControl, ControlResetToken), r.Token[:]...)
+}
+
+// NewTicketFrame (CONTROL subtype 0x09) hands the initiator a resumption
+// ticket (docs/HANDSHAKE.md "Resumption"): the responder sends one per
+// session, and repeats it until it is acknowledged. The blob is opaque to
+// the data plane; today it is the NEW_TICKET blob of docs/HANDSHAKE.md
+// (lifetime ‖ ticket, NewTicketLen bytes), and a receiver that cannot use
+// a blob ignores it.
+//
+//	offset size    field
+//	0      1       type 0x03
+//	1      1       subtype 0x09
+//	2      varint  blob length  <= MaxNewTicket
+//	.      length  blob
+type NewTicketFrame struct {
+	// Blob is borrowed: after ParseFrame it is a view into the parsed
+	// buffer; copy to keep.
+	Blob []byte
+}
+
+// Len returns the encoded length.
+func (t NewTicketFrame) Len() int { return 2 + VarintLen(uint64(len(t.Blob))) + len(t.Blob) }
+
+// AppendTo appends the encoded NEW_TICKET.
+func (t NewTicketFrame) AppendTo(b []byte) []byte {
+	b = appendTypeSub(b, FrameControl, ControlNewTicket)
+	b = AppendVarint(b, uint64(len(t.Blob)))
+	return append(b, t.Blob...)
 }

@@ -122,9 +122,9 @@ func (p PaddingFrame) AppendTo(b []byte) []byte {
 // shaped so that ParseFrame fills it in place without allocating: Type (and
 // Sub, for CONTROL and STREAM_CONTROL) selects the one meaningful field;
 // the others hold whatever they held before. Sub is 0 for other types.
-// Byte-slice fields (Data.Data, Close.Reason, Custom.Payload) are views into
-// the parsed input, valid as long as that buffer is; copy to keep. A Frame
-// is about 1.3 KB (the fixed ACK range array): reuse one per packet rather
+// Byte-slice fields (Data.Data, Close.Reason, NewTicket.Blob,
+// Custom.Payload) are views into the parsed input, valid as long as that
+// buffer is; copy to keep. A Frame is about 1.3 KB (the fixed ACK range array): reuse one per packet rather
 // than copying it. Not safe for concurrent mutation.
 type Frame struct {
 	Type FrameType
@@ -141,6 +141,7 @@ type Frame struct {
 	PathChallenge PathChallengeFrame // FrameControl, ControlPathChallenge
 	PathResponse  PathResponseFrame  // FrameControl, ControlPathResponse
 	ResetToken    ResetTokenFrame    // FrameControl, ControlResetToken
+	NewTicket     NewTicketFrame     // FrameControl, ControlNewTicket
 
 	ResetStream   ResetStreamFrame   // FrameStreamControl, StreamReset
 	StopSending   StopSendingFrame   // FrameStreamControl, StreamStopSending
@@ -225,6 +226,8 @@ func (f *Frame) Len() int {
 			return f.PathResponse.Len()
 		case ControlResetToken:
 			return f.ResetToken.Len()
+		case ControlNewTicket:
+			return f.NewTicket.Len()
 		}
 	case FrameStreamControl:
 		switch f.Sub {
@@ -278,6 +281,8 @@ func (f *Frame) AppendTo(b []byte) []byte {
 			return f.PathResponse.AppendTo(b)
 		case ControlResetToken:
 			return f.ResetToken.AppendTo(b)
+		case ControlNewTicket:
+			return f.NewTicket.AppendTo(b)
 		}
 	case FrameStreamControl:
 		switch f.Sub {

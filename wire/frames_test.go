@@ -70,6 +70,10 @@ func samples() []sample {
 		{"path-challenge", Frame{Type: FrameControl, Sub: ControlPathChallenge, PathChallenge: PathChallengeFrame{Data: [8]byte{1, 2, 3, 4, 5, 6, 7, 8}}}},
 		{"path-response", Frame{Type: FrameControl, Sub: ControlPathResponse, PathResponse: PathResponseFrame{Data: [8]byte{8, 7, 6, 5, 4, 3, 2, 1}}}},
 		{"reset-token", Frame{Type: FrameControl, Sub: ControlResetToken, ResetToken: ResetTokenFrame{Token: [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}}}},
+		{"new-ticket", Frame{Type: FrameControl, Sub: ControlNewTicket, NewTicket: NewTicketFrame{Blob: bytes.Repeat([]byte{0x5a}, NewTicketLen)}}},
+		{"new-ticket-max", Frame{Type: FrameControl, Sub: ControlNewTicket, NewTicket: NewTicketFrame{Blob: bytes.Repeat([]byte{0xa5}, MaxNewTicket)}}},
+		{"new-ticket-short", Frame{Type: FrameControl, Sub: ControlNewTicket, NewTicket: NewTicketFrame{Blob: []byte{0x0a, 0x0b, 0x0c, 0x0d}}}},
+		{"new-ticket-empty", Frame{Type: FrameControl, Sub: ControlNewTicket, NewTicket: NewTicketFrame{Blob: []byte{}}}},
 		{"reset", Frame{Type: FrameStreamControl, Sub: StreamReset, ResetStream: ResetStreamFrame{StreamID: 5, Code: 3, FinalSize: 70000}}},
 		{"stop-sending", Frame{Type: FrameStreamControl, Sub: StreamStopSending, StopSending: StopSendingFrame{StreamID: 6, Code: 0x42}}},
 		{"max-stream-data", Frame{Type: FrameStreamControl, Sub: StreamMaxStreamData, MaxStreamData: MaxStreamDataFrame{StreamID: 1, Max: 1 << 21}}},
@@ -115,6 +119,8 @@ func sameFrame(a, b *Frame) bool {
 			return a.PathResponse == b.PathResponse
 		case ControlResetToken:
 			return a.ResetToken == b.ResetToken
+		case ControlNewTicket:
+			return bytes.Equal(a.NewTicket.Blob, b.NewTicket.Blob)
 		}
 	case FrameStreamControl:
 		switch a.Sub {
@@ -201,6 +207,8 @@ func TestStandaloneFrameEncodingsMatchFrame(t *testing.T) {
 			c = f.PathResponse
 		case f.Type == FrameControl && f.Sub == ControlResetToken:
 			c = f.ResetToken
+		case f.Type == FrameControl && f.Sub == ControlNewTicket:
+			c = f.NewTicket
 		case f.Sub == StreamReset:
 			c = f.ResetStream
 		case f.Sub == StreamStopSending:
@@ -304,7 +312,7 @@ func TestParseFrameErrors(t *testing.T) {
 
 		{"control-no-subtype", "03", io.ErrUnexpectedEOF, "control subtype", 1},
 		{"control-subtype-00", "0300", ErrUnknownFrame, "control subtype", 1},
-		{"control-subtype-09", "0309", ErrUnknownFrame, "control subtype", 1},
+		{"control-subtype-0a", "030a", ErrUnknownFrame, "control subtype", 1},
 		{"control-subtype-ff", "03ff", ErrUnknownFrame, "control subtype", 1},
 		{"ack-largest-too-large", "0301" + "80808080808040" + "000000", ErrTooLarge, "largest acknowledged", 2},
 		{"ack-first-range-underflow", "0301" + "05" + "00" + "00" + "06", ErrMalformed, "first ack range", 5},
@@ -319,6 +327,9 @@ func TestParseFrameErrors(t *testing.T) {
 		{"max-data-too-large", "0304" + "818080808080808040", ErrTooLarge, "max data", 2},
 		{"final-truncated", "0305" + "00" + "01020304050607", io.ErrUnexpectedEOF, "final", 2},
 		{"path-challenge-truncated", "0306" + "01020304050607", io.ErrUnexpectedEOF, "path data", 2},
+		{"new-ticket-too-long", "0309" + "8108" + "00", ErrTooLarge, "ticket length", 2},
+		{"new-ticket-truncated", "0309" + "05" + "01020304", io.ErrUnexpectedEOF, "ticket", 3},
+		{"new-ticket-no-length", "0309", io.ErrUnexpectedEOF, "ticket length", 2},
 		{"reset-token-truncated", "0308" + "0102030405060708090a0b0c0d0e0f", io.ErrUnexpectedEOF, "reset token", 2},
 
 		{"stream-control-no-subtype", "04", io.ErrUnexpectedEOF, "stream control subtype", 1},

@@ -107,6 +107,9 @@ func frameJSON(f *Frame) map[string]any {
 		case ControlResetToken:
 			ctl("RESET_TOKEN", f.Sub)
 			m["token"] = h(f.ResetToken.Token[:])
+		case ControlNewTicket:
+			ctl("NEW_TICKET", f.Sub)
+			m["blob"] = h(f.NewTicket.Blob)
 		}
 	case FrameStreamControl:
 		switch f.Sub {
