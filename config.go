@@ -43,6 +43,17 @@ type Config struct {
 	// HandshakeTimeout bounds Connect (together with its context). Default
 	// 10 s.
 	HandshakeTimeout time.Duration
+	// DisableResumption turns off session resumption (docs/HANDSHAKE.md
+	// "Resumption"), on by default: in every session this node accepts it
+	// hands the peer a ticket, and a Connect to an address it holds a valid
+	// ticket for runs the one-round-trip resumed handshake — fresh
+	// ephemeral keys on both sides (forward secrecy), no 0-RTT data — and
+	// falls back to the full handshake within the same Connect when the
+	// peer refuses the ticket. Tickets live in memory only, one per peer
+	// address, for at most the peer's ticket lifetime (an hour here).
+	// Disabled, the node issues no tickets, refuses RESUMEs and always
+	// runs the full handshake.
+	DisableResumption bool
 	// ForceCookies makes this node answer every HELLO without a valid
 	// cookie with a COOKIE_REPLY, as it does under load: a testing aid for
 	// other implementations' cookie path (docs/HANDSHAKE.md §COOKIE_REPLY;

@@ -271,6 +271,7 @@ func (n *Node) Start(ctx context.Context) error {
 		return &Stream{st: st, sess: sessionOf(st.Session())}
 	}
 	dcfg.OnCustomFrame = n.dispatcher.dispatch
+	dcfg.OnTicket = n.onTicket
 	eng, err := dataplane.New(dcfg, g.Conns(), g.Steered())
 	if err != nil {
 		_ = g.Close()
@@ -287,6 +288,7 @@ func (n *Node) Start(ctx context.Context) error {
 		HandshakeTimeout: n.cfg.HandshakeTimeout,
 		RejectWrongSeed:  n.cfg.RejectWrongSeed,
 		ForceCookies:     n.cfg.ForceCookies,
+		Resumption:       !n.cfg.DisableResumption,
 		Params: control.TransportParams{
 			MaxStreams:           uint64(ec.MaxStreams),
 			InitialMaxData:       uint64(ec.SessionWindow),
@@ -515,6 +517,26 @@ func (n *Node) onClose(ds *dataplane.Session) {
 	n.closedEvent(s)
 }
 
+// onTicket hands a NEW_TICKET to the control plane (on the session's loop
+// goroutine; StoreTicket takes a lock briefly and never blocks). A blob it
+// cannot use is dropped: resumption is an optimisation, and the next
+// Connect runs a full handshake.
+func (n *Node) onTicket(ds *dataplane.Session, blob []byte) {
+	if p := n.plane; p != nil {
+		if err := p.StoreTicket(ds.ID(), blob); err != nil && n.cfg.Logger != nil {
+			n.cfg.Logger.Debug("stt: resumption ticket not kept", "peer", ds.RemoteAddr(), "err", err)
+		}
+	}
+}
+
+// handshakeTimeout is the configured handshake timeout or its default.
+func (n *Node) handshakeTimeout() time.Duration {
+	if n.cfg.HandshakeTimeout > 0 {
+		return n.cfg.HandshakeTimeout
+	}
+	return control.DefaultHandshakeTimeout
+}
+
 // dataPlaneAdapter implements control.DataPlane over the engine.
 type dataPlaneAdapter Node
 
@@ -537,6 +559,10 @@ func (a *dataPlaneAdapter) Install(est *control.Established) (any, error) {
 		PeerIdleTimeout:   time.Duration(est.PeerParams.IdleTimeoutMs) * time.Millisecond,
 		PeerMaxDatagram:   int(est.PeerParams.MaxDatagram),
 		Confirmed:         est.Confirmed,
+		Resumed:           est.Resumed,
+		InitialRTT:        est.RTT,
+		ConfirmTimeout:    n.handshakeTimeout(),
+		Ticket:            est.Ticket,
 	}
 	p.SetSecrets(est.Secrets())
 	est.Wipe() // the session holds the keys now (or nobody does)

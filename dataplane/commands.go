@@ -26,7 +26,9 @@ func (st *Stream) ready(now monotime.Time) bool {
 }
 
 // execInstall adds a session the control plane established to the shard.
-// A responder queues FINAL at once.
+// A responder queues FINAL (with its reset token and ticket) at once; a
+// resumed responder waits for the initiator's first packet (confirm); a
+// resumed initiator speaks first.
 func (l *loop) execInstall(now monotime.Time, s *Session, reply chan<- error) {
 	if _, taken := l.sessions[s.id]; taken {
 		reply <- ErrSessionExists
@@ -36,8 +38,12 @@ func (l *loop) execInstall(now monotime.Time, s *Session, reply chan<- error) {
 	l.e.stats.sessions.Add(1)
 	s.lastRecv, s.lastSend = now, now
 	s.keyStart, s.installedAt = now, now
-	if !s.initiator {
-		s.hot.pend |= ctrlFinal | s.tokenBit()
+	switch {
+	case s.initiator && s.resumed:
+		s.hot.pend |= ctrlPing | s.tokenBit() // let the responder confirm
+		s.markDirty()
+	case !s.initiator && !s.resumed:
+		s.hot.pend |= ctrlFinal | s.tokenBit() | s.ticketBit()
 		s.markDirty()
 	}
 	s.rearm(now)
@@ -123,6 +129,14 @@ func (s *Session) tokenBit() uint32 {
 		return 0
 	}
 	return ctrlResetToken
+}
+
+// ticketBit is ctrlNewTicket when this session has a ticket to hand out.
+func (s *Session) ticketBit() uint32 {
+	if s.ticket == nil {
+		return 0
+	}
+	return ctrlNewTicket
 }
 
 // statelessReset answers a TRANSPORT packet for a session this node does

@@ -52,6 +52,11 @@ type Config struct {
 	// packet under the new keys opened (the handshake is confirmed on both
 	// ends). Called on the session's loop goroutine; must not block.
 	OnAccept func(*Session)
+	// OnTicket receives a NEW_TICKET the responder sent to this initiator
+	// session (a resumption ticket for the control plane to keep; the blob
+	// is borrowed for the call). Called on the session's loop goroutine;
+	// must not block. Nil ignores tickets.
+	OnTicket func(s *Session, blob []byte)
 	// ResetToken, if set, returns this node's stateless reset token for a
 	// session ID: 16 bytes derived from a secret that survives a restart
 	// (the root derives it from the node seed), never from the session's
@@ -321,6 +326,12 @@ func (e *Engine) newSession(p *SessionParams) (*Session, error) {
 		return nil, err
 	}
 	s.stats.lastActive.Store(int64(now))
+	s.start(p)
+	return s, nil
+}
+
+// start sets the session's starting state from the handshake's outcome.
+func (s *Session) start(p *SessionParams) {
 	// Both roles start in Handshake: the initiator until FINAL opens, the
 	// responder until the initiator's first packet opens under the
 	// initiator's key — proof that the initiator adopted this session
@@ -328,12 +339,22 @@ func (e *Engine) newSession(p *SessionParams) (*Session, error) {
 	// earlier attempts installed here). Only then is a responder session
 	// announced (Config.OnAccept).
 	s.state.Store(int32(StateHandshake))
-	if p.Initiator {
+	s.resumed, s.confirmWait, s.ticket = p.Resumed, p.ConfirmTimeout, p.Ticket
+	switch {
+	case p.Initiator && p.Resumed:
+		// RESUME_RESPONSE opened under the new keys: confirmed already,
+		// and its round trip is the first RTT sample.
+		s.state.Store(int32(StateActive))
+		if p.InitialRTT > 0 {
+			s.rtt.Update(p.InitialRTT, 0, false)
+			s.publishRecoveryStats()
+		}
+	case p.Initiator:
 		s.confirmed = p.Confirmed
-	} else if p.Confirmed != nil {
-		close(p.Confirmed) // the control plane's view: AUTH_PROOF opened, the keys are right
 	}
-	return s, nil
+	if !p.Initiator && p.Confirmed != nil {
+		close(p.Confirmed) // the control plane's view: AUTH_PROOF (or RESUME) opened, the keys are right
+	}
 }
 
 // Remove tears down a session Install added whose handshake failed to

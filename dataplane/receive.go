@@ -182,7 +182,15 @@ func (s *Session) confirm(now monotime.Time) {
 		s.hot.pendingAck = true
 		s.hot.pend |= s.tokenBit()
 		s.markDirty()
-	} else if s.cfg.OnAccept != nil {
+		return
+	}
+	if s.resumed {
+		// Nothing went out before the initiator's first packet opened:
+		// now the reset token and the next ticket.
+		s.hot.pend |= s.tokenBit() | s.ticketBit()
+		s.markDirty()
+	}
+	if s.cfg.OnAccept != nil {
 		s.cfg.OnAccept(s)
 	}
 }
@@ -312,43 +320,7 @@ func (s *Session) handleFrame(now monotime.Time, f *wire.Frame) error {
 	case wire.FrameData:
 		return s.onData(now, &f.Data)
 	case wire.FrameControl:
-		switch f.Sub {
-		case wire.ControlAck:
-			return s.onAck(now, &f.Ack)
-		case wire.ControlPing:
-			return nil
-		case wire.ControlClose:
-			s.closeRemote(f.Close.Code, string(f.Close.Reason))
-			return nil
-		case wire.ControlMaxData:
-			s.sendWin.SetLimit(f.MaxData.Max)
-			s.wakeBlocked()
-			return nil
-		case wire.ControlFinal:
-			if f.Final.SessionID != s.id {
-				return &errProtocol{CodeProtocol, "FINAL names another session"}
-			}
-			return nil
-		case wire.ControlPathChallenge:
-			s.hot.pathResp = f.PathChallenge.Data
-			s.hot.pend |= ctrlPath
-			s.markDirty()
-			return nil
-		case wire.ControlPathResponse:
-			switch d := f.PathResponse.Data; {
-			case !s.pathValid && d == s.hot.pathChal:
-				s.pathValidated(s.peer)
-			case !s.pathValid && s.hot.oldChal != [8]byte{} && d == s.hot.oldChal:
-				// The old path answered (probeOld is already clear once
-				// the challenge went out; oldChal stays until validation
-				// ends either way).
-				s.pathValidated(s.validPeer)
-			}
-			return nil
-		case wire.ControlResetToken:
-			s.peerToken, s.peerTokenSet = f.ResetToken.Token, true
-			return nil
-		}
+		return s.onControl(now, f)
 	case wire.FrameStreamControl:
 		return s.onStreamControl(f)
 	default:
@@ -360,6 +332,56 @@ func (s *Session) handleFrame(now monotime.Time, f *wire.Frame) error {
 		}
 	}
 	return &errProtocol{CodeProtocol, "unexpected frame " + f.Type.String()}
+}
+
+// onControl handles one CONTROL frame.
+func (s *Session) onControl(now monotime.Time, f *wire.Frame) error {
+	switch f.Sub {
+	case wire.ControlAck:
+		return s.onAck(now, &f.Ack)
+	case wire.ControlPing:
+		return nil
+	case wire.ControlClose:
+		s.closeRemote(f.Close.Code, string(f.Close.Reason))
+		return nil
+	case wire.ControlMaxData:
+		s.sendWin.SetLimit(f.MaxData.Max)
+		s.wakeBlocked()
+		return nil
+	case wire.ControlFinal:
+		if f.Final.SessionID != s.id {
+			return &errProtocol{CodeProtocol, "FINAL names another session"}
+		}
+		return nil
+	case wire.ControlPathChallenge:
+		s.hot.pathResp = f.PathChallenge.Data
+		s.hot.pend |= ctrlPath
+		s.markDirty()
+		return nil
+	case wire.ControlPathResponse:
+		switch d := f.PathResponse.Data; {
+		case !s.pathValid && d == s.hot.pathChal:
+			s.pathValidated(s.peer)
+		case !s.pathValid && s.hot.oldChal != [8]byte{} && d == s.hot.oldChal:
+			// The old path answered (probeOld is already clear once
+			// the challenge went out; oldChal stays until validation
+			// ends either way).
+			s.pathValidated(s.validPeer)
+		}
+		return nil
+	case wire.ControlResetToken:
+		s.peerToken, s.peerTokenSet = f.ResetToken.Token, true
+		return nil
+	case wire.ControlNewTicket:
+		if !s.initiator {
+			return &errProtocol{CodeProtocol, "NEW_TICKET sent to the responder"}
+		}
+		if h := s.cfg.OnTicket; h != nil {
+			h(s, f.NewTicket.Blob)
+		}
+		return nil
+	}
+	return &errProtocol{CodeProtocol, fmt.Sprintf("unexpected CONTROL subtype %#x", f.Sub)}
 }
 
 // streamFor returns the stream a peer frame names, opening peer streams
@@ -499,6 +521,9 @@ func (s *Session) onAcked(p *recovery.SentPacket) {
 			s.checkStreamDone(st)
 		}
 	}
+	if p.Ctrl&ctrlNewTicket != 0 {
+		s.ticket = nil // delivered: never sent again
+	}
 	if !s.keyUpdAcked && p.PN >= s.keyUpdPN {
 		s.keyUpdAcked = true
 		s.keyAckedAt = s.loop.now
@@ -551,7 +576,7 @@ func (s *Session) onLost(p *recovery.SentPacket) {
 	}
 	s.stats.pktsLost.Add(1)
 	s.requeueData(p)
-	s.hot.pend |= p.Ctrl & (ctrlMaxData | ctrlMaxStreams | ctrlFinal | ctrlClose | ctrlResetToken)
+	s.hot.pend |= p.Ctrl & (ctrlMaxData | ctrlMaxStreams | ctrlFinal | ctrlClose | ctrlResetToken | ctrlNewTicket)
 	if p.InFlight {
 		s.hot.cc.OnLoss(s.loop.now, p, s.hot.sent.BytesInFlight())
 	}

@@ -356,6 +356,11 @@ func (s *Session) appendControl(p *packet) {
 		f.ResetToken = wire.ResetTokenFrame{Token: s.localToken}
 		s.addCtrl(p, ctrlResetToken)
 	}
+	if h.pend&ctrlNewTicket != 0 && s.ticket != nil {
+		f.Type, f.Sub = wire.FrameControl, wire.ControlNewTicket
+		f.NewTicket = wire.NewTicketFrame{Blob: s.ticket}
+		s.addCtrl(p, ctrlNewTicket)
+	}
 	if h.pend&ctrlPing != 0 {
 		f.Type, f.Sub = wire.FrameControl, wire.ControlPing
 		s.addCtrl(p, ctrlPing)

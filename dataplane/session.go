@@ -64,6 +64,20 @@ type SessionParams struct {
 	InitialStreamWindow  uint64        // what we advertised per stream
 	InitialLocalMaxStrms uint64        // what we advertised as MAX_STREAMS
 
+	// Resumed marks a session from a resumed handshake (docs/HANDSHAKE.md
+	// "Resumption"). An initiator's starts Active — RESUME_RESPONSE
+	// confirmed its keys — takes InitialRTT as its first RTT sample, and
+	// sends PING and RESET_TOKEN at once so the responder can confirm. A
+	// responder's sends nothing until the initiator's first packet opens,
+	// and ends silently if none does within ConfirmTimeout (0: the idle
+	// timeout).
+	Resumed        bool
+	InitialRTT     time.Duration
+	ConfirmTimeout time.Duration
+	// Ticket, for a responder, is the NEW_TICKET blob (docs/PROTOCOL.md)
+	// for the initiator; nil sends none. Install keeps the slice.
+	Ticket []byte
+
 	firstPN uint64 // first packet number to send (0; tests start near the limit)
 }
 
@@ -145,6 +159,7 @@ const (
 	ctrlClose                  // CLOSE
 	ctrlPath                   // PATH_CHALLENGE/RESPONSE
 	ctrlResetToken             // RESET_TOKEN
+	ctrlNewTicket              // NEW_TICKET (responder)
 )
 
 // Session is an established, encrypted connection to one peer, carrying
@@ -231,6 +246,9 @@ type Session struct {
 	lastSend    monotime.Time
 	wokeAt      monotime.Time // last wake from hibernation
 	installedAt monotime.Time // when the loop installed the session (the initiator's AUTH_PROOF went out)
+	resumed     bool          // from a resumed handshake (SessionParams.Resumed)
+	confirmWait time.Duration // a resumed responder's wait for the initiator's first packet (0: idle timeout)
+	ticket      []byte        // responder: the NEW_TICKET blob to send; nil once acknowledged
 	sleptBW     float64       // BBR's bandwidth estimate (bytes/s) when the session last hibernated
 	sleptAt     monotime.Time // when it last hibernated
 	timer       recovery.Timer

@@ -44,6 +44,9 @@ func (s *Session) idleTimeout() time.Duration {
 	if s.peerIdle > 0 && s.peerIdle < d {
 		d = s.peerIdle
 	}
+	if s.confirmWait > 0 && s.confirmWait < d && !s.initiator && s.State() == StateHandshake {
+		d = s.confirmWait // a resumed responder waiting for the initiator's first packet
+	}
 	return d
 }
 
@@ -71,7 +74,7 @@ func (s *Session) deadline(now monotime.Time) monotime.Time {
 	take(s.hot.deadAt)
 	if lt := s.hot.sent.LossTime(); lt != 0 {
 		take(lt)
-	} else if s.hot.sent.BytesInFlight() > 0 || s.State() == StateHandshake && !s.initiator {
+	} else if s.hot.sent.BytesInFlight() > 0 || s.State() == StateHandshake && !s.initiator && !s.resumed {
 		take(recovery.PTODeadline(s.lastAckEl, &s.rtt, maxAckDelay, s.ptoBackoff()))
 	}
 	if t, ok := s.hot.rx.AckDeadline(); ok {

@@ -659,9 +659,9 @@ func frameName(f *wire.Frame) string {
 	var names []string
 	switch f.Type {
 	case wire.FrameControl:
-		names = []string{"", "ACK", "PING", "CLOSE", "MAX_DATA", "FINAL", "PATH_CHALLENGE", "PATH_RESPONSE", "RESET_TOKEN"}
+		names = []string{"", "ACK", "PING", "CLOSE", "MAX_DATA", "FINAL", "PATH_CHALLENGE", "PATH_RESPONSE", "RESET_TOKEN", "NEW_TICKET"}
 	case wire.FrameStreamControl:
-		names = []string{"", "RESET", "STOP_SENDING", "MAX_STREAM_DATA", "MAX_STREAMS", "STREAM_BLOCKED", "DATA_BLOCKED"}
+		names = []string{"", "RESET", "STOP_SENDING", "MAX_STREAM_DATA", "MAX_STREAMS", "STREAM_BLOCKED", "DATA_BLOCKED", "SKIP"}
 	default:
 		return f.Type.String()
 	}
