@@ -72,9 +72,9 @@ type dialer func(ctx context.Context) (client, error)
 type server struct {
 	// dial performs a full handshake (kcp: none) and returns a client.
 	dial dialer
-	// resume performs a resumed handshake with a server this client has
-	// completed a full handshake with; nil when the transport offers no
-	// resumption here (the column prints "–"). See resumeSTT.
+	// resume performs a resumed handshake (its client fetches a ticket
+	// with one untimed full handshake first); nil when the transport
+	// offers no resumption here (the column prints "–").
 	resume dialer
 	// stop stops the server and any client node.
 	stop func()

@@ -78,31 +78,30 @@ func seed() []byte {
 	return b
 }
 
-// resumeSTT is the hook for the "resumed handshakes/s" column (issue 11
-// item 4). STT's API offers no session resumption yet, so it is nil and
-// the column prints "–". When resumption exists (a Config or Connect
-// option), set it to a function that, given the client node and the
-// server's address, returns a dial that resumes a session with that
-// server; runOne calls it only after cli has completed full handshakes
-// with the server, and times each dial as it does full handshakes.
-var resumeSTT func(cli *stt.Node, addr string) dialer
-
 func startSTT() (server, error) {
 	ctx := context.Background()
 	shared := seed()
-	mk := func() (*stt.Node, error) {
-		n, err := stt.NewNode(stt.Config{NodeSeed: seed(), SharedSeed: shared, ListenAddr: "127.0.0.1:0"})
+	mk := func(noResume bool) (*stt.Node, error) {
+		n, err := stt.NewNode(stt.Config{NodeSeed: seed(), SharedSeed: shared, ListenAddr: "127.0.0.1:0", DisableResumption: noResume})
 		if err != nil {
 			return nil, err
 		}
 		return n, n.Start(ctx)
 	}
-	srv, err := mk()
+	// The server issues tickets; cli runs full handshakes (the
+	// handshakes/s column) and the bulk workloads; rcli resumes.
+	srv, err := mk(false)
 	if err != nil {
 		return server{}, err
 	}
-	cli, err := mk()
+	cli, err := mk(true)
 	if err != nil {
+		srv.Stop(ctx)
+		return server{}, err
+	}
+	rcli, err := mk(false)
+	if err != nil {
+		cli.Stop(ctx)
 		srv.Stop(ctx)
 		return server{}, err
 	}
@@ -149,19 +148,53 @@ func startSTT() (server, error) {
 		}
 		return sttClient{s}, nil
 	}
-	var resume dialer
-	if resumeSTT != nil {
-		resume = resumeSTT(cli, addr)
+	resume := func(ctx context.Context) (client, error) {
+		if rcli.Stats().Handshake.TicketsStored == 0 {
+			// The first dial is a full handshake that earns the ticket;
+			// untimed, it is not a resumption.
+			if err := firstTicket(ctx, rcli, addr); err != nil {
+				return nil, err
+			}
+		}
+		before := rcli.Stats().Handshake.Resumed
+		s, err := rcli.Connect(ctx, addr)
+		if err != nil {
+			return nil, err
+		}
+		if rcli.Stats().Handshake.Resumed == before {
+			s.CloseWithError(0, "bench done")
+			return nil, fmt.Errorf("stt: Connect did not resume (%+v)", rcli.Stats().Handshake)
+		}
+		return sttClient{s}, nil
 	}
 	stop := func() {
 		sctx2, c := context.WithTimeout(ctx, 10*time.Second)
 		defer c()
+		rcli.Stop(sctx2)
 		cli.Stop(sctx2)
 		cancel()
 		srv.Stop(sctx2)
 		wg.Wait()
 	}
 	return server{dial: dial, resume: resume, stop: stop}, nil
+}
+
+// firstTicket runs one full handshake from n to addr and waits for the
+// ticket the session hands out.
+func firstTicket(ctx context.Context, n *stt.Node, addr string) error {
+	s, err := n.Connect(ctx, addr)
+	if err != nil {
+		return err
+	}
+	defer s.CloseWithError(0, "ticket fetched")
+	for n.Stats().Handshake.TicketsStored == 0 {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stt: no resumption ticket: %w", context.Cause(ctx))
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return nil
 }
 
 func onOff(b bool) string {
