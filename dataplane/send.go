@@ -271,6 +271,7 @@ func (s *Session) packetNumber(now monotime.Time) (uint64, bool) {
 	if pn == s.skipPN {
 		s.hot.sent.Skip(pn)
 		pn++
+		s.nextPN = pn // the skip is final even if this packet ends up empty
 		s.skipPN = pn + 1 + uint64(randUint32()%(2*pnSkipInterval))
 	}
 	return pn, true
