@@ -81,6 +81,7 @@ func (s *Session) flush(now monotime.Time) {
 	}
 	s.maybeResearch(now)
 	s.maybeProbe(now)
+	s.lapseProbes()
 	s.noteAppLimited()
 	s.rearm(now)
 }
@@ -103,6 +104,16 @@ func (s *Session) probeOldPath(now monotime.Time, maxPayload int) {
 	p.el = true
 	s.hot.probeOld = false
 	s.recordSent(now, p, pn, s.seal(p, pn))
+}
+
+// lapseProbes ends a PTO's probe allowance when the send pass had nothing
+// more to send: a PTO allows two probes, and an unused second one would
+// keep the session from hibernating and exempt a later packet from the
+// congestion window.
+func (s *Session) lapseProbes() {
+	if s.hot.probes > 0 && !s.hasWork() {
+		s.hot.probes = 0
+	}
 }
 
 // noteAppLimited tells congestion control whether this send pass ran out
