@@ -67,6 +67,7 @@ type scriptedPeer struct {
 	notify  chan struct{}             // cap 1: the reader saw a new packet
 	rxDone  chan struct{}
 	rxCount int
+	dataN   int // stream bytes the engine sent in DATA frames
 }
 
 type ackRange struct{ lo, hi uint64 }
@@ -148,7 +149,7 @@ func (p *scriptedPeer) readLoop(down stc.Secret) {
 	msgs := make([]batch.Message, batch.BatchSize)
 	bufs := make([][]byte, len(msgs))
 	for i := range bufs {
-		bufs[i] = make([]byte, 2048)
+		bufs[i] = make([]byte, 65536) // PMTU probes reach 65 000
 	}
 	var f wire.Frame
 	for {
@@ -192,6 +193,8 @@ func (p *scriptedPeer) readLoop(down stc.Secret) {
 				}
 				b = b[k:]
 				switch {
+				case f.Type == wire.FrameData:
+					p.dataN += len(f.Data.Data)
 				case f.Type == wire.FrameControl && f.Sub == wire.ControlAck:
 					p.acked = max(p.acked, f.Ack.Largest()+1)
 				case f.Type == wire.FrameControl && f.Sub == wire.ControlPing:

@@ -490,7 +490,7 @@ func (s *Session) onAck(now monotime.Time, a *wire.AckFrame) error {
 			h.cc.OnSpuriousLoss(at)
 		}
 	}
-	h.cc.OnAckEvent(now, h.sent.RateSample(), &s.rtt, h.sent.BytesInFlight())
+	h.cc.OnAckEvent(now, h.sent.RateSample(), &s.rtt, h.sent.CongestionInFlight())
 	if s.lastAcked == now { // something newly acknowledged (onAcked)
 		h.ptoCount = 0 // RFC 9002 §6.2.1: the backoff resets on progress
 		h.deadAt = 0
@@ -528,8 +528,8 @@ func (s *Session) onAcked(p *recovery.SentPacket) {
 		s.keyUpdAcked = true
 		s.keyAckedAt = s.loop.now
 	}
-	if p.InFlight {
-		s.hot.cc.OnAck(s.loop.now, p, &s.rtt, s.hot.sent.BytesInFlight())
+	if p.InFlight && !p.Probe { // a path MTU probe is outside the window
+		s.hot.cc.OnAck(s.loop.now, p, &s.rtt, s.hot.sent.CongestionInFlight())
 	}
 }
 
@@ -578,7 +578,7 @@ func (s *Session) onLost(p *recovery.SentPacket) {
 	s.requeueData(p)
 	s.hot.pend |= p.Ctrl & (ctrlMaxData | ctrlMaxStreams | ctrlFinal | ctrlClose | ctrlResetToken | ctrlNewTicket)
 	if p.InFlight {
-		s.hot.cc.OnLoss(s.loop.now, p, s.hot.sent.BytesInFlight())
+		s.hot.cc.OnLoss(s.loop.now, p, s.hot.sent.CongestionInFlight())
 	}
 	s.markDirty()
 }

@@ -122,7 +122,7 @@ func (s *Session) lapseProbes() {
 // looks the same from here) must not lower the estimate.
 func (s *Session) noteAppLimited() {
 	h := s.hot
-	limited := h.cc.CanSend(h.sent.BytesInFlight()) && !s.hasWork()
+	limited := h.cc.CanSend(h.sent.CongestionInFlight()) && !s.hasWork()
 	if limited {
 		h.sent.MarkAppLimited()
 	}
@@ -175,7 +175,7 @@ func (s *Session) canSendEliciting(now monotime.Time) bool {
 		return true
 	}
 	h := s.hot
-	if !h.cc.CanSend(h.sent.BytesInFlight()) {
+	if !h.cc.CanSend(h.sent.CongestionInFlight()) {
 		return false
 	}
 	rate := h.cc.PacingRate(&s.rtt)
@@ -323,8 +323,10 @@ func (s *Session) recordSent(now monotime.Time, p *packet, pn uint64, size int) 
 		return false
 	}
 	if p.el {
-		h.cc.OnPacketSent(now, size, h.sent.BytesInFlight()-size)
-		h.pacer.OnSent(size)
+		if !sp.Probe { // a path MTU probe is outside the window and the pacer
+			h.cc.OnPacketSent(now, size, h.sent.CongestionInFlight()-size)
+			h.pacer.OnSent(size)
+		}
 		s.lastAckEl = now
 		if h.probes > 0 {
 			h.probes--

@@ -146,6 +146,7 @@ type Sent struct {
 
 	outstanding   int
 	bytesInFlight int
+	probeBytes    int // of which path MTU probes (SentPacket.Probe)
 
 	largestAcked    uint64
 	hasLargestAcked bool
@@ -225,6 +226,12 @@ func (s *Sent) Len() int { return s.outstanding }
 // BytesInFlight returns the Size sum of outstanding InFlight packets.
 func (s *Sent) BytesInFlight() int { return s.bytesInFlight }
 
+// CongestionInFlight returns BytesInFlight less path MTU probes: what
+// congestion control counts against its window. A probe may exceed the
+// window when sent (one at a time) and must not hold other packets back
+// while it waits for its acknowledgement, which the peer may delay.
+func (s *Sent) CongestionInFlight() int { return s.bytesInFlight - s.probeBytes }
+
 // LargestSent returns the largest packet number added, and false if none.
 func (s *Sent) LargestSent() (uint64, bool) { return s.end - 1, s.end > 0 }
 
@@ -269,8 +276,11 @@ func (s *Sent) Add(p *SentPacket) bool {
 	s.next = s.end
 	s.outstanding++
 	if p.InFlight {
-		s.rate.onSent(&e.p, s.bytesInFlight)
+		s.rate.onSent(&e.p, s.bytesInFlight-s.probeBytes)
 		s.bytesInFlight += int(p.Size)
+		if p.Probe {
+			s.probeBytes += int(p.Size)
+		}
 	}
 	return true
 }
@@ -323,7 +333,7 @@ func (s *Sent) DrainAll(fn func(p *SentPacket)) {
 	}
 	s.base = s.end
 	s.outstanding = 0
-	s.bytesInFlight = 0
+	s.bytesInFlight, s.probeBytes = 0, 0
 	s.lossTime = 0
 }
 
@@ -341,5 +351,8 @@ func (s *Sent) remove(e *sentEntry, state uint8) {
 	s.outstanding--
 	if e.p.InFlight {
 		s.bytesInFlight -= int(e.p.Size)
+		if e.p.Probe {
+			s.probeBytes -= int(e.p.Size)
+		}
 	}
 }

@@ -446,3 +446,43 @@ func TestAckContains(t *testing.T) {
 		}
 	}
 }
+
+// TestSentCongestionInFlight: path MTU probes count in BytesInFlight (they
+// are on the wire, and arm the PTO) but not in CongestionInFlight, through
+// acknowledgement, loss and DrainAll.
+func TestSentCongestionInFlight(t *testing.T) {
+	s := NewSent(0, 0)
+	probe := pkt(1, 0)
+	probe.Probe, probe.Size = true, 65000
+	for _, p := range []*SentPacket{pkt(0, 0), probe, pkt(2, 0), pkt(3, 0), pkt(4, 0), pkt(5, 0)} {
+		mustAdd(t, s, p)
+	}
+	check := func(when string, bytes, cc int) {
+		t.Helper()
+		if s.BytesInFlight() != bytes || s.CongestionInFlight() != cc {
+			t.Fatalf("%s: BytesInFlight %d, CongestionInFlight %d; want %d, %d", when, s.BytesInFlight(), s.CongestionInFlight(), bytes, cc)
+		}
+	}
+	check("sent", 70000, 5000)
+	var rtt RTT
+	var rec recorder
+	// 5 acknowledged: 0, 1 (the probe) and 2 are lost by packet threshold.
+	if _, err := s.OnAck(10*ms, []AckRange{{5, 5}}, 0, &rtt, rec.ack, rec.lose); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(rec.lost, []uint64{0, 1, 2}) {
+		t.Fatalf("lost %v, want [0 1 2]", rec.lost)
+	}
+	check("after loss", 2000, 2000)
+	probe.PN = 6
+	mustAdd(t, s, probe)
+	check("second probe", 67000, 2000)
+	if _, err := s.OnAck(10*ms, []AckRange{{4, 6}}, 0, &rtt, rec.ack, rec.lose); err != nil {
+		t.Fatal(err)
+	}
+	check("probe acknowledged", 0, 0) // 3 is lost by packet threshold
+	probe.PN = 7
+	mustAdd(t, s, probe)
+	s.DrainAll(func(*SentPacket) {})
+	check("drained", 0, 0)
+}
