@@ -52,6 +52,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"math"
 	"os"
@@ -1282,6 +1283,8 @@ type demoConfig struct {
 	duration   time.Duration
 	seed       uint64 // netem seeds: viewer i uses seed+2i and seed+2i+1
 	handshake  time.Duration
+	suite      string       // Config.Suite of every node
+	log        *slog.Logger // Config.Logger of every node (nil: silent)
 }
 
 // demoViewer is one viewer's outcome in a demo run.
@@ -1314,7 +1317,7 @@ func runDemoOnce(ctx context.Context, cfg demoConfig) (*demoRun, error) {
 	mkNode := func() (*stt.Node, error) {
 		return startNode(ctx, stt.Config{
 			NodeSeed: randomSeed(), SharedSeed: shared, ListenAddr: "127.0.0.1:0",
-			Loops: 1, HandshakeTimeout: cfg.handshake,
+			Loops: 1, HandshakeTimeout: cfg.handshake, Suite: cfg.suite, Logger: cfg.log,
 		})
 	}
 	originNode, err := mkNode()
@@ -1559,7 +1562,8 @@ func runLiveDemo(ctx context.Context, f *liveFlags, nf *nodeFlags, given map[str
 	if nf.handshakeTimeout <= 0 {
 		return usagef("--handshake-timeout must be positive")
 	}
-	if _, err := nf.logger(stderr); err != nil {
+	log, err := nf.logger(stderr)
+	if err != nil {
 		return err
 	}
 	losses := make([]float64, f.viewers)
@@ -1572,7 +1576,7 @@ func runLiveDemo(ctx context.Context, f *liveFlags, nf *nodeFlags, given map[str
 	cfg := demoConfig{
 		shape: sh, viewers: f.viewers, rtt: f.rtt, loss: losses, bottleneck: bneck,
 		latency: f.latency, queue: qFrames, queueBytes: qBytes, policy: policy,
-		duration: f.duration, seed: 1, handshake: nf.handshakeTimeout,
+		duration: f.duration, seed: 1, handshake: nf.handshakeTimeout, suite: nf.suite, log: log,
 	}
 	fmt.Fprintf(stdout, "STT live demo: one origin, %d viewers, each behind its own emulated path in this process (%d CPUs, %s)\n", f.viewers, runtime.GOMAXPROCS(0), runtime.Version())
 	bn := "no bottleneck"

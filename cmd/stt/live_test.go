@@ -517,7 +517,7 @@ func TestLiveDoneWhen(t *testing.T) {
 // stream's send buffer, which the test configures.
 func TestLiveSlowViewerHeap(t *testing.T) {
 	d := 6 * time.Second
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		d = 4 * time.Second
 	}
 	for _, tc := range []struct {
