@@ -102,6 +102,10 @@ const (
 	// liveLingerMin is the least an ending origin gives its viewers to
 	// receive the frames still queued for them.
 	liveLingerMin = 2 * time.Second
+	// defaultMaxViewers bounds the viewers of one origin (--max-viewers):
+	// each holds a queue of up to the latency budget's worth of frames
+	// and a stream's send buffer.
+	defaultMaxViewers = 64
 )
 
 // errLiveFrame is matched by every error about a frame message that
@@ -342,6 +346,9 @@ type originConfig struct {
 	policy                  endpoint.Policy
 	// store, when set, receives every frame.
 	store *storage.Store
+	// maxViewers bounds the viewers attached at once; sessions beyond it
+	// are closed (0: defaultMaxViewers).
+	maxViewers int
 	// logf, when set, receives one line per event (a viewer joined, left,
 	// was cut); it must be safe for concurrent use.
 	logf func(format string, args ...any)
@@ -363,9 +370,7 @@ type liveOrigin struct {
 
 	mu struct {
 		sync.Mutex
-		joined, left, cut int
-		final             map[string]endpoint.Stats // endpoints the Manager closed on its own
-		peers             map[string]stt.NodeID     // endpoint name → peer
+		joined, refused, cut int // viewers attached, refused (maxViewers), cut by the Disconnect policy
 	}
 	stored struct {
 		sync.Mutex
@@ -381,8 +386,9 @@ func newLiveOrigin(cfg originConfig) (*liveOrigin, error) {
 	var b [8]byte
 	rand.Read(b[:])
 	o := &liveOrigin{originConfig: cfg, suite: stc.PreferredSuite(), broadcast: binary.BigEndian.Uint64(b[:])}
-	o.mu.final = make(map[string]endpoint.Stats)
-	o.mu.peers = make(map[string]stt.NodeID)
+	if o.maxViewers <= 0 {
+		o.maxViewers = defaultMaxViewers
+	}
 	o.ctx, o.cancel = context.WithCancel(context.Background())
 	o.viewers = endpoint.NewManager(&endpoint.Options{OnDisconnect: o.onDisconnect})
 	if cfg.store != nil {
@@ -436,6 +442,14 @@ func (o *liveOrigin) acceptLoop() {
 
 // addViewer opens the viewer's stream and attaches it as an endpoint.
 func (o *liveOrigin) addViewer(sess *stt.Session) {
+	if o.viewerCount() >= o.maxViewers {
+		o.mu.Lock()
+		o.mu.refused++
+		o.mu.Unlock()
+		o.event("viewer %s refused: %d viewers already", sess.PeerID().Short(), o.maxViewers)
+		sess.CloseWithError(codeCut, "the origin has its maximum of viewers")
+		return
+	}
 	ctx, cancel := context.WithTimeout(o.ctx, liveStreamWait)
 	defer cancel()
 	var opts stt.StreamOptions
@@ -448,13 +462,12 @@ func (o *liveOrigin) addViewer(sess *stt.Session) {
 		sess.CloseWithError(codeCut, "no stream")
 		return
 	}
-	name := fmt.Sprintf("%s/%s", sess.PeerID().Short(), sess.ID())
+	name := fmt.Sprintf("viewer %s (session %s)", sess.PeerID().Short(), sess.ID())
 	sink := &viewerSink{o: o, st: st, sink: st.Sink()}
 	if !o.reliable {
 		sink.budget = o.latency
 	}
 	o.mu.Lock()
-	o.mu.peers[name] = sess.PeerID()
 	o.mu.joined++
 	o.mu.Unlock()
 	// The endpoint ends with the session (the Attach context).
@@ -507,20 +520,16 @@ func (v *viewerSink) SetWriteDeadline(t time.Time) error {
 	return v.st.SetWriteDeadline(t)
 }
 
-// onDisconnect records an endpoint the Manager closed on its own.
+// onDisconnect counts and logs the viewers the Manager cut off (their
+// session ending closes their endpoint too, which session_closed logs).
 func (o *liveOrigin) onDisconnect(name string, final endpoint.Stats) {
+	if !errors.Is(final.Reason, endpoint.ErrSlow) {
+		return
+	}
 	o.mu.Lock()
-	o.mu.final[name] = final
-	o.mu.left++
-	slow := errors.Is(final.Reason, endpoint.ErrSlow)
-	if slow {
-		o.mu.cut++
-	}
-	peer := o.mu.peers[name]
+	o.mu.cut++
 	o.mu.Unlock()
-	if slow {
-		o.event("viewer %s cut: it fell %d frames behind (--slow cut)", peer.Short(), o.queueFrames)
-	}
+	o.event("%s cut: it fell %d frames behind (--slow cut); it had %d frames, %d dropped", name, o.queueFrames, final.Delivered, final.Dropped)
 }
 
 // storeFrame is the archive endpoint's Sink.
@@ -648,16 +657,12 @@ func (o *liveOrigin) finish(ctx context.Context, s *originStats, linger time.Dur
 	s.Late = o.late.Load()
 }
 
-// viewerFinal returns the final endpoint stats of the viewers the Manager
-// closed on its own (cut, failed, left), by peer.
-func (o *liveOrigin) viewerFinal() map[stt.NodeID]endpoint.Stats {
+// viewerCounts returns how many viewers were attached, refused and cut
+// off so far.
+func (o *liveOrigin) viewerCounts() (joined, refused, cut int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	m := make(map[stt.NodeID]endpoint.Stats, len(o.mu.final))
-	for name, st := range o.mu.final {
-		m[o.mu.peers[name]] = st
-	}
-	return m
+	return o.mu.joined, o.mu.refused, o.mu.cut
 }
 
 // Close stops accepting viewers, closes every endpoint and waits for the
@@ -842,6 +847,7 @@ type liveFlags struct {
 	queue                 int
 	slow                  string
 	wait                  int
+	maxViewers            int
 	duration              time.Duration
 	frames                uint64
 	report                time.Duration
@@ -856,7 +862,7 @@ type liveFlags struct {
 // liveModeFlags lists which flags each mode takes (the node flags of
 // nodeFlags are checked separately).
 var liveModeFlags = map[string][]string{
-	"serve": {"serve", "addr", "rate", "fps", "file", "latency", "reliable", "queue", "slow", "wait", "duration", "frames", "report", "store", "key"},
+	"serve": {"serve", "addr", "rate", "fps", "file", "latency", "reliable", "queue", "slow", "wait", "max-viewers", "duration", "frames", "report", "store", "key"},
 	"watch": {"watch", "duration", "frames", "report", "max-fps"},
 	"demo":  {"demo", "rate", "fps", "latency", "queue", "slow", "duration", "viewers", "rtt", "loss", "bad-loss", "bottleneck"},
 }
@@ -880,6 +886,7 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.IntVar(&f.queue, "queue", 0, "origin, demo: each viewer's queue at the origin, in `frames` (default: the latency budget's worth, at least 2)")
 	fs.StringVar(&f.slow, "slow", "drop", "origin, demo: what a viewer's full queue does: drop (its oldest frames) or cut (disconnect the viewer)")
 	fs.IntVar(&f.wait, "wait", 0, "origin: start the stream once `N` viewers are connected")
+	fs.IntVar(&f.maxViewers, "max-viewers", defaultMaxViewers, "origin: refuse viewers beyond `N` at once")
 	fs.DurationVar(&f.duration, "duration", 0, "stop after this `duration` (origin and viewer: default until the stream ends or an interrupt; demo: each run, default 10s)")
 	fs.Uint64Var(&f.frames, "frames", 0, "origin, viewer: stop after `N` frames (default no limit)")
 	fs.DurationVar(&f.report, "report", 0, "origin, viewer: print statistics every `interval` (default only at the end)")
@@ -1071,6 +1078,9 @@ func runLiveServe(ctx context.Context, f *liveFlags, nf *nodeFlags, given map[st
 	if f.wait < 0 {
 		return usagef("--wait must not be negative")
 	}
+	if f.maxViewers < 1 || f.maxViewers < f.wait {
+		return usagef("--max-viewers must be at least 1 and at least --wait")
+	}
 	if f.duration < 0 || f.report < 0 {
 		return usagef("--duration and --report must not be negative")
 	}
@@ -1109,7 +1119,7 @@ func runLiveServe(ctx context.Context, f *liveFlags, nf *nodeFlags, given map[st
 		node: node, key: liveContentKey(cfg.SharedSeed),
 		latency: f.latency, reliable: f.reliable,
 		queueFrames: qFrames, queueBytes: qBytes, policy: policy,
-		store: store, logf: out.printf,
+		maxViewers: f.maxViewers, store: store, logf: out.printf,
 	})
 	if err != nil {
 		return err
@@ -1157,8 +1167,9 @@ func runLiveServe(ctx context.Context, f *liveFlags, nf *nodeFlags, given map[st
 	if ctx.Err() == nil {
 		waitSessions(ctx, node, liveLinger(f.latency))
 	}
-	out.printf("sent %s frames (%s) in %.1fs to up to %d viewers; frame out after capture p50 %s, p99 %s; %s frame sends skipped at the origin (already past the budget)",
-		formatCount(int64(s.Frames)), formatBytes(int64(s.Bytes)), s.Elapsed.Seconds(), s.MaxViewer,
+	joined, refused, cut := o.viewerCounts()
+	out.printf("sent %s frames (%s) in %.1fs to up to %d viewers at once (%d joined, %d refused, %d cut); frame out after capture p50 %s, p99 %s; %s frame sends skipped at the origin (already past the budget)",
+		formatCount(int64(s.Frames)), formatBytes(int64(s.Bytes)), s.Elapsed.Seconds(), s.MaxViewer, joined, refused, cut,
 		fmtMs(s.Behind.Quantile(0.5)), fmtMs(s.Behind.Quantile(0.99)), formatCount(int64(s.Late)))
 	if store != nil {
 		out.printf("stored %s frames (%s) in %s; the first at %x", formatCount(int64(s.Stored)), formatBytes(int64(s.StoredBytes)), f.store.store, s.FirstAddr[:])
@@ -1219,11 +1230,12 @@ func runLiveWatch(ctx context.Context, f *liveFlags, nf *nodeFlags, stdout, stde
 	defer sess.Close()
 	sctx, cancel := context.WithTimeout(ctx, liveStreamWait)
 	st, err := sess.AcceptStream(sctx)
+	timedOut := sctx.Err() != nil
 	cancel()
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return nil
-	case err != nil && sctx.Err() != nil:
+	case err != nil && timedOut:
 		return fmt.Errorf("%s opened no live stream within %v: is it an 'stt live --serve' origin?", f.watch, liveStreamWait)
 	case err != nil:
 		return sessionCause(sess, err)
