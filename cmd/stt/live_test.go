@@ -373,8 +373,8 @@ type liveScale struct {
 }
 
 // testLiveScale picks the scale: 8 viewers at 5 Mbit/s by default, fewer
-// and shorter under -short, fewer and slower under the race detector
-// (which multiplies the CPU cost of every packet several times). The
+// and shorter under -short and under the race detector (which multiplies
+// the CPU cost of every packet several times). The
 // issue's 20 Mbit/s is not the default: at 2% loss the congestion
 // controller holds the sending rate near the stream's own rate (BBR's 2%
 // loss threshold), and a large share of frames miss the budget whatever
@@ -384,7 +384,7 @@ func testLiveScale(t *testing.T) (liveScale, string) {
 	sc, why := liveScale{viewers: 8, rate: "5Mbit", duration: 10 * time.Second}, "full"
 	switch {
 	case raceEnabled:
-		sc, why = liveScale{viewers: 3, rate: "2Mbit", duration: 5 * time.Second}, "race detector"
+		sc, why = liveScale{viewers: 3, rate: "5Mbit", duration: 6 * time.Second}, "race detector"
 	case testing.Short():
 		sc, why = liveScale{viewers: 4, rate: "5Mbit", duration: 5 * time.Second}, "-short"
 	}
@@ -423,7 +423,8 @@ func machineAllowance(r *demoRun) time.Duration {
 // measurably added), at most 1% of frames are missing on the 2% paths,
 // the 5% viewer does not change the others' figures (against a control
 // run where it has 2% too), and every delivered frame is byte-exact. The
-// same with reliable streams shows the stall: a worse p99.
+// same with reliable streams shows the stall: the 5% viewer's p99 beyond
+// the budget and worse than with the deadline.
 //
 // Each run is judged only if the machine stayed out of it (sound: the
 // emulator and the origin on time); an unsound run is repeated, twice at
@@ -523,14 +524,21 @@ func TestLiveDoneWhen(t *testing.T) {
 	}
 	t.Logf("isolation: the 2%% viewers' mean %s → %s, p50 %s → %s, p99 %s → %s, missing %.2f%% → %.2f%% without → with the 5%% viewer",
 		fmtMs(hc.Mean()), fmtMs(hb.Mean()), fmtMs(hc.Quantile(0.5)), fmtMs(hb.Quantile(0.5)), fmtMs(hc.Quantile(0.99)), fmtMs(hb.Quantile(0.99)), pct(mc, dc+mc), pct(mb, db+mb))
-	// The stall: reliable streams' tail against the deadline's, over
-	// every viewer.
-	hr, _, _ := reliable.pooled(-1)
-	ha, _, _ := bounded.pooled(-1)
-	if hr.Quantile(0.99) <= ha.Quantile(0.99) {
-		t.Errorf("reliable p99 %s is not worse than latency-bounded %s: no stall shown", fmtMs(hr.Quantile(0.99)), fmtMs(ha.Quantile(0.99)))
+	// The stall: on the 5% path a reliable stream waits for every lost
+	// packet's repair, however late, and the frames behind it wait too;
+	// the deadline skips what cannot arrive in time. (On the 2% paths the
+	// two differ little at this scale: repairs mostly arrive within the
+	// budget; the demo's 20 Mbit/s shows the stall there too.)
+	last := sc.viewers - 1
+	rb, rr := bounded.viewers[last].stats.Latency.Quantile(0.99), reliable.viewers[last].stats.Latency.Quantile(0.99)
+	if rr <= rb || rr <= defaultLiveLatency+rtt/2 {
+		t.Errorf("the 5%% viewer's p99 is %s with reliable streams, %s with the deadline: no stall shown (want reliable above both the deadline's and %s)",
+			fmtMs(rr), fmtMs(rb), fmtMs(defaultLiveLatency+rtt/2))
 	}
-	t.Logf("stall: p99 over every viewer %s reliable, %s latency-bounded", fmtMs(hr.Quantile(0.99)), fmtMs(ha.Quantile(0.99)))
+	h2b, _, _ := bounded.pooledExcept(good, last)
+	h2r, _, _ := reliable.pooledExcept(good, last)
+	t.Logf("stall: the 5%% viewer's p99 %s reliable, %s latency-bounded; the 2%% viewers' p99 %s reliable, %s latency-bounded",
+		fmtMs(rr), fmtMs(rb), fmtMs(h2r.Quantile(0.99)), fmtMs(h2b.Quantile(0.99)))
 	for _, r := range []*demoRun{control, bounded, reliable} {
 		if r.events["peer_connected"] != sc.viewers || r.events["session_closed"] != sc.viewers {
 			t.Errorf("origin saw events %v, want %d peer_connected and session_closed", r.events, sc.viewers)
