@@ -372,9 +372,13 @@ type liveScale struct {
 	duration time.Duration
 }
 
-// testLiveScale picks the scale: 8 viewers at 5 Mbit/s by default, fewer
-// and shorter under -short and under the race detector (which multiplies
-// the CPU cost of every packet several times). The
+// testLiveScale picks the scale: 8 viewers at 5 Mbit/s by default, 3
+// under -short and under the race detector (which multiplies the CPU cost
+// of every packet several times). Runs stay 10 s long: the stall of a
+// reliable stream on the 5% path comes from the rarer losses (a repair
+// lost again), and 300 frames are what it takes for it to show every
+// time (measured: p99 289 ms-2.1 s in 17 of 17 runs at 300 frames, as low
+// as 229 ms at 180). The
 // issue's 20 Mbit/s is not the default: at 2% loss the congestion
 // controller holds the sending rate near the stream's own rate (BBR's 2%
 // loss threshold), and a large share of frames miss the budget whatever
@@ -384,9 +388,9 @@ func testLiveScale(t *testing.T) (liveScale, string) {
 	sc, why := liveScale{viewers: 8, rate: "5Mbit", duration: 10 * time.Second}, "full"
 	switch {
 	case raceEnabled:
-		sc, why = liveScale{viewers: 3, rate: "5Mbit", duration: 6 * time.Second}, "race detector"
+		sc.viewers, why = 3, "race detector"
 	case testing.Short():
-		sc, why = liveScale{viewers: 4, rate: "5Mbit", duration: 5 * time.Second}, "-short"
+		sc.viewers, why = 3, "-short"
 	}
 	if v := os.Getenv("STT_LIVE_VIEWERS"); v != "" {
 		n, err := strconv.Atoi(v)
