@@ -375,10 +375,9 @@ type liveScale struct {
 // testLiveScale picks the scale: 8 viewers at 5 Mbit/s by default, 3
 // under -short and under the race detector (which multiplies the CPU cost
 // of every packet several times). Runs stay 10 s long: the stall of a
-// reliable stream on the 5% path comes from the rarer losses (a repair
-// lost again), and 300 frames are what it takes for it to show every
-// time (measured: p99 289 ms-2.1 s in 17 of 17 runs at 300 frames, as low
-// as 229 ms at 180). The
+// reliable stream comes from the rarer losses (a repair lost again), and
+// with 3 viewers it took 300 frames to show in every run measured (4-121
+// late frames against 0-3). The
 // issue's 20 Mbit/s is not the default: at 2% loss the congestion
 // controller holds the sending rate near the stream's own rate (BBR's 2%
 // loss threshold), and a large share of frames miss the budget whatever
@@ -427,8 +426,8 @@ func machineAllowance(r *demoRun) time.Duration {
 // measurably added), at most 1% of frames are missing on the 2% paths,
 // the 5% viewer does not change the others' figures (against a control
 // run where it has 2% too), and every delivered frame is byte-exact. The
-// same with reliable streams shows the stall: the 5% viewer's p99 beyond
-// the budget and worse than with the deadline.
+// same with reliable streams shows the stall: more frames later than
+// budget + one-way delay.
 //
 // Each run is judged only if the machine stayed out of it (sound: the
 // emulator and the origin on time); an unsound run is repeated, twice at
@@ -528,21 +527,19 @@ func TestLiveDoneWhen(t *testing.T) {
 	}
 	t.Logf("isolation: the 2%% viewers' mean %s → %s, p50 %s → %s, p99 %s → %s, missing %.2f%% → %.2f%% without → with the 5%% viewer",
 		fmtMs(hc.Mean()), fmtMs(hb.Mean()), fmtMs(hc.Quantile(0.5)), fmtMs(hb.Quantile(0.5)), fmtMs(hc.Quantile(0.99)), fmtMs(hb.Quantile(0.99)), pct(mc, dc+mc), pct(mb, db+mb))
-	// The stall: on the 5% path a reliable stream waits for every lost
-	// packet's repair, however late, and the frames behind it wait too;
-	// the deadline skips what cannot arrive in time. (On the 2% paths the
-	// two differ little at this scale: repairs mostly arrive within the
-	// budget; the demo's 20 Mbit/s shows the stall there too.)
+	// The stall: a reliable stream delivers every frame, however late its
+	// repair, and the frames behind it wait too; the deadline skips what
+	// cannot arrive in time. Frames later than budget + one-way delay,
+	// over every viewer (measured in 11 sound pairs of 10 s runs at
+	// 5 Mbit/s: 0-4 latency-bounded, 4-121 reliable, mostly on the 5%
+	// path: at 2% the repairs mostly arrive within the budget).
 	last := sc.viewers - 1
-	rb, rr := bounded.viewers[last].stats.Latency.Quantile(0.99), reliable.viewers[last].stats.Latency.Quantile(0.99)
-	if rr <= rb || rr <= defaultLiveLatency+rtt/2 {
-		t.Errorf("the 5%% viewer's p99 is %s with reliable streams, %s with the deadline: no stall shown (want reliable above both the deadline's and %s)",
-			fmtMs(rr), fmtMs(rb), fmtMs(defaultLiveLatency+rtt/2))
+	t.Logf("stall: %d frames later than %s latency-bounded, %d reliable; the 5%% viewer's p99 %s latency-bounded, %s reliable",
+		bounded.late(), fmtMs(defaultLiveLatency+rtt/2), reliable.late(),
+		fmtMs(bounded.viewers[last].stats.Latency.Quantile(0.99)), fmtMs(reliable.viewers[last].stats.Latency.Quantile(0.99)))
+	if reliable.late() <= bounded.late() {
+		t.Errorf("reliable streams delivered %d frames later than budget + one-way delay, latency-bounded ones %d: no stall shown", reliable.late(), bounded.late())
 	}
-	h2b, _, _ := bounded.pooledExcept(good, last)
-	h2r, _, _ := reliable.pooledExcept(good, last)
-	t.Logf("stall: the 5%% viewer's p99 %s reliable, %s latency-bounded; the 2%% viewers' p99 %s reliable, %s latency-bounded",
-		fmtMs(rr), fmtMs(rb), fmtMs(h2r.Quantile(0.99)), fmtMs(h2b.Quantile(0.99)))
 	for _, r := range []*demoRun{control, bounded, reliable} {
 		if r.events["peer_connected"] != sc.viewers || r.events["session_closed"] != sc.viewers {
 			t.Errorf("origin saw events %v, want %d peer_connected and session_closed", r.events, sc.viewers)
