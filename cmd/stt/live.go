@@ -1626,7 +1626,7 @@ func runLiveDemo(ctx context.Context, f *liveFlags, nf *nodeFlags, given map[str
 		runs[i] = r
 		title := fmt.Sprintf("run 1: latency-bounded streams (StreamOptions.Deadline %v)", f.latency)
 		if reliable {
-			title = "run 2: reliable streams (the same frames, nothing skipped)"
+			title = "run 2: reliable streams (the same frames: nothing is skipped, every lost packet is waited for)"
 		}
 		printRun(stdout, title, r)
 	}

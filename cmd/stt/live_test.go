@@ -314,14 +314,15 @@ func TestLiveServeWatch(t *testing.T) {
 	// one short; --wait holds the stream until the viewer is there.
 	addr, _, wait := startOrigin(t, "--node-seed", seed("origin"), "--shared-seed", seed("shared"),
 		"--file", src, "--rate", "240kbit", "--fps", "100", "--wait", "1", "--store", store, "--key", seed("store"))
-	r := runStt(t, nil, "live", "--watch", addr, "--node-seed", seed("viewer"), "--shared-seed", seed("shared"))
+	r := runStt(t, nil, "live", "--watch", addr, "--node-seed", seed("viewer"), "--shared-seed", seed("shared"), "--report", "500ms")
 	code, out := wait()
 	if r.code != 0 || code != 0 {
 		t.Fatalf("viewer exit %d, origin exit %d\nviewer: %s%s\norigin: %s", r.code, code, r.stdout, r.stderr, out)
 	}
 	frames := (len(movie) + 299) / 300
 	if !strings.Contains(r.stdout, fmt.Sprintf(": %d frames delivered (%s), 0 skipped by the deadline, 0 dropped at the origin, 0 failed verification", frames, formatBytes(int64(len(movie))))) ||
-		!strings.Contains(r.stdout, "OK: every delivered frame verified") || !strings.Contains(r.stdout, "glass-to-glass latency p50") {
+		!strings.Contains(r.stdout, "OK: every delivered frame verified") || !strings.Contains(r.stdout, "glass-to-glass latency p50") ||
+		!strings.Contains(r.stdout, " failed; last 500ms: p50 ") {
 		t.Fatalf("viewer output:\n%s", r.stdout)
 	}
 	for _, want := range []string{"peer_connected: viewer ", "session_closed: viewer ", fmt.Sprintf("sent %d frames", frames), fmt.Sprintf("stored %d frames", frames)} {
