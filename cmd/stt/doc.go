@@ -12,7 +12,15 @@
 // and round-trip time (on loopback with two in-process nodes, or against a
 // listening node), and `stt demo` runs two nodes in one process and moves
 // 256 MiB, a second 64 MiB bulk stream and 100 000 small messages at once,
-// verifying every byte. `stt --version` prints the build's version. Seeds
+// verifying every byte. `stt live --serve` is a live origin: it streams a
+// file or a test pattern as frames, sealed end to end, to every viewer
+// that connects (`stt live --watch ADDR`), each on a latency-bounded stream
+// with its own bounded queue at the origin, and can store every frame;
+// viewers verify every frame and print glass-to-glass latency and the
+// frames skipped or dropped; `stt live --demo` runs an origin and viewers
+// in one process through emulated lossy paths (internal/netem), with
+// latency-bounded then reliable streams, and compares them. `stt
+// --version` prints the build's version. Seeds
 // come from files (--node-seed, --shared-seed) or, as hex, from the
 // STT_NODE_SEED and STT_SHARED_SEED environment variables; a seed file
 // that is missing, unreadable, shorter than 32 bytes or readable by group

@@ -45,6 +45,7 @@ func commands() []command {
 		{"bench", "measure throughput, message rate and RTT", runBench},
 		{"demo", "two nodes in one process: bulk, messages, verified", runDemo},
 		{"store", "put, get and stat files in an encrypted store (directory or S3)", runStore},
+		{"live", "live streaming: an origin, its viewers, and a lossy-path demo", runLive},
 		{"conformance", "test another STT implementation against the protocol docs", runConformance},
 	}
 }
