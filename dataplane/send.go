@@ -316,6 +316,9 @@ func (s *Session) recordSent(now monotime.Time, p *packet, pn uint64, size int) 
 	sp := &p.sp
 	sp.PN, sp.Time, sp.Size = pn, now, uint32(size)
 	sp.AckEliciting, sp.InFlight = p.el, p.el
+	if p.el {
+		sp.PacedTime = h.pacer.Departure(now)
+	}
 	if !h.sent.Add(sp) {
 		// The history is bounded; congestion control keeps far fewer
 		// packets in flight, so this is our bug, not the peer's.

@@ -108,7 +108,7 @@ func TestBBRInitial(t *testing.T) {
 	var zero BBR
 	b := NewBBR(nil)
 	for _, c := range []*BBR{&zero, b} {
-		if c.Window() != 14520 || !c.CanSend(0) || c.CanSend(14520) || c.Name() != "bbr" {
+		if c.Window() != 46464 || !c.CanSend(0) || c.CanSend(46464) || c.Name() != "bbr" {
 			t.Fatalf("window %d", c.Window())
 		}
 		if c.State() != BBRStartup || c.pacingGain != bbrStartupPacingGain || c.cwndGain != 2 {
@@ -118,17 +118,23 @@ func TestBBRInitial(t *testing.T) {
 	// Before an RTT sample: the initial window per millisecond, times 2.77;
 	// after: per smoothed RTT.
 	var rtt RTT
-	if got, want := b.PacingRate(&rtt), 2.77*14520/0.001; math.Abs(got-want) > 1 {
+	if got, want := b.PacingRate(&rtt), 2.77*46464/0.001; math.Abs(got-want) > 1 {
 		t.Fatalf("pacing %v, want %v", got, want)
 	}
 	rtt.Update(50*time.Millisecond, 0, true)
-	if got, want := b.PacingRate(&rtt), 2.77*14520/0.05; math.Abs(got-want) > 1 {
+	if got, want := b.PacingRate(&rtt), 2.77*46464/0.05; math.Abs(got-want) > 1 {
 		t.Fatalf("pacing %v, want %v", got, want)
 	}
 	if b.MinRTT() != 0 || b.Bandwidth() != 0 {
 		t.Fatal("model before any sample")
 	}
-	if c := NewBBR(&BBRConfig{MaxDatagram: 9000}); c.Window() != 18000 || c.minPipe != 36000 {
+	// 32 datagrams, of at most 1452 bytes' worth each (RFC 9002's formula).
+	for _, tc := range []struct{ maxDatagram, window int }{{1200, 38400}, {1452, 46464}, {9000, 46464}, {65000, 130000}} {
+		if w := NewBBR(&BBRConfig{MaxDatagram: tc.maxDatagram}).Window(); w != tc.window {
+			t.Errorf("MaxDatagram %d: initial window %d, want %d", tc.maxDatagram, w, tc.window)
+		}
+	}
+	if c := NewBBR(&BBRConfig{MaxDatagram: 9000}); c.Window() != 46464 || c.minPipe != 36000 {
 		t.Fatalf("9000-byte datagrams: window %d min %v", c.Window(), c.minPipe)
 	}
 }
@@ -501,6 +507,100 @@ func TestBBRLowerBounds(t *testing.T) {
 	}
 }
 
+// TestBBRLowerBoundsLossRate: a loss round lowers the short-term model only
+// when it lost more than LossThresh (2%) of what it delivered and lost
+// (lossyRound), so random loss of about 1% leaves the rate alone.
+func TestBBRLowerBoundsLossRate(t *testing.T) {
+	const minRTT = 40 * time.Millisecond
+	for _, tc := range []struct {
+		name  string
+		lost  int // datagrams lost in the round, which delivers 200 kB
+		bound bool
+	}{
+		{"0.7%", 1, false},
+		{"1.4%", 2, false}, // 2904 / (2904 + 200000)
+		{"3.5%", 5, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newDrive(t, nil, minRTT)
+			d.steady(bbrTestBw)
+			b := d.b
+			inflight := int(bbrTestBw * minRTT.Seconds() / 2)
+			d.round(bbrTestBw, inflight)
+			for range tc.lost {
+				d.lose(1452, inflight, d.lost, false)
+			}
+			d.ack(minRTT/2, 100000, 0.9*bbrTestBw, inflight, false)
+			d.ack(minRTT/2, 100000, 0.9*bbrTestBw, inflight, true) // the loss round ends
+			if bound := !math.IsInf(b.bwShort, 1); bound != tc.bound {
+				t.Fatalf("bw_shortterm %v, want a bound: %v", b.bwShort, tc.bound)
+			}
+		})
+	}
+}
+
+// TestBBRStartupFastLoss: within a round, Startup ends once a flight lost
+// more than 6% in at least 6 ranges; 3% waits for the round's end.
+func TestBBRStartupFastLoss(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		lost uint64 // RS.lost of a mid-round ACK, of 100 kB in flight
+		exit bool
+	}{
+		{"7% mid-round", 7000, true},
+		{"3% mid-round", 3000, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newDrive(t, nil, 40*time.Millisecond)
+			d.round(1e6, 50000)
+			d.round(2e6, 100000)
+			for range 6 {
+				d.lose(1000, 100000, d.lost, false)
+			}
+			d.ack(time.Millisecond, 1000, 2.5e6, 99000, false, func(rs *RateSample) {
+				rs.Lost, rs.TxInFlight = tc.lost, 100000
+			})
+			if exited := d.b.state == BBRDrain; exited != tc.exit {
+				t.Fatalf("state %v, exit %v", d.b.state, tc.exit)
+			}
+		})
+	}
+}
+
+// TestBBRStartupQueue: Startup ends when a round's smallest RTT sample (of
+// at least 8) stood min_rtt/8 (at least 4 ms) above the minimum, even while
+// the samples are application-limited and the rate still grows.
+func TestBBRStartupQueue(t *testing.T) {
+	const minRTT = 40 * time.Millisecond
+	for _, tc := range []struct {
+		name    string
+		rtt     time.Duration // every sample of the next round
+		samples int
+		exit    bool
+	}{
+		{"5 ms of queue", minRTT + 5*time.Millisecond, 8, true},
+		{"4 ms of queue", minRTT + 4*time.Millisecond, 8, false}, // the threshold is 5 ms at 40 ms
+		{"7 samples", minRTT + 20*time.Millisecond, 7, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newDrive(t, nil, minRTT)
+			d.round(1e6, 50000)
+			appLimited := func(rs *RateSample) { rs.IsAppLimited, rs.RTT = true, tc.rtt }
+			rate := 2e6
+			d.ack(minRTT/10, 1000, rate, 60000, true, appLimited) // a round starts
+			for range tc.samples - 1 {
+				rate *= 1.5
+				d.ack(minRTT/10, 1000, rate, 60000, false, appLimited)
+			}
+			d.want(BBRStartup) // judged when the round ends
+			d.ack(minRTT/10, 1000, 2*rate, 60000, true)
+			if exited := d.b.state != BBRStartup; exited != tc.exit || exited != d.b.fullBwReached {
+				t.Fatalf("state %v (full pipe %v), exit %v", d.b.state, d.b.fullBwReached, tc.exit)
+			}
+		})
+	}
+}
+
 // TestBBRCwndBounds checks BoundCwndForModel per state.
 func TestBBRCwndBounds(t *testing.T) {
 	const minRTT = 40 * time.Millisecond
@@ -663,7 +763,7 @@ func TestBBRHint(t *testing.T) {
 		t.Fatalf("state %v", b.State())
 	}
 	// A bandwidth without an RTT is no model: Startup.
-	if c := NewBBR(&BBRConfig{Bandwidth: bbrTestBw}); c.State() != BBRStartup || c.Window() != 14520 {
+	if c := NewBBR(&BBRConfig{Bandwidth: bbrTestBw}); c.State() != BBRStartup || c.Window() != 46464 {
 		t.Fatal("bandwidth hint without MinRTT used")
 	}
 }

@@ -201,3 +201,75 @@ func TestPacerRateEdges(t *testing.T) {
 		t.Fatal("Cubic's pacing rate is not 1.25 * cwnd / srtt")
 	}
 }
+
+// TestPacerCatchUp: a sender told to wait (NextSendRate) that wakes late
+// keeps the tokens of its lateness beyond the bucket depth, up to
+// MaxCatchUp; an idle sender does not.
+func TestPacerCatchUp(t *testing.T) {
+	const rate = 1e6 // bytes per second: 1 byte per µs; the depth is 10 datagrams
+	depth := 10 * mss
+	for _, tc := range []struct {
+		name   string
+		wait   bool          // the sender asked NextSendRate before sleeping
+		late   time.Duration // how long after the promised time it woke
+		tokens int
+	}{
+		{"on time", true, 0, mss},
+		{"2 ms late", true, 2 * time.Millisecond, mss + 2000},
+		{"30 ms late: capped", true, 30 * time.Millisecond, depth + 5000},
+		{"idle: the depth", false, 30 * time.Millisecond, depth},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := NewPacer(mss)
+			now := monotime.Time(time.Second)
+			p.BudgetRate(now, rate)
+			p.OnSent(depth)
+			due := now.Add(time.Duration(mss) * time.Microsecond)
+			if tc.wait {
+				if got := p.NextSendRate(now, rate, mss); got != due {
+					t.Fatalf("NextSendRate %v, want %v", got.Sub(now), due.Sub(now))
+				}
+			}
+			if got := p.BudgetRate(due.Add(tc.late), rate); got != tc.tokens {
+				t.Fatalf("budget %d, want %d", got, tc.tokens)
+			}
+			// The promise is kept once: a later refill is capped again.
+			p.OnSent(p.BudgetRate(due.Add(tc.late), rate))
+			if got := p.BudgetRate(due.Add(tc.late+time.Second), rate); got != depth {
+				t.Fatalf("after catching up: budget %d, want %d", got, depth)
+			}
+		})
+	}
+}
+
+// TestPacerDeparture: a packet's departure on the pacing schedule is now
+// less the time its tokens took to accrue, never before the previous one,
+// and now when unpaced or in debt.
+func TestPacerDeparture(t *testing.T) {
+	const rate = 1e6 // 1 byte per µs
+	p := NewPacer(mss)
+	now := monotime.Time(time.Second)
+	p.BudgetRate(now, rate) // full: 14520 tokens
+	us := func(n int) monotime.Time { return monotime.Time(n) * monotime.Time(time.Microsecond) }
+	if got, want := p.Departure(now), now-us(10*mss); got != want {
+		t.Fatalf("first departure %v, want %v", now-got, now-want)
+	}
+	p.OnSent(mss)
+	if got, want := p.Departure(now), now-us(9*mss); got != want {
+		t.Fatalf("second departure %v, want %v", now-got, now-want)
+	}
+	// A slower rate would put the next departure before the last one.
+	p.BudgetRate(now, rate/100)
+	if got, want := p.Departure(now), now-us(9*mss); got != want {
+		t.Fatalf("slower rate: departure %v, want %v", now-got, now-want)
+	}
+	p.OnSent(10 * mss) // in debt
+	if got := p.Departure(now); got != now {
+		t.Fatalf("in debt: departure %v before now", now-got)
+	}
+	var q Pacer // unpaced
+	q.BudgetRate(now, math.Inf(1))
+	if got := q.Departure(now); got != now {
+		t.Fatalf("unpaced departure %v", now-got)
+	}
+}

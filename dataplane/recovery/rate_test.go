@@ -231,3 +231,75 @@ func TestRateStamps(t *testing.T) {
 		t.Errorf("sample %+v", *rs)
 	}
 }
+
+// TestRateAckBurst: ACK frames handled in a burst (within ackBurstGuard)
+// after the host stalled, with a packet sent between them. Its snapshot is
+// the state from before the burst, so the bytes the burst acknowledged fall
+// inside its sample's interval together with the time they took, instead
+// of inflating it; a packet sent after the burst settled anchors on it.
+func TestRateAckBurst(t *testing.T) {
+	const msD = time.Millisecond
+	var rtt RTT
+	rtt.Update(40*msD, 0, true)
+	s := NewSent(64, 1024)
+	at := func(d time.Duration) monotime.Time { return monotime.Time(time.Second) + monotime.Time(d) }
+	var seen []SentPacket
+	rec := func(p *SentPacket) { seen = append(seen, *p) }
+	send := func(pn uint64, d time.Duration) {
+		t.Helper()
+		if !s.Add(&SentPacket{PN: pn, Time: at(d), Size: 1000, InFlight: true, AckEliciting: true}) {
+			t.Fatal("Add refused")
+		}
+	}
+	ack := func(d time.Duration, lo, hi uint64) *RateSample {
+		t.Helper()
+		if _, err := s.OnAck(at(d), []AckRange{{lo, hi}}, 0, &rtt, rec, rec); err != nil {
+			t.Fatal(err)
+		}
+		return s.RateSample()
+	}
+	for pn := range uint64(10) {
+		send(pn, time.Duration(pn)*msD) // 1000 bytes per ms
+	}
+	// The ACKs of packets 0-9 were due from 40 ms on; they are handled
+	// together at 59 ms, packet 10 going out between the two frames.
+	ack(59*msD, 0, 4)
+	send(10, 59*msD)
+	ack(59*msD, 5, 9)
+	send(11, 61*msD) // after the burst
+	rs := ack(99*msD, 10, 10)
+	if rs.PriorDelivered != 0 || rs.Delivered != 11000 || rs.AckElapsed != 99*msD || rs.SendElapsed != 59*msD {
+		t.Fatalf("packet 10's sample: prior %d, delivered %d over send %v / ack %v; want 0, 11000 over 59 ms / 99 ms",
+			rs.PriorDelivered, rs.Delivered, rs.SendElapsed, rs.AckElapsed)
+	}
+	rs = ack(101*msD, 11, 11)
+	if rs.PriorDelivered != 10000 || rs.Delivered != 2000 || rs.AckElapsed != 42*msD {
+		t.Fatalf("packet 11's sample: prior %d, delivered %d over %v; want 10000, 2000 over 42 ms",
+			rs.PriorDelivered, rs.Delivered, rs.AckElapsed)
+	}
+}
+
+// TestRatePacedTime: send_elapsed is measured on the pacing schedule
+// (SentPacket.PacedTime), so a burst sent late is not a fast flight.
+func TestRatePacedTime(t *testing.T) {
+	const msD = time.Millisecond
+	var rtt RTT
+	rtt.Update(40*msD, 0, true)
+	s := NewSent(64, 1024)
+	at := func(d time.Duration) monotime.Time { return monotime.Time(time.Second) + monotime.Time(d) }
+	noop := func(*SentPacket) {}
+	s.Add(&SentPacket{PN: 0, Time: at(0), PacedTime: at(0), Size: 1000, InFlight: true, AckEliciting: true})
+	// Due at 2, 4, 6 and 8 ms, sent together at 8 ms after a stall.
+	for pn := uint64(1); pn <= 4; pn++ {
+		s.Add(&SentPacket{PN: pn, Time: at(8 * msD), PacedTime: at(time.Duration(2*pn) * msD), Size: 1000, InFlight: true, AckEliciting: true})
+	}
+	if _, err := s.OnAck(at(40*msD), []AckRange{{0, 0}}, 0, &rtt, noop, noop); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.OnAck(at(48*msD), []AckRange{{1, 4}}, 0, &rtt, noop, noop); err != nil {
+		t.Fatal(err)
+	}
+	if rs := s.RateSample(); rs.SendElapsed != 8*msD || rs.RTT != 40*msD {
+		t.Fatalf("send_elapsed %v (paced 0 to 8 ms), RTT %v (sent at 8 ms)", rs.SendElapsed, rs.RTT)
+	}
+}

@@ -17,12 +17,12 @@ const (
 	// MaxSentPackets is the hard cap on the span of packet numbers a Sent
 	// tracks (oldest unacknowledged to newest sent): 1<<16 packets of 1452
 	// bytes is 95 MB in flight, far above any window STT opens (MaxWindow),
-	// and bounds the history at about 18 MB (272 bytes per entry) even for a
+	// and bounds the history at about 18 MB (280 bytes per entry) even for a
 	// peer that never acknowledges anything.
 	MaxSentPackets = 1 << 16
 
 	// defaultSentInitial is the zero Sent's initial ring size: an idle
-	// session keeps its history small (7.4 KB).
+	// session keeps its history small (9 KB).
 	defaultSentInitial = 32
 
 	// skipRecord is how many deliberately skipped packet numbers Sent
@@ -97,6 +97,14 @@ type SentPacket struct {
 	// Ctrl is a bit set of the control frames carried (MAX_DATA, PING,
 	// CLOSE ...). The data plane defines the bits; recovery never reads it.
 	Ctrl uint32
+	// PacedTime is when the pacer's schedule let the packet go, its
+	// earliest departure time (Pacer.Departure): at or before Time, earlier
+	// when the sender woke late or sent within a burst the bucket allowed.
+	// It is the send time of delivery-rate samples (send_elapsed and
+	// first_send_time), so a sender that catches up after a stall does not
+	// look faster than its pacing rate; Linux stamps TCP packets with their
+	// departure time for the same reason. Zero means Time.
+	PacedTime monotime.Time
 
 	// Delivery-rate snapshot (draft-ietf-ccwg-bbr §4.1.2.2, "per-packet
 	// state"), filled in by Sent.Add for InFlight packets and ignored for

