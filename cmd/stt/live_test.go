@@ -24,7 +24,14 @@ import (
 	"github.com/stt-go/stt/streaming"
 )
 
-var testContentKey = stc.Secret{0x11, 0x22, 0x33}
+var testContentKey = secretOf(0x11, 0x22, 0x33)
+
+// secretOf returns a secret whose first bytes are b.
+func secretOf(b ...byte) stc.Secret {
+	var a [32]byte
+	copy(a[:], b)
+	return stc.SecretFrom(&a)
+}
 
 // testFrame seals payload as frame seq of broadcast 7.
 func testFrame(t testing.TB, seq uint64, payload []byte) []byte {
@@ -90,7 +97,7 @@ func TestLiveFrame(t *testing.T) {
 		{"flipped payload bit", mutate(func(b []byte) []byte { b[liveHeaderLen+100] ^= 1; return b }), nil, streaming.ErrForged},
 		{"other frame number", mutate(func(b []byte) []byte { binary.BigEndian.PutUint64(b[10:], 4); return b }), nil, streaming.ErrForged},
 		{"other broadcast", mutate(func(b []byte) []byte { binary.BigEndian.PutUint64(b[2:], 8); return b }), nil, streaming.ErrForged},
-		{"other key", good, &stc.Secret{9}, streaming.ErrForged},
+		{"other key", good, ptr(secretOf(9)), streaming.ErrForged},
 		{"hash", mutate(func(b []byte) []byte { b[30] ^= 1; return b }), nil, nil},
 		{"duplicate record", append(bytes.Clone(good[:liveHeaderLen+n1]), good[liveHeaderLen:]...), nil, streaming.ErrDuplicate},
 		{"record after the last", beyond, nil, streaming.ErrOutOfWindow},
@@ -684,3 +691,5 @@ func slowViewerHeap(t *testing.T, reliable bool, policy endpoint.Policy, d time.
 		}
 	}
 }
+
+func ptr[T any](v T) *T { return &v }
