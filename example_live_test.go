@@ -28,7 +28,8 @@ func Example_liveVideo() {
 	origin, viewer := examplePair(ctx)
 	defer origin.Stop(ctx)
 	defer viewer.Stop(ctx)
-	key := stc.Secret{7} // the content key both ends hold
+	keyBytes := [32]byte{7}
+	key := stc.SecretFrom(&keyBytes) // the content key both ends hold
 	suite := stc.SuiteChaCha20Poly1305
 
 	// The origin's side.
