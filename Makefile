@@ -14,7 +14,10 @@ PKGS        := ./...
 # missing here.
 FUZZ_PKG_TARGETS := \
 	.:./dataplane:FuzzSession \
-	.:./dataplane/recovery:FuzzController \
+	.:./dataplane/internal/recovery:FuzzController \
+	.:./dataplane/internal/recovery:FuzzRecoveryAck \
+	.:./dataplane/internal/streambuf:FuzzReassembly \
+	.:./dataplane/internal/streambuf:FuzzMessageHeader \
 	.:./control:FuzzInitiatorAnswers \
 	.:./streaming:FuzzRecord \
 	.:./storage:FuzzRetrieve \

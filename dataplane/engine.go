@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/stt-go/stt/batch"
-	"github.com/stt-go/stt/dataplane/streambuf"
+	"github.com/stt-go/stt/dataplane/internal/streambuf"
 	"github.com/stt-go/stt/internal/monotime"
 	"github.com/stt-go/stt/ring"
 	"github.com/stt-go/stt/stc"

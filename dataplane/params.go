@@ -3,7 +3,7 @@ package dataplane
 import (
 	"time"
 
-	"github.com/stt-go/stt/dataplane/streambuf"
+	"github.com/stt-go/stt/dataplane/internal/streambuf"
 	"github.com/stt-go/stt/wire"
 )
 
