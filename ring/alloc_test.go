@@ -19,7 +19,7 @@ func TestNoAllocs(t *testing.T) {
 	pool := NewPool(PacketBufSize, 64, 256)
 	batch := make([][]byte, 64)
 	pool.PutBatch(batch[:pool.GetBatch(batch)]) // warm up: carve a slab
-	exhausted := NewPool(SmallBufSize, 1, 1)
+	exhausted := NewPool(smallBufSize, 1, 1)
 	held := exhausted.Get()
 	defer exhausted.Put(held)
 	mpsc := NewMPSC[*int](64)

@@ -9,7 +9,7 @@ import (
 )
 
 func BenchmarkPoolGetPut(b *testing.B) {
-	for _, size := range []int{SmallBufSize, PacketBufSize, GROBufSize} {
+	for _, size := range []int{smallBufSize, PacketBufSize, groBufSize} {
 		b.Run(fmt.Sprint(size), func(b *testing.B) {
 			p := NewPool(size, 64, 256)
 			p.Put(p.Get()) // warm up: carve the first slab

@@ -20,16 +20,16 @@ const (
 	// two buffers fill a 4 KiB page exactly and none straddles a page.
 	PacketBufSize = 2048
 
-	// GROBufSize holds one UDP GRO-coalesced receive: the kernel glues
+	// groBufSize holds one UDP GRO-coalesced receive: the kernel glues
 	// same-flow datagrams into one buffer of at most 64 KiB (the IP length
 	// limit; Linux udp_gro_receive stops at 65535 bytes), which the receive
 	// path then splits at the gso_size the kernel reports.
-	GROBufSize = 65536
+	groBufSize = 65536
 
-	// SmallBufSize holds an ACK or control packet: header, a few ACK ranges
+	// smallBufSize holds an ACK or control packet: header, a few ACK ranges
 	// and the AEAD tag fit comfortably, so these small, frequent packets do
 	// not pin a 2 KiB buffer each.
-	SmallBufSize = 256
+	smallBufSize = 256
 )
 
 // maxPoolBufs bounds maxBufs so a buffer index fits the uint32 free list.

@@ -36,9 +36,9 @@ func TestPoolCaps(t *testing.T) {
 		wantMisses                uint64
 	}{
 		{"one slab partly used", PacketBufSize, 8, 32, 3, 3, 8, 0},
-		{"exactly one slab", SmallBufSize, 8, 32, 8, 8, 8, 0},
-		{"spills into second slab", SmallBufSize, 8, 32, 9, 9, 16, 0},
-		{"cap reached", SmallBufSize, 8, 32, 40, 32, 32, 8},
+		{"exactly one slab", smallBufSize, 8, 32, 8, 8, 8, 0},
+		{"spills into second slab", smallBufSize, 8, 32, 9, 9, 16, 0},
+		{"cap reached", smallBufSize, 8, 32, 40, 32, 32, 8},
 		{"partial last slab", 100, 8, 20, 25, 20, 20, 5},
 		{"one buffer per slab", 64, 1, 3, 5, 3, 3, 2},
 	}
