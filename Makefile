@@ -14,13 +14,19 @@ PKGS        := ./...
 # missing here.
 FUZZ_PKG_TARGETS := \
 	.:./dataplane:FuzzSession \
-	.:./dataplane/recovery:FuzzController \
+	.:./dataplane/internal/recovery:FuzzController \
+	.:./dataplane/internal/recovery:FuzzRecoveryAck \
+	.:./dataplane/internal/streambuf:FuzzReassembly \
+	.:./dataplane/internal/streambuf:FuzzMessageHeader \
 	.:./control:FuzzInitiatorAnswers \
+	.:./control:FuzzResume \
+	.:./wire:FuzzParseResume \
 	.:./streaming:FuzzRecord \
 	.:./storage:FuzzRetrieve \
 	.:./storage/s3store:FuzzParseURL \
 	.:./cmd/stt:FuzzParseHeader \
 	.:./cmd/stt:FuzzParseReply \
+	.:./cmd/stt:FuzzLiveFrame \
 	bench:./cmd/compare:FuzzRawCounter
 # VERSION is what bin/stt --version reports; builds from a checkout where
 # the go command cannot stamp VCS information (git worktrees,

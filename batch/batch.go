@@ -40,11 +40,11 @@ const (
 	// (counted in Stats.RxTruncated).
 	GROBufferSize = 65535
 
-	// DefaultSocketBuffer is SO_RCVBUF and SO_SNDBUF when Options.SocketBuffer
+	// defaultSocketBuffer is SO_RCVBUF and SO_SNDBUF when Options.SocketBuffer
 	// is zero: 7 MiB holds about 5000 full-size packets, ~50 ms at 1 Gbit/s,
 	// enough to ride out a descheduled loop. quic-go and Tailscale use the
 	// same figure.
-	DefaultSocketBuffer = 7 << 20
+	defaultSocketBuffer = 7 << 20
 
 	// maxGroupSize bounds ListenGroup's n: more sockets than any plausible
 	// loop count only burns file descriptors.
@@ -192,7 +192,7 @@ type Options struct {
 	// STT_DISABLE_STEERING=1 forces it on.
 	DisableSteering bool
 	// SocketBuffer is SO_RCVBUF and SO_SNDBUF in bytes. Zero means
-	// DefaultSocketBuffer; negative is an error. When the kernel grants less
+	// defaultSocketBuffer; negative is an error. When the kernel grants less
 	// (net.core.rmem_max / wmem_max without CAP_NET_ADMIN), one warning is
 	// logged and the smaller size is used.
 	SocketBuffer int
@@ -235,7 +235,7 @@ func resolve(opts *Options) (config, error) {
 		log:     o.Logger,
 	}
 	if c.sockBuf == 0 {
-		c.sockBuf = DefaultSocketBuffer
+		c.sockBuf = defaultSocketBuffer
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -274,7 +274,7 @@ func (e *MsgSizeError) Is(target error) bool {
 // or an IPv6 address on an IPv4 socket. The message is skipped.
 var ErrBadAddr = errors.New("batch: destination not usable on this socket")
 
-// SteerIndex is the steering decision the Linux reuseport BPF program makes,
+// steerIndex is the steering decision the Linux reuseport BPF program makes,
 // computed in Go (for the handoff fallback and tests): for a TRANSPORT
 // packet (kind bits of byte 1 == 2) at least 10 bytes long it returns (low
 // 32 bits of the big-endian session ID at bytes [2:10]) mod n and true;
@@ -282,7 +282,7 @@ var ErrBadAddr = errors.New("batch: destination not usable on this socket")
 // random socket, except that a TRANSPORT packet too short for the session
 // ID goes to socket 0, where classic BPF's failed load leaves it). It does
 // not allocate.
-func SteerIndex(pkt []byte, n int) (int, bool) {
+func steerIndex(pkt []byte, n int) (int, bool) {
 	if n < 1 || len(pkt) < steerMinLen || pkt[kindOffset]&kindMask != kindTransport {
 		return 0, false
 	}
@@ -299,7 +299,7 @@ type Group struct {
 }
 
 // Conns returns the group's sockets; Conns()[i] receives the TRANSPORT
-// packets whose SteerIndex is i when Steered reports true. The slice is a
+// packets whose steerIndex is i when Steered reports true. The slice is a
 // fresh copy.
 func (g *Group) Conns() []Conn { return append([]Conn(nil), g.conns...) }
 
@@ -324,7 +324,7 @@ func (g *Group) Close() error {
 // port is 0 the first socket picks the port and the rest join it). On Linux,
 // for n > 1 and unless steering is disabled, it attaches a classic-BPF
 // program (SO_ATTACH_REUSEPORT_CBPF) that sends every TRANSPORT packet to
-// socket SteerIndex(pkt, n) and anything else to a random socket; a kernel
+// socket steerIndex(pkt, n) and anything else to a random socket; a kernel
 // refusal is logged and leaves Steered false. An IPv4 addr opens IPv4
 // sockets; the IPv6 unspecified address opens dual-stack sockets. On other
 // systems the n Conns share one socket, and closing any of them closes it.

@@ -372,9 +372,9 @@ func TestSteerIndex(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, ok := SteerIndex(tc.pkt, tc.n)
+			got, ok := steerIndex(tc.pkt, tc.n)
 			if got != tc.want || ok != tc.wantOK {
-				t.Fatalf("SteerIndex = %d, %v; want %d, %v", got, ok, tc.want, tc.wantOK)
+				t.Fatalf("steerIndex = %d, %v; want %d, %v", got, ok, tc.want, tc.wantOK)
 			}
 		})
 	}
@@ -382,7 +382,7 @@ func TestSteerIndex(t *testing.T) {
 
 // TestSteerRuleIsWire ties the Go copy of the steering decision to the
 // one statement of the rule, wire.SessionID.Loop (TestSteerProgramMatches
-// SteerIndex ties the cBPF program to this copy; the data plane and the
+// steerIndex ties the cBPF program to this copy; the data plane and the
 // control plane call Loop itself).
 func TestSteerRuleIsWire(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -391,8 +391,8 @@ func TestSteerRuleIsWire(t *testing.T) {
 		p := make([]byte, 16)
 		p[0], p[1] = wire.Version, byte(wire.KindTransport)
 		binary.BigEndian.PutUint64(p[wire.SessionIDOffset:], sid)
-		if got, _ := SteerIndex(p, n); got != wire.SessionID(sid).Loop(n) {
-			t.Fatalf("SteerIndex(session %#x, %d) = %d, wire says %d", sid, n, got, wire.SessionID(sid).Loop(n))
+		if got, _ := steerIndex(p, n); got != wire.SessionID(sid).Loop(n) {
+			t.Fatalf("steerIndex(session %#x, %d) = %d, wire says %d", sid, n, got, wire.SessionID(sid).Loop(n))
 		}
 	}
 }
@@ -473,7 +473,7 @@ func TestEnvOverrides(t *testing.T) {
 			if err != nil || !tc.check(c) {
 				t.Fatalf("resolve = %+v, %v", c, err)
 			}
-			if c.sockBuf != DefaultSocketBuffer || c.log == nil {
+			if c.sockBuf != defaultSocketBuffer || c.log == nil {
 				t.Fatalf("defaults not applied: %+v", c)
 			}
 		})
@@ -498,7 +498,7 @@ func TestNoAllocs(t *testing.T) {
 		name string
 		fn   func()
 	}{
-		{"SteerIndex", func() { sinkInt, _ = SteerIndex(pkt, 4) }},
+		{"steerIndex", func() { sinkInt, _ = steerIndex(pkt, 4) }},
 		{"Segments", func() {
 			for s := range seg.Segments {
 				sinkInt += len(s)

@@ -103,8 +103,8 @@ func plainStep(b *testing.B, size int) func() {
 	}
 	b.Cleanup(func() { tx.Close(); rx.Close() })
 	for _, c := range []*net.UDPConn{tx, rx} {
-		_ = c.SetReadBuffer(DefaultSocketBuffer)
-		_ = c.SetWriteBuffer(DefaultSocketBuffer)
+		_ = c.SetReadBuffer(defaultSocketBuffer)
+		_ = c.SetWriteBuffer(defaultSocketBuffer)
 	}
 	dst := rx.LocalAddr().(*net.UDPAddr).AddrPort()
 	pkt := makePacket(0, size)

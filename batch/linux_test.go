@@ -173,8 +173,8 @@ func TestSocketOptions(t *testing.T) {
 			}
 			if os.Geteuid() == 0 {
 				for _, opt := range []int{unix.SO_RCVBUF, unix.SO_SNDBUF} {
-					if v := sockopt(t, c, unix.SOL_SOCKET, opt); v/2 < DefaultSocketBuffer {
-						t.Errorf("buffer option %d = %d, want ≥ 2×%d as root", opt, v, DefaultSocketBuffer)
+					if v := sockopt(t, c, unix.SOL_SOCKET, opt); v/2 < defaultSocketBuffer {
+						t.Errorf("buffer option %d = %d, want ≥ 2×%d as root", opt, v, defaultSocketBuffer)
 					}
 				}
 			}
@@ -361,7 +361,7 @@ func runBPF(t *testing.T, prog []unix.SockFilter, pkt []byte, random uint32) uin
 }
 
 // TestSteerProgramMatchesSteerIndex compares the BPF program, interpreted,
-// with SteerIndex on random packets.
+// with steerIndex on random packets.
 func TestSteerProgramMatchesSteerIndex(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, n := range []int{2, 3, 4, 7, 64} {
@@ -376,11 +376,11 @@ func TestSteerProgramMatchesSteerIndex(t *testing.T) {
 			}
 			random := rng.Uint32()
 			got := runBPF(t, prog, pkt, random)
-			want, ok := SteerIndex(pkt, n)
+			want, ok := steerIndex(pkt, n)
 			shortTransport := len(pkt) > kindOffset && pkt[kindOffset]&kindMask == kindTransport
 			switch {
 			case ok && got != uint32(want):
-				t.Fatalf("n %d pkt %x: program %d, SteerIndex %d", n, pkt, got, want)
+				t.Fatalf("n %d pkt %x: program %d, steerIndex %d", n, pkt, got, want)
 			case !ok && shortTransport && got != 0:
 				// Too short for the session ID load: classic BPF returns 0.
 				t.Fatalf("n %d pkt %x: short TRANSPORT went to %d, want 0", n, pkt, got)
@@ -469,7 +469,7 @@ func sendPlain(t *testing.T, to netip.AddrPort, pkts [][]byte) {
 }
 
 // TestSteering is the acceptance test: with the program attached, every
-// TRANSPORT packet lands on conn SteerIndex(pkt, n), for 1000 session IDs,
+// TRANSPORT packet lands on conn steerIndex(pkt, n), for 1000 session IDs,
 // and handshake packets arrive somewhere.
 func TestSteering(t *testing.T) {
 	for _, n := range []int{2, 4} {
@@ -503,7 +503,7 @@ func TestSteering(t *testing.T) {
 				for i, ps := range got {
 					hsHere := 0
 					for _, p := range ps {
-						if want, ok := SteerIndex(p, n); ok {
+						if want, ok := steerIndex(p, n); ok {
 							transport++
 							if want != i {
 								missteered++

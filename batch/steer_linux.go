@@ -18,7 +18,7 @@ const (
 // reuseport program runs with the UDP header already pulled, so offset 0 is
 // the first payload byte (net/core/sock_reuseport.c run_bpf_filter), and
 // its return value is the index of the socket in the group (out-of-range
-// values fall back to the kernel's hash). It makes SteerIndex's decision:
+// values fall back to the kernel's hash). It makes steerIndex's decision:
 //
 //	0: ldb [1]              A = kind byte
 //	1: and #0x0f            A = kind

@@ -169,11 +169,11 @@ func (x *Initiator) Response(b []byte) (*Established, []byte, error) {
 	return est, proof[:], nil
 }
 
-// RejectAuthentic reports whether b is a REJECT(session-ID collision) whose
+// rejectAuthentic reports whether b is a REJECT(session-ID collision) whose
 // tag proves it comes from the responder of the handshake Response
 // completed (docs/HANDSHAKE.md "REJECT"). A REJECT(authentication) is never
 // authentic. It is false before Response succeeded.
-func (x *Initiator) RejectAuthentic(b []byte) bool {
+func (x *Initiator) rejectAuthentic(b []byte) bool {
 	r, err := wire.ParseReject(b)
 	if err != nil || r.Reason() != wire.RejectCollision || x.fin.rejectKey == ([32]byte{}) {
 		return false

@@ -49,7 +49,7 @@ func FuzzInitiatorAnswers(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, a := range atts {
-			if a.x.RejectAuthentic(b) {
+			if a.x.rejectAuthentic(b) {
 				t.Fatalf("REJECT %x accepted as authentic", b)
 			}
 			if _, err := a.x.OpenCookieReply(b); err == nil && !bytes.Equal(b, a.cookieReply) {

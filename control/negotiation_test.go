@@ -401,12 +401,12 @@ func TestInitiatorMatchesDial(t *testing.T) {
 				if got := types(msgs); !slicesEqual(got, []wire.HandshakeType{wire.HandshakeReject}) {
 					t.Fatalf("collision: replies %v, want REJECT", got)
 				}
-				if !x.RejectAuthentic(msgs[0]) || other.RejectAuthentic(msgs[0]) {
+				if !x.rejectAuthentic(msgs[0]) || other.rejectAuthentic(msgs[0]) {
 					t.Error("collision REJECT: authenticity not recognised")
 				}
 				forged := bytes.Clone(msgs[0])
 				forged[wire.RejectTagOffset] ^= 1
-				if x.RejectAuthentic(forged) {
+				if x.rejectAuthentic(forged) {
 					t.Error("forged collision REJECT accepted")
 				}
 			})

@@ -6,16 +6,16 @@ import "time"
 const (
 	// DefaultHandshakeTimeout bounds a Dial and the life of half-open state.
 	DefaultHandshakeTimeout = 10 * time.Second
-	// DefaultFreshnessWindow is how far a HELLO timestamp may be from the
+	// defaultFreshnessWindow is how far a HELLO timestamp may be from the
 	// responder's clock, either way (clock skew plus retransmission delay).
-	DefaultFreshnessWindow = 90 * time.Second
-	// DefaultMaxHalfOpen caps responder half-open handshakes per node.
-	DefaultMaxHalfOpen = 1024
-	// DefaultMaxHalfOpenPerAddr caps half-open handshakes per source IP.
-	DefaultMaxHalfOpenPerAddr = 16
-	// DefaultCookieThreshold is the queue length that turns cookie mode on:
+	defaultFreshnessWindow = 90 * time.Second
+	// defaultMaxHalfOpen caps responder half-open handshakes per node.
+	defaultMaxHalfOpen = 1024
+	// defaultMaxHalfOpenPerAddr caps half-open handshakes per source IP.
+	defaultMaxHalfOpenPerAddr = 16
+	// defaultCookieThreshold is the queue length that turns cookie mode on:
 	// a quarter of the queue, so legitimate HELLOs still fit when it trips.
-	DefaultCookieThreshold = queueLen / 4
+	defaultCookieThreshold = queueLen / 4
 )
 
 // Implementation constants (not protocol): sizes of bounded structures.

@@ -134,11 +134,11 @@ type Config struct {
 	// DefaultHandshakeTimeout (10 s).
 	HandshakeTimeout time.Duration
 	// FreshnessWindow is the accepted HELLO clock skew either way, in
-	// milliseconds' resolution. Zero or negative: DefaultFreshnessWindow (90 s).
+	// milliseconds' resolution. Zero or negative: defaultFreshnessWindow (90 s).
 	FreshnessWindow time.Duration
 	// MaxHalfOpen caps responder half-open handshakes. At the cap a HELLO
 	// must carry a valid cookie (it gets a COOKIE_REPLY otherwise); one that
-	// does evicts the oldest. Zero or negative: DefaultMaxHalfOpen (1024).
+	// does evicts the oldest. Zero or negative: defaultMaxHalfOpen (1024).
 	MaxHalfOpen int
 	// MaxHalfOpenPerAddr caps half-open handshakes per source IP. At the
 	// cap a HELLO from that IP must carry a valid cookie (it gets a
@@ -146,7 +146,7 @@ type Config struct {
 	// evict; one that does evicts the oldest entry of its own IP and port,
 	// else of its IP. It also bounds concurrent dials from one peer IP
 	// without a cookie round trip. Zero or negative:
-	// DefaultMaxHalfOpenPerAddr (16).
+	// defaultMaxHalfOpenPerAddr (16).
 	MaxHalfOpenPerAddr int
 	// CookieThreshold is the queue length above which HELLOs without a valid
 	// cookie get a COOKIE_REPLY instead of crypto. Zero: queue/4 (256);
@@ -381,16 +381,16 @@ func newCore(cfg *Config) (*Plane, error) {
 		c.HandshakeTimeout = DefaultHandshakeTimeout
 	}
 	if c.FreshnessWindow <= 0 {
-		c.FreshnessWindow = DefaultFreshnessWindow
+		c.FreshnessWindow = defaultFreshnessWindow
 	}
 	if c.MaxHalfOpen <= 0 {
-		c.MaxHalfOpen = DefaultMaxHalfOpen
+		c.MaxHalfOpen = defaultMaxHalfOpen
 	}
 	if c.MaxHalfOpenPerAddr <= 0 {
-		c.MaxHalfOpenPerAddr = DefaultMaxHalfOpenPerAddr
+		c.MaxHalfOpenPerAddr = defaultMaxHalfOpenPerAddr
 	}
 	if c.CookieThreshold == 0 {
-		c.CookieThreshold = DefaultCookieThreshold
+		c.CookieThreshold = defaultCookieThreshold
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -25,7 +25,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/stt-go/stt/dataplane/streambuf"
+	"github.com/stt-go/stt/dataplane/internal/streambuf"
 	"github.com/stt-go/stt/internal/monotime"
 	"github.com/stt-go/stt/wire"
 )

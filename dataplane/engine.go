@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/stt-go/stt/batch"
-	"github.com/stt-go/stt/dataplane/streambuf"
+	"github.com/stt-go/stt/dataplane/internal/streambuf"
 	"github.com/stt-go/stt/internal/monotime"
 	"github.com/stt-go/stt/ring"
 	"github.com/stt-go/stt/stc"
@@ -23,22 +23,22 @@ import (
 // Config configures an Engine. Zero fields take the documented defaults
 // (params.go); the root package's Config documents each for users.
 type Config struct {
-	MaxDatagram      int           // bytes per UDP payload; default DefaultMaxDatagram, range [MinDatagram, MaxDatagramLimit]
-	MaxStreams       int           // concurrent peer-opened streams we allow; default DefaultMaxStreams
-	StreamWindow     int           // initial per-stream receive credit; default DefaultStreamWindow
-	MaxStreamWindow  int           // per-stream auto-tune ceiling; default DefaultMaxStreamWindow
-	SessionWindow    int           // initial per-session receive credit; default DefaultSessionWindow
-	MaxSessionWindow int           // per-session auto-tune ceiling; default DefaultMaxSessionWindow
-	SendBuffer       int           // unacknowledged bytes a stream buffers; default DefaultSendBuffer
-	MaxGaps          int           // out-of-order holes per stream; default DefaultMaxGaps
-	MaxMessageSize   int           // SendMessage limit; default DefaultMaxMessageSize
-	IdleTimeout      time.Duration // default DefaultIdleTimeout
-	MaxProbes        int           // consecutive probe timeouts without an acknowledgement, data in flight, before the peer is declared unresponsive; default DefaultMaxProbes; negative disables
-	KeepAlive        time.Duration // default DefaultKeepAlive; negative disables
-	HibernateAfter   time.Duration // quiet time before an idle session releases its hot state (hibernate.go); default DefaultHibernateAfter; negative disables
-	RotateBytes      uint64        // default DefaultRotateBytes
-	RotateAfter      time.Duration // default DefaultRotateAfter
-	RotateMessages   uint64        // packets per key after the first rotation; default DefaultRotateMessages
+	MaxDatagram      int           // bytes per UDP payload; default defaultMaxDatagram, range [minDatagram, MaxDatagramLimit]
+	MaxStreams       int           // concurrent peer-opened streams we allow; default defaultMaxStreams
+	StreamWindow     int           // initial per-stream receive credit; default defaultStreamWindow
+	MaxStreamWindow  int           // per-stream auto-tune ceiling; default defaultMaxStreamWindow
+	SessionWindow    int           // initial per-session receive credit; default defaultSessionWindow
+	MaxSessionWindow int           // per-session auto-tune ceiling; default defaultMaxSessionWindow
+	SendBuffer       int           // unacknowledged bytes a stream buffers; default defaultSendBuffer
+	MaxGaps          int           // out-of-order holes per stream; default defaultMaxGaps
+	MaxMessageSize   int           // SendMessage limit; default defaultMaxMessageSize
+	IdleTimeout      time.Duration // default defaultIdleTimeout
+	MaxProbes        int           // consecutive probe timeouts without an acknowledgement, data in flight, before the peer is declared unresponsive; default defaultMaxProbes; negative disables
+	KeepAlive        time.Duration // default defaultKeepAlive; negative disables
+	HibernateAfter   time.Duration // quiet time before an idle session releases its hot state (hibernate.go); default defaultHibernateAfter; negative disables
+	RotateBytes      uint64        // default defaultRotateBytes
+	RotateAfter      time.Duration // default defaultRotateAfter
+	RotateMessages   uint64        // packets per key after the first rotation; default defaultRotateMessages
 	IntegrityLimit   uint64        // failed opens that close a session; 0 = the suite's limit (tests lower it)
 	// CongestionControl picks the controller: CongestionBBR (default, also
 	// for "") or CongestionCubic. Other values are an error from New.
@@ -101,44 +101,44 @@ func (c *Config) withDefaults() *Config {
 			*v = d
 		}
 	}
-	def(&cc.MaxDatagram, DefaultMaxDatagram)
-	cc.MaxDatagram = min(max(cc.MaxDatagram, MinDatagram), MaxDatagramLimit)
-	def(&cc.MaxStreams, DefaultMaxStreams)
-	def(&cc.StreamWindow, DefaultStreamWindow)
-	def(&cc.MaxStreamWindow, DefaultMaxStreamWindow)
+	def(&cc.MaxDatagram, defaultMaxDatagram)
+	cc.MaxDatagram = min(max(cc.MaxDatagram, minDatagram), MaxDatagramLimit)
+	def(&cc.MaxStreams, defaultMaxStreams)
+	def(&cc.StreamWindow, defaultStreamWindow)
+	def(&cc.MaxStreamWindow, defaultMaxStreamWindow)
 	cc.MaxStreamWindow = max(cc.MaxStreamWindow, cc.StreamWindow)
-	def(&cc.SessionWindow, DefaultSessionWindow)
-	def(&cc.MaxSessionWindow, DefaultMaxSessionWindow)
+	def(&cc.SessionWindow, defaultSessionWindow)
+	def(&cc.MaxSessionWindow, defaultMaxSessionWindow)
 	cc.MaxSessionWindow = max(cc.MaxSessionWindow, cc.SessionWindow)
-	def(&cc.SendBuffer, DefaultSendBuffer)
-	def(&cc.MaxGaps, DefaultMaxGaps)
-	def(&cc.MaxMessageSize, DefaultMaxMessageSize)
+	def(&cc.SendBuffer, defaultSendBuffer)
+	def(&cc.MaxGaps, defaultMaxGaps)
+	def(&cc.MaxMessageSize, defaultMaxMessageSize)
 	if cc.IdleTimeout <= 0 {
-		cc.IdleTimeout = DefaultIdleTimeout
+		cc.IdleTimeout = defaultIdleTimeout
 	}
 	if cc.MaxProbes == 0 {
-		cc.MaxProbes = DefaultMaxProbes
+		cc.MaxProbes = defaultMaxProbes
 	} else if cc.MaxProbes < 0 {
 		cc.MaxProbes = 0
 	}
 	if cc.KeepAlive == 0 {
-		cc.KeepAlive = DefaultKeepAlive
+		cc.KeepAlive = defaultKeepAlive
 	} else if cc.KeepAlive < 0 {
 		cc.KeepAlive = 0
 	}
 	if cc.HibernateAfter == 0 {
-		cc.HibernateAfter = DefaultHibernateAfter
+		cc.HibernateAfter = defaultHibernateAfter
 	} else if cc.HibernateAfter < 0 {
 		cc.HibernateAfter = 0
 	}
 	if cc.RotateBytes == 0 {
-		cc.RotateBytes = DefaultRotateBytes
+		cc.RotateBytes = defaultRotateBytes
 	}
 	if cc.RotateAfter <= 0 {
-		cc.RotateAfter = DefaultRotateAfter
+		cc.RotateAfter = defaultRotateAfter
 	}
 	if cc.RotateMessages == 0 {
-		cc.RotateMessages = DefaultRotateMessages
+		cc.RotateMessages = defaultRotateMessages
 	}
 	return &cc
 }
@@ -318,7 +318,7 @@ func (e *Engine) newSession(p *SessionParams) (*Session, error) {
 	s.recvWin = streambuf.NewRecvWindow(e.cfg.SessionWindow, e.cfg.MaxSessionWindow)
 	// Literal, as every transport parameter: a peer MaxDatagram of 0 (or
 	// anything below the IPv6 minimum) means the minimum.
-	s.initPMTU(min(e.cfg.MaxDatagram, max(p.PeerMaxDatagram, MinDatagram)), now)
+	s.initPMTU(min(e.cfg.MaxDatagram, max(p.PeerMaxDatagram, minDatagram)), now)
 	s.nextPN = p.firstPN
 	s.skipPN = s.nextPN + 1 + uint64(randUint32()%(2*pnSkipInterval))
 	s.timer.Fire = s.onTimer

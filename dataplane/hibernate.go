@@ -37,7 +37,7 @@ package dataplane
 //     session churn between the two states faster than that.
 
 import (
-	"github.com/stt-go/stt/dataplane/recovery"
+	"github.com/stt-go/stt/dataplane/internal/recovery"
 	"github.com/stt-go/stt/internal/monotime"
 	"github.com/stt-go/stt/stc"
 	"github.com/stt-go/stt/wire"

@@ -29,7 +29,7 @@ import (
 	"time"
 
 	"github.com/stt-go/stt/batch"
-	"github.com/stt-go/stt/dataplane/recovery"
+	"github.com/stt-go/stt/dataplane/internal/recovery"
 	"github.com/stt-go/stt/internal/monotime"
 	"github.com/stt-go/stt/ring"
 	"github.com/stt-go/stt/wire"

@@ -3,22 +3,22 @@ package dataplane
 import (
 	"time"
 
-	"github.com/stt-go/stt/dataplane/streambuf"
+	"github.com/stt-go/stt/dataplane/internal/streambuf"
 	"github.com/stt-go/stt/wire"
 )
 
 // Defaults for Config fields left at zero. Each names its source.
 const (
-	// DefaultMaxDatagram is the ceiling of path MTU discovery (pmtu.go):
+	// defaultMaxDatagram is the ceiling of path MTU discovery (pmtu.go):
 	// the largest UDP payload STT sends where the path carries it —
 	// loopback and jumbo-frame networks — and the largest it accepts (the
-	// MaxDatagram transport parameter). Sessions start at InitialDatagram
+	// MaxDatagram transport parameter). Sessions start at initialDatagram
 	// and search upward.
-	DefaultMaxDatagram = 65000
-	// MinDatagram is the smallest datagram size (IPv6 minimum MTU 1280 −
+	defaultMaxDatagram = 65000
+	// minDatagram is the smallest datagram size (IPv6 minimum MTU 1280 −
 	// 48 bytes of headers): the least MaxDatagram accepted and the floor
 	// of a black-hole fallback.
-	MinDatagram = 1232
+	minDatagram = 1232
 	// MaxDatagramLimit caps MaxDatagram: an IPv4 UDP payload is at most
 	// 65 507 bytes; 65 000 leaves room for tunnel headers.
 	MaxDatagramLimit = 65000
@@ -33,40 +33,40 @@ const (
 	// seconds of idleness on a stable path changes little, minutes might.
 	bandwidthMemory = 10 * time.Second
 
-	// DefaultMaxStreams is the concurrent-stream limit each side advertises
+	// defaultMaxStreams is the concurrent-stream limit each side advertises
 	// (issue 5: default 256).
-	DefaultMaxStreams = 256
-	// DefaultStreamWindow is the initial per-stream receive credit (one
+	defaultMaxStreams = 256
+	// defaultStreamWindow is the initial per-stream receive credit (one
 	// fact, kept in streambuf); it is auto-tuned upward to
-	// DefaultMaxStreamWindow when the reader keeps up.
-	DefaultStreamWindow = streambuf.DefaultRecvWindow
-	// DefaultMaxStreamWindow is the per-stream auto-tuning ceiling.
-	DefaultMaxStreamWindow = streambuf.DefaultMaxRecvWindow
-	// DefaultSessionWindow is the initial per-session receive credit.
-	DefaultSessionWindow = 1 << 20
-	// DefaultMaxSessionWindow is the per-session auto-tuning ceiling
+	// defaultMaxStreamWindow when the reader keeps up.
+	defaultStreamWindow = streambuf.DefaultRecvWindow
+	// defaultMaxStreamWindow is the per-stream auto-tuning ceiling.
+	defaultMaxStreamWindow = streambuf.DefaultMaxRecvWindow
+	// defaultSessionWindow is the initial per-session receive credit.
+	defaultSessionWindow = 1 << 20
+	// defaultMaxSessionWindow is the per-session auto-tuning ceiling
 	// (issue 5: grow to ≥ 16 MiB per session).
-	DefaultMaxSessionWindow = 24 << 20
-	// DefaultSendBuffer is the most unacknowledged bytes a stream buffers
+	defaultMaxSessionWindow = 24 << 20
+	// defaultSendBuffer is the most unacknowledged bytes a stream buffers
 	// before Write blocks. A stream starts at initialSendBuffer and grows
 	// toward it (see Stream.growSendBuffer).
-	DefaultSendBuffer = 4 << 20
+	defaultSendBuffer = 4 << 20
 	// initialSendBuffer is a stream's starting send buffer. Measured on
 	// loopback (BenchmarkBulk): 4 streams at 4 MiB each reach 10.8 Gbit/s,
 	// at 1 MiB 15.3-16.4 (16 MiB of buffered data does not stay in cache;
 	// 4 MiB does), one stream 15.1 vs 15.9.
 	initialSendBuffer = streambuf.DefaultSendLimit
-	// DefaultMaxGaps bounds out-of-order holes per stream receive buffer.
-	DefaultMaxGaps = 256
+	// defaultMaxGaps bounds out-of-order holes per stream receive buffer.
+	defaultMaxGaps = 256
 
-	// DefaultMaxMessageSize is the largest message SendMessage accepts: the
+	// defaultMaxMessageSize is the largest message SendMessage accepts: the
 	// seed's 2 MB frame limit.
-	DefaultMaxMessageSize = 2 << 20
+	defaultMaxMessageSize = 2 << 20
 
-	// DefaultIdleTimeout closes a session that has heard nothing
+	// defaultIdleTimeout closes a session that has heard nothing
 	// authenticated for this long (issue 4: 30 s).
-	DefaultIdleTimeout = 30 * time.Second
-	// DefaultMaxProbes is how many consecutive probe timeouts (PTO, RFC
+	defaultIdleTimeout = 30 * time.Second
+	// defaultMaxProbes is how many consecutive probe timeouts (PTO, RFC
 	// 9002 §6.2, doubling each time) without any acknowledgement, while
 	// data is in flight, declare the peer unresponsive. 6 is ~2-3 s on
 	// loopback (PTO ≈ 27-40 ms × (2^6 − 1); measured 2.6-5 s with 7 under
@@ -74,7 +74,7 @@ const (
 	// and ~10-15 s at 100 ms RTT, below the idle timeout; the chance that
 	// 6 probe pairs and their acknowledgements are all lost at 30% random
 	// loss is ~3x10^-4.
-	DefaultMaxProbes = 6
+	defaultMaxProbes = 6
 	// minUnresponsive is the least time without any acknowledgement before
 	// a peer can be declared unresponsive, whatever the probe count: on
 	// loopback six PTOs take under 2 s, and a path that pauses for a couple
@@ -85,23 +85,23 @@ const (
 	// before declaring the peer unresponsive, so an outage that ended
 	// during the last, long backoff interval is noticed to be over.
 	minDeadGrace = 150 * time.Millisecond
-	// DefaultKeepAlive is how often an otherwise idle session sends a PING
+	// defaultKeepAlive is how often an otherwise idle session sends a PING
 	// (issue 4: 10 s).
-	DefaultKeepAlive = 10 * time.Second
-	// DefaultHibernateAfter is how long a session with nothing in flight
+	defaultKeepAlive = 10 * time.Second
+	// defaultHibernateAfter is how long a session with nothing in flight
 	// stays quiet before it releases its cipher contexts and recovery
 	// state (hibernate.go): long enough that a session exchanging messages
 	// every few hundred milliseconds never pays the rebuild, short enough
 	// that 10 000 idle sessions cost little memory.
-	DefaultHibernateAfter = time.Second
+	defaultHibernateAfter = time.Second
 
-	// DefaultRotateBytes, DefaultRotateAfter and DefaultRotateMessages are
+	// defaultRotateBytes, defaultRotateAfter and defaultRotateMessages are
 	// the seed's key-rotation thresholds (1 GB, 1 hour, 100 000 messages);
 	// the AEAD confidentiality limit (2^23 packets for AES-GCM) always
 	// applies on top.
-	DefaultRotateBytes    = 1 << 30
-	DefaultRotateAfter    = time.Hour
-	DefaultRotateMessages = 100_000
+	defaultRotateBytes    = 1 << 30
+	defaultRotateAfter    = time.Hour
+	defaultRotateMessages = 100_000
 	// FirstRotationPackets makes every session rotate early so the key
 	// update path is always exercised (issue 4: after ~100 packets).
 	FirstRotationPackets = 100

@@ -1,7 +1,7 @@
 package dataplane
 
 // Path MTU discovery, datagram packetization layer style (RFC 8899,
-// DPLPMTUD): the session starts sending datagrams of InitialDatagram bytes
+// DPLPMTUD): the session starts sending datagrams of initialDatagram bytes
 // (or less if the ceiling is lower) and searches upward with probes —
 // ack-eliciting packets of exactly the size to try, a PING padded to it —
 // whose loss says "too big", not "congestion" (a probe's loss is kept out
@@ -23,7 +23,7 @@ package dataplane
 // its MTU mid-transfer), loss recovery sees consecutive probe timeouts.
 // Two in a row while the size is above the start size drop it back to the
 // start size — the data those packets carried is retransmitted in smaller
-// ones — and if that does not help either, to MinDatagram; the search
+// ones — and if that does not help either, to minDatagram; the search
 // resumes pmtuBackoff later.
 
 import (
@@ -55,7 +55,7 @@ var pmtuTargets = [...]int{1472, 8972}
 // initPMTU sets up the search for a session whose sender may go up to
 // ceiling bytes per datagram.
 func (s *Session) initPMTU(ceiling int, now monotime.Time) {
-	start := min(InitialDatagram, ceiling)
+	start := min(initialDatagram, ceiling)
 	s.pmtu = pmtuState{ceiling: ceiling, start: start, lo: start, hi: ceiling, next: now}
 	s.pmtu.done = s.pmtu.hi-s.pmtu.lo < pmtuStep
 	s.setDatagramSize(start)
@@ -176,13 +176,13 @@ func (s *Session) pmtuDone(now monotime.Time) {
 // It reports whether it lowered the size.
 func (s *Session) pmtuBlackHole(now monotime.Time, ptoCount int) bool {
 	p := &s.pmtu
-	if ptoCount < 2 || s.maxDatagram <= MinDatagram {
+	if ptoCount < 2 || s.maxDatagram <= minDatagram {
 		return false
 	}
 	failed := s.maxDatagram
 	size := p.start
 	if failed <= p.start {
-		size = MinDatagram // the start size does not get through either
+		size = minDatagram // the start size does not get through either
 	}
 	s.stats.pmtuBlackHoles.Add(1)
 	s.setDatagramSize(size)
@@ -202,10 +202,10 @@ func (s *Session) maybeResearch(now monotime.Time) {
 
 // PMTU search parameters (RFC 8899 §5.1.2 where it names one).
 const (
-	// InitialDatagram is the datagram size a session starts with (and
+	// initialDatagram is the datagram size a session starts with (and
 	// falls back to): an IPv4 1500-byte MTU minus 20 (IPv4) and 8 (UDP)
 	// bytes, minus 20 bytes of margin for tunnels (quic-go's choice).
-	InitialDatagram = 1452
+	initialDatagram = 1452
 	// pmtuStep ends a search when success and failure are this close.
 	pmtuStep = 32
 	// pmtuMaxFails is how many probes of one size may be lost before the

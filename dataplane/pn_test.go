@@ -23,7 +23,7 @@ func TestEmptyPacketAtSkippedNumber(t *testing.T) {
 	e := &Engine{cfg: (&Config{}).withDefaults()}
 	l := &loop{e: e, conn: a, tx: make([]batch.Message, txQueueMax), txSlab: make([]byte, txSlabBytes)}
 	var k [32]byte
-	s := &Session{suite: stc.SuiteChaCha20Poly1305, cfg: e.cfg, loop: l, maxDatagram: DefaultMaxDatagram,
+	s := &Session{suite: stc.SuiteChaCha20Poly1305, cfg: e.cfg, loop: l, maxDatagram: defaultMaxDatagram,
 		peer: b.LocalAddr(), pathValid: true, sendSecret: stc.SecretFrom(&k), recvSecret: stc.SecretFrom(&k)}
 	s.state.Store(int32(StateActive))
 	now := monotime.Now()

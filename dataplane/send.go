@@ -17,7 +17,7 @@ package dataplane
 import (
 	"net/netip"
 
-	"github.com/stt-go/stt/dataplane/recovery"
+	"github.com/stt-go/stt/dataplane/internal/recovery"
 	"github.com/stt-go/stt/internal/monotime"
 	"github.com/stt-go/stt/stc"
 	"github.com/stt-go/stt/wire"

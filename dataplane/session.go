@@ -8,8 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/stt-go/stt/dataplane/recovery"
-	"github.com/stt-go/stt/dataplane/streambuf"
+	"github.com/stt-go/stt/dataplane/internal/recovery"
+	"github.com/stt-go/stt/dataplane/internal/streambuf"
 	"github.com/stt-go/stt/internal/monotime"
 	"github.com/stt-go/stt/stc"
 	"github.com/stt-go/stt/wire"

@@ -20,7 +20,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/stt-go/stt/dataplane/recovery"
+	"github.com/stt-go/stt/dataplane/internal/recovery"
 	"github.com/stt-go/stt/internal/monotime"
 )
 

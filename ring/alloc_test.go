@@ -18,8 +18,8 @@ func TestNoAllocs(t *testing.T) {
 	}
 	pool := NewPool(PacketBufSize, 64, 256)
 	batch := make([][]byte, 64)
-	pool.PutBatch(batch[:pool.GetBatch(batch)]) // warm up: carve a slab
-	exhausted := NewPool(SmallBufSize, 1, 1)
+	pool.putBatch(batch[:pool.getBatch(batch)]) // warm up: carve a slab
+	exhausted := NewPool(smallBufSize, 1, 1)
 	held := exhausted.Get()
 	defer exhausted.Put(held)
 	mpsc := NewMPSC[*int](64)
@@ -34,15 +34,15 @@ func TestNoAllocs(t *testing.T) {
 			sinkBuf = pool.Get()
 			pool.Put(sinkBuf)
 		}},
-		{"Pool.GetBatch+PutBatch", func() {
-			sinkInt = pool.GetBatch(batch)
-			pool.PutBatch(batch[:sinkInt])
+		{"Pool.getBatch+putBatch", func() {
+			sinkInt = pool.getBatch(batch)
+			pool.putBatch(batch[:sinkInt])
 		}},
 		{"Pool.Get miss", func() {
 			sinkBuf = exhausted.Get() // nil: counted, not allocated
 		}},
-		{"Pool.GetBatch miss", func() {
-			sinkInt = exhausted.GetBatch(batch)
+		{"Pool.getBatch miss", func() {
+			sinkInt = exhausted.getBatch(batch)
 		}},
 		{"MPSC.Push+Pop", func() {
 			sinkBool = mpsc.Push(x)
@@ -53,7 +53,7 @@ func TestNoAllocs(t *testing.T) {
 			<-note.C()
 		}},
 		{"stats", func() {
-			sinkInt = pool.InUse() + pool.Allocated() + pool.Cap() + int(pool.Misses()) +
+			sinkInt = pool.inUse() + pool.Allocated() + pool.Cap() + int(pool.Misses()) +
 				mpsc.Len() + mpsc.Cap()
 		}},
 	}

@@ -9,7 +9,7 @@ import (
 )
 
 func BenchmarkPoolGetPut(b *testing.B) {
-	for _, size := range []int{SmallBufSize, PacketBufSize, GROBufSize} {
+	for _, size := range []int{smallBufSize, PacketBufSize, groBufSize} {
 		b.Run(fmt.Sprint(size), func(b *testing.B) {
 			p := NewPool(size, 64, 256)
 			p.Put(p.Get()) // warm up: carve the first slab
@@ -25,11 +25,11 @@ func BenchmarkPoolGetPutBatch(b *testing.B) {
 	const batch = 64 // one recvmmsg batch
 	p := NewPool(PacketBufSize, batch, 4*batch)
 	bufs := make([][]byte, batch)
-	p.PutBatch(bufs[:p.GetBatch(bufs)]) // warm up: carve the first slab
+	p.putBatch(bufs[:p.getBatch(bufs)]) // warm up: carve the first slab
 	b.ReportAllocs()
 	for b.Loop() {
-		n := p.GetBatch(bufs)
-		p.PutBatch(bufs[:n])
+		n := p.getBatch(bufs)
+		p.putBatch(bufs[:n])
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/buf")
 }
@@ -38,7 +38,7 @@ func BenchmarkPoolGetPutBatch(b *testing.B) {
 func BenchmarkPoolParallel(b *testing.B) {
 	p := NewPool(PacketBufSize, 64, 1024)
 	warm := make([][]byte, p.Cap())
-	p.PutBatch(warm[:p.GetBatch(warm)]) // carve every slab up front
+	p.putBatch(warm[:p.getBatch(warm)]) // carve every slab up front
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {

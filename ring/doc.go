@@ -16,8 +16,8 @@
 // ring allows any number of producers and one consumer; Notify is safe for
 // concurrent use.
 //
-// Allocation: after warm-up (slabs carved, rings built) Get, GetBatch, Put,
-// PutBatch, Push, Pop and Signal do not allocate, which TestNoAllocs guards.
+// Allocation: after warm-up (slabs carved, rings built) Get, getBatch, Put,
+// putBatch, Push, Pop and Signal do not allocate, which TestNoAllocs guards.
 //
 // Ownership: a buffer from Get belongs to the caller until it is Put back;
 // a pool never frees a slab while it lives. Building with the sttdebug tag

@@ -20,16 +20,16 @@ const (
 	// two buffers fill a 4 KiB page exactly and none straddles a page.
 	PacketBufSize = 2048
 
-	// GROBufSize holds one UDP GRO-coalesced receive: the kernel glues
+	// groBufSize holds one UDP GRO-coalesced receive: the kernel glues
 	// same-flow datagrams into one buffer of at most 64 KiB (the IP length
 	// limit; Linux udp_gro_receive stops at 65535 bytes), which the receive
 	// path then splits at the gso_size the kernel reports.
-	GROBufSize = 65536
+	groBufSize = 65536
 
-	// SmallBufSize holds an ACK or control packet: header, a few ACK ranges
+	// smallBufSize holds an ACK or control packet: header, a few ACK ranges
 	// and the AEAD tag fit comfortably, so these small, frequent packets do
 	// not pin a 2 KiB buffer each.
-	SmallBufSize = 256
+	smallBufSize = 256
 )
 
 // maxPoolBufs bounds maxBufs so a buffer index fits the uint32 free list.
@@ -46,8 +46,8 @@ const maxPoolBufs = math.MaxInt32
 // slab allocates under that mutex, which only happens while the pool warms up.
 // The zero Pool is not usable; create one with NewPool.
 //
-// Ownership: a buffer from Get or GetBatch belongs to the caller until it is
-// handed back with Put or PutBatch, after which the caller must not touch it.
+// Ownership: a buffer from Get or getBatch belongs to the caller until it is
+// handed back with Put or putBatch, after which the caller must not touch it.
 // Returning a buffer twice, returning a resized or foreign buffer, or using a
 // buffer after Put are bugs in STT, never something a peer can cause; Put
 // panics on the ones it can detect, and the sttdebug build tag detects the
@@ -78,7 +78,7 @@ type slab struct {
 
 // NewPool returns an empty Pool of bufSize-byte buffers that carves perSlab
 // buffers per slab and at most maxBufs buffers in total. It allocates only
-// bookkeeping; slabs are carved lazily by Get and GetBatch.
+// bookkeeping; slabs are carved lazily by Get and getBatch.
 //
 // NewPool panics if bufSize, perSlab or maxBufs is not positive, if perSlab
 // exceeds maxBufs, if maxBufs exceeds math.MaxInt32 or if one slab would not
@@ -137,12 +137,12 @@ func (p *Pool) Get() []byte {
 	return b
 }
 
-// GetBatch fills dst[0:n] with free buffers (each len == cap == BufSize) under
+// getBatch fills dst[0:n] with free buffers (each len == cap == BufSize) under
 // one lock acquisition and returns n. n is less than len(dst) only when the
 // pool is exhausted; every slot left unfilled counts as one miss, and
-// dst[n:] is left untouched. Use it to refill a recvmmsg batch. GetBatch
+// dst[n:] is left untouched. Use it to refill a recvmmsg batch. getBatch
 // does not allocate unless it carves new slabs.
-func (p *Pool) GetBatch(dst [][]byte) int {
+func (p *Pool) getBatch(dst [][]byte) int {
 	p.mu.Lock()
 	n := 0
 	for n < len(dst) {
@@ -188,11 +188,11 @@ func (p *Pool) Put(b []byte) {
 	p.mu.Unlock()
 }
 
-// PutBatch returns every buffer in bs to the pool under one lock acquisition,
+// putBatch returns every buffer in bs to the pool under one lock acquisition,
 // with Put's contract and panics for each, and sets each bs[i] to nil so the
 // caller's batch holds no reference to buffers it no longer owns. It does not
 // allocate.
-func (p *Pool) PutBatch(bs [][]byte) {
+func (p *Pool) putBatch(bs [][]byte) {
 	p.mu.Lock()
 	for i, b := range bs {
 		if f := p.putLocked(b); f != faultNone {
@@ -204,9 +204,9 @@ func (p *Pool) PutBatch(bs [][]byte) {
 	p.mu.Unlock()
 }
 
-// InUse returns how many buffers are currently out of the pool (issued and
+// inUse returns how many buffers are currently out of the pool (issued and
 // not yet returned). Safe for concurrent use; the value may be stale at once.
-func (p *Pool) InUse() int {
+func (p *Pool) inUse() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.allocated - len(p.free)
@@ -224,7 +224,7 @@ func (p *Pool) Allocated() int {
 func (p *Pool) Cap() int { return p.maxBufs }
 
 // Misses returns how many buffer requests the pool could not serve: one per
-// Get that returned nil and one per slot GetBatch left unfilled. Safe for
+// Get that returned nil and one per slot getBatch left unfilled. Safe for
 // concurrent use.
 func (p *Pool) Misses() uint64 {
 	p.mu.Lock()

@@ -49,7 +49,7 @@ func TestDebugMisuse(t *testing.T) {
 		{"double Put in one batch", func(p *Pool) {
 			b := p.Get()
 			p.Get()
-			p.PutBatch([][]byte{b, b})
+			p.putBatch([][]byte{b, b})
 		}, "not outstanding"},
 		{"Put of never-issued buffer", func(p *Pool) {
 			b := p.Get()
@@ -63,7 +63,7 @@ func TestDebugMisuse(t *testing.T) {
 			b[10] = 1 // the bug under test
 			p.Get()
 		}, "written after Put (poison overwritten at offset 10)"},
-		{"write after Put caught by GetBatch", func(p *Pool) {
+		{"write after Put caught by getBatch", func(p *Pool) {
 			b := p.Get()
 			p.Put(b)
 			b[63] = 0
@@ -84,5 +84,5 @@ func TestDebugMisuse(t *testing.T) {
 
 func getBatch(p *Pool, n int) [][]byte {
 	bs := make([][]byte, n)
-	return bs[:p.GetBatch(bs)]
+	return bs[:p.getBatch(bs)]
 }

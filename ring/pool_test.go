@@ -36,9 +36,9 @@ func TestPoolCaps(t *testing.T) {
 		wantMisses                uint64
 	}{
 		{"one slab partly used", PacketBufSize, 8, 32, 3, 3, 8, 0},
-		{"exactly one slab", SmallBufSize, 8, 32, 8, 8, 8, 0},
-		{"spills into second slab", SmallBufSize, 8, 32, 9, 9, 16, 0},
-		{"cap reached", SmallBufSize, 8, 32, 40, 32, 32, 8},
+		{"exactly one slab", smallBufSize, 8, 32, 8, 8, 8, 0},
+		{"spills into second slab", smallBufSize, 8, 32, 9, 9, 16, 0},
+		{"cap reached", smallBufSize, 8, 32, 40, 32, 32, 8},
 		{"partial last slab", 100, 8, 20, 25, 20, 20, 5},
 		{"one buffer per slab", 64, 1, 3, 5, 3, 3, 2},
 	}
@@ -58,17 +58,17 @@ func TestPoolCaps(t *testing.T) {
 				}
 			}
 			if len(got) != tt.wantGot || p.Allocated() != tt.wantAlloc ||
-				p.Misses() != tt.wantMisses || p.InUse() != tt.wantGot {
-				t.Fatalf("got %d, Allocated %d, Misses %d, InUse %d; want %d, %d, %d, %d",
-					len(got), p.Allocated(), p.Misses(), p.InUse(),
+				p.Misses() != tt.wantMisses || p.inUse() != tt.wantGot {
+				t.Fatalf("got %d, Allocated %d, Misses %d, inUse %d; want %d, %d, %d, %d",
+					len(got), p.Allocated(), p.Misses(), p.inUse(),
 					tt.wantGot, tt.wantAlloc, tt.wantMisses, tt.wantGot)
 			}
 			assertDisjoint(t, got)
 			for _, b := range got {
 				p.Put(b)
 			}
-			if p.InUse() != 0 || p.Allocated() != tt.wantAlloc {
-				t.Fatalf("after Put: InUse %d, Allocated %d; want 0, %d", p.InUse(), p.Allocated(), tt.wantAlloc)
+			if p.inUse() != 0 || p.Allocated() != tt.wantAlloc {
+				t.Fatalf("after Put: inUse %d, Allocated %d; want 0, %d", p.inUse(), p.Allocated(), tt.wantAlloc)
 			}
 		})
 	}
@@ -108,17 +108,17 @@ func TestPoolGetBatch(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := NewPool(64, 4, tt.maxBufs)
 			held := make([][]byte, tt.held)
-			if n := p.GetBatch(held); n != tt.held {
-				t.Fatalf("setup GetBatch = %d; want %d", n, tt.held)
+			if n := p.getBatch(held); n != tt.held {
+				t.Fatalf("setup getBatch = %d; want %d", n, tt.held)
 			}
 			sentinel := []byte("untouched")
 			dst := make([][]byte, tt.batch)
 			for i := range dst {
 				dst[i] = sentinel
 			}
-			n := p.GetBatch(dst)
+			n := p.getBatch(dst)
 			if n != tt.want || p.Misses() != tt.wantMisses {
-				t.Fatalf("GetBatch = %d, Misses %d; want %d, %d", n, p.Misses(), tt.want, tt.wantMisses)
+				t.Fatalf("getBatch = %d, Misses %d; want %d, %d", n, p.Misses(), tt.want, tt.wantMisses)
 			}
 			for i, b := range dst {
 				if i < n && (len(b) != 64 || cap(b) != 64) {
@@ -129,15 +129,15 @@ func TestPoolGetBatch(t *testing.T) {
 				}
 			}
 			assertDisjoint(t, append(held, dst[:n]...))
-			p.PutBatch(dst[:n])
+			p.putBatch(dst[:n])
 			for i, b := range dst[:n] {
 				if b != nil {
-					t.Fatalf("PutBatch left dst[%d] non-nil", i)
+					t.Fatalf("putBatch left dst[%d] non-nil", i)
 				}
 			}
-			p.PutBatch(held)
-			if p.InUse() != 0 {
-				t.Fatalf("InUse = %d after returning everything", p.InUse())
+			p.putBatch(held)
+			if p.inUse() != 0 {
+				t.Fatalf("inUse = %d after returning everything", p.inUse())
 			}
 		})
 	}
@@ -185,7 +185,7 @@ func TestPoolPutPanics(t *testing.T) {
 			p.Get() // carve a slab so the range check has something to search
 			b := tt.buf(p)
 			mustPanic(t, tt.want, func() { p.Put(b) })
-			mustPanic(t, tt.want, func() { p.PutBatch([][]byte{b}) })
+			mustPanic(t, tt.want, func() { p.putBatch([][]byte{b}) })
 			// The panic was raised after unlocking: the pool still works.
 			if p.Get() == nil {
 				t.Fatal("pool unusable after a recovered panic")
@@ -200,7 +200,7 @@ func TestPoolPutPanics(t *testing.T) {
 func TestPoolIndex(t *testing.T) {
 	p := NewPool(64, 4, 10) // slabs of 4, 4 and 2 buffers
 	getN := make([][]byte, 10)
-	p.GetBatch(getN)
+	p.getBatch(getN)
 	for s, sl := range p.slabs {
 		tests := []struct {
 			name    string
@@ -228,7 +228,7 @@ func TestPoolIndex(t *testing.T) {
 			}
 		}
 	}
-	p.PutBatch(getN)
+	p.putBatch(getN)
 }
 
 func TestPoolDoublePut(t *testing.T) {
@@ -238,8 +238,8 @@ func TestPoolDoublePut(t *testing.T) {
 	b := p.Get()
 	p.Put(b)
 	mustPanic(t, "double Put", func() { p.Put(b) })
-	if p.InUse() != 0 || p.Allocated() != 4 {
-		t.Fatalf("InUse %d, Allocated %d after rejected double Put; want 0, 4", p.InUse(), p.Allocated())
+	if p.inUse() != 0 || p.Allocated() != 4 {
+		t.Fatalf("inUse %d, Allocated %d after rejected double Put; want 0, 4", p.inUse(), p.Allocated())
 	}
 }
 
@@ -261,10 +261,10 @@ func TestPoolMemoryBounded(t *testing.T) {
 			batch := make([][]byte, 64)
 			for range 10 {
 				attempts += len(batch)
-				held = append(held, batch[:p.GetBatch(batch)]...)
+				held = append(held, batch[:p.getBatch(batch)]...)
 			}
-			if len(held) != n || p.Allocated() != n || p.InUse() != n {
-				t.Fatalf("held %d, Allocated %d, InUse %d; want all %d", len(held), p.Allocated(), p.InUse(), n)
+			if len(held) != n || p.Allocated() != n || p.inUse() != n {
+				t.Fatalf("held %d, Allocated %d, inUse %d; want all %d", len(held), p.Allocated(), p.inUse(), n)
 			}
 			if want := uint64(attempts - n); p.Misses() != want {
 				t.Fatalf("Misses = %d; want %d", p.Misses(), want)
@@ -277,7 +277,7 @@ func TestPoolMemoryBounded(t *testing.T) {
 				t.Fatalf("slabs hold %d bytes; want %d", slabBytes, n*32)
 			}
 			// Cycling buffers through the pool carves nothing more.
-			p.PutBatch(held)
+			p.putBatch(held)
 			for range 5 * n {
 				p.Put(p.Get())
 			}
@@ -288,7 +288,7 @@ func TestPoolMemoryBounded(t *testing.T) {
 	}
 }
 
-// TestPoolConcurrent runs Get/Put and GetBatch/PutBatch from several
+// TestPoolConcurrent runs Get/Put and getBatch/putBatch from several
 // goroutines (meaningful under -race) and checks exclusive ownership: each
 // goroutine stamps its buffers and verifies the stamp before returning them.
 func TestPoolConcurrent(t *testing.T) {
@@ -307,7 +307,7 @@ func TestPoolConcurrent(t *testing.T) {
 			for r := range rounds {
 				var bufs [][]byte
 				if r%2 == 0 {
-					bufs = batch[:p.GetBatch(batch)]
+					bufs = batch[:p.getBatch(batch)]
 				} else if b := p.Get(); b != nil {
 					bufs = [][]byte{b}
 				}
@@ -325,7 +325,7 @@ func TestPoolConcurrent(t *testing.T) {
 					}
 				}
 				if r%2 == 0 {
-					p.PutBatch(bufs)
+					p.putBatch(bufs)
 				} else {
 					for _, b := range bufs {
 						p.Put(b)
@@ -339,7 +339,7 @@ func TestPoolConcurrent(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	if p.InUse() != 0 || p.Allocated() > maxBufs {
-		t.Fatalf("InUse %d, Allocated %d; want 0, <= %d", p.InUse(), p.Allocated(), maxBufs)
+	if p.inUse() != 0 || p.Allocated() > maxBufs {
+		t.Fatalf("inUse %d, Allocated %d; want 0, <= %d", p.inUse(), p.Allocated(), maxBufs)
 	}
 }

@@ -20,12 +20,12 @@ func TestHash(t *testing.T) {
 }
 
 // TestHasher checks that incremental hashing in any split equals Hash, for
-// the zero value and NewHasher, and that Sum does not disturb the state.
+// the zero value and newHasher, and that Sum does not disturb the state.
 func TestHasher(t *testing.T) {
 	data := seqBytes(0, 1000)
 	want := Hash(data)
 	for _, split := range []int{0, 1, 135, 136, 137, 500, 1000} {
-		for _, h := range []*Hasher{new(Hasher), NewHasher()} {
+		for _, h := range []*hasher{new(hasher), newHasher()} {
 			h.Write(data[:split])
 			mid := h.Sum256()
 			if mid != Hash(data[:split]) {
@@ -44,7 +44,7 @@ func TestHasher(t *testing.T) {
 			}
 		}
 	}
-	var hh hash.Hash = NewHasher()
+	var hh hash.Hash = newHasher()
 	if hh.Size() != HashLen || hh.BlockSize() != 136 {
 		t.Fatalf("Size/BlockSize = %d/%d", hh.Size(), hh.BlockSize())
 	}

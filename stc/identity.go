@@ -19,8 +19,8 @@ func (id NodeID) String() string { return hex.EncodeToString(id[:]) }
 // not unique enough to identify a node; compare full IDs.
 func (id NodeID) Short() string { return hex.EncodeToString(id[:4]) }
 
-// IsZero reports whether id is the zero NodeID.
-func (id NodeID) IsZero() bool { return id == NodeID{} }
+// isZero reports whether id is the zero NodeID.
+func (id NodeID) isZero() bool { return id == NodeID{} }
 
 // NodeIDFromPublic returns the node ID of a static X25519 public key
 // (docs/PROTOCOL.md "Key schedule and identity"). It does not allocate.

@@ -72,7 +72,7 @@ func TestNodeIDFormat(t *testing.T) {
 	if got := id.Short(); got != "00010203" {
 		t.Errorf("Short() = %q", got)
 	}
-	if id.IsZero() || !(NodeID{}).IsZero() {
-		t.Error("IsZero wrong")
+	if id.isZero() || !(NodeID{}).isZero() {
+		t.Error("isZero wrong")
 	}
 }

@@ -37,14 +37,14 @@ const (
 	hmacInnerBufSize = hmacBlockLen + secretLen + maxInfoLen + 1
 )
 
-// MaxLabelLen is the longest label [Expand] and [ExpandInto] accept: the
+// maxLabelLen is the longest label [Expand] and [ExpandInto] accept: the
 // info string, labelPrefix plus label, is kept within 255 bytes (the bound
 // TLS 1.3 puts on HkdfLabel) so that it fits a fixed stack buffer.
-const MaxLabelLen = maxInfoLen - len(labelPrefix)
+const maxLabelLen = maxInfoLen - len(labelPrefix)
 
-// MaxExpandLen is the most bytes one Expand call may produce: 255 blocks of
+// maxExpandLen is the most bytes one Expand call may produce: 255 blocks of
 // SHA-256 output (RFC 5869 §2.3).
-const MaxExpandLen = 255 * sha256.Size
+const maxExpandLen = 255 * sha256.Size
 
 // MinSeedLen is the shortest shared or node seed accepted: 32 bytes, so the
 // seed holds at least as much entropy as the 128-bit-secure X25519 and
@@ -118,7 +118,7 @@ func Extract(salt, ikm []byte) Secret {
 // "stt/1 " ‖ label, returning n fresh bytes owned by the caller. It
 // allocates (it runs crypto/hkdf); use [ExpandInto] where allocation
 // matters. It panics, as a programming error, if n is negative or larger
-// than [MaxExpandLen], or label is longer than [MaxLabelLen]; labels are
+// than maxExpandLen, or label is longer than maxLabelLen; labels are
 // constants of the protocol, never peer input.
 func Expand(secret Secret, label string, n int) []byte {
 	checkExpand(len(label), n)
@@ -141,10 +141,10 @@ func ExpandInto(dst []byte, secret Secret, label string) {
 }
 
 func checkExpand(labelLen, n int) {
-	if labelLen > MaxLabelLen {
-		panic("stc: HKDF label longer than MaxLabelLen")
+	if labelLen > maxLabelLen {
+		panic("stc: HKDF label longer than maxLabelLen")
 	}
-	if n < 0 || n > MaxExpandLen {
+	if n < 0 || n > maxExpandLen {
 		panic("stc: HKDF-Expand length out of range")
 	}
 }
@@ -161,7 +161,7 @@ func expandInto(dst []byte, prk *Secret, label string, ctx []byte) {
 // hkdfExpand is expandInto with the info prefix as a parameter, so tests
 // can run it on RFC 5869's raw-info vectors.
 func hkdfExpand(dst []byte, prk *Secret, prefix, label string, ctx []byte) {
-	if len(prefix)+len(label)+len(ctx) > maxInfoLen || len(dst) > MaxExpandLen {
+	if len(prefix)+len(label)+len(ctx) > maxInfoLen || len(dst) > maxExpandLen {
 		panic("stc: HKDF info or output too long")
 	}
 	var in [hmacInnerBufSize]byte            // (K ⊕ ipad) ‖ T(i-1) ‖ info ‖ i

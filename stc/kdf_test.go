@@ -66,11 +66,11 @@ func TestHKDFRFC5869(t *testing.T) {
 
 // TestExpandIntoMatchesHKDF compares the stack-buffer HKDF-Expand with
 // crypto/hkdf over output lengths crossing block boundaries, up to the
-// maximum, and label lengths up to MaxLabelLen.
+// maximum, and label lengths up to maxLabelLen.
 func TestExpandIntoMatchesHKDF(t *testing.T) {
 	secret := testSecret(0x55)
-	labels := []string{"", "stt key", strings.Repeat("L", 100), strings.Repeat("x", MaxLabelLen)}
-	lengths := []int{0, 1, 12, 16, 31, 32, 33, 63, 64, 65, 100, 1000, MaxExpandLen}
+	labels := []string{"", "stt key", strings.Repeat("L", 100), strings.Repeat("x", maxLabelLen)}
+	lengths := []int{0, 1, 12, 16, 31, 32, 33, 63, 64, 65, 100, 1000, maxExpandLen}
 	for _, label := range labels {
 		for _, n := range lengths {
 			want, err := hkdf.Expand(sha256.New, secret.b[:], "stt/1 "+label, n)
@@ -99,12 +99,12 @@ func TestExpandIntoMatchesHKDF(t *testing.T) {
 
 func TestExpandPanics(t *testing.T) {
 	s := testSecret(0)
-	long := strings.Repeat("x", MaxLabelLen+1)
+	long := strings.Repeat("x", maxLabelLen+1)
 	mustPanic(t, "Expand long label", func() { Expand(s, long, 32) })
 	mustPanic(t, "ExpandInto long label", func() { ExpandInto(make([]byte, 32), s, long) })
 	mustPanic(t, "Expand negative", func() { Expand(s, "x", -1) })
-	mustPanic(t, "Expand too long", func() { Expand(s, "x", MaxExpandLen+1) })
-	mustPanic(t, "ExpandInto too long", func() { ExpandInto(make([]byte, MaxExpandLen+1), s, "x") })
+	mustPanic(t, "Expand too long", func() { Expand(s, "x", maxExpandLen+1) })
+	mustPanic(t, "ExpandInto too long", func() { ExpandInto(make([]byte, maxExpandLen+1), s, "x") })
 }
 
 func TestLabelsSeparate(t *testing.T) {

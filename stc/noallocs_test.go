@@ -42,7 +42,7 @@ func TestNoAllocs(t *testing.T) {
 		var w ReplayWindow
 		var wpn uint64
 		content := seqBytes(0, 1400)
-		var h Hasher
+		var h hasher
 		var sum [HashLen]byte
 
 		for _, c := range []struct {
@@ -64,7 +64,7 @@ func TestNoAllocs(t *testing.T) {
 			{"StreamContext.Open", func() { sinkBytes, sinkErr = ropen.Open(segBuf[:0], 0, seg) }},
 			{"StreamContext.Open failure", func() { sinkBytes, sinkErr = ropen.Open(segBuf[:0], 1, seg) }},
 			{"Hash", func() { sinkHash = Hash(content) }},
-			{"Hasher", func() { h.Reset(); h.Write(content); sinkHash = h.Sum256(); sinkBytes = h.Sum(sum[:0]) }},
+			{"hasher", func() { h.Reset(); h.Write(content); sinkHash = h.Sum256(); sinkBytes = h.Sum(sum[:0]) }},
 			{"NodeIDFromPublic", func() { sinkHash = NodeIDFromPublic(sinkHash) }},
 			{"Secret.Next", func() { sinkSecret = secret.Next() }},
 			{"ExpandInto", func() { ExpandInto(sum[:], secret, "stt key") }},

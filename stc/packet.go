@@ -75,9 +75,6 @@ func NewPacketAEAD(s Suite, secret Secret) (*PacketAEAD, error) {
 	return p, nil
 }
 
-// Suite returns the suite p was built for.
-func (p *PacketAEAD) Suite() Suite { return p.suite }
-
 // Sealed returns how many packets p has sealed. Safe from any goroutine.
 func (p *PacketAEAD) Sealed() uint64 { return p.sealed.Load() }
 

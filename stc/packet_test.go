@@ -44,8 +44,8 @@ func TestPacketAEADConformance(t *testing.T) {
 			tx := newTestPacketAEAD(t, s, secret)
 			rx := newTestPacketAEAD(t, s, secret)
 			other := newTestPacketAEAD(t, s, testSecret(0x12))
-			if tx.Suite() != s {
-				t.Fatalf("Suite() = %v", tx.Suite())
+			if tx.suite != s {
+				t.Fatalf("suite = %v", tx.suite)
 			}
 			hdr := seqBytes(0x70, 16)
 			var wantFailed, wantOpened uint64

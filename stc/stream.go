@@ -69,15 +69,6 @@ func NewStreamContext(s Suite, key Secret, sessionID uint64, streamID uint64) (*
 	return c, nil
 }
 
-// Suite returns the context's suite.
-func (c *StreamContext) Suite() Suite { return c.suite }
-
-// SessionID returns the session ID bound into the context.
-func (c *StreamContext) SessionID() uint64 { return c.sessionID }
-
-// StreamID returns the stream ID bound into the context.
-func (c *StreamContext) StreamID() uint64 { return c.streamID }
-
 // prepare fills nonce and the seq part of aad for seq.
 func (c *StreamContext) prepare(nonce *[IVLen]byte, aad *[streamAADLen]byte, seq uint64) {
 	*nonce = c.iv

@@ -17,8 +17,8 @@ func TestStreamContextMatchesReference(t *testing.T) {
 	binary.BigEndian.PutUint64(ids[8:], stream)
 	for _, s := range allSuites {
 		c := newTestStreamContext(t, s, key, session, stream)
-		if c.Suite() != s || c.SessionID() != session || c.StreamID() != stream {
-			t.Fatalf("%v: accessors wrong", s)
+		if c.suite != s || c.sessionID != session || c.streamID != stream {
+			t.Fatalf("%v: suite or IDs wrong", s)
 		}
 		ref, err := newAEAD(s, Expand(key, "stt stream key"+string(ids[:]), s.KeyLen()))
 		if err != nil {

@@ -39,19 +39,19 @@ const (
 // RFC 9001 §6.6 (QUIC-TLS), which derives them from the AEBounds analysis
 // for an attacker advantage of 2^-57.
 const (
-	// AESGCMConfidentialityLimit is the packet count after which an AES-GCM
+	// aesgcmConfidentialityLimit is the packet count after which an AES-GCM
 	// key must not seal more (RFC 9001 §6.6: 2^23 full-size packets).
-	AESGCMConfidentialityLimit uint64 = 1 << 23
-	// AESGCMIntegrityLimit is the number of forged packets an AES-GCM key
+	aesgcmConfidentialityLimit uint64 = 1 << 23
+	// aesgcmIntegrityLimit is the number of forged packets an AES-GCM key
 	// may be asked to open before it must be retired (RFC 9001 §6.6: 2^52).
-	AESGCMIntegrityLimit uint64 = 1 << 52
-	// ChaChaConfidentialityLimit stands in for "no practical limit" (RFC 9001
+	aesgcmIntegrityLimit uint64 = 1 << 52
+	// chaChaConfidentialityLimit stands in for "no practical limit" (RFC 9001
 	// §6.6: ChaCha20-Poly1305's confidentiality bound exceeds 2^62 packets,
 	// the largest packet number QUIC can send).
-	ChaChaConfidentialityLimit uint64 = 1 << 62
-	// ChaChaIntegrityLimit is the number of forged packets a
+	chaChaConfidentialityLimit uint64 = 1 << 62
+	// chaChaIntegrityLimit is the number of forged packets a
 	// ChaCha20-Poly1305 key may be asked to open (RFC 9001 §6.6: 2^36).
-	ChaChaIntegrityLimit uint64 = 1 << 36
+	chaChaIntegrityLimit uint64 = 1 << 36
 )
 
 // ErrUnknownSuite is returned (wrapped, naming the input) by [ParseSuite]
@@ -98,9 +98,9 @@ func (s Suite) KeyLen() int {
 func (s Suite) ConfidentialityLimit() uint64 {
 	switch s {
 	case SuiteAES256GCM, SuiteAES128GCM:
-		return AESGCMConfidentialityLimit
+		return aesgcmConfidentialityLimit
 	case SuiteChaCha20Poly1305:
-		return ChaChaConfidentialityLimit
+		return chaChaConfidentialityLimit
 	}
 	return 0
 }
@@ -111,9 +111,9 @@ func (s Suite) ConfidentialityLimit() uint64 {
 func (s Suite) IntegrityLimit() uint64 {
 	switch s {
 	case SuiteAES256GCM, SuiteAES128GCM:
-		return AESGCMIntegrityLimit
+		return aesgcmIntegrityLimit
 	case SuiteChaCha20Poly1305:
-		return ChaChaIntegrityLimit
+		return chaChaIntegrityLimit
 	}
 	return 0
 }
@@ -174,7 +174,7 @@ func SuiteFromEnv() (Suite, bool, error) {
 
 // PreferredSuite returns the suite this process should offer first: the
 // valid STT_SUITE override if one is set (an invalid one is ignored here;
-// see [SuiteFromEnv] to surface it), else AES-256-GCM when [HardwareAES]
+// see [SuiteFromEnv] to surface it), else AES-256-GCM when hardwareAES
 // reports an AES-GCM hardware path, else ChaCha20-Poly1305, which is fast
 // and constant-time in portable code. Safe for concurrent use; it reads the
 // environment on every call.
@@ -182,7 +182,7 @@ func PreferredSuite() Suite {
 	if s, ok, err := SuiteFromEnv(); ok && err == nil {
 		return s
 	}
-	return preferredFor(HardwareAES())
+	return preferredFor(hardwareAES())
 }
 
 // preferredFor is the suite choice given whether hardware AES-GCM exists.
@@ -199,20 +199,20 @@ func preferredFor(hwAES bool) Suite {
 // portable code, so that peers that insist on them can still connect. The
 // slice is freshly allocated; the caller owns it.
 func Available() []Suite {
-	if HardwareAES() {
+	if hardwareAES() {
 		return []Suite{SuiteAES256GCM, SuiteAES128GCM, SuiteChaCha20Poly1305}
 	}
 	return []Suite{SuiteChaCha20Poly1305, SuiteAES256GCM, SuiteAES128GCM}
 }
 
-// HardwareAES reports whether AES-GCM runs on dedicated instructions here:
+// hardwareAES reports whether AES-GCM runs on dedicated instructions here:
 // AES-NI + PCLMULQDQ (+ SSSE3 and SSE4.1, which Go's assembly also needs)
 // on x86, AES + PMULL on ARM64, as detected by cpuid, and not disabled by
 // GODEBUG=cpu.aes=off (or cpu.all=off, or the other features turned off),
 // which makes Go's crypto fall back to portable code. Other architectures
 // report false. The answer is computed once per process, as GODEBUG's CPU
 // options are read only at start-up.
-func HardwareAES() bool { return hardwareAESOnce() }
+func hardwareAES() bool { return hardwareAESOnce() }
 
 var hardwareAESOnce = sync.OnceValue(func() bool {
 	return hardwareAESWith(runtime.GOARCH, detectFeatures(), os.Getenv("GODEBUG"))
@@ -239,7 +239,7 @@ func detectFeatures() cpuFeatures {
 	}
 }
 
-// hardwareAESWith is the predicate behind HardwareAES, mirroring Go's own
+// hardwareAESWith is the predicate behind hardwareAES, mirroring Go's own
 // dispatch (crypto/internal/fips140/aes/gcm supportsAESGCM).
 func hardwareAESWith(goarch string, f cpuFeatures, godebug string) bool {
 	switch goarch {

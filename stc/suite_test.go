@@ -78,14 +78,14 @@ func TestSuitesPresent(t *testing.T) {
 		cpuid.CPU.Supports(cpuid.AESNI), cpuid.CPU.Supports(cpuid.CLMUL), cpuid.CPU.Supports(cpuid.SSSE3),
 		cpuid.CPU.Supports(cpuid.SSE4), cpuid.CPU.Supports(cpuid.VAES), cpuid.CPU.Supports(cpuid.VPCLMULQDQ),
 		cpuid.CPU.Supports(cpuid.AESARM), cpuid.CPU.Supports(cpuid.PMULL))
-	t.Logf("HardwareAES=%v PreferredSuite=%v Available=%v GODEBUG=%q %s=%q",
-		HardwareAES(), PreferredSuite(), Available(), os.Getenv("GODEBUG"), EnvSuite, os.Getenv(EnvSuite))
+	t.Logf("hardwareAES=%v PreferredSuite=%v Available=%v GODEBUG=%q %s=%q",
+		hardwareAES(), PreferredSuite(), Available(), os.Getenv("GODEBUG"), EnvSuite, os.Getenv(EnvSuite))
 	avail := Available()
 	if len(avail) != len(allSuites) {
 		t.Fatalf("Available() = %v, want all of %v", avail, allSuites)
 	}
-	if avail[0] != preferredFor(HardwareAES()) {
-		t.Errorf("Available()[0] = %v, want the hardware preference %v", avail[0], preferredFor(HardwareAES()))
+	if avail[0] != preferredFor(hardwareAES()) {
+		t.Errorf("Available()[0] = %v, want the hardware preference %v", avail[0], preferredFor(hardwareAES()))
 	}
 	for _, s := range avail {
 		path := suitePath(s)
@@ -146,11 +146,11 @@ func TestPreferredSuiteThisMachine(t *testing.T) {
 	cpuHasAES := cpuid.CPU.Supports(cpuid.AESNI, cpuid.CLMUL, cpuid.SSSE3, cpuid.SSE4) ||
 		cpuid.CPU.Supports(cpuid.AESARM, cpuid.PMULL)
 	vetoed := godebugDisables(os.Getenv("GODEBUG"), "aes", "pclmulqdq", "pmull", "ssse3", "sse41")
-	if got, want := HardwareAES(), cpuHasAES && !vetoed && (runtime.GOARCH == "amd64" || runtime.GOARCH == "arm64" || runtime.GOARCH == "386"); got != want {
-		t.Fatalf("HardwareAES() = %v, want %v (cpuid AES path %v, GODEBUG veto %v)", got, want, cpuHasAES, vetoed)
+	if got, want := hardwareAES(), cpuHasAES && !vetoed && (runtime.GOARCH == "amd64" || runtime.GOARCH == "arm64" || runtime.GOARCH == "386"); got != want {
+		t.Fatalf("hardwareAES() = %v, want %v (cpuid AES path %v, GODEBUG veto %v)", got, want, cpuHasAES, vetoed)
 	}
 	want := SuiteChaCha20Poly1305
-	if HardwareAES() {
+	if hardwareAES() {
 		want = SuiteAES256GCM
 	}
 	if got := PreferredSuite(); got != want {
@@ -179,8 +179,8 @@ func TestPreferredSuiteChild(t *testing.T) {
 	if os.Getenv("STC_TEST_CHILD") != "1" {
 		t.Skip("runs only as TestPreferredSuiteGODEBUG's subprocess")
 	}
-	if HardwareAES() {
-		t.Fatalf("HardwareAES() = true under GODEBUG=%q", os.Getenv("GODEBUG"))
+	if hardwareAES() {
+		t.Fatalf("hardwareAES() = true under GODEBUG=%q", os.Getenv("GODEBUG"))
 	}
 	if got := PreferredSuite(); got != SuiteChaCha20Poly1305 {
 		t.Fatalf("PreferredSuite() = %v under GODEBUG=cpu.aes=off, want chacha20poly1305", got)
@@ -196,7 +196,7 @@ func TestPreferredSuiteChild(t *testing.T) {
 }
 
 func TestSuiteFromEnv(t *testing.T) {
-	hw := preferredFor(HardwareAES())
+	hw := preferredFor(hardwareAES())
 	for _, c := range []struct {
 		env       string
 		want      Suite
@@ -233,9 +233,9 @@ func suitePath(s Suite) string {
 		return "x/crypto amd64 assembly, SSSE3"
 	case s == SuiteChaCha20Poly1305:
 		return "x/crypto, " + runtime.GOARCH
-	case HardwareAES() && runtime.GOARCH == "arm64":
+	case hardwareAES() && runtime.GOARCH == "arm64":
 		return "ARMv8 AES + PMULL"
-	case HardwareAES():
+	case hardwareAES():
 		return "AES-NI + PCLMULQDQ"
 	}
 	return "portable Go AES-GCM (slow, not constant-time)"

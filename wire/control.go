@@ -24,9 +24,9 @@ const (
 	// ResetTokenLen is the length of a stateless reset token.
 	ResetTokenLen      = 16
 	resetTokenFrameLen = 2 + ResetTokenLen
-	// MaxNewTicket bounds the blob of a NEW_TICKET frame (today's is
+	// maxNewTicket bounds the blob of a NEW_TICKET frame (today's is
 	// NewTicketLen bytes; the bound leaves room for later ticket formats).
-	MaxNewTicket = 1024
+	maxNewTicket = 1024
 )
 
 // parseControl decodes a CONTROL frame; b[0] is FrameControl.
@@ -74,12 +74,12 @@ func parseControl(b []byte, f *Frame) (int, error) {
 		copy(f.ResetToken.Token[:], b[2:resetTokenFrameLen])
 		return resetTokenFrameLen, nil
 	case ControlNewTicket:
-		n, p, err := readBounded(b, 2, "ticket length", MaxNewTicket)
+		n, p, err := readBounded(b, 2, "ticket length", maxNewTicket)
 		if err != nil {
 			return 0, err
 		}
 		if n > uint64(len(b)-p) {
-			return 0, errTruncated("ticket", p, p+int(n), len(b)) // n <= MaxNewTicket
+			return 0, errTruncated("ticket", p, p+int(n), len(b)) // n <= maxNewTicket
 		}
 		f.NewTicket.Blob = b[p : p+int(n) : p+int(n)]
 		return p + int(n), nil
@@ -437,7 +437,7 @@ func (r ResetTokenFrame) AppendTo(b []byte) []byte {
 //	offset size    field
 //	0      1       type 0x03
 //	1      1       subtype 0x09
-//	2      varint  blob length  <= MaxNewTicket
+//	2      varint  blob length  <= maxNewTicket
 //	.      length  blob
 type NewTicketFrame struct {
 	// Blob is borrowed: after ParseFrame it is a view into the parsed

@@ -71,7 +71,7 @@ func samples() []sample {
 		{"path-response", Frame{Type: FrameControl, Sub: ControlPathResponse, PathResponse: PathResponseFrame{Data: [8]byte{8, 7, 6, 5, 4, 3, 2, 1}}}},
 		{"reset-token", Frame{Type: FrameControl, Sub: ControlResetToken, ResetToken: ResetTokenFrame{Token: [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}}}},
 		{"new-ticket", Frame{Type: FrameControl, Sub: ControlNewTicket, NewTicket: NewTicketFrame{Blob: bytes.Repeat([]byte{0x5a}, NewTicketLen)}}},
-		{"new-ticket-max", Frame{Type: FrameControl, Sub: ControlNewTicket, NewTicket: NewTicketFrame{Blob: bytes.Repeat([]byte{0xa5}, MaxNewTicket)}}},
+		{"new-ticket-max", Frame{Type: FrameControl, Sub: ControlNewTicket, NewTicket: NewTicketFrame{Blob: bytes.Repeat([]byte{0xa5}, maxNewTicket)}}},
 		{"new-ticket-short", Frame{Type: FrameControl, Sub: ControlNewTicket, NewTicket: NewTicketFrame{Blob: []byte{0x0a, 0x0b, 0x0c, 0x0d}}}},
 		{"new-ticket-empty", Frame{Type: FrameControl, Sub: ControlNewTicket, NewTicket: NewTicketFrame{Blob: []byte{}}}},
 		{"reset", Frame{Type: FrameStreamControl, Sub: StreamReset, ResetStream: ResetStreamFrame{StreamID: 5, Code: 3, FinalSize: 70000}}},

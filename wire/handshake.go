@@ -90,8 +90,8 @@ const (
 	HelloHeaderLen       = 32
 	HelloEphemeralOffset = 32
 	HelloKEMOffset       = 64
-	HelloPayloadLen      = 32 + 32 + 32 + 8 + MaxOfferedSuites + HelloPaddingLen
-	HelloPaddingLen      = 16
+	HelloPayloadLen      = 32 + 32 + 32 + 8 + MaxOfferedSuites + helloPaddingLen
+	helloPaddingLen      = 16
 	HelloSealedLen       = HelloPayloadLen + TagLen
 	HelloLen             = HelloKEMOffset + HelloSealedLen
 	HelloHybridLen       = HelloKEMOffset + KEMEncapKeyLen + HelloSealedLen
@@ -124,9 +124,9 @@ const (
 //	59      54    sealed payload: session ID 8, transport parameters 30; tag
 const (
 	AuthProofStaticOffset  = 11
-	AuthProofPayloadOffset = AuthProofStaticOffset + KeyLen + TagLen
+	authProofPayloadOffset = AuthProofStaticOffset + KeyLen + TagLen
 	AuthProofPayloadLen    = 8 + TransportParamsLen
-	AuthProofLen           = AuthProofPayloadOffset + AuthProofPayloadLen + TagLen
+	AuthProofLen           = authProofPayloadOffset + AuthProofPayloadLen + TagLen
 )
 
 // COOKIE_REPLY layout:
@@ -204,7 +204,7 @@ const (
 // (same offsets for the cookie).
 const (
 	ResumeFlagsOffset     = HelloFlagsOffset
-	ResumeReservedOffset  = HelloSuitesOffset
+	resumeReservedOffset  = HelloSuitesOffset
 	ResumeCookieOffset    = HelloCookieOffset
 	ResumeHeaderLen       = HelloHeaderLen
 	ResumeEphemeralOffset = HelloEphemeralOffset
@@ -212,8 +212,8 @@ const (
 	ResumePSKTagOffset    = ResumeTicketOffset + TicketLen
 	ResumeSealedOffset    = ResumePSKTagOffset + TagLen
 	ResumePayloadLen      = 32 + 4 + TransportParamsLen
-	ResumeSealedLen       = ResumePayloadLen + TagLen
-	ResumeLen             = ResumeSealedOffset + ResumeSealedLen
+	resumeSealedLen       = ResumePayloadLen + TagLen
+	ResumeLen             = ResumeSealedOffset + resumeSealedLen
 )
 
 // RESUME_RESPONSE layout:
@@ -390,10 +390,10 @@ func ParseAuthProof(b []byte) (AuthProof, error) {
 }
 
 // SealedStatic returns the sealed initiator static key.
-func (a AuthProof) SealedStatic() []byte { return a[AuthProofStaticOffset:AuthProofPayloadOffset] }
+func (a AuthProof) SealedStatic() []byte { return a[AuthProofStaticOffset:authProofPayloadOffset] }
 
 // Sealed returns the sealed payload.
-func (a AuthProof) Sealed() []byte { return a[AuthProofPayloadOffset:] }
+func (a AuthProof) Sealed() []byte { return a[authProofPayloadOffset:] }
 
 // CookieReply is a parsed COOKIE_REPLY view over a borrowed datagram.
 type CookieReply []byte
@@ -449,7 +449,7 @@ func ParseResume(b []byte) (Resume, error) {
 	if f := b[ResumeFlagsOffset]; f != 0 {
 		return nil, &ParseError{What: "RESUME flags", Offset: ResumeFlagsOffset, Want: 0, Got: int(f), Err: ErrMalformed}
 	}
-	for i := ResumeReservedOffset; i < ResumeCookieOffset; i++ {
+	for i := resumeReservedOffset; i < ResumeCookieOffset; i++ {
 		if b[i] != 0 {
 			return nil, &ParseError{What: "RESUME reserved", Offset: i, Want: 0, Got: int(b[i]), Err: ErrMalformed}
 		}

@@ -112,7 +112,7 @@ func TestParseHandshake(t *testing.T) {
 		t.Errorf("unknown reject reason: %v", err)
 	}
 	// RESUME: flags and reserved bytes must be zero.
-	for _, off := range []int{ResumeFlagsOffset, ResumeReservedOffset, ResumeReservedOffset + 3} {
+	for _, off := range []int{ResumeFlagsOffset, resumeReservedOffset, resumeReservedOffset + 3} {
 		b := msg(HandshakeResume, ResumeLen, 0)
 		b[off] = 1
 		var pe *ParseError
@@ -140,7 +140,7 @@ func TestResumeAccessors(t *testing.T) {
 		len(r.Cookie()) != CookieLen || r.Ephemeral()[0] != ResumeEphemeralOffset || len(r.Ephemeral()) != KeyLen ||
 		r.Ticket()[0] != byte(ResumeTicketOffset) || len(r.Ticket()) != TicketLen ||
 		r.PSKTag()[0] != byte(ResumePSKTagOffset) || len(r.PSKTag()) != TagLen ||
-		r.Sealed()[0] != byte(ResumeSealedOffset%256) || len(r.Sealed()) != ResumeSealedLen {
+		r.Sealed()[0] != byte(ResumeSealedOffset%256) || len(r.Sealed()) != resumeSealedLen {
 		t.Error("RESUME accessors read the wrong offsets")
 	}
 	a := msg(HandshakeResumeResponse, ResumeResponseLen, 0)
@@ -235,12 +235,12 @@ func FuzzParseResume(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if r, err := ParseResume(b); err == nil {
-			if len(b) != ResumeLen || b[ResumeFlagsOffset] != 0 || string(b[ResumeReservedOffset:ResumeCookieOffset]) != "\x00\x00\x00\x00" ||
+			if len(b) != ResumeLen || b[ResumeFlagsOffset] != 0 || string(b[resumeReservedOffset:ResumeCookieOffset]) != "\x00\x00\x00\x00" ||
 				len(r.Header())+len(r.Ephemeral())+len(r.Ticket())+len(r.PSKTag())+len(r.Sealed()) != len(b) {
 				t.Fatalf("RESUME view inconsistent (len %d)", len(b))
 			}
 		} else if len(b) == ResumeLen && b[0] == Version && b[1] == byte(KindHandshake) && HandshakeType(b[HandshakeTypeOffset]) == HandshakeResume &&
-			b[ResumeFlagsOffset] == 0 && string(b[ResumeReservedOffset:ResumeCookieOffset]) == "\x00\x00\x00\x00" {
+			b[ResumeFlagsOffset] == 0 && string(b[resumeReservedOffset:ResumeCookieOffset]) == "\x00\x00\x00\x00" {
 			t.Fatalf("valid RESUME refused: %v", err)
 		}
 		if r, err := ParseResumeResponse(b); err == nil &&

@@ -11,9 +11,13 @@
 // acknowledgements, losses, `now` and the RTT as arguments, and it imports
 // only the standard library and internal/monotime.
 //
-// Who uses it: the data plane only.
+// Who uses it: the data plane only; as dataplane/internal/streambuf, Go's
+// internal rule keeps every package outside dataplane from importing it.
+// Its fuzz targets (FuzzReassembly, FuzzMessageHeader) live here, listed in
+// the Makefile's FUZZ_PKG_TARGETS.
 //
-// Stability: an implementation package with no compatibility promise.
+// Stability: an internal implementation package of dataplane with no
+// compatibility promise.
 //
 // Concurrency: Send and Recv are each shared by one API goroutine and the
 // loop, each behind its own mutex held only for short non-blocking critical

@@ -18,9 +18,13 @@
 // bucket depth (10 datagrams or 1 ms at the rate) also bounds a GSO batch.
 //
 // Who uses it: the data plane only (one set per session hot state, one
-// timer wheel per loop).
+// timer wheel per loop); as dataplane/internal/recovery, Go's internal rule
+// keeps every package outside dataplane from importing it. Its fuzz targets
+// (FuzzController, FuzzRecoveryAck) live here, listed in the Makefile's
+// FUZZ_PKG_TARGETS.
 //
-// Stability: an implementation package with no compatibility promise.
+// Stability: an internal implementation package of dataplane with no
+// compatibility promise.
 //
 // Determinism: everything is a pure data structure: time is passed in as
 // `now monotime.Time`, nothing reads the clock, starts goroutines, does I/O

@@ -1,4 +1,4 @@
-package fuzz
+package recovery
 
 import (
 	"encoding/binary"
@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stt-go/stt/dataplane/recovery"
 	"github.com/stt-go/stt/internal/monotime"
 )
 
@@ -21,30 +20,30 @@ func FuzzRecoveryAck(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 40, 0, 0, 0, 0, 0, 0, 0, 30, 0, 0, 0, 0, 0, 0, 0, 20, 0, 0, 0, 0, 0, 0, 0, 2})
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		s := recovery.NewSent(8, 256)
-		var rtt recovery.RTT
+		s := NewSent(8, 256)
+		var rtt RTT
 		sent := map[uint64]uint32{}
 		for pn := range uint64(100) {
 			if pn%7 == 3 {
 				s.Skip(pn)
 				continue
 			}
-			p := &recovery.SentPacket{PN: pn, Time: monotime.Time(pn) * monotime.Time(time.Millisecond),
+			p := &SentPacket{PN: pn, Time: monotime.Time(pn) * monotime.Time(time.Millisecond),
 				Size: uint32(100 + pn), AckEliciting: true, InFlight: true}
 			if s.Add(p) {
 				sent[pn] = p.Size
 			}
 		}
 		reported := map[uint64]bool{}
-		report := func(p *recovery.SentPacket) {
+		report := func(p *SentPacket) {
 			if _, ok := sent[p.PN]; !ok || reported[p.PN] {
 				t.Fatalf("packet %d reported but not outstanding", p.PN)
 			}
 			reported[p.PN] = true
 			delete(sent, p.PN)
 		}
-		var rx recovery.Received
-		var ranges []recovery.AckRange
+		var rx Received
+		var ranges []AckRange
 		for len(data) >= 16 {
 			a, b := binary.BigEndian.Uint64(data), binary.BigEndian.Uint64(data[8:])
 			data = data[16:]
@@ -52,13 +51,13 @@ func FuzzRecoveryAck(f *testing.F) {
 			if rx.Add(a, 0, true) {
 				t.Fatalf("second Add(%d) reported new", a)
 			}
-			ranges = append(ranges, recovery.AckRange{Smallest: min(a, b) % 128, Largest: max(a, b) % 128})
+			ranges = append(ranges, AckRange{Smallest: min(a, b) % 128, Largest: max(a, b) % 128})
 		}
 		lenBefore, bifBefore := s.Len(), s.BytesInFlight()
 		_, err := s.OnAck(200*monotime.Time(time.Millisecond), ranges, 0, &rtt, report, report)
 		if err != nil {
-			var ae *recovery.AckError
-			if !errors.As(err, &ae) || !(errors.Is(err, recovery.ErrAckUnsent) || errors.Is(err, recovery.ErrAckRanges)) {
+			var ae *AckError
+			if !errors.As(err, &ae) || !(errors.Is(err, ErrAckUnsent) || errors.Is(err, ErrAckRanges)) {
 				t.Fatalf("unexpected error %v", err)
 			}
 			if s.Len() != lenBefore || s.BytesInFlight() != bifBefore || len(reported) != 0 {
@@ -72,9 +71,9 @@ func FuzzRecoveryAck(f *testing.F) {
 		if s.BytesInFlight() != total || s.Len() != len(sent) {
 			t.Fatalf("BytesInFlight %d Len %d, model %d %d", s.BytesInFlight(), s.Len(), total, len(sent))
 		}
-		out := make([]recovery.AckRange, recovery.MaxReceivedRanges+1)
+		out := make([]AckRange, MaxReceivedRanges+1)
 		n, _ := rx.FillAck(0, out)
-		if n > recovery.MaxReceivedRanges {
+		if n > MaxReceivedRanges {
 			t.Fatalf("%d ranges", n)
 		}
 		for i := range n {

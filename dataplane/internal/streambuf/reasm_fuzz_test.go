@@ -1,4 +1,4 @@
-package fuzz
+package streambuf
 
 import (
 	"bytes"
@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stt-go/stt/dataplane/streambuf"
 	"github.com/stt-go/stt/internal/monotime"
 )
 
@@ -39,13 +38,13 @@ func (m *reasmModel) contigFrom(c, a, b uint64) uint64 {
 func (m *reasmModel) push(off uint64, p []byte, fin bool) (int, error) {
 	end := off + uint64(len(p))
 	if m.finKnown && (end > m.final || (fin && end != m.final)) {
-		return 0, streambuf.ErrFinalSize
+		return 0, ErrFinalSize
 	}
 	if !m.finKnown && fin && end < m.highest {
-		return 0, streambuf.ErrFinalSize
+		return 0, ErrFinalSize
 	}
 	if end > m.limit {
-		return 0, streambuf.ErrFlowControl
+		return 0, ErrFlowControl
 	}
 	if m.closed || m.reset {
 		m.highest = max(m.highest, end)
@@ -69,7 +68,7 @@ func (m *reasmModel) push(off uint64, p []byte, fin bool) (int, error) {
 		prev = v
 	}
 	if runs > m.maxGaps {
-		return 0, streambuf.ErrTooManyGaps
+		return 0, ErrTooManyGaps
 	}
 	for uint64(len(m.got)) < end {
 		m.got, m.data = append(m.got, false), append(m.data, 0)
@@ -89,9 +88,9 @@ func (m *reasmModel) push(off uint64, p []byte, fin bool) (int, error) {
 func (m *reasmModel) read(n int) ([]byte, error) {
 	switch {
 	case m.closed:
-		return nil, streambuf.ErrClosed
+		return nil, ErrClosed
 	case m.reset:
-		return nil, streambuf.ErrReset
+		return nil, ErrReset
 	}
 	c := m.contigFrom(m.consumed, 0, 0)
 	if c == m.consumed {
@@ -108,10 +107,10 @@ func (m *reasmModel) read(n int) ([]byte, error) {
 
 func (m *reasmModel) doReset(fs uint64) error {
 	if (m.finKnown && fs != m.final) || fs < m.highest {
-		return streambuf.ErrFinalSize
+		return ErrFinalSize
 	}
 	if fs > m.limit {
-		return streambuf.ErrFlowControl
+		return ErrFlowControl
 	}
 	complete := m.finKnown && m.consumed == m.final
 	m.final, m.finKnown, m.highest = fs, true, fs
@@ -146,7 +145,7 @@ func reasmSameErr(got, want error) bool {
 // FuzzReassembly decodes the input as a configuration (window, ceiling, gap
 // limit) and a sequence of operations — push (offset, length, FIN, content
 // salt), read, window update, reset, CloseRead — and runs them against
-// streambuf.Recv and a slow model. Every return value, error, byte read and
+// Recv and a slow model. Every return value, error, byte read and
 // accounting getter must match the model, and storage must stay within the
 // window and the gap count within its limit (bounded memory, whatever the
 // peer sends).
@@ -165,7 +164,7 @@ func runReassembly(t *testing.T, in []byte) {
 	window := 16 + 16*int(in[0])
 	maxWindow := window << (in[1] % 4)
 	gaps := 1 + int(in[2]%16)
-	r := streambuf.NewRecv(window, maxWindow, gaps)
+	r := NewRecv(window, maxWindow, gaps)
 	m := &reasmModel{window: uint64(window), maxWindow: uint64(maxWindow), maxGaps: gaps, limit: uint64(window)}
 	now := monotime.Time(1)
 	p := make([]byte, 4096)
@@ -246,31 +245,31 @@ func runReassembly(t *testing.T, in []byte) {
 // a different value.
 func FuzzMessageHeader(f *testing.F) {
 	for _, n := range []int{0, 1, 127, 128, 16383, 16384, 2 << 20, 1<<63 - 1} {
-		f.Add(streambuf.AppendMessageHeader(nil, n))
+		f.Add(AppendMessageHeader(nil, n))
 	}
 	f.Add([]byte{0x80, 0x00})
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
 	f.Fuzz(func(t *testing.T, in []byte) {
-		n, l, err := streambuf.ParseMessageHeader(in)
+		n, l, err := ParseMessageHeader(in)
 		if err != nil {
-			if !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, streambuf.ErrVarint) {
+			if !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, ErrVarint) {
 				t.Fatalf("unexpected error type %v", err)
 			}
-			if errors.Is(err, io.ErrUnexpectedEOF) && len(in) >= streambuf.MaxMessageHeaderLen {
+			if errors.Is(err, io.ErrUnexpectedEOF) && len(in) >= MaxMessageHeaderLen {
 				t.Fatalf("ErrUnexpectedEOF with %d bytes", len(in))
 			}
 			return
 		}
-		if l < 1 || l > streambuf.MaxMessageHeaderLen || l > len(in) {
+		if l < 1 || l > MaxMessageHeaderLen || l > len(in) {
 			t.Fatalf("header length %d", l)
 		}
 		if n <= 1<<63-1 {
-			if enc := streambuf.AppendMessageHeader(nil, int(n)); !bytes.Equal(enc, in[:l]) || streambuf.MessageHeaderLen(int(n)) != l {
+			if enc := AppendMessageHeader(nil, int(n)); !bytes.Equal(enc, in[:l]) || MessageHeaderLen(int(n)) != l {
 				t.Fatalf("%x parsed to %d, re-encodes to %x", in[:l], n, enc)
 			}
 		}
 		for k := range l {
-			if _, _, err := streambuf.ParseMessageHeader(in[:k]); !errors.Is(err, io.ErrUnexpectedEOF) {
+			if _, _, err := ParseMessageHeader(in[:k]); !errors.Is(err, io.ErrUnexpectedEOF) {
 				t.Fatalf("prefix %x of a valid header: %v", in[:k], err)
 			}
 		}
