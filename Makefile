@@ -27,6 +27,7 @@ FUZZ_PKG_TARGETS := \
 	.:./cmd/stt:FuzzParseHeader \
 	.:./cmd/stt:FuzzParseReply \
 	.:./cmd/stt:FuzzLiveFrame \
+	.:./transport/ws:FuzzFrame \
 	bench:./cmd/compare:FuzzRawCounter
 # VERSION is what bin/stt --version reports; builds from a checkout where
 # the go command cannot stamp VCS information (git worktrees,
@@ -86,10 +87,6 @@ fuzz: ## run every Fuzz* target in ./fuzz, then each in FUZZ_PKG_TARGETS, for FU
 		$(GO) -C $$mod test $$pkg -list "^$$t$$" | grep -qx "$$t" || { echo "make fuzz: no $$t in $$mod $$pkg"; exit 1; }; \
 		echo "== $$pkg $$t ($(FUZZTIME))"; \
 		$(GO) -C $$mod test $$pkg -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME); \
-	done
-	@set -e; for t in $$($(GO) test ./transport/ws/ -list '^Fuzz' | grep '^Fuzz'); do \
-		echo "== transport/ws $$t ($(FUZZTIME))"; \
-		$(GO) test ./transport/ws/ -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME); \
 	done
 
 demo: ## the main job: two nodes on loopback move 256 MiB + 64 MiB + 100 000 messages at once, every byte verified

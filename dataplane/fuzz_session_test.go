@@ -61,7 +61,6 @@ import (
 	"github.com/stt-go/stt/batch"
 	"github.com/stt-go/stt/dataplane"
 	"github.com/stt-go/stt/internal/batchtest"
-	"github.com/stt-go/stt/ring"
 	"github.com/stt-go/stt/stc"
 	"github.com/stt-go/stt/wire"
 	"go.uber.org/goleak"
@@ -73,7 +72,7 @@ const (
 	fuzzMaxFrames   = 8                     // frames per packet
 	fuzzMaxGen      = 32                    // key generations the peer may rotate through
 	fuzzMaxPause    = 40 * time.Millisecond // total sleep per input (pause ops)
-	fuzzMaxDatagram = 2100                  // longer than the engine's receive buffers (ring.PacketBufSize): such datagrams are dropped on arrival
+	fuzzMaxDatagram = 2100                  // above ring.PacketBufSize: the receive buffers hold the engine's MaxDatagram (65 000 by default), so such datagrams arrive too
 	fuzzMaxWrite    = 20000                 // bytes one application write op writes
 	fuzzWatchdog    = 40 * time.Second      // an input running longer crashes the worker (run)
 	// fuzzIntegrity is the engine's IntegrityLimit: low, so that the
@@ -854,7 +853,7 @@ func (fs *fuzzSession) seal(gen int, phase bool, pn uint64, payload []byte) []by
 func (fs *fuzzSession) send(from netip.AddrPort, b []byte, authentic bool) {
 	fs.fe.led.received(from, len(b))
 	fs.sent = append(fs.sent, inDatagram{b, from, authentic})
-	if authentic && len(b) <= ring.PacketBufSize { // longer ones never arrive
+	if authentic { // every size here fits the engine's receive buffers
 		fs.validSrc[from] = true
 	}
 	var err error
