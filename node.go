@@ -146,6 +146,10 @@ func NewNode(cfg Config) (*Node, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	if _, _, err := stc.SuiteFromEnv(); err != nil {
+		// An operator's override with a typo is refused, not ignored.
+		return nil, fmt.Errorf("stt: %w", err)
+	}
 	cfg.NodeSeed = append([]byte(nil), cfg.NodeSeed...)
 	cfg.SharedSeed = append([]byte(nil), cfg.SharedSeed...)
 	cfg.AllowPeers = append([]NodeID(nil), cfg.AllowPeers...)

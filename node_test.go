@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -204,6 +205,20 @@ func TestConfigErrors(t *testing.T) {
 				t.Fatalf("err = %v, want mention of %s", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestSuiteEnvTypo: an STT_SUITE override that names no suite is refused
+// by NewNode (it was silently ignored: the node offered its default).
+func TestSuiteEnvTypo(t *testing.T) {
+	t.Setenv("STT_SUITE", "chacha20poly1350")
+	_, err := stt.NewNode(stt.Config{NodeSeed: seed(1), SharedSeed: seed(2)})
+	if err == nil || !strings.Contains(err.Error(), "STT_SUITE") {
+		t.Fatalf("NewNode with STT_SUITE=chacha20poly1350: err = %v, want one naming STT_SUITE", err)
+	}
+	t.Setenv("STT_SUITE", "chacha20poly1305")
+	if _, err := stt.NewNode(stt.Config{NodeSeed: seed(1), SharedSeed: seed(2)}); err != nil {
+		t.Fatalf("NewNode with a valid STT_SUITE: %v", err)
 	}
 }
 

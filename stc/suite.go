@@ -157,9 +157,9 @@ func invalidSuite(s Suite) error {
 // SuiteFromEnv reads the STT_SUITE environment variable. It returns
 // (0, false, nil) when the variable is unset or empty, (suite, true, nil)
 // when it names a suite, and (0, true, err) with err wrapping
-// [ErrUnknownSuite] when it is set to anything else. Node constructors
-// should call it and refuse to start on an error, so that a typo in an
-// operator's override is reported instead of silently ignored.
+// [ErrUnknownSuite] when it is set to anything else. stt.NewNode calls it
+// and refuses to start on an error, so that a typo in an operator's
+// override is reported instead of silently ignored.
 func SuiteFromEnv() (Suite, bool, error) {
 	v := os.Getenv(EnvSuite)
 	if v == "" {
