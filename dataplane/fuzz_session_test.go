@@ -51,6 +51,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -582,6 +583,14 @@ func (fe *fuzzEngine) checkMemory(t *testing.T) {
 	// copies coverage for an interesting input) were measured at up to
 	// 2.4 MiB once in 100k inputs, and are gone at the next measurement.
 	if fe.heapOver++; fe.heapOver >= fe.heapStrikes {
+		if dir := os.Getenv("STT_FUZZ_HEAP_PROFILE"); dir != "" {
+			// Where the growth is: a heap profile of the worker.
+			if f, err := os.CreateTemp(dir, "fuzzsession-heap-*.pprof"); err == nil {
+				_ = pprof.WriteHeapProfile(f)
+				t.Logf("heap profile in %s", f.Name())
+				f.Close()
+			}
+		}
 		t.Fatalf("live heap grew from %d KiB to %d KiB over %d inputs (bound %d KiB, %d measurements in a row)",
 			fe.heapBase>>10, m.HeapAlloc>>10, fe.runs-fe.heapWarm, fuzzHeapSlack>>10, fe.heapOver)
 	}
