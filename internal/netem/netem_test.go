@@ -175,9 +175,13 @@ func TestPathBehaviour(t *testing.T) {
 		c := dial(t, p.Addr())
 		col := collect(c)
 		sendSeq(t, c, 0, n, 200, 20*time.Microsecond)
-		waitFor(t, "all datagrams to pass the link", func() bool {
+		// The echoes arriving is not enough: a link counts a datagram as
+		// forwarded after its write returns, so the reverse counters may
+		// trail what the client already has.
+		waitFor(t, "all datagrams to pass the link and back", func() bool {
 			s := p.Stats(netem.Forward)
-			return s.DatagramsIn == n && s.Forwarded+s.DroppedLoss == n && col.count() == int(s.Forwarded)
+			return s.DatagramsIn == n && s.Forwarded+s.DroppedLoss == n && col.count() == int(s.Forwarded) &&
+				p.Stats(netem.Reverse).Forwarded >= s.Forwarded
 		})
 		s := p.Stats(netem.Forward)
 		if bound := 4 * math.Sqrt(n*p0*(1-p0)); math.Abs(float64(s.DroppedLoss)-n*p0) > bound {
