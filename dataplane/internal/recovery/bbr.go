@@ -832,13 +832,19 @@ func (b *BBR) updateRoundRTT() {
 	}
 	if b.ack.rtt >= 0 {
 		b.roundMinRTT = min(b.roundMinRTT, b.ack.rtt)
-		b.roundSamples++
+		// Packets, not ACK frames: a receiver that acknowledges a batch at
+		// a time sends a few ACK frames per round, and counting frames
+		// kept a send-buffer-limited Startup (whose samples are
+		// application-limited, so the bandwidth plateau never counts)
+		// from ever passing the queue check: in make wan's 4-flow shared
+		// row two flows stayed in Startup for 5-8 s, pacing at 2x the link.
+		b.roundSamples += max(1, int(b.ack.newlyAcked/b.mss))
 	}
 }
 
 // checkStartupQueue ends Startup, as the full-pipe estimator does, when
-// even the smallest RTT sample of the last round (of at least
-// bbrQueueMinSamples) stood above the minimum RTT by clamp(min_rtt/8, 4 ms,
+// even the smallest RTT sample of the last round (which acknowledged at
+// least bbrQueueMinSamples packets) stood above the minimum RTT by clamp(min_rtt/8, 4 ms,
 // 16 ms), RFC 9406's (HyStart++) threshold: a queue has formed, so the
 // pipe is full. Departure from the draft, whose estimator waits for three
 // rounds without 25% more delivery — rounds in which Startup keeps 2 BDPs
