@@ -64,6 +64,12 @@ func TestTunnelRelay(t *testing.T) {
 	// Over MaxMessage: dropped on the client side.
 	_, _ = app.WriteToUDPAddrPort(make([]byte, 2049), tun.Addr())
 	roundTrip(t, app, target, tun, "still here", "yes")
+	// The writer counts a batch after its write returns, so the reply can
+	// be back before MessagesSent moves.
+	waitFor(t, "the tunnel's counters", func() bool {
+		st := tun.Stats()
+		return st.MessagesSent >= 3 && st.MessagesReceived >= 3
+	})
 	st := tun.Stats()
 	if st.DropForeign != 1 || st.DropOversize != 1 || st.MessagesSent != 3 || st.MessagesReceived != 3 {
 		t.Fatalf("tunnel stats %+v", st)
