@@ -10,142 +10,10 @@ import (
 	"github.com/stt-go/stt/internal/monotime"
 )
 
-// reasmModel is the slow, obviously right reassembly reference: one slot per
-// offset, the first byte received kept, gaps counted by scanning.
-type reasmModel struct {
-	window, maxWindow uint64
-	maxGaps           int
-	limit             uint64
-	data              []byte
-	got               []bool
-	consumed, highest uint64
-	final             uint64
-	finKnown          bool
-	reset, closed     bool
-	lastUpdate        monotime.Time
-	updated           bool
-}
-
-func (m *reasmModel) has(o uint64) bool { return o < uint64(len(m.got)) && m.got[o] }
-
-func (m *reasmModel) contigFrom(c, a, b uint64) uint64 {
-	for m.has(c) || (c >= a && c < b) {
-		c++
-	}
-	return c
-}
-
-func (m *reasmModel) push(off uint64, p []byte, fin bool) (int, error) {
-	end := off + uint64(len(p))
-	if m.finKnown && (end > m.final || (fin && end != m.final)) {
-		return 0, ErrFinalSize
-	}
-	if !m.finKnown && fin && end < m.highest {
-		return 0, ErrFinalSize
-	}
-	if end > m.limit {
-		return 0, ErrFlowControl
-	}
-	if m.closed || m.reset {
-		m.highest = max(m.highest, end)
-		if fin {
-			m.final, m.finKnown = end, true
-		}
-		if m.closed {
-			m.consumed = m.highest
-		}
-		return 0, nil
-	}
-	before := m.contigFrom(m.consumed, 0, 0)
-	after := m.contigFrom(before, off, end)
-	hi := max(m.highest, end)
-	runs, prev := 0, false
-	for o := after; o < hi; o++ {
-		v := m.has(o) || (o >= off && o < end)
-		if v && !prev {
-			runs++
-		}
-		prev = v
-	}
-	if runs > m.maxGaps {
-		return 0, ErrTooManyGaps
-	}
-	for uint64(len(m.got)) < end {
-		m.got, m.data = append(m.got, false), append(m.data, 0)
-	}
-	for i, c := range p {
-		if o := off + uint64(i); o >= m.consumed && !m.got[o] {
-			m.got[o], m.data[o] = true, c
-		}
-	}
-	m.highest = hi
-	if fin {
-		m.final, m.finKnown = end, true
-	}
-	return int(after - before), nil
-}
-
-func (m *reasmModel) read(n int) ([]byte, error) {
-	switch {
-	case m.closed:
-		return nil, ErrClosed
-	case m.reset:
-		return nil, ErrReset
-	}
-	c := m.contigFrom(m.consumed, 0, 0)
-	if c == m.consumed {
-		if m.finKnown && m.consumed == m.final {
-			return nil, io.EOF
-		}
-		return nil, nil
-	}
-	k := min(uint64(n), c-m.consumed)
-	out := m.data[m.consumed : m.consumed+k]
-	m.consumed += k
-	return out, nil
-}
-
-func (m *reasmModel) doReset(fs uint64) error {
-	if (m.finKnown && fs != m.final) || fs < m.highest {
-		return ErrFinalSize
-	}
-	if fs > m.limit {
-		return ErrFlowControl
-	}
-	complete := m.finKnown && m.consumed == m.final
-	m.final, m.finKnown, m.highest = fs, true, fs
-	if !m.reset && !complete {
-		m.reset, m.consumed = true, fs
-	}
-	return nil
-}
-
-func (m *reasmModel) grow(now monotime.Time, rtt time.Duration) (uint64, bool) {
-	if m.finKnown || m.reset || m.closed || m.limit-m.consumed > m.window/2 {
-		return 0, false
-	}
-	if m.updated && rtt > 0 && now.Sub(m.lastUpdate) < 2*rtt {
-		m.window = min(2*m.window, m.maxWindow)
-	}
-	m.lastUpdate, m.updated = now, true
-	if l := m.consumed + m.window; l > m.limit {
-		m.limit = l
-		return l, true
-	}
-	return 0, false
-}
-
-func reasmSameErr(got, want error) bool {
-	if got == nil || want == nil {
-		return got == want
-	}
-	return errors.Is(got, want)
-}
-
 // FuzzReassembly decodes the input as a configuration (window, ceiling, gap
 // limit) and a sequence of operations — push (offset, length, FIN, content
 // salt), read, window update, reset, CloseRead — and runs them against
-// Recv and a slow model. Every return value, error, byte read and
+// Recv and recvModel (model_test.go). Every return value, error, byte read and
 // accounting getter must match the model, and storage must stay within the
 // window and the gap count within its limit (bounded memory, whatever the
 // peer sends).
@@ -165,7 +33,7 @@ func runReassembly(t *testing.T, in []byte) {
 	maxWindow := window << (in[1] % 4)
 	gaps := 1 + int(in[2]%16)
 	r := NewRecv(window, maxWindow, gaps)
-	m := &reasmModel{window: uint64(window), maxWindow: uint64(maxWindow), maxGaps: gaps, limit: uint64(window)}
+	m := newRecvModel(window, maxWindow, gaps)
 	now := monotime.Time(1)
 	p := make([]byte, 4096)
 	arg := func(i int) byte { // operation argument bytes, zero past the end
@@ -191,14 +59,14 @@ func runReassembly(t *testing.T, in []byte) {
 			}
 			got, err := r.Push(off, data, fin)
 			want, werr := m.push(off, data, fin)
-			if got != want || !reasmSameErr(err, werr) {
+			if got != want || !sameErr(err, werr) {
 				t.Fatalf("op at %d: Push(%d, %d, %v) = %d, %v; model %d, %v", i, off, n, fin, got, err, want, werr)
 			}
 		case 4, 5: // read
 			n := int(arg(i+1)) * 16
 			got, err := r.Read(p[:n])
 			want, werr := m.read(n)
-			if !bytes.Equal(p[:got], want) || !reasmSameErr(err, werr) {
+			if !bytes.Equal(p[:got], want) || !sameErr(err, werr) {
 				t.Fatalf("op at %d: Read(%d) = %d, %v; model %d, %v", i, n, got, err, len(want), werr)
 			}
 		case 6: // window update
@@ -214,14 +82,12 @@ func runReassembly(t *testing.T, in []byte) {
 			case 0: // peer reset
 				fs := m.highest + uint64(arg(i+2)%8)
 				fs -= min(fs, uint64(arg(i+3)%8))
-				if err, werr := r.Reset(fs), m.doReset(fs); !reasmSameErr(err, werr) {
+				if err, werr := r.Reset(fs), m.doReset(fs); !sameErr(err, werr) {
 					t.Fatalf("op at %d: Reset(%d) = %v; model %v", i, fs, err, werr)
 				}
 			case 1:
 				r.CloseRead()
-				if !m.closed {
-					m.closed, m.consumed = true, max(m.highest, m.consumed)
-				}
+				m.closeRead()
 			default:
 				r.Trim()
 			}
