@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stt-go/stt/internal/vectorfile"
 	"github.com/stt-go/stt/stc"
 	"github.com/stt-go/stt/wire"
 )
@@ -249,14 +250,14 @@ func TestSessionVectorsJSON(t *testing.T) {
 	f := defaultSessionFile()
 	if !*updateJSON {
 		f = new(sessionFile)
-		readJSON(t, sessionJSON, f)
+		vectorfile.Read(t, sessionJSON, f, false)
 	}
 	// The session continues the hybrid handshake of handshake.json.
 	hf := new(handshakeFile)
 	if *updateJSON {
 		hf = defaultHandshakeFile()
 	} else {
-		readJSON(t, handshakeJSON, hf)
+		vectorfile.Read(t, handshakeJSON, hf, false)
 	}
 	var same bool
 	for _, v := range hf.Handshakes {

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stt-go/stt/internal/vectorfile"
 	"github.com/stt-go/stt/stc"
 	"github.com/stt-go/stt/wire"
 )
@@ -613,7 +614,7 @@ func computeResumptions(t testing.TB, f *handshakeFile, runs map[string]*handsha
 // compares it with the file, reporting the first differing line.
 func writeOrCompare(t *testing.T, path string, v any) {
 	t.Helper()
-	got, err := marshalJSON(v)
+	got, err := vectorfile.Marshal(v)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -645,19 +646,6 @@ func writeOrCompare(t *testing.T, path string, v any) {
 	}
 }
 
-func readJSON(t *testing.T, path string, v any) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-}
-
 // TestHandshakeVectorsJSON recomputes docs/vectors/handshake.json from its
 // own inputs with this package's code and checks the copy of its x25519
 // vector and message vectors in docs/HANDSHAKE.md.
@@ -665,7 +653,7 @@ func TestHandshakeVectorsJSON(t *testing.T) {
 	f := defaultHandshakeFile()
 	if !*updateJSON {
 		f = new(handshakeFile)
-		readJSON(t, handshakeJSON, f)
+		vectorfile.Read(t, handshakeJSON, f, false)
 	}
 	if len(f.Resumptions) == 0 {
 		t.Fatalf("%s has no resumption vector", handshakeJSON)
@@ -803,15 +791,4 @@ func compareBlocks(t *testing.T, path string, got, want map[string]map[string]st
 			}
 		}
 	}
-}
-
-// marshalJSON renders v as the vectors files are written: two-space
-// indent, no HTML escaping, a final newline.
-func marshalJSON(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	err := enc.Encode(v)
-	return buf.Bytes(), err
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"strconv"
 	"testing"
+
+	"github.com/stt-go/stt/internal/vectorfile"
 )
 
 // updateJSON regenerates docs/vectors/keyschedule.json from the default
@@ -56,24 +58,10 @@ func buildKeyScheduleFile(t *testing.T) *keyScheduleFile {
 // entries.
 func TestKeyScheduleVectorsJSON(t *testing.T) {
 	if *updateJSON {
-		b, err := marshalJSON(buildKeyScheduleFile(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(keyScheduleJSON, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	raw, err := os.ReadFile(keyScheduleJSON)
-	if err != nil {
-		t.Fatal(err)
+		vectorfile.Write(t, keyScheduleJSON, buildKeyScheduleFile(t))
 	}
 	var f keyScheduleFile
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.DisallowUnknownFields()
-	if err := d.Decode(&f); err != nil {
-		t.Fatalf("%s: %v", keyScheduleJSON, err)
-	}
+	vectorfile.Read(t, keyScheduleJSON, &f, false)
 	outs, err := computeVectors(f.Inputs)
 	if err != nil {
 		t.Fatal(err)
@@ -206,15 +194,4 @@ func TestSessionPacketsJSON(t *testing.T) {
 	if n == 0 {
 		t.Fatal("no TRANSPORT datagrams")
 	}
-}
-
-// marshalJSON renders v as the vectors files are written: two-space
-// indent, no HTML escaping, a final newline.
-func marshalJSON(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	err := enc.Encode(v)
-	return buf.Bytes(), err
 }

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/stt-go/stt/internal/vectorfile"
 )
 
 // updateJSON regenerates docs/vectors/wire.json from the vectors in
@@ -248,25 +250,10 @@ func buildWireFile(t *testing.T) *wireFile {
 // (the same vectors, name for name and byte for byte).
 func TestWireVectorsJSON(t *testing.T) {
 	if *updateJSON {
-		b, err := marshalJSON(buildWireFile(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(wireJSON, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	raw, err := os.ReadFile(wireJSON)
-	if err != nil {
-		t.Fatal(err)
+		vectorfile.Write(t, wireJSON, buildWireFile(t))
 	}
 	var f wireFile
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.UseNumber()
-	d.DisallowUnknownFields()
-	if err := d.Decode(&f); err != nil {
-		t.Fatalf("%s: %v", wireJSON, err)
-	}
+	vectorfile.Read(t, wireJSON, &f, true)
 	seen := map[string]bool{}
 	for _, v := range f.Vectors {
 		t.Run(v.Name, func(t *testing.T) {
@@ -384,15 +371,4 @@ func TestSessionFramesJSON(t *testing.T) {
 	if n == 0 {
 		t.Fatal("no TRANSPORT datagrams in session.json")
 	}
-}
-
-// marshalJSON renders v as the vectors files are written: two-space
-// indent, no HTML escaping, a final newline.
-func marshalJSON(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	err := enc.Encode(v)
-	return buf.Bytes(), err
 }
