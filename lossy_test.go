@@ -724,16 +724,10 @@ func TestPeerMaxDatagram(t *testing.T) {
 	}
 }
 
-// TestDeadPeerNoticed: the peer vanishes mid-transfer (a total outage, as a
-// crashed host or a pulled cable): with data in flight and nothing
-// acknowledged for Config.MaxProbes probe timeouts the session ends with
-// CodeUnresponsive, in seconds, long before the 30 s idle timeout (issue
-// 17, item 9).
-func TestDeadPeerNoticed(t *testing.T) {
-	f := &faults{}
-	p := newLossyPair(t, f, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+// keepSending opens a stream from p.sa that writes until it fails, drains
+// it on p.sb, and returns once data has flowed for 100 ms.
+func keepSending(t *testing.T, ctx context.Context, p *lossyPair) {
+	t.Helper()
 	st, err := p.sa.OpenStream(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -751,7 +745,20 @@ func TestDeadPeerNoticed(t *testing.T) {
 			_, _ = io.Copy(io.Discard, rs)
 		}
 	}()
-	time.Sleep(100 * time.Millisecond) // data flowing
+	time.Sleep(100 * time.Millisecond)
+}
+
+// TestDeadPeerNoticed: the peer vanishes mid-transfer (a total outage, as a
+// crashed host or a pulled cable): with data in flight and nothing
+// acknowledged for Config.MaxProbes probe timeouts the session ends with
+// CodeUnresponsive, in seconds, long before the 30 s idle timeout (issue
+// 17, item 9).
+func TestDeadPeerNoticed(t *testing.T) {
+	f := &faults{}
+	p := newLossyPair(t, f, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	keepSending(t, ctx, p)
 	p.proxy.SetOutage(true)
 	start := time.Now()
 	select {
@@ -776,24 +783,7 @@ func TestRestartedPeerResets(t *testing.T) {
 	p := newLossyPair(t, f, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st, err := p.sa.OpenStream(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		buf := make([]byte, 64<<10)
-		for {
-			if _, err := st.Write(buf); err != nil {
-				return
-			}
-		}
-	}()
-	go func() {
-		if rs, err := p.sb.AcceptStream(ctx); err == nil {
-			_, _ = io.Copy(io.Discard, rs)
-		}
-	}()
-	time.Sleep(100 * time.Millisecond)
+	keepSending(t, ctx, p)
 	// The listener dies: its CLOSE never reaches the sender.
 	addr := p.b.Addr()
 	p.proxy.SetOutage(true)
