@@ -3,10 +3,8 @@ package stt_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"io"
-	"math/rand/v2"
 	"net"
 	"strings"
 	"testing"
@@ -93,37 +91,7 @@ func TestStreamTransfer(t *testing.T) {
 
 func testStreamTransfer(t *testing.T, cfg func(*stt.Config)) {
 	_, _, sa, sb := newPair(t, cfg)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	data := make([]byte, 8<<20+12345)
-	r := rand.NewChaCha8([32]byte{1})
-	_, _ = r.Read(data)
-	st, err := sa.OpenStream(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	errc := make(chan error, 1)
-	go func() {
-		_, err := st.Write(data)
-		if err == nil {
-			err = st.CloseWrite()
-		}
-		errc <- err
-	}()
-	rs, err := sb.AcceptStream(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := io.ReadAll(rs)
-	if err != nil {
-		t.Fatalf("ReadAll: %v", err)
-	}
-	if err := <-errc; err != nil {
-		t.Fatalf("Write: %v", err)
-	}
-	if sha256.Sum256(got) != sha256.Sum256(data) {
-		t.Fatalf("data mismatch: got %d bytes want %d", len(got), len(data))
-	}
+	sendVerified(t, sa, sb, 8<<20+12345, nil)
 	stats := sa.Stats()
 	if stats.KeyRotationsSent == 0 {
 		t.Errorf("no key rotation after %d packets", stats.PacketsSent)
