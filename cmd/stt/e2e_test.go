@@ -228,6 +228,20 @@ func randomFile(t *testing.T, dir, name string, size int) string {
 	return p
 }
 
+// sparseFile makes a sparse file of size bytes in dir: quick to make and
+// to read, long to send.
+func sparseFile(t *testing.T, dir, name string, size int64) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(p, size); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // checkNoLeftovers fails if dir holds partial files or anything not in want.
 func checkDirHolds(t *testing.T, dir string, want ...string) {
 	t.Helper()

@@ -180,14 +180,7 @@ func TestSendInterrupted(t *testing.T) {
 	os.Mkdir(in, 0o755)
 	out := filepath.Join(tmp, "out")
 	l, addr := listenProc(t, ns, ss, out)
-	// A sparse 4 GiB file: quick to make and to read, long to send.
-	big := filepath.Join(in, "big.bin")
-	if err := os.WriteFile(big, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(big, 4*giB); err != nil {
-		t.Fatal(err)
-	}
+	big := sparseFile(t, in, "big.bin", 4*giB)
 	s := startStt(t, "send", "--to", addr, "--node-seed", other, "--shared-seed", ss, "--progress", "off", big)
 	// Interrupt once the receiver's partial file holds data.
 	deadline := time.Now().Add(cmdTimeout)
@@ -295,13 +288,7 @@ func TestListenerStopsMidTransfer(t *testing.T) {
 	ns, ss, other := keygen(t, tmp, "n"), keygen(t, tmp, "s"), keygen(t, tmp, "o")
 	out := filepath.Join(tmp, "out")
 	l, addr := listenProc(t, ns, ss, out)
-	big := filepath.Join(tmp, "big.bin")
-	if err := os.WriteFile(big, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(big, 4*giB); err != nil {
-		t.Fatal(err)
-	}
+	big := sparseFile(t, tmp, "big.bin", 4*giB)
 	s := startStt(t, "send", "--to", addr, "--node-seed", other, "--shared-seed", ss, "--progress", "off", big)
 	deadline := time.Now().Add(cmdTimeout)
 	for !partialHasData(out) {

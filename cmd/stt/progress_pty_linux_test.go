@@ -140,13 +140,7 @@ func TestProgressInTerminal(t *testing.T) {
 	l, addr := listenProc(t, ns, ss, out)
 	// The case: a 200 MiB file, whose bar line was 81 columns,
 	// with a name long enough to need cutting, and a small one beside it.
-	long := filepath.Join(in, "ubuntu-26.04-desktop-amd64-with-a-long-descriptive-suffix.iso")
-	if err := os.WriteFile(long, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(long, 200*miB); err != nil {
-		t.Fatal(err)
-	}
+	long := sparseFile(t, in, "ubuntu-26.04-desktop-amd64-with-a-long-descriptive-suffix.iso", 200*miB)
 	small := randomFile(t, in, "notes.txt", 300_000)
 
 	master, slave := openPTY(t, 80, 24)
