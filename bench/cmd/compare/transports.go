@@ -2,22 +2,16 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-
 	"fmt"
-	"math/big"
-	"net"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/quic-go/quic-go"
 	"github.com/stt-go/stt"
+	"github.com/stt-go/stt/bench/internal/peer"
 	kcp "github.com/xtaci/kcp-go/v5"
 )
 
@@ -206,34 +200,6 @@ func onOff(b bool) string {
 
 // ---- TLS certificates (QUIC and TLS/TCP) ----
 
-func serverTLS() (*tls.Config, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "localhost"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, err
-	}
-	return &tls.Config{
-		Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}},
-		MinVersion:   tls.VersionTLS13,
-		NextProtos:   []string{"stt-bench"},
-	}, nil
-}
-
-func clientTLS() *tls.Config {
-	return &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13, NextProtos: []string{"stt-bench"}, ServerName: "localhost"}
-}
-
 // ---- quic-go ----
 
 type quicClient struct{ c *quic.Conn }
@@ -247,23 +213,12 @@ func (q quicClient) open(ctx context.Context) (stream, error) {
 }
 func (q quicClient) close() { q.c.CloseWithError(0, "") }
 
-func quicConfig() *quic.Config {
-	return &quic.Config{
-		MaxIncomingStreams:             10_000,
-		InitialStreamReceiveWindow:     512 << 10,
-		MaxStreamReceiveWindow:         16 << 20,
-		InitialConnectionReceiveWindow: 1 << 20,
-		MaxConnectionReceiveWindow:     24 << 20,
-		MaxIdleTimeout:                 30 * time.Second,
-	}
-}
-
 func startQUIC() (server, error) {
-	tc, err := serverTLS()
+	tc, err := peer.ServerTLS("stt-bench")
 	if err != nil {
 		return server{}, err
 	}
-	ln, err := quic.ListenAddr("127.0.0.1:0", tc, quicConfig())
+	ln, err := quic.ListenAddr("127.0.0.1:0", tc, peer.QUICConfig())
 	if err != nil {
 		return server{}, err
 	}
@@ -287,7 +242,7 @@ func startQUIC() (server, error) {
 	}()
 	addr := ln.Addr().String()
 	dial := func(ctx context.Context) (client, error) {
-		c, err := quic.DialAddr(ctx, addr, clientTLS(), quicConfig())
+		c, err := quic.DialAddr(ctx, addr, peer.ClientTLS("stt-bench"), peer.QUICConfig())
 		if err != nil {
 			return nil, err
 		}
@@ -306,7 +261,7 @@ func (c connClient) open(ctx context.Context) (stream, error) { return c.dial(ct
 func (c connClient) close()                                   {}
 
 func startTLS() (server, error) {
-	tc, err := serverTLS()
+	tc, err := peer.ServerTLS("stt-bench")
 	if err != nil {
 		return server{}, err
 	}
@@ -325,7 +280,7 @@ func startTLS() (server, error) {
 	}()
 	addr := ln.Addr().String()
 	d := func(ctx context.Context) (stream, error) {
-		td := tls.Dialer{Config: clientTLS()}
+		td := tls.Dialer{Config: peer.ClientTLS("stt-bench")}
 		c, err := td.DialContext(ctx, "tcp", addr)
 		if err != nil {
 			return nil, err

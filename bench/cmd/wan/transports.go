@@ -2,16 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/binary"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/netip"
 	"sync"
@@ -19,6 +13,7 @@ import (
 
 	"github.com/quic-go/quic-go"
 	"github.com/stt-go/stt"
+	"github.com/stt-go/stt/bench/internal/peer"
 )
 
 // sttVariant is STT with one congestion controller.
@@ -256,46 +251,6 @@ func (c sttConn) close() { c.s.CloseWithError(0, "wan done") }
 
 // ---- quic-go ----
 
-func serverTLS() (*tls.Config, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "localhost"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, err
-	}
-	return &tls.Config{
-		Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}},
-		MinVersion:   tls.VersionTLS13,
-		NextProtos:   []string{"stt-wan"},
-	}, nil
-}
-
-func clientTLS() *tls.Config {
-	return &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13, NextProtos: []string{"stt-wan"}, ServerName: "localhost"}
-}
-
-// quicConfig is bench/cmd/compare's.
-func quicConfig() *quic.Config {
-	return &quic.Config{
-		MaxIncomingStreams:             10_000,
-		InitialStreamReceiveWindow:     512 << 10,
-		MaxStreamReceiveWindow:         16 << 20,
-		InitialConnectionReceiveWindow: 1 << 20,
-		MaxConnectionReceiveWindow:     24 << 20,
-		MaxIdleTimeout:                 30 * time.Second,
-	}
-}
-
 type quicServer struct {
 	ln     *quic.Listener
 	cancel context.CancelFunc
@@ -303,11 +258,11 @@ type quicServer struct {
 }
 
 func startQUIC() (server, error) {
-	tc, err := serverTLS()
+	tc, err := peer.ServerTLS("stt-wan")
 	if err != nil {
 		return nil, err
 	}
-	ln, err := quic.ListenAddr("127.0.0.1:0", tc, quicConfig())
+	ln, err := quic.ListenAddr("127.0.0.1:0", tc, peer.QUICConfig())
 	if err != nil {
 		return nil, err
 	}
@@ -340,7 +295,7 @@ func startQUIC() (server, error) {
 func (s *quicServer) addr() netip.AddrPort { return s.ln.Addr().(*net.UDPAddr).AddrPort() }
 
 func (s *quicServer) dial(ctx context.Context, via netip.AddrPort) (conn, error) {
-	c, err := quic.DialAddr(ctx, via.String(), clientTLS(), quicConfig())
+	c, err := quic.DialAddr(ctx, via.String(), peer.ClientTLS("stt-wan"), peer.QUICConfig())
 	if err != nil {
 		return nil, err
 	}
