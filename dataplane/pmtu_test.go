@@ -25,7 +25,11 @@ func TestProbeDoesNotHoldBackData(t *testing.T) {
 	p.wantAlive()
 	// The search tries 1472, 8972, then 65 000: acknowledge the first two.
 	for n := uint64(1); n <= 3; n++ {
-		p.waitUntil("a PMTU probe", func() bool { return p.sess.Stats().PMTUProbes >= n })
+		// The peer must hold the probe before it acknowledges it.
+		p.waitUntil("a PMTU probe", func() bool {
+			st := p.sess.Stats()
+			return st.PMTUProbes >= n && uint64(p.rxCount) >= st.PacketsSent
+		})
 		if n < 3 {
 			p.roundTrip(p.ackFrame())
 		}
