@@ -294,7 +294,12 @@ func TestResumeReplay(t *testing.T) {
 		t.Fatal("not resumed")
 	}
 	p.net.filter = nil
+	// The responder installs after its RESUME_RESPONSE is out: let it
+	// finish before counting.
+	eventually(t, func() bool { return p.b.Stats().ResumeAccepted == 1 })
+	p.dpB.mu.Lock()
 	before := p.dpB.installs
+	p.dpB.mu.Unlock()
 	sent := len(p.net.sent)
 	w := newWorkerScratch()
 	for _, from := range []netip.AddrPort{addrA, netip.MustParseAddrPort("192.0.2.9:9")} {
@@ -302,8 +307,11 @@ func TestResumeReplay(t *testing.T) {
 			t.Fatal("replayed RESUME installed a session")
 		}
 	}
-	if p.dpB.installs != before || len(p.net.sent) != sent {
-		t.Fatalf("replay installed %d sessions, sent %d datagrams", p.dpB.installs-before, len(p.net.sent)-sent)
+	p.dpB.mu.Lock()
+	installs := p.dpB.installs
+	p.dpB.mu.Unlock()
+	if installs != before || len(p.net.sent) != sent {
+		t.Fatalf("replay installed %d sessions, sent %d datagrams", installs-before, len(p.net.sent)-sent)
 	}
 	if s := p.b.Stats(); s.Replays != 2 || s.ResumeAccepted != 1 {
 		t.Fatalf("responder stats %+v", s)
