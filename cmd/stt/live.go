@@ -496,7 +496,21 @@ func (v *viewerSink) Write(ctx context.Context, b []byte) error {
 		v.o.late.Add(1)
 		return nil
 	}
-	return v.sink.Write(ctx, b)
+	// The Manager cancels ctx when it cuts the viewer, before it sets the
+	// past deadline (SetWriteDeadline below). A send that ctx interrupts
+	// part-way is reset by the library with its own code, so the reset
+	// with codeCut has to come first: the write runs under a context that
+	// ends only after it.
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() {
+		if !v.o.ending.Load() {
+			v.st.CancelWrite(codeCut)
+		}
+		cancel()
+	})
+	defer stop()
+	return v.sink.Write(wctx, b)
 }
 
 func (v *viewerSink) Close() error {
