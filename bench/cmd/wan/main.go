@@ -52,6 +52,7 @@ type params struct {
 	sharedDur time.Duration            // length of a shared-bottleneck run
 	seed      uint64
 	traceDir  string // -trace: write each flow's time series there
+	mtu       int    // the links' MTU in IP-packet bytes (0: none)
 }
 
 // defaultSize is the bytes per flow: the 64 MiB at 100 Mbit/s and
@@ -83,10 +84,11 @@ func main() {
 	sharedDur := flag.Duration("shared-dur", 15*time.Second, "length of a shared-bottleneck run")
 	size := flag.String("size", "", "bytes per single flow, e.g. 64MiB (default: 24 MiB at 20 Mbit/s, 64 MiB at 100, 96 MiB at 400)")
 	seed := flag.Uint64("seed", 1, "emulator seed (loss draws per arrival)")
+	mtu := flag.Int("mtu", 1500, "the links' MTU in IP-packet bytes, both directions (an Internet path: 1500; 0: no limit, which lets STT's path MTU discovery grow datagrams to 65 000 bytes while quic-go stays at 1452)")
 	traceDir := flag.String("trace", "", "write each flow's time series (every 10 ms: delivered bytes, bottleneck bytes and queue, the sender's window, pacing rate and RTTs) as CSV files into this directory")
 	flag.Parse()
 
-	p := params{sizeFor: defaultSize, cap: *capD, sharedDur: *sharedDur, seed: *seed, traceDir: *traceDir}
+	p := params{sizeFor: defaultSize, cap: *capD, sharedDur: *sharedDur, seed: *seed, traceDir: *traceDir, mtu: *mtu}
 	if p.traceDir != "" {
 		if err := os.MkdirAll(p.traceDir, 0o755); err != nil {
 			fail(err)
@@ -243,13 +245,13 @@ func sharedSets(kind string, ts []transport, servers []server) []memberSet {
 // links builds the two directions of a condition: a symmetric bottleneck
 // (rate, queue, RTT/2 of delay each way), random loss on the forward
 // (data) direction only.
-func links(c cond, seed uint64) (fwd, rev *netem.Link, err error) {
+func links(c cond, p params, seed uint64) (fwd, rev *netem.Link, err error) {
 	q := max(netem.BDP(c.rate, c.rtt, c.queue), 2*1500)
-	fwd, err = netem.NewLink(&netem.LinkConfig{Rate: c.rate, QueueBytes: q, Delay: c.rtt / 2, Loss: c.loss, Seed: seed})
+	fwd, err = netem.NewLink(&netem.LinkConfig{Rate: c.rate, QueueBytes: q, Delay: c.rtt / 2, Loss: c.loss, MTU: p.mtu, Seed: seed})
 	if err != nil {
 		return nil, nil, err
 	}
-	rev, err = netem.NewLink(&netem.LinkConfig{Rate: c.rate, QueueBytes: q, Delay: c.rtt / 2, Seed: seed + 1})
+	rev, err = netem.NewLink(&netem.LinkConfig{Rate: c.rate, QueueBytes: q, Delay: c.rtt / 2, MTU: p.mtu, Seed: seed + 1})
 	if err != nil {
 		fwd.Close()
 		return nil, nil, err
@@ -427,7 +429,7 @@ const sampleEvery = 10 * time.Millisecond
 
 // runSingle runs one flow of t through a fresh path of condition c.
 func runSingle(t transport, srv server, c cond, p params, seed uint64, trace string) (res flowResult) {
-	fwd, rev, err := links(c, seed)
+	fwd, rev, err := links(c, p, seed)
 	if err != nil {
 		return flowResult{err: err}
 	}
@@ -537,7 +539,7 @@ func measureHealth(paths []*netem.Path, links ...*netem.Link) health {
 // and measures their goodput from a quarter of the run to its end (the
 // first quarter is start-up and convergence).
 func runShared(ms []member, c cond, p params, seed uint64, trace string) (res sharedResult) {
-	fwd, rev, err := links(c, seed)
+	fwd, rev, err := links(c, p, seed)
 	if err != nil {
 		return sharedResult{err: err}
 	}
@@ -660,10 +662,17 @@ type sharedRow struct {
 	res   sharedResult
 }
 
+func mtuText(mtu int) string {
+	if mtu == 0 {
+		return "no MTU limit (STT's path MTU discovery grows its datagrams to 65 000 bytes; quic-go stays at 1452)"
+	}
+	return fmt.Sprintf("an MTU of %d bytes, larger datagrams dropped without notice", mtu)
+}
+
 func printTables(w io.Writer, ts []transport, rows []row, shares []sharedRow, p params, took time.Duration) {
 	fmt.Fprintf(w, "## WAN comparison (%s)\n\n", time.Now().UTC().Format("2006-01-02"))
 	fmt.Fprintln(w, machine())
-	fmt.Fprintf(w, "\nPath: internal/netem on loopback, symmetric links (the rate and a drop-tail queue of the given BDP multiple each way, RTT/2 of delay each way), random loss on the data direction only; rates count IP packets (payload + 28 bytes), so 1452-byte datagrams carry at most ~95%% of the link as goodput.\n")
+	fmt.Fprintf(w, "\nPath: internal/netem on loopback, symmetric links (the rate and a drop-tail queue of the given BDP multiple each way, RTT/2 of delay each way, %s), random loss on the data direction only; rates count IP packets (payload + 28 bytes).\n", mtuText(p.mtu))
 	if len(rows) > 0 {
 		var sizes []string
 		seen := map[float64]bool{}

@@ -66,7 +66,7 @@ func transports() []transport {
 	for _, v := range sttVariants {
 		ts = append(ts, transport{
 			name:  v.name,
-			note:  "STT defaults (hybrid handshake, MaxDatagram 1452, 16 MiB stream / 24 MiB session windows); a full packet carries 1407 bytes of stream data in 1476 bytes of IP packet, so goodput tops out at 95.3% of the link; retransmission ratio = (PacketsLost + PacketsRetransmitted) / PacketsSent",
+			note:  "STT defaults (hybrid handshake, path MTU discovery from 1452-byte datagrams up to what the path carries: 1472 at a 1500-byte MTU, where a full packet carries 1427 bytes of stream data in 1500 bytes of IP packet, so goodput tops out at 95.1% of the link; 16 MiB stream / 24 MiB session windows); retransmission ratio = (PacketsLost + PacketsRetransmitted) / PacketsSent",
 			start: func() (server, error) { return startSTT(v) },
 		})
 	}
