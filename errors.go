@@ -92,6 +92,10 @@ const (
 	CodePacketNumbers  = dataplane.CodePacketNumbers  // the sender's 48-bit packet numbers ran out (it closes first)
 	CodeUnresponsive   = dataplane.CodeUnresponsive   // local: data in flight, no acknowledgement for Config.MaxProbes probe timeouts
 	CodeStatelessReset = dataplane.CodeStatelessReset // the peer no longer holds the session (it restarted): it answered with a stateless reset
+
+	// CodeMessageAbandoned resets a stream (never a session) whose
+	// SendMessage ended part-way through a message (context or deadline).
+	CodeMessageAbandoned = dataplane.CodeMessageAbandoned
 )
 
 // DialError is the error Connect returns when a handshake ends without a

@@ -289,6 +289,39 @@ func TestActiveStreamsCount(t *testing.T) {
 	}
 }
 
+// TestSendMessageAbandoned: a SendMessage whose context ends after part of
+// the message went into the stream resets the stream with
+// CodeMessageAbandoned (not CodeInternal, which means a bug), and the
+// reader sees that reset instead of a truncated message.
+func TestSendMessageAbandoned(t *testing.T) {
+	_, _, sa, sb := newPair(t, func(c *stt.Config) {
+		c.StreamWindow, c.MaxStreamWindow = 64<<10, 64<<10
+		c.SendBuffer = 64 << 10
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	st, err := sa.OpenStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 1 MiB cannot fit 64 KiB of credit plus a 64 KiB send buffer while
+	// nobody reads: SendMessage blocks part-way until its context ends.
+	mctx, mcancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer mcancel()
+	if err := st.SendMessage(mctx, make([]byte, 1<<20)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("SendMessage = %v, want context.DeadlineExceeded", err)
+	}
+	rs, err := sb.AcceptStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := rs.ReceiveMessage(ctx)
+	var se *stt.StreamError
+	if !errors.As(err, &se) || se.Code != stt.CodeMessageAbandoned || !se.Remote {
+		t.Fatalf("ReceiveMessage = %d bytes, %v; want a remote reset with code %#x", len(m), err, stt.CodeMessageAbandoned)
+	}
+}
+
 // TestByteCountersArePayload checks that message framing is not counted as
 // application bytes (issue 17, item 4).
 func TestByteCountersArePayload(t *testing.T) {

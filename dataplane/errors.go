@@ -22,6 +22,10 @@ const (
 	CodeNodeStopping  uint64 = 0x8 // the node is shutting down
 	CodeTooManyFrames uint64 = 0x9 // resource limit (gaps, ranges) exceeded
 	CodePacketNumbers uint64 = 0xC // the sender's packet numbers are exhausted (it closes before 2^48-1)
+	// CodeMessageAbandoned is a stream code, sent in RESET: SendMessage
+	// was interrupted (context or write deadline) part-way through a
+	// message, which cannot be taken back, so the stream was reset.
+	CodeMessageAbandoned uint64 = 0xD
 	// Local codes: a session ends with them without a CLOSE frame, so they
 	// never appear on the wire.
 	CodeUnresponsive   uint64 = 0xA // data in flight and nothing acknowledged for Config.MaxProbes probe timeouts

@@ -479,7 +479,8 @@ func (st *Stream) writeDeadline() time.Time {
 // returns ErrMessageTooLarge above the session's MaxMessageSize. It waits
 // for buffer space until ctx ends or the write deadline passes; if that
 // happens part-way the stream is reset (a partial message cannot be taken
-// back) and ctx.Err() or ErrDeadline is returned.
+// back) with CodeMessageAbandoned, and ctx.Err() or ErrDeadline is
+// returned.
 func (st *Stream) SendMessage(ctx context.Context, msg []byte) error {
 	if len(msg) > st.sess.cfg.MaxMessageSize {
 		return ErrMessageTooLarge
@@ -502,7 +503,7 @@ func (st *Stream) SendMessage(ctx context.Context, msg []byte) error {
 	}
 	if err != nil {
 		if n > 0 && (err == ErrDeadline || ctx.Err() != nil) {
-			st.CancelWrite(CodeInternal)
+			st.CancelWrite(CodeMessageAbandoned)
 		}
 		return err
 	}
