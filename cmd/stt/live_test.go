@@ -619,11 +619,21 @@ func slowViewerHeap(t *testing.T, reliable bool, policy endpoint.Policy, d time.
 		return ms.HeapAlloc
 	}
 
+	bound := uint64(qb + sendBuffer + 2*sh.frameSize + 2<<20) // + two frames in hand, 2 MiB for the runtime's noise
+	// The run is counted in frames, not seconds: enough that a viewer
+	// reading half of them falls 25% more than the bound behind, so a
+	// loaded machine whose origin sends fewer frames a second still tells
+	// a bounded origin from an unbounded one (a 4 s run under -race on a
+	// busy machine once sent 85 frames, 3.3 MiB missed against 3.6).
+	frames := max(uint64(d/time.Second)*uint64(sh.fps), 2*bound*5/4/uint64(sh.frameSize)+1)
+	d = time.Duration(frames) * time.Second / time.Duration(sh.fps)
+
 	// The viewer: another process, reading 15 of the 30 frames a second.
+	// Its --duration is only a backstop: it ends when the origin does.
 	vctx, vcancel := context.WithCancel(ctx)
 	defer vcancel()
 	viewer := exec.CommandContext(vctx, sttBin, "live", "--watch", node.Addr().String(), "--node-seed", seed("viewer"), "--shared-seed", seed("shared"),
-		"--max-fps", "15", "--duration", (d + 2*time.Second).String())
+		"--max-fps", "15", "--duration", (d + 30*time.Second).String())
 	var vout bytes.Buffer
 	viewer.Stdout, viewer.Stderr = &vout, &vout
 	if err := viewer.Start(); err != nil {
@@ -641,7 +651,7 @@ func slowViewerHeap(t *testing.T, reliable bool, policy endpoint.Policy, d time.
 
 	base := heap()
 	var peak uint64
-	rctx, rcancel := context.WithTimeout(ctx, d)
+	rctx, rcancel := context.WithTimeout(ctx, d+30*time.Second)
 	samples := make(chan uint64, 1)
 	go func() {
 		var m uint64
@@ -657,7 +667,7 @@ func slowViewerHeap(t *testing.T, reliable bool, policy endpoint.Policy, d time.
 			}
 		}
 	}()
-	s, err := o.run(rctx, &patternSource{size: sh.frameSize}, sh.fps, 0, 0, nil)
+	s, err := o.run(rctx, &patternSource{size: sh.frameSize}, sh.fps, frames, 0, nil)
 	rcancel()
 	peak = <-samples
 	if err != nil {
@@ -666,7 +676,6 @@ func slowViewerHeap(t *testing.T, reliable bool, policy endpoint.Policy, d time.
 	o.finish(ctx, &s, time.Second)
 	verr := <-viewerDone
 
-	bound := uint64(qb + sendBuffer + 2*sh.frameSize + 2<<20) // + two frames in hand, 2 MiB for the runtime's noise
 	growth := int64(peak) - int64(base)
 	// What an unbounded origin would have held: the frames the slow
 	// viewer never got.
