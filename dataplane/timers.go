@@ -253,14 +253,21 @@ func (s *Session) expiredRecovery(now monotime.Time) bool {
 }
 
 // probe sends ack-eliciting data on PTO (RFC 9002 §6.2.4): the oldest
-// unacknowledged data is re-queued, or a PING when there is none.
+// unacknowledged data is re-queued, and a PING always goes with it. The
+// re-queued ranges may turn out to have nothing left to send (a removed
+// stream, a latency-bounded stream's abandoned message) or be held back by
+// flow control, and a PTO that sends nothing leaves the packet in flight
+// for ever: loss detection needs a later packet acknowledged. That
+// happened: a lossy latency-bounded stream whose last unacknowledged
+// packet held an abandoned message fired its PTO 31 450 times without
+// sending, stopped acknowledging the peer (its ACK-only backlog filled) and
+// the peer declared it unresponsive (TestProbeSendsAfterAbandon).
 func (s *Session) probe() {
 	if p, ok := s.hot.sent.OldestUnacked(); ok && p.NRanges > 0 {
 		s.requeueData(p)
 		s.stats.pktsRetx.Add(1)
-	} else {
-		s.hot.pend |= ctrlPing
 	}
+	s.hot.pend |= ctrlPing
 	s.hot.probes = 2 // RFC 9002 §6.2.4: up to two probe packets, exempt from the congestion window
 	s.markDirty()
 }
