@@ -94,8 +94,15 @@ func (w *SendWindow) Available() uint64 {
 	return w.limit - w.used
 }
 
+// Overdrawn reports whether more was consumed than the limit allows: a
+// latency-bounded stream charged bytes it skipped past the credit
+// (Session.abandon). A FIN-only frame, whose final size the peer counts
+// like data, waits until the credit covers it again.
+func (w *SendWindow) Overdrawn() bool { return w.used > w.limit }
+
 // Consume records n new bytes sent. Callers never consume more than
-// Available (Send.NextFrameWithin enforces it); a negative n is ignored.
+// Available (Send.NextFrameWithin enforces it), except for bytes a
+// latency-bounded stream skips (see Overdrawn); a negative n is ignored.
 func (w *SendWindow) Consume(n int) {
 	if n > 0 {
 		w.used += uint64(n)

@@ -190,7 +190,8 @@ func (s *Send) raisePeerLimit(limit uint64) {
 
 // HasData reports whether NextFrame has something to return: a queued
 // retransmission, new bytes within the peer's stream credit, or a FIN that
-// can go (all data sent). Loop side.
+// can go (all data sent, the final size within the stream credit; the
+// session's credit is NextFrameWithin's to check). Loop side.
 func (s *Send) HasData() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -203,7 +204,7 @@ func (s *Send) HasData() bool {
 	if s.written > s.sent && (!s.peerLimitSet || s.sent < s.peerLimit) {
 		return true
 	}
-	return s.fin == finQueued && s.sent == s.written
+	return s.fin == finQueued && s.sent == s.written && (!s.peerLimitSet || s.written <= s.peerLimit)
 }
 
 // NextFrame returns the next DATA frame's payload, copied into dst:
@@ -270,8 +271,22 @@ func (s *Send) NextFrameWithin(dst []byte, max int, peerLimit uint64, conn *Send
 			return int(e - a), a, s.takeFin(e), blocked
 		}
 	}
-	// 3. A FIN on its own.
+	// 3. A FIN on its own. Its offset, the final size, counts against
+	// credit like data: after AbandonRange skipped bytes past the peer's
+	// credit (a latency-bounded stream may skip a whole message it could
+	// not send), the final size can lie beyond the stream's or the
+	// session's limit, and the FIN waits for credit as data would — the
+	// peer's credit restarts once its reader has passed the skipped range
+	// (docs/PROTOCOL.md "SKIP"). Sent at once, it made the receiver close
+	// the session with a flow-control error whenever it arrived before
+	// the SKIP or the credit.
 	if s.fin == finQueued && s.sent == s.written {
+		if s.peerLimitSet && s.written > s.peerLimit {
+			return 0, 0, false, true
+		}
+		if conn != nil && conn.Overdrawn() {
+			return 0, 0, false, false
+		}
 		s.fin = finInFlight
 		return 0, s.written, true, false
 	}

@@ -52,6 +52,52 @@ func TestSendAbandon(t *testing.T) {
 	}
 }
 
+// TestSendFinAfterSkipPastCredit: once an abandoned range took the stream
+// past the peer's credit, the FIN (whose offset, the final size, the peer
+// counts like data) waits for credit — stream and session — instead of
+// going at once: a receiver closes the session with a flow-control error
+// for a FIN beyond its credit that arrives before the SKIP (found under
+// load in TestLatencyBoundedStream/lossy: a FIN-only frame at 1 801 200
+// against a stream limit of 1 743 100).
+func TestSendFinAfterSkipPastCredit(t *testing.T) {
+	s := NewSend(1 << 10)
+	var conn SendWindow
+	conn.SetLimit(150)
+	s.SetPeerLimit(150)
+	if _, err := s.Write(make([]byte, 300)); err != nil {
+		t.Fatal(err)
+	}
+	dst := make([]byte, 1500)
+	if n, _, _, _ := s.NextFrameWithin(dst, 1500, 150, &conn); n != 150 {
+		t.Fatalf("first frame %d bytes, want the 150 of credit", n)
+	}
+	// The message [0, 300) expired: [150, 300) was never sent and goes
+	// past both credits.
+	ok, unsent := s.AbandonRange(0, 300)
+	if !ok || unsent != 150 {
+		t.Fatalf("AbandonRange = %v, %d unsent", ok, unsent)
+	}
+	conn.Consume(int(unsent)) // as Session.abandon does
+	if !conn.Overdrawn() {
+		t.Fatal("session window not overdrawn after charging skipped bytes past its limit")
+	}
+	_ = s.Close()
+	if s.HasData() {
+		t.Error("HasData with a FIN beyond the stream credit")
+	}
+	if n, _, fin, blocked := s.NextFrameWithin(dst, 1500, 150, &conn); n != 0 || fin || !blocked {
+		t.Fatalf("FIN beyond the stream credit: %d bytes, fin %v, blocked %v; want nothing, blocked", n, fin, blocked)
+	}
+	// The stream credit covers it, the session's not yet.
+	if n, _, fin, _ := s.NextFrameWithin(dst, 1500, 300, &conn); n != 0 || fin {
+		t.Fatalf("FIN beyond the session credit: %d bytes, fin %v; want nothing", n, fin)
+	}
+	conn.SetLimit(300)
+	if n, off, fin, _ := s.NextFrameWithin(dst, 1500, 300, &conn); n != 0 || off != 300 || !fin {
+		t.Fatalf("FIN within both credits: %d@%d fin %v; want the FIN at 300", n, off, fin)
+	}
+}
+
 // TestRecvSkip: an abandoned range counts as received for ordering: bytes
 // before it are read, then the reader is told (once, with the bytes and the
 // tag) and jumps over it, bytes after it that arrived out of order are kept,
