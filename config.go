@@ -103,9 +103,7 @@ type Config struct {
 	// and, while its writer finds the buffer full, grows toward SendBuffer
 	// when the path needs it: to twice the congestion window net of
 	// queueing (cwnd x min RTT / smoothed RTT), in steps of at least 2x.
-	// Default 16 MiB, the largest per-stream receive window: 4 MiB capped a
-	// 400 Mbit/s, 80 ms path (a 4 MB bandwidth-delay product) below BBR's
-	// window.
+	// Default 4 MiB.
 	SendBuffer int
 	// MaxMessageSize bounds SendMessage/ReceiveMessage. Default 2 MiB (the
 	// seed's frame limit).

@@ -50,7 +50,7 @@ const (
 	// defaultSendBuffer is the most unacknowledged bytes a stream buffers
 	// before Write blocks. A stream starts at initialSendBuffer and grows
 	// toward it (see Stream.growSendBuffer).
-	defaultSendBuffer = 16 << 20
+	defaultSendBuffer = 4 << 20
 	// initialSendBuffer is a stream's starting send buffer. Measured on
 	// loopback (BenchmarkBulk): 4 streams at 4 MiB each reach 10.8 Gbit/s,
 	// at 1 MiB 15.3-16.4 (16 MiB of buffered data does not stay in cache;
