@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -16,12 +15,11 @@ import (
 const refusedWait = 2 * time.Second
 
 // sendBody runs one transfer of a byte body: header, body (h.Size bytes
-// from body), end of stream, reply. When h asks for a SHA-256 digest it
-// computes the SHA-256 of what it sent, on a chunkPipe worker beside the
-// stream writes, and checks the receiver's. t (may be nil) counts
-// progress. It returns the receiver's reply.
+// from body), end of stream, reply. When h asks for a digest it computes
+// the digest of what it sent, on a chunkPipe worker beside the stream
+// writes, and checks the receiver's. t (may be nil) counts progress. It
+// returns the receiver's reply.
 func sendBody(ctx context.Context, sess *stt.Session, h header, body io.Reader, t *task) (reply, error) {
-	hash := h.Digest == digestSHA256
 	hb, err := h.append(nil)
 	if err != nil {
 		return reply{}, err
@@ -38,9 +36,9 @@ func sendBody(ctx context.Context, sess *stt.Session, h header, body io.Reader, 
 	if err := st.SendMessage(ctx, hb); err != nil {
 		return reply{}, refusal(ctx, st, fmt.Errorf("sending header: %w", err))
 	}
-	d := sha256.New()
+	d := h.Digest.newHash()
 	work := func(b []byte) error { return nil }
-	if hash {
+	if d != nil {
 		work = func(b []byte) error {
 			d.Write(b)
 			return nil
@@ -67,11 +65,11 @@ func sendBody(ctx context.Context, sess *stt.Session, h header, body io.Reader, 
 	if rep.Size != h.Size {
 		return rep, fmt.Errorf("the peer received %d of %d bytes", rep.Size, h.Size)
 	}
-	if hash {
+	if d != nil {
 		var sum [digestLen]byte
 		d.Sum(sum[:0])
 		if rep.Sum != sum {
-			return rep, fmt.Errorf("SHA-256 mismatch: the peer stored %x…, we sent %x…", rep.Sum[:8], sum[:8])
+			return rep, fmt.Errorf("%s mismatch: the peer stored %x…, we sent %x…", h.Digest, rep.Sum[:8], sum[:8])
 		}
 	}
 	return rep, nil

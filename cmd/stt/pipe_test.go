@@ -1,13 +1,8 @@
 package main
 
 import (
-	"crypto/sha256"
-	"crypto/sha3"
 	"errors"
-	"hash"
 	"testing"
-
-	"golang.org/x/crypto/blake2b"
 )
 
 // TestChunkPipe: chunks reach the worker whole and in order, a worker
@@ -73,30 +68,5 @@ func TestChunkPipe(t *testing.T) {
 	}
 	if worked != 2 {
 		t.Errorf("worker ran %d times, want 2 (nothing after its error)", worked)
-	}
-}
-
-// BenchmarkDigest is the cost of the candidate digests on this machine,
-// per 256 KiB chunk as the transfer pipeline feeds them (the numbers in
-// pipe.go's comment come from here).
-func BenchmarkDigest(b *testing.B) {
-	buf := make([]byte, pipeChunk)
-	patternAt(buf, 1, 0)
-	for _, d := range []struct {
-		name string
-		new  func() hash.Hash
-	}{
-		{"SHA-256", sha256.New},
-		{"BLAKE2b-256", func() hash.Hash { h, _ := blake2b.New256(nil); return h }},
-		{"SHA3-256", func() hash.Hash { return sha3.New256() }},
-	} {
-		b.Run(d.name, func(b *testing.B) {
-			h := d.new()
-			b.SetBytes(int64(len(buf)))
-			b.ReportAllocs()
-			for b.Loop() {
-				h.Write(buf)
-			}
-		})
 	}
 }

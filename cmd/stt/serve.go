@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -169,7 +168,7 @@ func (s *server) serveStream(ctx context.Context, sess *stt.Session, st *stt.Str
 				return fmt.Errorf("byte %d differs from the sender's data", off+uint64(i))
 			}
 			return nil
-		}, false)
+		}, digestNone)
 	case kindSink:
 		var n uint64
 		n, err = drain(st, make([]byte, copyBufSize))
@@ -260,7 +259,7 @@ func (s *server) receiveFile(st *stt.Stream, h header) (rep reply, err error) {
 		}
 		wb.wrote(len(b))
 		return nil
-	}, h.Digest == digestSHA256)
+	}, h.Digest)
 	if err != nil {
 		return reply{}, err
 	}
@@ -333,18 +332,18 @@ var errTooLong = errors.New("the peer sent more bytes than its header announced"
 
 // receiveBody reads exactly size bytes then the end of the stream. The
 // reads fill a chunkPipe's buffers; its worker passes each chunk and its
-// offset to sink and, with hash, feeds the SHA-256 of the reply, so that
-// the stream reads wait neither for the disk nor for the digest. A sink
-// error stops the transfer at the next chunk.
-func receiveBody(st *stt.Stream, size uint64, sink func(b []byte, off uint64) error, hash bool) (reply, error) {
-	d := sha256.New()
+// offset to sink and feeds the reply's digest dg (none: no digest), so
+// that the stream reads wait neither for the disk nor for the digest. A
+// sink error stops the transfer at the next chunk.
+func receiveBody(st *stt.Stream, size uint64, sink func(b []byte, off uint64) error, dg digest) (reply, error) {
+	d := dg.newHash()
 	var off uint64 // the worker's
 	pipe := newChunkPipe(func(b []byte) error {
 		if err := sink(b, off); err != nil {
 			return err
 		}
 		off += uint64(len(b))
-		if hash {
+		if d != nil {
 			d.Write(b)
 		}
 		return nil
@@ -357,7 +356,7 @@ func receiveBody(st *stt.Stream, size uint64, sink func(b []byte, off uint64) er
 		return reply{}, err
 	}
 	rep := reply{OK: true, Size: n}
-	if hash {
+	if d != nil {
 		d.Sum(rep.Sum[:0])
 	}
 	return rep, nil
