@@ -1,6 +1,9 @@
 package main
 
-import "sync"
+import (
+	"sync"
+	"unsafe"
+)
 
 // A transfer's body moves through a few fixed buffers: the stream side
 // (the sender's file reads and stream writes, the receiver's stream reads)
@@ -25,7 +28,23 @@ const (
 
 // chunkPool recycles chunk buffers across transfers, so a listener that
 // serves many transfers one after another does not allocate per transfer.
-var chunkPool = sync.Pool{New: func() any { b := make([]byte, pipeChunk); return &b }}
+// Each buffer starts at a multiple of directAlign, so that a receiver can
+// write it to its file with O_DIRECT (fileWriter).
+var chunkPool = sync.Pool{New: func() any {
+	b := alignedBuffer(pipeChunk, directAlign)
+	return &b
+}}
+
+// alignedBuffer returns n bytes whose address is a multiple of align (a
+// power of two); its capacity is n.
+func alignedBuffer(n, align int) []byte {
+	b := make([]byte, n+align)
+	off := 0
+	if r := int(uintptr(unsafe.Pointer(unsafe.SliceData(b))) & uintptr(align-1)); r != 0 {
+		off = align - r
+	}
+	return b[off : off+n : off+n]
+}
 
 // chunkPipe hands filled buffers, in order, to a worker goroutine.
 //

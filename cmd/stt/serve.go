@@ -252,12 +252,11 @@ func (s *server) receiveFile(st *stt.Stream, h header) (rep reply, err error) {
 			os.Remove(f.Name())
 		}
 	}()
-	wb := newWriteBehind(f)
+	fw := newFileWriter(f)
 	rep, err = receiveBody(st, h.Size, func(b []byte, _ uint64) error {
-		if _, err := f.Write(b); err != nil {
+		if _, err := fw.Write(b); err != nil {
 			return fmt.Errorf("writing %q: %v", name, pathless(err))
 		}
-		wb.wrote(len(b))
 		return nil
 	}, h.Digest)
 	if err != nil {
