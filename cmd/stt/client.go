@@ -17,8 +17,9 @@ const refusedWait = 2 * time.Second
 // sendBody runs one transfer of a byte body: header, body (h.Size bytes
 // from body), end of stream, reply. When h asks for a digest it computes
 // the digest of what it sent, on a chunkPipe worker beside the stream
-// writes, and checks the receiver's. t (may be nil) counts progress. It
-// returns the receiver's reply.
+// writes, and checks the receiver's. A *mappedFile body is sent from its
+// mapping (writeMapped). t (may be nil) counts progress. It returns the
+// receiver's reply.
 func sendBody(ctx context.Context, sess *stt.Session, h header, body io.Reader, t *task) (reply, error) {
 	hb, err := h.append(nil)
 	if err != nil {
@@ -40,13 +41,21 @@ func sendBody(ctx context.Context, sess *stt.Session, h header, body io.Reader, 
 	work := func(b []byte) error { return nil }
 	if d != nil {
 		work = func(b []byte) error {
-			d.Write(b)
+			// guard: b may be a view of a mapped file (putView).
+			if guard(func() { d.Write(b) }) {
+				return errSourceShrank
+			}
 			return nil
 		}
 	}
 	pipe := newChunkPipe(work)
 	sent, err := writeBody(ctx, st, h.Size, body, pipe, t)
-	pipe.close() // the worker never fails
+	if perr := pipe.close(); err == nil && perr != nil {
+		// The worker fails only on a mapped file cut under it, after the
+		// last write: writeBody's size check reports that too.
+		st.CancelWrite(codeCancelled)
+		err = perr
+	}
 	if err != nil {
 		return reply{}, err
 	}
@@ -88,6 +97,9 @@ func (e *sourceError) Unwrap() error { return e.err }
 // write failure (the receiver's explanation when it sent one, see
 // refusal). On error the stream's write side is reset.
 func writeBody(ctx context.Context, st *stt.Stream, size uint64, body io.Reader, pipe *chunkPipe, t *task) (uint64, error) {
+	if m, ok := body.(*mappedFile); ok && m.off == 0 && uint64(len(m.b)) == size {
+		return writeMapped(ctx, st, m, pipe, t)
+	}
 	var sent uint64
 	for {
 		buf, err := pipe.get()
@@ -120,6 +132,42 @@ func writeBody(ctx context.Context, st *stt.Stream, size uint64, body io.Reader,
 			return sent, &sourceError{err: rerr}
 		}
 	}
+}
+
+// writeMapped is writeBody for a mapped file: each piece of pipeChunk
+// bytes goes to the stream's Write from the mapping, then to the worker
+// as a view. A file cut under the mapping stops it with errSourceShrank,
+// and a file whose size changed by the end is an error too.
+func writeMapped(ctx context.Context, st *stt.Stream, m *mappedFile, pipe *chunkPipe, t *task) (uint64, error) {
+	var sent int
+	for sent < len(m.b) {
+		if err := pipe.failure(); err != nil {
+			st.CancelWrite(codeCancelled)
+			return uint64(sent), err
+		}
+		piece := m.b[sent:min(sent+pipeChunk, len(m.b))]
+		var (
+			n   int
+			err error
+		)
+		if guard(func() { n, err = st.Write(piece) }) {
+			st.CancelWrite(codeCancelled)
+			return uint64(sent), errSourceShrank
+		}
+		if err != nil {
+			return uint64(sent), refusal(ctx, st, fmt.Errorf("sending: %w", err))
+		}
+		pipe.putView(piece)
+		sent += n
+		if t != nil {
+			t.Add(int64(n))
+		}
+	}
+	if err := m.checkSize(); err != nil {
+		st.CancelWrite(codeCancelled)
+		return uint64(sent), err
+	}
+	return uint64(sent), nil
 }
 
 // sendMessages sends count messages of messageLen bytes from the

@@ -49,13 +49,15 @@ func alignedBuffer(n, align int) []byte {
 // chunkPipe hands filled buffers, in order, to a worker goroutine.
 //
 // The producer (one goroutine) calls get for an empty buffer, fills a
-// prefix of it and hands that prefix to put; it must call close once,
-// after which it may not call get or put. The worker runs work on every
-// chunk in order until work fails once; later chunks are returned
-// unworked. get reports a worker failure so the producer stops early.
+// prefix of it and hands that prefix to put, or hands the worker a view
+// of memory it does not own with putView; it must call close once, after
+// which it may not call get, put or putView. The worker runs work on
+// every chunk in order until work fails once; later chunks are returned
+// unworked. get and failure report a worker failure so the producer
+// stops early.
 type chunkPipe struct {
 	free chan []byte
-	full chan []byte
+	full chan chunk
 	done chan struct{}
 	mu   sync.Mutex
 	err  error // the worker's first error (mu)
@@ -66,7 +68,7 @@ type chunkPipe struct {
 func newChunkPipe(work func(chunk []byte) error) *chunkPipe {
 	p := &chunkPipe{
 		free: make(chan []byte, pipeBuffers),
-		full: make(chan []byte, pipeBuffers),
+		full: make(chan chunk, pipeBuffers),
 		done: make(chan struct{}),
 	}
 	for range pipeBuffers {
@@ -82,16 +84,18 @@ func newChunkPipe(work func(chunk []byte) error) *chunkPipe {
 func (p *chunkPipe) run(work func([]byte) error) {
 	defer close(p.done)
 	failed := false
-	for b := range p.full {
+	for c := range p.full {
 		if !failed {
-			if err := work(b); err != nil {
+			if err := work(c.b); err != nil {
 				failed = true
 				p.mu.Lock()
 				p.err = err
 				p.mu.Unlock()
 			}
 		}
-		p.free <- b[:cap(b)]
+		if !c.view {
+			p.free <- c.b[:cap(c.b)]
+		}
 	}
 }
 
@@ -115,12 +119,28 @@ func (p *chunkPipe) get() ([]byte, error) {
 
 // put hands a filled prefix of a buffer from get to the worker. An empty
 // chunk is returned at once.
-func (p *chunkPipe) put(chunk []byte) {
-	if len(chunk) == 0 {
-		p.free <- chunk[:cap(chunk)]
+func (p *chunkPipe) put(b []byte) {
+	if len(b) == 0 {
+		p.free <- b[:cap(b)]
 		return
 	}
-	p.full <- chunk
+	p.full <- chunk{b: b}
+}
+
+// putView hands the worker a view of memory the pipe does not own (a
+// mapped file): the producer keeps it valid and unchanged until close
+// returns. It blocks while pipeBuffers chunks wait for the worker.
+func (p *chunkPipe) putView(b []byte) {
+	if len(b) > 0 {
+		p.full <- chunk{b: b, view: true}
+	}
+}
+
+// chunk is one hand-over to the worker: a buffer of the pipe's, or a view
+// (putView) that does not go back to the free list.
+type chunk struct {
+	b    []byte
+	view bool
 }
 
 // close waits until the worker has finished every chunk put so far and

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 )
@@ -68,5 +69,39 @@ func TestChunkPipe(t *testing.T) {
 	}
 	if worked != 2 {
 		t.Errorf("worker ran %d times, want 2 (nothing after its error)", worked)
+	}
+}
+
+// TestChunkPipeViews: views reach the worker in order among buffers, and
+// never come back from get (the pipe does not own them).
+func TestChunkPipeViews(t *testing.T) {
+	view := make([]byte, 3*pipeChunk)
+	patternAt(view, 2, 0)
+	var got []byte
+	p := newChunkPipe(func(b []byte) error {
+		got = append(got, b...)
+		return nil
+	})
+	var want []byte
+	for i := range 3 {
+		p.putView(view[i*pipeChunk : (i+1)*pipeChunk])
+		want = append(want, view[i*pipeChunk:(i+1)*pipeChunk]...)
+		buf, err := p.get()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if &buf[0] == &view[0] || len(buf) != pipeChunk {
+			t.Fatal("get returned memory that is not the pipe's")
+		}
+		buf[0] = byte(i)
+		p.put(buf[:1])
+		want = append(want, byte(i))
+	}
+	p.putView(nil)
+	if err := p.close(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("worker saw %d bytes, want %d in order", len(got), len(want))
 	}
 }

@@ -178,7 +178,13 @@ func sendFile(ctx context.Context, sess *stt.Session, j sendJob, t *task) (strin
 	defer f.Close()
 	start := time.Now()
 	h := header{Kind: kindFile, Digest: j.digest, Size: uint64(j.size), Name: j.name}
-	rep, err := sendBody(ctx, sess, h, io.LimitReader(f, j.size+1), t)
+	// Mapped where the system allows (mappedFile), else read().
+	var body io.Reader = io.LimitReader(f, j.size+1)
+	if m, err := mapFile(f, j.size); err == nil {
+		defer m.close()
+		body = m
+	}
+	rep, err := sendBody(ctx, sess, h, body, t)
 	if err != nil {
 		return "", err
 	}
