@@ -5,16 +5,22 @@ import (
 	"unsafe"
 )
 
-// A transfer's body moves through a few fixed buffers: the stream side
-// (the sender's file reads and stream writes, the receiver's stream reads)
-// fills them in order on the transfer's goroutine, and a chunkPipe's
-// worker goroutine does the rest of the work on each chunk in the same
-// order — hashing on both ends, writing to the file or checking the
-// generator's bytes on the receiver — so that the stream never waits for
-// the digest or the disk, and the digest never copies the data. The
-// transport already authenticates every byte; the digest (digest.go)
-// checks the path from the sender's file to the receiver's, disk reads
-// and writes included.
+// A transfer's body moves through a few fixed buffers, or views of a
+// mapped file, in two stages that overlap:
+//
+//  1. the transfer's goroutine: on the sender, the stream writes (from
+//     the mapped file, or from buffers it reads the source into); on the
+//     receiver, the stream reads into the buffers, each chunk hashed as
+//     soon as it is filled, while it is still in the core's cache;
+//  2. a chunkPipe's worker goroutine, on each chunk in the same order: on
+//     the sender the digest, on the receiver the file write (or the
+//     check of the generator's bytes).
+//
+// So the sender's stream never waits for the digest, the receiver's
+// digest runs while the worker waits for the disk, and the digest never
+// copies the data. The transport already authenticates every byte; the
+// digest (digest.go) checks the path from the sender's file to the
+// receiver's, disk reads and writes included.
 
 const (
 	// pipeBuffers is how many chunks a transfer has in flight between its

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -330,9 +331,10 @@ var errStopping = errors.New("the receiver is shutting down")
 var errTooLong = errors.New("the peer sent more bytes than its header announced")
 
 // receiveBody reads exactly size bytes then the end of the stream. The
-// reads fill a chunkPipe's buffers; its worker passes each chunk and its
-// offset to sink and feeds the reply's digest dg (none: no digest), so
-// that the stream reads wait neither for the disk nor for the digest. A
+// reads fill a chunkPipe's buffers and feed the reply's digest dg (none:
+// no digest) with each chunk as it is filled; the pipe's worker passes
+// each chunk and its offset to sink, so that the stream reads do not wait
+// for the disk and the digest runs beside the disk write (pipe.go). A
 // sink error stops the transfer at the next chunk.
 func receiveBody(st *stt.Stream, size uint64, sink func(b []byte, off uint64) error, dg digest) (reply, error) {
 	d := dg.newHash()
@@ -342,12 +344,9 @@ func receiveBody(st *stt.Stream, size uint64, sink func(b []byte, off uint64) er
 			return err
 		}
 		off += uint64(len(b))
-		if d != nil {
-			d.Write(b)
-		}
 		return nil
 	})
-	n, err := readBody(st, size, pipe)
+	n, err := readBody(st, size, pipe, d)
 	if perr := pipe.close(); perr != nil {
 		return reply{}, perr
 	}
@@ -361,9 +360,10 @@ func receiveBody(st *stt.Stream, size uint64, sink func(b []byte, off uint64) er
 	return rep, nil
 }
 
-// readBody reads exactly size bytes from st into pipe's buffers, then
+// readBody reads exactly size bytes from st into pipe's buffers, writing
+// each chunk to d (if not nil) before handing it to the worker, then
 // checks that the stream ends there. It stops at the first worker error.
-func readBody(st *stt.Stream, size uint64, pipe *chunkPipe) (uint64, error) {
+func readBody(st *stt.Stream, size uint64, pipe *chunkPipe, d hash.Hash) (uint64, error) {
 	var got uint64
 	for got < size {
 		buf, err := pipe.get()
@@ -373,6 +373,9 @@ func readBody(st *stt.Stream, size uint64, pipe *chunkPipe) (uint64, error) {
 		// Whole chunks: one hand-over to the worker per pipeChunk bytes,
 		// however small the stream's reads are.
 		n, rerr := io.ReadFull(st, buf[:min(uint64(len(buf)), size-got)])
+		if d != nil {
+			d.Write(buf[:n])
+		}
 		pipe.put(buf[:n])
 		got += uint64(n)
 		switch {
