@@ -48,7 +48,7 @@ func sendBody(ctx context.Context, sess *stt.Session, h header, body io.Reader, 
 			return nil
 		}
 	}
-	pipe := newChunkPipe(work)
+	pipe := newChunkPipe(sendPool, work)
 	sent, err := writeBody(ctx, st, h.Size, body, pipe, t)
 	if perr := pipe.close(); err == nil && perr != nil {
 		// The worker fails only on a mapped file cut under it, after the
@@ -134,7 +134,7 @@ func writeBody(ctx context.Context, st *stt.Stream, size uint64, body io.Reader,
 	}
 }
 
-// writeMapped is writeBody for a mapped file: each piece of pipeChunk
+// writeMapped is writeBody for a mapped file: each piece of sendChunk
 // bytes goes to the stream's Write from the mapping, then to the worker
 // as a view. A file cut under the mapping stops it with errSourceShrank,
 // and a file whose size changed by the end is an error too.
@@ -145,7 +145,7 @@ func writeMapped(ctx context.Context, st *stt.Stream, m *mappedFile, pipe *chunk
 			st.CancelWrite(codeCancelled)
 			return uint64(sent), err
 		}
-		piece := m.b[sent:min(sent+pipeChunk, len(m.b))]
+		piece := m.b[sent:min(sent+sendChunk, len(m.b))]
 		var (
 			n   int
 			err error

@@ -88,7 +88,7 @@ func TestDigestNewHash(t *testing.T) {
 // machine, per 256 KiB chunk as the transfer pipeline feeds them (the
 // numbers in digest.go's comment come from here).
 func BenchmarkDigest(b *testing.B) {
-	buf := make([]byte, pipeChunk)
+	buf := make([]byte, sendChunk)
 	patternAt(buf, 1, 0)
 	for _, d := range []struct {
 		name string

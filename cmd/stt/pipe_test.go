@@ -12,7 +12,7 @@ import (
 func TestChunkPipe(t *testing.T) {
 	var got []byte
 	calls := 0
-	p := newChunkPipe(func(b []byte) error {
+	p := newChunkPipe(sendPool, func(b []byte) error {
 		calls++
 		got = append(got, b...)
 		return nil
@@ -23,8 +23,8 @@ func TestChunkPipe(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(buf) != pipeChunk {
-			t.Fatalf("buffer of %d bytes, want %d", len(buf), pipeChunk)
+		if len(buf) != sendChunk {
+			t.Fatalf("buffer of %d bytes, want %d", len(buf), sendChunk)
 		}
 		n := (i * 7919) % 1000 // 0 included: an empty chunk is not passed on
 		for j := range n {
@@ -45,7 +45,7 @@ func TestChunkPipe(t *testing.T) {
 
 	boom := errors.New("disk full")
 	worked := 0
-	p = newChunkPipe(func(b []byte) error {
+	p = newChunkPipe(sendPool, func(b []byte) error {
 		worked++
 		if worked == 2 {
 			return boom
@@ -75,22 +75,22 @@ func TestChunkPipe(t *testing.T) {
 // TestChunkPipeViews: views reach the worker in order among buffers, and
 // never come back from get (the pipe does not own them).
 func TestChunkPipeViews(t *testing.T) {
-	view := make([]byte, 3*pipeChunk)
+	view := make([]byte, 3*sendChunk)
 	patternAt(view, 2, 0)
 	var got []byte
-	p := newChunkPipe(func(b []byte) error {
+	p := newChunkPipe(sendPool, func(b []byte) error {
 		got = append(got, b...)
 		return nil
 	})
 	var want []byte
 	for i := range 3 {
-		p.putView(view[i*pipeChunk : (i+1)*pipeChunk])
-		want = append(want, view[i*pipeChunk:(i+1)*pipeChunk]...)
+		p.putView(view[i*sendChunk : (i+1)*sendChunk])
+		want = append(want, view[i*sendChunk:(i+1)*sendChunk]...)
 		buf, err := p.get()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if &buf[0] == &view[0] || len(buf) != pipeChunk {
+		if &buf[0] == &view[0] || len(buf) != sendChunk {
 			t.Fatal("get returned memory that is not the pipe's")
 		}
 		buf[0] = byte(i)

@@ -64,17 +64,18 @@ type server struct {
 	onSession func(*stt.Session)
 	wg        sync.WaitGroup
 	// bodies bounds the transfers whose bodies are received at once, and
-	// so the chunk buffers they hold (pipeBuffers x pipeChunk each): at
-	// most maxBodies x 768 KiB whatever peers open. Later transfers wait,
+	// so the chunk buffers they hold (pipeBuffers x recvChunk each): at
+	// most maxBodies x 3 MiB whatever peers open. Later transfers wait,
 	// and their senders wait on flow control.
 	bodiesOnce sync.Once
 	bodies     chan struct{}
 }
 
 // maxBodies is how many transfer bodies a server receives at once: far
-// more than the cores that could process them, so it only binds when
-// peers open hundreds of transfers.
-const maxBodies = 64
+// more than the cores that could process them, so it binds only when
+// peers open dozens of transfers; with 1 MiB chunks it holds the
+// buffers to 48 MiB, as 64 bodies did with 256 KiB chunks.
+const maxBodies = 16
 
 // body waits for a body slot, or for ctx to end, and returns its release.
 func (s *server) body(ctx context.Context) (release func(), err error) {
@@ -163,7 +164,7 @@ func (s *server) serveStream(ctx context.Context, sess *stt.Session, st *stt.Str
 	case kindFile:
 		rep, err = s.receiveFile(st, h)
 	case kindPattern:
-		scratch := make([]byte, pipeChunk)
+		scratch := make([]byte, recvChunk)
 		rep, err = receiveBody(st, h.Size, func(b []byte, off uint64) error {
 			if i := patternMismatch(b, h.Seed, off, scratch); i >= 0 {
 				return fmt.Errorf("byte %d differs from the sender's data", off+uint64(i))
@@ -339,7 +340,7 @@ var errTooLong = errors.New("the peer sent more bytes than its header announced"
 func receiveBody(st *stt.Stream, size uint64, sink func(b []byte, off uint64) error, dg digest) (reply, error) {
 	d := dg.newHash()
 	var off uint64 // the worker's
-	pipe := newChunkPipe(func(b []byte) error {
+	pipe := newChunkPipe(recvPool, func(b []byte) error {
 		if err := sink(b, off); err != nil {
 			return err
 		}
@@ -370,7 +371,7 @@ func readBody(st *stt.Stream, size uint64, pipe *chunkPipe, d hash.Hash) (uint64
 		if err != nil {
 			return got, err
 		}
-		// Whole chunks: one hand-over to the worker per pipeChunk bytes,
+		// Whole chunks: one hand-over to the worker per recvChunk bytes,
 		// however small the stream's reads are.
 		n, rerr := io.ReadFull(st, buf[:min(uint64(len(buf)), size-got)])
 		if d != nil {

@@ -38,7 +38,7 @@ func mappedTestFile(t *testing.T, n int) (*mappedFile, []byte) {
 
 // TestMappedFileRead: the mapping reads as the file, through Read too.
 func TestMappedFileRead(t *testing.T) {
-	m, data := mappedTestFile(t, 3*pipeChunk+17)
+	m, data := mappedTestFile(t, 3*sendChunk+17)
 	if !bytes.Equal(m.b, data) {
 		t.Fatal("the mapping differs from the file")
 	}
@@ -58,29 +58,29 @@ func TestMappedFileRead(t *testing.T) {
 // guard, Read and checkSize turn that into errSourceShrank instead of a
 // crash, and a grown file is reported too.
 func TestMappedFileCut(t *testing.T) {
-	m, _ := mappedTestFile(t, 4*pipeChunk)
-	if err := os.Truncate(m.f.Name(), pipeChunk); err != nil {
+	m, _ := mappedTestFile(t, 4*sendChunk)
+	if err := os.Truncate(m.f.Name(), sendChunk); err != nil {
 		t.Fatal(err)
 	}
-	if guard(func() { _ = m.b[pipeChunk-1] }) {
+	if guard(func() { _ = m.b[sendChunk-1] }) {
 		t.Fatal("a fault before the new end")
 	}
 	var sink byte
-	if !guard(func() { sink = m.b[3*pipeChunk] }) {
+	if !guard(func() { sink = m.b[3*sendChunk] }) {
 		t.Fatalf("no fault past the new end (read %d)", sink)
 	}
 	h := digestBLAKE3.newHash()
 	if !guard(func() { h.Write(m.b) }) {
 		t.Fatal("hashing past the new end did not fault")
 	}
-	m.off = 2 * pipeChunk
+	m.off = 2 * sendChunk
 	if _, err := m.Read(make([]byte, 10)); !errors.Is(err, errSourceShrank) {
 		t.Fatalf("Read past the new end = %v, want errSourceShrank", err)
 	}
 	if err := m.checkSize(); !errors.Is(err, errSourceShrank) {
 		t.Fatalf("checkSize = %v, want errSourceShrank", err)
 	}
-	if err := os.Truncate(m.f.Name(), 5*pipeChunk); err != nil {
+	if err := os.Truncate(m.f.Name(), 5*sendChunk); err != nil {
 		t.Fatal(err)
 	}
 	if err := m.checkSize(); err == nil || !strings.Contains(err.Error(), "grew") {
@@ -111,7 +111,7 @@ func TestSendMappedFile(t *testing.T) {
 	srv := &server{outDir: dir, log: log, onDone: func(_ received, err error) { done <- err }}
 	defer srv.serveInProcess(ctx, a, b)()
 
-	m, data := mappedTestFile(t, 5*pipeChunk+1000)
+	m, data := mappedTestFile(t, 5*sendChunk+1000)
 	h := header{Kind: kindFile, Digest: digestBLAKE3, Size: uint64(len(data)), Name: "whole.bin"}
 	if _, err := sendBody(ctx, sa, h, m, nil); err != nil {
 		t.Fatalf("send: %v", err)
@@ -123,8 +123,8 @@ func TestSendMappedFile(t *testing.T) {
 		t.Fatalf("stored %d bytes (%v), want the file's %d", len(got), err, len(data))
 	}
 
-	cut, data := mappedTestFile(t, 8*pipeChunk)
-	if err := os.Truncate(cut.f.Name(), 3*pipeChunk); err != nil {
+	cut, data := mappedTestFile(t, 8*sendChunk)
+	if err := os.Truncate(cut.f.Name(), 3*sendChunk); err != nil {
 		t.Fatal(err)
 	}
 	h = header{Kind: kindFile, Digest: digestBLAKE3, Size: uint64(len(data)), Name: "cut.bin"}

@@ -27,7 +27,7 @@ const directAlign = 4096
 // the development machine (dd of 1 GiB to ext4 in 256 KiB writes: 0.2-0.3
 // CPU-s with O_DIRECT, 1.8 CPU-s buffered with fsync), and both ends of a
 // loopback transfer share its two cores. The chunks are directAlign-
-// aligned (chunkPool) and, but for a file's last, whole; the first write
+// aligned (recvPool) and, but for a file's last, whole; the first write
 // that is not aligned (the tail) or that the file system refuses with
 // EINVAL turns O_DIRECT off for the rest of the file. The fsync before
 // the reply still makes the file durable: O_DIRECT skips the page cache,

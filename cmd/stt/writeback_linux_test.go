@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"unsafe"
 )
@@ -15,7 +16,7 @@ import (
 // (a tail, an unaligned address or length) turns O_DIRECT off for the
 // rest of the file.
 func TestFileWriter(t *testing.T) {
-	data := make([]byte, 5*pipeChunk)
+	data := make([]byte, 5*recvChunk)
 	patternAt(data, 9, 0)
 	buf := alignedBuffer(len(data)+directAlign, directAlign)
 	tests := []struct {
@@ -25,12 +26,12 @@ func TestFileWriter(t *testing.T) {
 		wantDirect bool  // O_DIRECT still on after the last chunk
 	}{
 		{"empty", nil, false, true},
-		{"whole chunks", []int{pipeChunk, pipeChunk, pipeChunk}, false, true},
-		{"whole chunks and a tail", []int{pipeChunk, pipeChunk, 1000}, false, false},
+		{"whole chunks", []int{recvChunk, recvChunk, recvChunk}, false, true},
+		{"whole chunks and a tail", []int{recvChunk, recvChunk, 1000}, false, false},
 		{"tail only", []int{3}, false, false},
-		{"block-sized tail", []int{pipeChunk, directAlign}, false, true},
-		{"tail then whole chunks", []int{100, pipeChunk, pipeChunk}, false, false},
-		{"unaligned address", []int{pipeChunk, pipeChunk}, true, false},
+		{"block-sized tail", []int{recvChunk, directAlign}, false, true},
+		{"tail then whole chunks", []int{100, recvChunk, recvChunk}, false, false},
+		{"unaligned address", []int{recvChunk, recvChunk}, true, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -87,7 +88,7 @@ func TestFileWriterError(t *testing.T) {
 	}
 	defer f.Close()
 	w := newFileWriter(f)
-	for _, n := range []int{pipeChunk, 10} {
+	for _, n := range []int{recvChunk, 10} {
 		if _, err := w.Write(alignedBuffer(n, directAlign)); err == nil {
 			t.Fatalf("Write of %d bytes to a read-only file succeeded", n)
 		}
@@ -97,12 +98,17 @@ func TestFileWriterError(t *testing.T) {
 // TestAlignedBuffer: the pool's buffers are aligned for O_DIRECT and as
 // long as their capacity (the pipe resets a chunk with b[:cap(b)]).
 func TestAlignedBuffer(t *testing.T) {
-	for range 20 {
-		b := *chunkPool.Get().(*[]byte)
-		if !aligned(b) || len(b) != pipeChunk || cap(b) != pipeChunk {
-			t.Fatalf("chunk of len %d cap %d aligned %v", len(b), cap(b), aligned(b))
+	for _, pool := range []struct {
+		p *sync.Pool
+		n int
+	}{{sendPool, sendChunk}, {recvPool, recvChunk}} {
+		for range 5 {
+			b := *pool.p.Get().(*[]byte)
+			if !aligned(b) || len(b) != pool.n || cap(b) != pool.n {
+				t.Fatalf("chunk of len %d cap %d aligned %v, want %d aligned", len(b), cap(b), aligned(b), pool.n)
+			}
+			defer pool.p.Put(&b)
 		}
-		defer chunkPool.Put(&b)
 	}
 	for _, n := range []int{1, 4095, 4096, 100_000} {
 		b := alignedBuffer(n, directAlign)

@@ -4,7 +4,7 @@ package main
 
 import "os"
 
-// directAlign is the alignment of chunkPool's buffers (for O_DIRECT on
+// directAlign is the alignment of the chunk pools' buffers (for O_DIRECT on
 // Linux; see writeback_linux.go).
 const directAlign = 4096
 
