@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zeebo/blake3"
+	"lukechampine.com/blake3"
 )
 
 // listenProc starts `stt listen` with args on 127.0.0.1:0 (unless args
