@@ -38,7 +38,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	name := fs.String("name", "", "store the (single) file under `NAME` on the receiver")
 	stall := fs.Duration("stall-timeout", defaultStallTimeout, "fail when no data moved for this `duration` (0 disables)")
 	prog := fs.String("progress", "auto", "progress display: auto (bars on a terminal), bar, plain or off")
-	digestS := fs.String("digest", "blake3", "whole-file check: blake3 or sha256 (both ends hash each file and compare; BLAKE3 costs about half of SHA-256's CPU), or none (rely on the transport, which authenticates every byte; saves the hashing CPU)")
+	digestS := fs.String("digest", "blake3", "whole-file check: blake3 or sha256 (both ends hash each file and compare; BLAKE3 costs a third to a half of SHA-256's CPU), or none (rely on the transport, which authenticates every byte; saves the hashing CPU)")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
