@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -16,12 +15,12 @@ import (
 const refusedWait = 2 * time.Second
 
 // sendBody runs one transfer of a byte body: header, body (h.Size bytes
-// from body), end of stream, reply. When h asks for a SHA-256 digest it
-// computes the SHA-256 of what it sent, on a chunkPipe worker beside the
-// stream writes, and checks the receiver's. t (may be nil) counts
-// progress. It returns the receiver's reply.
+// from body), end of stream, reply. When h asks for a digest it computes
+// the digest of what it sent, on a chunkPipe worker beside the stream
+// writes, and checks the receiver's. A *mappedFile body is sent from its
+// mapping (writeMapped). t (may be nil) counts progress. It returns the
+// receiver's reply.
 func sendBody(ctx context.Context, sess *stt.Session, h header, body io.Reader, t *task) (reply, error) {
-	hash := h.Digest == digestSHA256
 	hb, err := h.append(nil)
 	if err != nil {
 		return reply{}, err
@@ -38,17 +37,25 @@ func sendBody(ctx context.Context, sess *stt.Session, h header, body io.Reader, 
 	if err := st.SendMessage(ctx, hb); err != nil {
 		return reply{}, refusal(ctx, st, fmt.Errorf("sending header: %w", err))
 	}
-	d := sha256.New()
+	d := h.Digest.newHash()
 	work := func(b []byte) error { return nil }
-	if hash {
+	if d != nil {
 		work = func(b []byte) error {
-			d.Write(b)
+			// guard: b may be a view of a mapped file (putView).
+			if guard(func() { d.Write(b) }) {
+				return errSourceShrank
+			}
 			return nil
 		}
 	}
-	pipe := newChunkPipe(work)
+	pipe := newChunkPipe(sendPool, work)
 	sent, err := writeBody(ctx, st, h.Size, body, pipe, t)
-	pipe.close() // the worker never fails
+	if perr := pipe.close(); err == nil && perr != nil {
+		// The worker fails only on a mapped file cut under it, after the
+		// last write: writeBody's size check reports that too.
+		st.CancelWrite(codeCancelled)
+		err = perr
+	}
 	if err != nil {
 		return reply{}, err
 	}
@@ -67,11 +74,11 @@ func sendBody(ctx context.Context, sess *stt.Session, h header, body io.Reader, 
 	if rep.Size != h.Size {
 		return rep, fmt.Errorf("the peer received %d of %d bytes", rep.Size, h.Size)
 	}
-	if hash {
+	if d != nil {
 		var sum [digestLen]byte
 		d.Sum(sum[:0])
 		if rep.Sum != sum {
-			return rep, fmt.Errorf("SHA-256 mismatch: the peer stored %x…, we sent %x…", rep.Sum[:8], sum[:8])
+			return rep, fmt.Errorf("%s mismatch: the peer stored %x…, we sent %x…", h.Digest, rep.Sum[:8], sum[:8])
 		}
 	}
 	return rep, nil
@@ -90,6 +97,9 @@ func (e *sourceError) Unwrap() error { return e.err }
 // write failure (the receiver's explanation when it sent one, see
 // refusal). On error the stream's write side is reset.
 func writeBody(ctx context.Context, st *stt.Stream, size uint64, body io.Reader, pipe *chunkPipe, t *task) (uint64, error) {
+	if m, ok := body.(*mappedFile); ok && m.off == 0 && uint64(len(m.b)) == size {
+		return writeMapped(ctx, st, m, pipe, t)
+	}
 	var sent uint64
 	for {
 		buf, err := pipe.get()
@@ -122,6 +132,42 @@ func writeBody(ctx context.Context, st *stt.Stream, size uint64, body io.Reader,
 			return sent, &sourceError{err: rerr}
 		}
 	}
+}
+
+// writeMapped is writeBody for a mapped file: each piece of sendChunk
+// bytes goes to the stream's Write from the mapping, then to the worker
+// as a view. A file cut under the mapping stops it with errSourceShrank,
+// and a file whose size changed by the end is an error too.
+func writeMapped(ctx context.Context, st *stt.Stream, m *mappedFile, pipe *chunkPipe, t *task) (uint64, error) {
+	var sent int
+	for sent < len(m.b) {
+		if err := pipe.failure(); err != nil {
+			st.CancelWrite(codeCancelled)
+			return uint64(sent), err
+		}
+		piece := m.b[sent:min(sent+sendChunk, len(m.b))]
+		var (
+			n   int
+			err error
+		)
+		if guard(func() { n, err = st.Write(piece) }) {
+			st.CancelWrite(codeCancelled)
+			return uint64(sent), errSourceShrank
+		}
+		if err != nil {
+			return uint64(sent), refusal(ctx, st, fmt.Errorf("sending: %w", err))
+		}
+		pipe.putView(piece)
+		sent += n
+		if t != nil {
+			t.Add(int64(n))
+		}
+	}
+	if err := m.checkSize(); err != nil {
+		st.CancelWrite(codeCancelled)
+		return uint64(sent), err
+	}
+	return uint64(sent), nil
 }
 
 // sendMessages sends count messages of messageLen bytes from the

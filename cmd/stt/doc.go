@@ -6,9 +6,10 @@
 // --overwrite, files 0666 less the umask, partial files of an interrupted
 // run removed at start when no other listener uses the directory, a UDP
 // port another process holds refused), `stt send` pushes files over
-// several concurrent streams and checks the peer's SHA-256 of each
-// (computed beside the stream on both ends; progress bars fit the
-// terminal's width), `stt bench` measures throughput, 64-byte message rate
+// several concurrent streams and checks the peer's digest of each
+// (BLAKE3 unless --digest says sha256 or none; computed beside the
+// stream on both ends; progress bars fit the terminal's width), `stt
+// bench` measures throughput, 64-byte message rate
 // and round-trip time (on loopback with two in-process nodes, or against a
 // listening node), and `stt demo` runs two nodes in one process and moves
 // 256 MiB, a second 64 MiB bulk stream and 100 000 small messages at once,

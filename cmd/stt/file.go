@@ -27,8 +27,9 @@ import (
 //	offset size field
 //	0      1    version (protoVersion = 2)
 //	1      1    kind
-//	2      1    digest the receiver computes over the body: digestNone or
-//	            digestSHA256 for kindFile; must be digestNone for the others
+//	2      1    digest the receiver computes over the body: digestNone,
+//	            digestSHA256 or digestBLAKE3 for kindFile; must be
+//	            digestNone for the others
 //	3      8    size: body bytes, or message count for kindMessages; 0 for kindEcho
 //	11     8    seed of the deterministic generator for kindPattern and
 //	            kindMessages; must be 0 for the other kinds
@@ -40,7 +41,7 @@ import (
 //	offset size field
 //	0      1    status (0 ok, 1 error)
 //	1      8    bytes (or messages) received
-//	9      32   the body's SHA-256 when the header asked for it, else zero
+//	9      32   the body's digest when the header asked for one, else zero
 //	41     ...  error text (status 1 only; empty with status 0), at most
 //	            maxReplyText bytes
 const (
@@ -70,26 +71,38 @@ const (
 	// digestNone: no whole-file digest; the transport's AEAD has
 	// authenticated every byte on the way (stt send --digest none).
 	digestNone digest = 0
-	// digestSHA256: SHA-256 of the body, compared by the sender with its
-	// own (the default).
+	// digestSHA256: SHA-256 (FIPS 180-4) of the body, compared by the
+	// sender with its own (stt send --digest sha256).
 	digestSHA256 digest = 1
+	// digestBLAKE3: BLAKE3 of the body, its default 32-byte output (the
+	// default of stt send since protocol 2's digest 2).
+	digestBLAKE3 digest = 2
 )
 
+// String returns the name stt send's --digest flag and the result lines
+// use: "none", "sha256" or "blake3".
 func (d digest) String() string {
 	switch d {
 	case digestNone:
 		return "none"
 	case digestSHA256:
 		return "sha256"
+	case digestBLAKE3:
+		return "blake3"
 	}
 	return fmt.Sprintf("digest(%d)", byte(d))
+}
+
+// known reports whether d is a digest of protocol version 2.
+func (d digest) known() bool {
+	return d == digestNone || d == digestSHA256 || d == digestBLAKE3
 }
 
 // kind says what a transfer is and how the receiver verifies it.
 type kind byte
 
 const (
-	kindFile kind = 1 // store the body as a file in the out directory, reply its SHA-256
+	kindFile kind = 1 // store the body as a file in the out directory, reply its digest
 	// kindRetired (2) was protocol 1's "hash" kind: the body was hashed
 	// and dropped, and a receiver answered OK without storing anything,
 	// which a sender that meant to store a file could not tell from
@@ -153,7 +166,7 @@ func (h header) check() error {
 		return fmt.Errorf("%w: kind %s with a name", errBadHeader, h.Kind)
 	case len(h.Name) > maxNameLen:
 		return fmt.Errorf("%w: name of %d bytes, at most %d", errBadHeader, len(h.Name), maxNameLen)
-	case h.Digest != digestNone && h.Digest != digestSHA256:
+	case !h.Digest.known():
 		return fmt.Errorf("%w: unknown digest %d", errBadHeader, byte(h.Digest))
 	case h.Kind != kindFile && h.Digest != digestNone:
 		return fmt.Errorf("%w: kind %s with a digest", errBadHeader, h.Kind)

@@ -12,6 +12,7 @@ func TestHeaderRoundTrip(t *testing.T) {
 	tests := []header{
 		{Kind: kindFile, Digest: digestSHA256, Size: 0, Name: "empty.txt"},
 		{Kind: kindFile, Digest: digestNone, Size: 1 << 40, Name: strings.Repeat("x", maxNameLen)},
+		{Kind: kindFile, Digest: digestBLAKE3, Size: 3, Name: "abc"},
 		{Kind: kindPattern, Size: 256 * miB, Seed: 1},
 		{Kind: kindMessages, Size: 100_000, Seed: 3},
 		{Kind: kindEcho},
@@ -63,7 +64,7 @@ func TestParseHeaderErrors(t *testing.T) {
 		{"name length over max", mut(func(b []byte) []byte { b[hdrNameLen], b[hdrNameLen+1] = 0xff, 0xff; return b }), "name length 65535"},
 		{"file seed", mut(func(b []byte) []byte { b[hdrSeed+7] = 1; return b }), "non-zero seed"},
 		{"file no name", mut(func(b []byte) []byte { b[hdrNameLen+1] = 0; return b[:headerFixed] }), "without a name"},
-		{"unknown digest", mut(func(b []byte) []byte { b[hdrDigest] = 2; return b }), "unknown digest 2"},
+		{"unknown digest", mut(func(b []byte) []byte { b[hdrDigest] = 3; return b }), "unknown digest 3"},
 		{"sink digest", func() []byte { b := append([]byte(nil), sink...); b[hdrDigest] = 1; return b }(), "kind sink with a digest"},
 		{"sink name", append(func() []byte { b := append([]byte(nil), sink...); b[hdrNameLen+1] = 1; return b }(), 'x'), "with a name"},
 		{"echo size", func() []byte { b, _ := header{Kind: kindEcho}.append(nil); b[hdrSize+7] = 1; return b }(), "non-zero size"},

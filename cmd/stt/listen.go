@@ -121,8 +121,8 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			}
 			digest := ""
 			switch {
-			case r.Kind == kindFile && r.Digest == digestSHA256:
-				digest = fmt.Sprintf(" sha256 %x", r.Sum) // as sha256sum prints it
+			case r.Kind == kindFile && r.Digest != digestNone:
+				digest = fmt.Sprintf(" %s %x", r.Digest, r.Sum) // as sha256sum and b3sum print it
 			case r.Kind == kindFile:
 				digest = " (no digest asked)"
 			}

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"lukechampine.com/blake3"
 )
 
 // listenProc starts `stt listen` with args on 127.0.0.1:0 (unless args
@@ -54,10 +56,10 @@ func TestListenAddressInUse(t *testing.T) {
 		t.Fatalf("send to the first listener after the refused one: %d %s", r.code, r.stderr)
 	}
 	line := first.waitLine(t, first.stdout, `received "after.bin"`)
-	// The digest is the file's ordinary SHA-256, as sha256sum prints it.
+	// The default digest is the file's ordinary BLAKE3, as b3sum prints it.
 	data, _ := os.ReadFile(f)
-	if sum := sha256.Sum256(data); !strings.HasSuffix(line, " sha256 "+hex.EncodeToString(sum[:])) {
-		t.Errorf("received line %q does not end with the file's SHA-256 %x", line, sum)
+	if sum := blake3.Sum256(data); !strings.HasSuffix(line, " blake3 "+hex.EncodeToString(sum[:])) {
+		t.Errorf("received line %q does not end with the file's BLAKE3 %x", line, sum)
 	}
 	if code := first.interrupt(t); code != 0 {
 		t.Fatalf("first listener exit %d", code)
@@ -320,27 +322,43 @@ func TestListenerStopsMidTransfer(t *testing.T) {
 	checkDirHolds(t, out)
 }
 
-// TestSendDigestNone: --digest none moves the file without either end
-// hashing it, and both ends say so.
-func TestSendDigestNone(t *testing.T) {
+// TestSendDigests: each --digest moves the file; with a digest both ends
+// print the file's ordinary hash (as sha256sum and b3sum print it, BLAKE3
+// by default), and without one neither end hashes and both say so.
+func TestSendDigests(t *testing.T) {
 	tmp := t.TempDir()
 	ns, ss, other := keygen(t, tmp, "n"), keygen(t, tmp, "s"), keygen(t, tmp, "o")
 	out := filepath.Join(tmp, "out")
 	l, addr := listenProc(t, ns, ss, out)
 	f := randomFile(t, tmp, "plain.bin", 1_000_000)
-	r := runStt(t, nil, append(sendArgs(addr, other, ss), "--digest", "none", f)...)
-	if r.code != 0 || !strings.Contains(r.stdout, `sent "plain.bin"`) || !strings.Contains(r.stdout, "(no digest: the transport authenticated every byte)") {
-		t.Fatalf("send --digest none: %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
-	line := l.waitLine(t, l.stdout, `received "plain.bin"`)
-	if !strings.HasSuffix(line, "(no digest asked)") {
-		t.Errorf("listener line %q", line)
-	}
 	want, _ := os.ReadFile(f)
-	if got, _ := os.ReadFile(filepath.Join(out, "plain.bin")); !bytes.Equal(got, want) {
-		t.Fatal("file differs")
+	s2, s3 := sha256.Sum256(want), blake3.Sum256(want)
+	for _, tt := range []struct {
+		flag []string // --digest, or none for the default
+		sent string   // the sender's line ends so
+		recv string   // the receiver's line ends so
+	}{
+		{nil, "blake3 " + hex.EncodeToString(s3[:]) + " verified by the peer", " blake3 " + hex.EncodeToString(s3[:])},
+		{[]string{"--digest", "blake3"}, "blake3 " + hex.EncodeToString(s3[:]) + " verified by the peer", " blake3 " + hex.EncodeToString(s3[:])},
+		{[]string{"--digest", "sha256"}, "sha256 " + hex.EncodeToString(s2[:]) + " verified by the peer", " sha256 " + hex.EncodeToString(s2[:])},
+		{[]string{"--digest", "none"}, "(no digest: the transport authenticated every byte)", "(no digest asked)"},
+	} {
+		r := runStt(t, nil, append(append(sendArgs(addr, other, ss), tt.flag...), "--name", "plain.bin", f)...)
+		if r.code != 0 || !strings.Contains(r.stdout, `sent "plain.bin"`) || !strings.HasSuffix(strings.TrimSpace(r.stdout), tt.sent) {
+			t.Fatalf("send %v: %d\n%s\n%s", tt.flag, r.code, r.stdout, r.stderr)
+		}
+		line := l.waitLine(t, l.stdout, `received "plain.bin"`)
+		if !strings.HasSuffix(line, tt.recv) {
+			t.Errorf("send %v: listener line %q, want it to end with %q", tt.flag, line, tt.recv)
+		}
+		if got, _ := os.ReadFile(filepath.Join(out, "plain.bin")); !bytes.Equal(got, want) {
+			t.Fatalf("send %v: file differs", tt.flag)
+		}
+		if err := os.Remove(filepath.Join(out, "plain.bin")); err != nil {
+			t.Fatal(err)
+		}
 	}
-	wantFailure(t, runStt(t, nil, append(sendArgs(addr, other, ss), "--digest", "md5", f)...), exitUsage, "send", "--digest must be sha256 or none")
+	wantFailure(t, runStt(t, nil, append(sendArgs(addr, other, ss), "--digest", "md5", f)...), exitUsage, "send", "--digest must be blake3, sha256 or none")
 	if code := l.interrupt(t); code != 0 {
 		t.Fatalf("listener exit %d", code)
 	}

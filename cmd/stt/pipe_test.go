@@ -1,13 +1,9 @@
 package main
 
 import (
-	"crypto/sha256"
-	"crypto/sha3"
+	"bytes"
 	"errors"
-	"hash"
 	"testing"
-
-	"golang.org/x/crypto/blake2b"
 )
 
 // TestChunkPipe: chunks reach the worker whole and in order, a worker
@@ -16,7 +12,7 @@ import (
 func TestChunkPipe(t *testing.T) {
 	var got []byte
 	calls := 0
-	p := newChunkPipe(func(b []byte) error {
+	p := newChunkPipe(sendPool, func(b []byte) error {
 		calls++
 		got = append(got, b...)
 		return nil
@@ -27,8 +23,8 @@ func TestChunkPipe(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(buf) != pipeChunk {
-			t.Fatalf("buffer of %d bytes, want %d", len(buf), pipeChunk)
+		if len(buf) != sendChunk {
+			t.Fatalf("buffer of %d bytes, want %d", len(buf), sendChunk)
 		}
 		n := (i * 7919) % 1000 // 0 included: an empty chunk is not passed on
 		for j := range n {
@@ -49,7 +45,7 @@ func TestChunkPipe(t *testing.T) {
 
 	boom := errors.New("disk full")
 	worked := 0
-	p = newChunkPipe(func(b []byte) error {
+	p = newChunkPipe(sendPool, func(b []byte) error {
 		worked++
 		if worked == 2 {
 			return boom
@@ -76,27 +72,36 @@ func TestChunkPipe(t *testing.T) {
 	}
 }
 
-// BenchmarkDigest is the cost of the candidate digests on this machine,
-// per 256 KiB chunk as the transfer pipeline feeds them (the numbers in
-// pipe.go's comment come from here).
-func BenchmarkDigest(b *testing.B) {
-	buf := make([]byte, pipeChunk)
-	patternAt(buf, 1, 0)
-	for _, d := range []struct {
-		name string
-		new  func() hash.Hash
-	}{
-		{"SHA-256", sha256.New},
-		{"BLAKE2b-256", func() hash.Hash { h, _ := blake2b.New256(nil); return h }},
-		{"SHA3-256", func() hash.Hash { return sha3.New256() }},
-	} {
-		b.Run(d.name, func(b *testing.B) {
-			h := d.new()
-			b.SetBytes(int64(len(buf)))
-			b.ReportAllocs()
-			for b.Loop() {
-				h.Write(buf)
-			}
-		})
+// TestChunkPipeViews: views reach the worker in order among buffers, and
+// never come back from get (the pipe does not own them).
+func TestChunkPipeViews(t *testing.T) {
+	view := make([]byte, 3*sendChunk)
+	patternAt(view, 2, 0)
+	var got []byte
+	p := newChunkPipe(sendPool, func(b []byte) error {
+		got = append(got, b...)
+		return nil
+	})
+	var want []byte
+	for i := range 3 {
+		p.putView(view[i*sendChunk : (i+1)*sendChunk])
+		want = append(want, view[i*sendChunk:(i+1)*sendChunk]...)
+		buf, err := p.get()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if &buf[0] == &view[0] || len(buf) != sendChunk {
+			t.Fatal("get returned memory that is not the pipe's")
+		}
+		buf[0] = byte(i)
+		p.put(buf[:1])
+		want = append(want, byte(i))
+	}
+	p.putView(nil)
+	if err := p.close(); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("worker saw %d bytes, want %d in order", len(got), len(want))
 	}
 }

@@ -38,7 +38,7 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	name := fs.String("name", "", "store the (single) file under `NAME` on the receiver")
 	stall := fs.Duration("stall-timeout", defaultStallTimeout, "fail when no data moved for this `duration` (0 disables)")
 	prog := fs.String("progress", "auto", "progress display: auto (bars on a terminal), bar, plain or off")
-	digestS := fs.String("digest", "sha256", "whole-file check: sha256 (both ends hash each file and compare) or none (rely on the transport, which authenticates every byte; saves the hashing CPU)")
+	digestS := fs.String("digest", "blake3", "whole-file check: blake3 or sha256 (both ends hash each file and compare; BLAKE3 costs a third to a half of SHA-256's CPU), or none (rely on the transport, which authenticates every byte; saves the hashing CPU)")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -60,12 +60,14 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	var dg digest
 	switch *digestS {
+	case "blake3":
+		dg = digestBLAKE3
 	case "sha256":
 		dg = digestSHA256
 	case "none":
 		dg = digestNone
 	default:
-		return usagef("--digest must be sha256 or none, not %q", *digestS)
+		return usagef("--digest must be blake3, sha256 or none, not %q", *digestS)
 	}
 	log, err := nf.logger(stderr)
 	if err != nil {
@@ -176,12 +178,18 @@ func sendFile(ctx context.Context, sess *stt.Session, j sendJob, t *task) (strin
 	defer f.Close()
 	start := time.Now()
 	h := header{Kind: kindFile, Digest: j.digest, Size: uint64(j.size), Name: j.name}
-	rep, err := sendBody(ctx, sess, h, io.LimitReader(f, j.size+1), t)
+	// Mapped where the system allows (mappedFile), else read().
+	var body io.Reader = io.LimitReader(f, j.size+1)
+	if m, err := mapFile(f, j.size); err == nil {
+		defer m.close()
+		body = m
+	}
+	rep, err := sendBody(ctx, sess, h, body, t)
 	if err != nil {
 		return "", err
 	}
 	d := time.Since(start)
-	check := fmt.Sprintf("sha256 %x verified by the peer", rep.Sum)
+	check := fmt.Sprintf("%s %x verified by the peer", j.digest, rep.Sum)
 	if j.digest == digestNone {
 		check = "(no digest: the transport authenticated every byte)"
 	}

@@ -3,10 +3,10 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -64,17 +64,18 @@ type server struct {
 	onSession func(*stt.Session)
 	wg        sync.WaitGroup
 	// bodies bounds the transfers whose bodies are received at once, and
-	// so the chunk buffers they hold (pipeBuffers x pipeChunk each): at
-	// most maxBodies x 768 KiB whatever peers open. Later transfers wait,
+	// so the chunk buffers they hold (pipeBuffers x recvChunk each): at
+	// most maxBodies x 3 MiB whatever peers open. Later transfers wait,
 	// and their senders wait on flow control.
 	bodiesOnce sync.Once
 	bodies     chan struct{}
 }
 
 // maxBodies is how many transfer bodies a server receives at once: far
-// more than the cores that could process them, so it only binds when
-// peers open hundreds of transfers.
-const maxBodies = 64
+// more than the cores that could process them, so it binds only when
+// peers open dozens of transfers; with 1 MiB chunks it holds the
+// buffers to 48 MiB, as 64 bodies did with 256 KiB chunks.
+const maxBodies = 16
 
 // body waits for a body slot, or for ctx to end, and returns its release.
 func (s *server) body(ctx context.Context) (release func(), err error) {
@@ -163,13 +164,13 @@ func (s *server) serveStream(ctx context.Context, sess *stt.Session, st *stt.Str
 	case kindFile:
 		rep, err = s.receiveFile(st, h)
 	case kindPattern:
-		scratch := make([]byte, pipeChunk)
+		scratch := make([]byte, recvChunk)
 		rep, err = receiveBody(st, h.Size, func(b []byte, off uint64) error {
 			if i := patternMismatch(b, h.Seed, off, scratch); i >= 0 {
 				return fmt.Errorf("byte %d differs from the sender's data", off+uint64(i))
 			}
 			return nil
-		}, false)
+		}, digestNone)
 	case kindSink:
 		var n uint64
 		n, err = drain(st, make([]byte, copyBufSize))
@@ -253,14 +254,13 @@ func (s *server) receiveFile(st *stt.Stream, h header) (rep reply, err error) {
 			os.Remove(f.Name())
 		}
 	}()
-	wb := newWriteBehind(f)
+	fw := newFileWriter(f)
 	rep, err = receiveBody(st, h.Size, func(b []byte, _ uint64) error {
-		if _, err := f.Write(b); err != nil {
+		if _, err := fw.Write(b); err != nil {
 			return fmt.Errorf("writing %q: %v", name, pathless(err))
 		}
-		wb.wrote(len(b))
 		return nil
-	}, h.Digest == digestSHA256)
+	}, h.Digest)
 	if err != nil {
 		return reply{}, err
 	}
@@ -332,24 +332,22 @@ var errStopping = errors.New("the receiver is shutting down")
 var errTooLong = errors.New("the peer sent more bytes than its header announced")
 
 // receiveBody reads exactly size bytes then the end of the stream. The
-// reads fill a chunkPipe's buffers; its worker passes each chunk and its
-// offset to sink and, with hash, feeds the SHA-256 of the reply, so that
-// the stream reads wait neither for the disk nor for the digest. A sink
-// error stops the transfer at the next chunk.
-func receiveBody(st *stt.Stream, size uint64, sink func(b []byte, off uint64) error, hash bool) (reply, error) {
-	d := sha256.New()
+// reads fill a chunkPipe's buffers and feed the reply's digest dg (none:
+// no digest) with each chunk as it is filled; the pipe's worker passes
+// each chunk and its offset to sink, so that the stream reads do not wait
+// for the disk and the digest runs beside the disk write (pipe.go). A
+// sink error stops the transfer at the next chunk.
+func receiveBody(st *stt.Stream, size uint64, sink func(b []byte, off uint64) error, dg digest) (reply, error) {
+	d := dg.newHash()
 	var off uint64 // the worker's
-	pipe := newChunkPipe(func(b []byte) error {
+	pipe := newChunkPipe(recvPool, func(b []byte) error {
 		if err := sink(b, off); err != nil {
 			return err
 		}
 		off += uint64(len(b))
-		if hash {
-			d.Write(b)
-		}
 		return nil
 	})
-	n, err := readBody(st, size, pipe)
+	n, err := readBody(st, size, pipe, d)
 	if perr := pipe.close(); perr != nil {
 		return reply{}, perr
 	}
@@ -357,24 +355,28 @@ func receiveBody(st *stt.Stream, size uint64, sink func(b []byte, off uint64) er
 		return reply{}, err
 	}
 	rep := reply{OK: true, Size: n}
-	if hash {
+	if d != nil {
 		d.Sum(rep.Sum[:0])
 	}
 	return rep, nil
 }
 
-// readBody reads exactly size bytes from st into pipe's buffers, then
+// readBody reads exactly size bytes from st into pipe's buffers, writing
+// each chunk to d (if not nil) before handing it to the worker, then
 // checks that the stream ends there. It stops at the first worker error.
-func readBody(st *stt.Stream, size uint64, pipe *chunkPipe) (uint64, error) {
+func readBody(st *stt.Stream, size uint64, pipe *chunkPipe, d hash.Hash) (uint64, error) {
 	var got uint64
 	for got < size {
 		buf, err := pipe.get()
 		if err != nil {
 			return got, err
 		}
-		// Whole chunks: one hand-over to the worker per pipeChunk bytes,
+		// Whole chunks: one hand-over to the worker per recvChunk bytes,
 		// however small the stream's reads are.
 		n, rerr := io.ReadFull(st, buf[:min(uint64(len(buf)), size-got)])
+		if d != nil {
+			d.Write(buf[:n])
+		}
 		pipe.put(buf[:n])
 		got += uint64(n)
 		switch {

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha3"
+	"encoding/hex"
+	"hash"
+	"math/rand/v2"
+	"testing"
+
+	"golang.org/x/crypto/blake2b"
+	lblake3 "lukechampine.com/blake3"
+)
+
+// TestBLAKE3Vectors checks digestBLAKE3 against the official BLAKE3 test
+// vectors (test_vectors.json of github.com/BLAKE3-team/BLAKE3: input byte
+// i is i mod 251; the first 32 bytes of "hash"), fed whole and in pieces
+// that cross its 1 KiB chunks, 64-byte blocks and 16-chunk groups, as the
+// transfer pipeline's chunks do.
+func TestBLAKE3Vectors(t *testing.T) {
+	vectors := []struct {
+		n    int
+		want string
+	}{
+		{0, "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"},
+		{1, "2d3adedff11b61f14c886e35afa036736dcd87a74d27b5c1510225d0f592e213"},
+		{1023, "10108970eeda3eb932baac1428c7a2163b0e924c9a9e25b35bba72b28f70bd11"},
+		{1024, "42214739f095a406f3fc83deb889744ac00df831c10daa55189b5d121c855af7"},
+		{1025, "d00278ae47eb27b34faecf67b4fe263f82d5412916c1ffd97c8cb7fb814b8444"},
+		{2048, "e776b6028c7cd22a4d0ba182a8bf62205d2ef576467e838ed6f2529b85fba24a"},
+		{2049, "5f4d72f40d7a5f82b15ca2b2e44b1de3c2ef86c426c95c1af0b6879522563030"},
+		{8193, "bab6c09cb8ce8cf459261398d2e7aef35700bf488116ceb94a36d0f5f1b7bc3b"},
+		{3072, "b98cb0ff3623be03326b373de6b9095218513e64f1ee2edd2525c7ad1e5cffd2"},
+		{4097, "9b4052b38f1c5fc8b1f9ff7ac7b27cd242487b3d890d15c96a1c25b8aa0fb995"},
+		{7169, "a003fc7a51754a9b3c7fae0367ab3d782dccf28855a03d435f8cfe74605e7817"},
+		{16384, "f875d6646de28985646f34ee13be9a576fd515f76b5b0a26bb324735041ddde4"},
+		{31744, "62b6960e1a44bcc1eb1a611a8d6235b6b4b78f32e7abc4fb4c6cdcce94895c47"},
+		{100000, "d93c23eedaf165a7e0be908ba86f1a7a520d568d2d13cde787c8580c5c72cc54"},
+	}
+	for _, v := range vectors {
+		in := make([]byte, v.n)
+		for i := range in {
+			in[i] = byte(i % 251)
+		}
+		for _, piece := range []int{v.n + 1, 1, 63, 1000, 4099, blake3Group - 1, blake3Group, blake3Group + 1} {
+			h := digestBLAKE3.newHash()
+			for b := in; len(b) > 0; {
+				k := min(piece, len(b))
+				h.Write(b[:k])
+				b = b[k:]
+			}
+			if got := hex.EncodeToString(h.Sum(nil)); got != v.want {
+				t.Errorf("BLAKE3 of %d bytes in pieces of %d = %s, want %s", v.n, piece, got, v.want)
+			}
+		}
+	}
+}
+
+// TestBLAKE3Differential compares blake3Hasher with the library's own
+// Hasher (lukechampine.com/blake3, which builds the tree its own way) on
+// random inputs up to 600 KiB fed in random pieces, Sum taken midway
+// too (Sum must not change the state), and after Reset.
+func TestBLAKE3Differential(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	n := 300
+	if testing.Short() {
+		n = 50
+	}
+	for range n {
+		data := make([]byte, r.IntN(600_000))
+		for i := range data {
+			data[i] = byte(r.Uint32())
+		}
+		checkBLAKE3(t, data, r)
+	}
+}
+
+// FuzzBLAKE3: any input, in pieces of any sizes the seed picks, hashes as
+// the library's Hasher hashes it whole.
+func FuzzBLAKE3(f *testing.F) {
+	f.Add([]byte("abc"), uint64(1))
+	f.Add(bytes.Repeat([]byte{7}, 3*blake3Group+5), uint64(blake3Group))
+	f.Add(bytes.Repeat([]byte{1}, 2*blake3Group), uint64(99))
+	f.Fuzz(func(t *testing.T, data []byte, seed uint64) {
+		checkBLAKE3(t, data, rand.New(rand.NewPCG(seed, 0)))
+	})
+}
+
+// checkBLAKE3 feeds data to a blake3Hasher in pieces drawn from r and
+// compares each Sum with the library's.
+func checkBLAKE3(t *testing.T, data []byte, r *rand.Rand) {
+	t.Helper()
+	var h blake3Hasher
+	h.Write(data[:1%(len(data)+1)])
+	h.Reset()
+	mid := r.IntN(len(data) + 1)
+	for off := 0; off < len(data); {
+		k := 1 + r.IntN(70_000)
+		if r.IntN(3) == 0 {
+			k = 1 + r.IntN(2*blake3Group)
+		}
+		if off < mid && off+k > mid {
+			k = mid - off
+			h.Write(data[off : off+k])
+			want := lblake3.Sum256(data[:mid])
+			if got := h.Sum(nil); !bytes.Equal(got, want[:]) {
+				t.Fatalf("%d bytes, Sum after %d: %x, want %x", len(data), mid, got, want)
+			}
+			off += k
+			continue
+		}
+		k = min(k, len(data)-off)
+		h.Write(data[off : off+k])
+		off += k
+	}
+	want := lblake3.Sum256(data)
+	if got := h.Sum([]byte{0xee}); got[0] != 0xee || !bytes.Equal(got[1:], want[:]) {
+		t.Fatalf("%d bytes: %x, want ee%x", len(data), got, want)
+	}
+}
+
+// TestDigestNewHash: every digest of the protocol has its algorithm and a
+// 32-byte output (the reply's field); none and unknown ids have none.
+func TestDigestNewHash(t *testing.T) {
+	for _, tt := range []struct {
+		d    digest
+		name string
+		abc  string // of "abc"; "" for no hash
+	}{
+		{digestNone, "none", ""},
+		{digestSHA256, "sha256", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+		{digestBLAKE3, "blake3", "6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85"},
+		{3, "digest(3)", ""},
+	} {
+		if tt.d.String() != tt.name {
+			t.Errorf("digest %d: String = %q, want %q", tt.d, tt.d, tt.name)
+		}
+		if known := tt.d <= digestBLAKE3; tt.d.known() != known {
+			t.Errorf("digest %d: known = %v", tt.d, !known)
+		}
+		h := tt.d.newHash()
+		if tt.abc == "" {
+			if h != nil {
+				t.Errorf("digest %d: newHash = %T, want nil", tt.d, h)
+			}
+			continue
+		}
+		if h.Size() != digestLen {
+			t.Errorf("%s: %d-byte output, want %d", tt.d, h.Size(), digestLen)
+		}
+		h.Write([]byte("abc"))
+		if got := hex.EncodeToString(h.Sum(nil)); got != tt.abc {
+			t.Errorf("%s(abc) = %s, want %s", tt.d, got, tt.abc)
+		}
+	}
+}
+
+// BenchmarkDigest is the cost of the digests and the candidates on this
+// machine, per 256 KiB chunk as the transfer pipeline feeds them (see
+// digest.go's comment; on a shared machine, compare best-of rounds).
+func BenchmarkDigest(b *testing.B) {
+	buf := make([]byte, sendChunk)
+	patternAt(buf, 1, 0)
+	for _, d := range []struct {
+		name string
+		new  func() hash.Hash
+	}{
+		{"BLAKE3", digestBLAKE3.newHash},
+		{"BLAKE3-lukechampine-Hasher", func() hash.Hash { return lblake3.New(32, nil) }},
+		{"SHA-256", digestSHA256.newHash},
+		{"BLAKE2b-256", func() hash.Hash { h, _ := blake2b.New256(nil); return h }},
+		{"SHA3-256", func() hash.Hash { return sha3.New256() }},
+	} {
+		b.Run(d.name, func(b *testing.B) {
+			h := d.new()
+			b.SetBytes(int64(len(buf)))
+			b.ReportAllocs()
+			for b.Loop() {
+				h.Write(buf)
+			}
+		})
+	}
+}
