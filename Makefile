@@ -27,6 +27,7 @@ FUZZ_PKG_TARGETS := \
 	.:./cmd/stt:FuzzParseHeader \
 	.:./cmd/stt:FuzzParseReply \
 	.:./cmd/stt:FuzzLiveFrame \
+	.:./cmd/stt:FuzzBLAKE3 \
 	.:./transport/ws:FuzzFrame \
 	bench:./cmd/compare:FuzzRawCounter
 # VERSION is what bin/stt --version reports; builds from a checkout where
