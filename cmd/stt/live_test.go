@@ -384,8 +384,10 @@ type liveScale struct {
 // stream by default; 3 viewers of 5 Mbit/s under -short and under the race
 // detector (which multiplies the CPU cost of every packet several times).
 // Runs stay 10 s long: the stall of a reliable stream comes from the rarer
-// losses (a repair lost again), and with 3 viewers it took 300 frames to
-// show in every run measured (4-121 late frames against 0-3). At 20 Mbit/s,
+// losses (a repair lost again); with 3 viewers and 300 frames it showed in
+// every run measured once (4-121 late frames against 0-3), but no longer
+// does (1-4 against 0-4 in five runs on 2026-12-04), so only the full
+// scale judges it. At 20 Mbit/s,
 // three runs on the 2-vCPU machine: 0.19-0.50% of frames missing on the 2%
 // paths, p99 183-195 ms against a 240 ms bound, 6-24 reliable frames late
 // against 0-1. STT_LIVE_VIEWERS, STT_LIVE_RATE and STT_LIVE_DURATION
@@ -549,7 +551,16 @@ func TestLiveDoneWhen(t *testing.T) {
 	t.Logf("stall: %d frames later than %s latency-bounded, %d reliable; the 5%% viewer's p99 %s latency-bounded, %s reliable",
 		bounded.late(), fmtMs(defaultLiveLatency+rtt/2), reliable.late(),
 		fmtMs(bounded.viewers[last].stats.Latency.Quantile(0.99)), fmtMs(reliable.viewers[last].stats.Latency.Quantile(0.99)))
-	if reliable.late() <= bounded.late() {
+	// At the reduced scale (3 viewers at 5 Mbit/s, the race detector's or
+	// -short's) the counts are too small to compare: five -race runs on
+	// 2026-12-04 gave 1-4 reliable late frames against 0-4 latency-bounded
+	// (a repair lost again is rare in 300 frames), and the comparison
+	// failed two of them; it is judged at full scale only.
+	switch {
+	case reliable.late() > bounded.late():
+	case sc.viewers < 8 || sc.rate != defaultLiveRate:
+		t.Logf("no stall shown (%d reliable, %d latency-bounded late frames): too few frames at this scale to judge", reliable.late(), bounded.late())
+	default:
 		t.Errorf("reliable streams delivered %d frames later than budget + one-way delay, latency-bounded ones %d: no stall shown", reliable.late(), bounded.late())
 	}
 	for _, r := range []*demoRun{control, bounded, reliable} {
