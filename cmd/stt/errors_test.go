@@ -141,15 +141,12 @@ func TestRefusalHidesReceiverPaths(t *testing.T) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	a, b, sa, err := loopbackPair(ctx, &nodeFlags{handshakeTimeout: 10 * time.Second}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b, sa := testPair(t, ctx, log)
 	done := make(chan error, 1)
 	srv := &server{outDir: dir, log: log, onDone: func(_ received, err error) { done <- err }}
 	defer srv.serveInProcess(ctx, a, b)()
 	os.RemoveAll(dir)
-	_, err = sendBody(ctx, sa, header{Kind: kindFile, Digest: digestSHA256, Size: 3, Name: "x.txt"}, strings.NewReader("abc"), nil)
+	_, err := sendBody(ctx, sa, header{Kind: kindFile, Digest: digestSHA256, Size: 3, Name: "x.txt"}, strings.NewReader("abc"), nil)
 	var re *refusedError
 	if !errors.As(err, &re) {
 		t.Fatalf("send: %v, want a refusal", err)
@@ -166,10 +163,7 @@ func TestRefusalHidesReceiverPaths(t *testing.T) {
 func TestSessionCause(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	a, b, sa, err := loopbackPair(ctx, &nodeFlags{handshakeTimeout: 10 * time.Second}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b, sa := testPair(t, ctx, slog.New(slog.DiscardHandler))
 	defer stopNode(a)
 	stopNode(b)
 	got := describe(sessionCause(sa, fmt.Errorf("sending: %w", stt.ErrClosed)))

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stt-go/stt"
 )
 
 // TestServerBodyLimit: with every body slot taken, a new file transfer
@@ -18,10 +20,7 @@ func TestServerBodyLimit(t *testing.T) {
 	defer cancel()
 	log := slog.New(slog.DiscardHandler)
 	dir := t.TempDir()
-	a, b, sa, err := loopbackPair(ctx, &nodeFlags{handshakeTimeout: 10 * time.Second}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b, sa := testPair(t, ctx, log)
 	srv := &server{outDir: dir, log: log}
 	defer srv.serveInProcess(ctx, a, b)()
 	var releases []func()
@@ -55,4 +54,15 @@ func TestServerBodyLimit(t *testing.T) {
 	if got, err := os.ReadFile(filepath.Join(dir, "w.txt")); err != nil || string(got) != "hello" {
 		t.Fatalf("stored %q, %v", got, err)
 	}
+}
+
+// testPair is loopbackPair for tests: two nodes on loopback, the second
+// connected to the first (sa), failing tb if that does not work.
+func testPair(tb testing.TB, ctx context.Context, log *slog.Logger) (a, b *stt.Node, sa *stt.Session) {
+	tb.Helper()
+	a, b, sa, err := loopbackPair(ctx, &nodeFlags{handshakeTimeout: 10 * time.Second}, log)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return a, b, sa
 }

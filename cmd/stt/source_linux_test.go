@@ -103,10 +103,7 @@ func TestSendMappedFile(t *testing.T) {
 	defer cancel()
 	log := slog.New(slog.DiscardHandler)
 	dir := t.TempDir()
-	a, b, sa, err := loopbackPair(ctx, &nodeFlags{handshakeTimeout: 10 * time.Second}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b, sa := testPair(t, ctx, log)
 	done := make(chan error, 4)
 	srv := &server{outDir: dir, log: log, onDone: func(_ received, err error) { done <- err }}
 	defer srv.serveInProcess(ctx, a, b)()

@@ -203,10 +203,7 @@ func checkStreamFraming(t *testing.T, vecs []docVector) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	log := slog.New(slog.DiscardHandler)
-	a, b, sa, err := loopbackPair(ctx, &nodeFlags{handshakeTimeout: 10 * time.Second}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b, sa := testPair(t, ctx, log)
 	defer func() {
 		stopNode(a)
 		stopNode(b)
