@@ -47,11 +47,35 @@ type fileWriter struct {
 }
 
 // newFileWriter returns a writer for f, a new, empty file open for
-// writing, with O_DIRECT on where the file system takes it.
+// writing, with O_DIRECT on where the file system takes it and is local.
 func newFileWriter(f *os.File) *fileWriter {
 	w := &fileWriter{f: f}
-	w.direct = w.setDirect(true) == nil
+	w.direct = !onNetworkFS(f) && w.setDirect(true) == nil
 	return w
+}
+
+// onNetworkFS reports whether f lives on a network or user-space file
+// system (NFS, SMB, Ceph, AFS, Coda, OCFS2, FUSE), where a direct write is
+// a synchronous round trip to a server for every 1 MiB chunk and the page
+// cache's write-behind is what keeps the disk busy: those keep buffered
+// writes. Where the file system cannot be told, it is taken as local.
+func onNetworkFS(f *os.File) bool {
+	var st unix.Statfs_t
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var ferr error
+	if err := rc.Control(func(fd uintptr) { ferr = unix.Fstatfs(int(fd), &st) }); err != nil || ferr != nil {
+		return false
+	}
+	switch uint32(st.Type) {
+	case unix.NFS_SUPER_MAGIC, unix.SMB_SUPER_MAGIC, unix.SMB2_SUPER_MAGIC, unix.CIFS_SUPER_MAGIC,
+		unix.CEPH_SUPER_MAGIC, unix.AFS_SUPER_MAGIC, unix.CODA_SUPER_MAGIC, unix.OCFS2_SUPER_MAGIC,
+		unix.FUSE_SUPER_MAGIC:
+		return true
+	}
+	return false
 }
 
 // setDirect turns O_DIRECT on or off on w.f.
