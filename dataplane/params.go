@@ -3,6 +3,7 @@ package dataplane
 import (
 	"time"
 
+	"github.com/stt-go/stt/dataplane/internal/recovery"
 	"github.com/stt-go/stt/dataplane/internal/streambuf"
 	"github.com/stt-go/stt/wire"
 )
@@ -107,10 +108,15 @@ const (
 	FirstRotationPackets = 100
 
 	// minPathValidation is the least time a new path gets to answer its
-	// PATH_CHALLENGE before the session falls back to the old one: 3 PTOs
-	// (RFC 9000 §8.2.4) but no less than this, so a loopback PTO of a few
-	// milliseconds does not undo migrations that are merely slow.
-	minPathValidation = 100 * time.Millisecond
+	// PATH_CHALLENGE before the session falls back to the old one. RFC 9000
+	// §8.2.4: three times the larger of the current PTO and the new path's,
+	// which has no RTT sample yet (kInitialRtt 333 ms: a PTO of 333 ms + 4 x
+	// 166.5 ms + max_ack_delay, about 1 s), so about 3 s. It was 100 ms, and a
+	// loaded machine (the race detector, a CI runner) then undid a genuine
+	// NAT rebinding before its PATH_RESPONSE was handled (TestPathMigratedEvent
+	// failed so). A forged migration is still undone at once: the old path's
+	// answer to its own challenge moves the session back (probeOldPath).
+	minPathValidation = 3 * (3*recovery.InitialRTT + maxAckDelay)
 	// minResetPacket is the smallest stateless reset: as long as the
 	// smallest TRANSPORT packet (16-byte header, 1-byte payload, 16-byte
 	// tag) plus 7 random bytes, so it cannot be told from one by size. A
