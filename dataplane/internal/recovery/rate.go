@@ -108,10 +108,16 @@ const (
 	// bottleneck's, which BBR's max filter keeps for two probe cycles and
 	// paces at, filling a deep buffer up to its window. Measured on the
 	// shared 2-core test machine (make wan, 100 Mbit/s) and reproduced by
-	// sim_test.go's stalls. An anchor a millisecond older only lengthens the
-	// interval and the bytes counted alike, so samples stay unbiased where
-	// ACKs come steadily.
-	ackBurstGuard = time.Millisecond
+	// sim_test.go's stalls. An anchor a few milliseconds older only
+	// lengthens the interval and the bytes counted alike, so samples stay
+	// unbiased where ACKs come steadily. 1 ms was too short: on the quiet
+	// machine, the sample that set BBR's estimate at the end of Startup
+	// (100 Mbit/s, 40 ms, 4 BDP queue) came from an anchor ACK handled ~3 ms
+	// late — 103.8 Mbit/s of datagrams against the link's 98.1 — and the max
+	// filter held it for two cycles, pacing cruise above the link (sender
+	// RTT p50 46-70 ms in three runs); with 4 ms the estimates stayed at
+	// 91-97 and the p50 at 46-57 ms in four runs.
+	ackBurstGuard = 4 * time.Millisecond
 	// markSpacing and markSlots size the ring of recent delivery states the
 	// anchor is chosen from: slots at least 125 µs apart, 16 of them, two
 	// guards' worth.

@@ -266,7 +266,7 @@ func TestRateAckBurst(t *testing.T) {
 	ack(59*msD, 0, 4)
 	send(10, 59*msD)
 	ack(59*msD, 5, 9)
-	send(11, 61*msD) // after the burst
+	send(11, 59*msD+ackBurstGuard+msD) // after the burst settled
 	rs := ack(99*msD, 10, 10)
 	if rs.PriorDelivered != 0 || rs.Delivered != 11000 || rs.AckElapsed != 99*msD || rs.SendElapsed != 59*msD {
 		t.Fatalf("packet 10's sample: prior %d, delivered %d over send %v / ack %v; want 0, 11000 over 59 ms / 99 ms",
