@@ -112,12 +112,14 @@ const (
 	// lengthens the interval and the bytes counted alike, so samples stay
 	// unbiased where ACKs come steadily. 1 ms was too short: on the quiet
 	// machine, the sample that set BBR's estimate at the end of Startup
-	// (100 Mbit/s, 40 ms, 4 BDP queue) came from an anchor ACK handled ~3 ms
-	// late — 103.8 Mbit/s of datagrams against the link's 98.1 — and the max
-	// filter held it for two cycles, pacing cruise above the link (sender
-	// RTT p50 46-70 ms in three runs); with 4 ms the estimates stayed at
-	// 91-97 and the p50 at 46-57 ms in four runs.
-	ackBurstGuard = 4 * time.Millisecond
+	// (100 Mbit/s, 40 ms, 4 BDP queue) came from an anchor ACK handled late —
+	// 103.8 Mbit/s of datagrams against the link's 98.1 — and the max filter
+	// held it for two cycles, pacing cruise above the link (sender RTT p50
+	// 46-70 ms in three runs); with 2 ms the p50 was 45-48 ms in three runs.
+	// 4 ms did as well on the emulated path but retransmitted more where
+	// hosts stall (sim_test.go's stall rows at the -race scale: 1.00% and
+	// 2.01% against 0.69% and 1.61% with 2 ms).
+	ackBurstGuard = 2 * time.Millisecond
 	// markSpacing and markSlots size the ring of recent delivery states the
 	// anchor is chosen from: slots at least 125 µs apart, 16 of them, two
 	// guards' worth.
