@@ -134,3 +134,34 @@ func TestListenAddrInUse(t *testing.T) {
 		g2.Close()
 	})
 }
+
+// TestPortZeroGroups: groups opened on port 0 get ports nobody else holds.
+// A bind to port 0 with SO_REUSEPORT may be given a port another reuseport
+// socket of the same user holds; before the fix 600 groups of two on
+// 127.0.0.1:0 shared a port 6 times, and the second group took part of the
+// first one's traffic.
+func TestPortZeroGroups(t *testing.T) {
+	n := 600
+	if testing.Short() {
+		n = 200
+	}
+	seen := map[uint16]bool{}
+	var groups []*Group
+	defer func() {
+		for _, g := range groups {
+			g.Close()
+		}
+	}()
+	for i := range n {
+		g, err := ListenGroup(netip.MustParseAddrPort("127.0.0.1:0"), 2, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		groups = append(groups, g)
+		p := g.LocalAddr().Port()
+		if seen[p] {
+			t.Fatalf("group %d got port %d, which an open group already holds", i, p)
+		}
+		seen[p] = true
+	}
+}

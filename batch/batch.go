@@ -339,7 +339,8 @@ func (g *Group) Close() error {
 // one, or the wildcard of its family, with or without SO_REUSEPORT). Two
 // ListenGroup calls that race on one port inside the microseconds between
 // a probe and the first bind may still both succeed; a port that was
-// bound when ListenGroup started never is. Port 0 needs no probe.
+// bound when ListenGroup started never is. Port 0 picks a port nobody
+// holds (see the comment in the body) and binds the group there.
 //
 // Errors: a bad n or Options field (named in the message), an address in
 // use (errors.Is(err, syscall.EADDRINUSE)), or the socket calls' errors.
@@ -358,8 +359,42 @@ func ListenGroup(addr netip.AddrPort, n int, opts *Options) (*Group, error) {
 		if err := probeUnused(addr); err != nil {
 			return nil, err
 		}
+		return listenGroup(addr, n, cfg)
 	}
-	return listenGroup(addr, n, cfg)
+	if n == 1 {
+		return listenGroup(addr, n, cfg) // no SO_REUSEPORT: the kernel's pick is free
+	}
+	// Port 0 with a group: a bind to port 0 with SO_REUSEPORT may be given
+	// a port another reuseport socket of the same user already holds (the
+	// kernel counts such sockets as sharers, not conflicts), and the group
+	// would then split that socket's traffic: two nodes started on :0 in
+	// one process got the same port 6 times in 600 (TestPortZeroGroups),
+	// and one node's HELLOs reached the other. So the port is picked by a
+	// bind without SO_REUSEPORT, which the kernel gives only a port nobody
+	// holds, and the group binds that port; another socket taking it in
+	// between fails the bind with EADDRINUSE, and the pick is retried.
+	for try := 0; ; try++ {
+		port, err := pickPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		g, err := listenGroup(netip.AddrPortFrom(addr.Addr(), port), n, cfg)
+		if err == nil || !errors.Is(err, syscall.EADDRINUSE) || try == 3 {
+			return g, err
+		}
+	}
+}
+
+// pickPort binds addr's IP at port 0 without SO_REUSEPORT, notes the port
+// the kernel chose and closes the socket.
+func pickPort(addr netip.AddrPort) (uint16, error) {
+	a := netip.AddrPortFrom(addr.Addr().Unmap(), 0)
+	pc, err := net.ListenPacket(network(a.Addr()), a.String())
+	if err != nil {
+		return 0, err
+	}
+	port := uint16(pc.LocalAddr().(*net.UDPAddr).Port)
+	return port, pc.Close()
 }
 
 // probeUnused binds addr once without SO_REUSEPORT (net.ListenPacket sets
