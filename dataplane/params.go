@@ -107,16 +107,6 @@ const (
 	// update path is always exercised (issue 4: after ~100 packets).
 	FirstRotationPackets = 100
 
-	// minPathValidation is the least time a new path gets to answer its
-	// PATH_CHALLENGE before the session falls back to the old one. RFC 9000
-	// §8.2.4: three times the larger of the current PTO and the new path's,
-	// which has no RTT sample yet (kInitialRtt 333 ms: a PTO of 333 ms + 4 x
-	// 166.5 ms + max_ack_delay, about 1 s), so about 3 s. It was 100 ms, and a
-	// loaded machine (the race detector, a CI runner) then undid a genuine
-	// NAT rebinding before its PATH_RESPONSE was handled (TestPathMigratedEvent
-	// failed so). A forged migration is still undone at once: the old path's
-	// answer to its own challenge moves the session back (probeOldPath).
-	minPathValidation = 3 * (3*recovery.InitialRTT + maxAckDelay)
 	// minResetPacket is the smallest stateless reset: as long as the
 	// smallest TRANSPORT packet (16-byte header, 1-byte payload, 16-byte
 	// tag) plus 7 random bytes, so it cannot be told from one by size. A
@@ -179,3 +169,14 @@ const (
 	// of idling out.
 	closeResends = 2
 )
+
+// newPathPTO is the probe timeout of a path with no RTT sample yet
+// (kInitialRtt 333 ms: about 1 s). A new path gets three times the larger
+// of it and the session's current PTO to answer its PATH_CHALLENGE before
+// the session falls back to the old one (RFC 9000 §8.2.4). It was max(3
+// PTO, 100 ms), and a loaded machine (the race detector, a CI runner) then
+// undid a genuine NAT rebinding before its PATH_RESPONSE was handled
+// (TestPathMigratedEvent failed so). A forged migration is still undone at
+// once: the old path's answer to its own challenge moves the session back
+// (probeOldPath).
+var newPathPTO = new(recovery.RTT).PTO(maxAckDelay)

@@ -228,7 +228,7 @@ func (s *Session) migrate(now monotime.Time, from netip.AddrPort) {
 	s.pathValid = false
 	s.pathRecv, s.pathSent = 0, 0
 	s.migratedAt = now
-	s.pathDeadline = now.Add(max(3*s.ptoBase(), minPathValidation))
+	s.pathDeadline = now.Add(3 * max(s.ptoBase(), newPathPTO))
 	fillRandom(s.hot.pathChal[:])
 	s.hot.pend |= ctrlPath
 	if s.validPeer.IsValid() && s.validPeer != from {
