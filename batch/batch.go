@@ -356,7 +356,7 @@ func ListenGroup(addr netip.AddrPort, n int, opts *Options) (*Group, error) {
 		return nil, err
 	}
 	if addr.Port() != 0 {
-		if err := probeUnused(addr); err != nil {
+		if _, err := probeUnused(addr); err != nil {
 			return nil, err
 		}
 		return listenGroup(addr, n, cfg)
@@ -374,7 +374,7 @@ func ListenGroup(addr netip.AddrPort, n int, opts *Options) (*Group, error) {
 	// holds, and the group binds that port; another socket taking it in
 	// between fails the bind with EADDRINUSE, and the pick is retried.
 	for try := 0; ; try++ {
-		port, err := pickPort(addr)
+		port, err := probeUnused(addr)
 		if err != nil {
 			return nil, err
 		}
@@ -385,35 +385,25 @@ func ListenGroup(addr netip.AddrPort, n int, opts *Options) (*Group, error) {
 	}
 }
 
-// pickPort binds addr's IP at port 0 without SO_REUSEPORT, notes the port
-// the kernel chose and closes the socket.
-func pickPort(addr netip.AddrPort) (uint16, error) {
-	a := netip.AddrPortFrom(addr.Addr().Unmap(), 0)
-	pc, err := net.ListenPacket(network(a.Addr()), a.String())
+// probeUnused binds addr once without SO_REUSEPORT (net.ListenPacket sets
+// neither SO_REUSEPORT nor, for unicast, SO_REUSEADDR), closes it and
+// returns the port it got: the kernel's own conflict rules decide whether
+// another socket holds the address, and for port 0 it picks a port nobody
+// holds. EADDRINUSE comes back as "batch: ADDR: address already in use"
+// matching syscall.EADDRINUSE; other bind errors (an address not on this
+// host, a privileged port) are returned as they are, since the group's
+// own bind would fail the same way.
+func probeUnused(addr netip.AddrPort) (uint16, error) {
+	addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
+	pc, err := net.ListenPacket(network(addr.Addr()), addr.String())
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return 0, fmt.Errorf("batch: %v: %w", addr, syscall.EADDRINUSE)
+	}
 	if err != nil {
 		return 0, err
 	}
 	port := uint16(pc.LocalAddr().(*net.UDPAddr).Port)
 	return port, pc.Close()
-}
-
-// probeUnused binds addr once without SO_REUSEPORT (net.ListenPacket sets
-// neither SO_REUSEPORT nor, for unicast, SO_REUSEADDR) and closes it: the
-// kernel's own conflict rules decide whether another socket holds the
-// address. EADDRINUSE comes back as "batch: ADDR: address already in use"
-// matching syscall.EADDRINUSE; other bind errors (an address not on this
-// host, a privileged port) are returned as they are, since the group's
-// own bind would fail the same way.
-func probeUnused(addr netip.AddrPort) error {
-	addr = netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())
-	pc, err := net.ListenPacket(network(addr.Addr()), addr.String())
-	if errors.Is(err, syscall.EADDRINUSE) {
-		return fmt.Errorf("batch: %v: %w", addr, syscall.EADDRINUSE)
-	}
-	if err != nil {
-		return err
-	}
-	return pc.Close()
 }
 
 // Listen is ListenGroup with n = 1: one socket, no steering, the same
