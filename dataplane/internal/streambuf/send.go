@@ -204,8 +204,13 @@ func (s *Send) HasData() bool {
 	if s.written > s.sent && (!s.peerLimitSet || s.sent < s.peerLimit) {
 		return true
 	}
-	return s.fin == finQueued && s.sent == s.written && (!s.peerLimitSet || s.written <= s.peerLimit)
+	return s.fin == finQueued && s.sent == s.written && s.finWithinCredit()
 }
+
+// finWithinCredit reports whether the final size, which a FIN-only frame
+// carries as its offset, is within the peer's stream credit (see
+// NextFrameWithin, step 3).
+func (s *Send) finWithinCredit() bool { return !s.peerLimitSet || s.written <= s.peerLimit }
 
 // NextFrame returns the next DATA frame's payload, copied into dst:
 // retransmissions first (the lowest lost range, skipping any byte known to
@@ -281,7 +286,7 @@ func (s *Send) NextFrameWithin(dst []byte, max int, peerLimit uint64, conn *Send
 	// the session with a flow-control error whenever it arrived before
 	// the SKIP or the credit.
 	if s.fin == finQueued && s.sent == s.written {
-		if s.peerLimitSet && s.written > s.peerLimit {
+		if !s.finWithinCredit() {
 			return 0, 0, false, true
 		}
 		if conn != nil && conn.Overdrawn() {
