@@ -56,6 +56,62 @@ func TestBLAKE3Vectors(t *testing.T) {
 	}
 }
 
+// TestXXH128Vectors checks digestXXH128 against `xxhsum -H2` 0.8.1 (the
+// xxHash reference implementation) on inputs whose byte i is i mod 251,
+// of lengths on both sides of each of XXH3's size classes (16, 128 and
+// 240 bytes; its 1 KiB stripes' blocks beyond), fed whole and in pieces
+// that cross its internal buffer as the transfer pipeline's chunks do;
+// Sum after Reset and Sum twice must agree.
+func TestXXH128Vectors(t *testing.T) {
+	vectors := []struct {
+		n    int
+		want string
+	}{
+		{0, "99aa06d3014798d86001c324468d497f"},
+		{1, "a6cd5e9392000f6ac44bdff4074eecdb"},
+		{16, "72950631827607e2842812cc870dcae2"},
+		{17, "685bc458b37d057fc06e233df7729217"},
+		{128, "14792fc3af88dc6c05321a0b64d67b41"},
+		{129, "dd5e74ac6b45f54ebc30b63382b09a3b"},
+		{240, "65b5be86da5540e7c92b68e16f83bbb6"},
+		{241, "1da1cb61bcb8a2a102e8cd95421c6d02"},
+		{1024, "d0ac1f7b93bf57b9e5d78bafa45b2aa5"},
+		{1025, "2882ebca04ec915ce95c42288f28186e"},
+		{3000, "d324b9e72fa9fb271b846747012c24aa"},
+		{100000, "54182c58bbb1337c42c23aeead96750d"},
+	}
+	h := digestXXH128.newHash()
+	if h.Size() != 16 {
+		t.Fatalf("XXH128 Size = %d, want 16", h.Size())
+	}
+	for _, v := range vectors {
+		in := make([]byte, v.n)
+		for i := range in {
+			in[i] = byte(i % 251)
+		}
+		for _, piece := range []int{v.n + 1, 1, 63, 239, 241, 1000, 1025, 4099} {
+			h.Reset()
+			h.Write([]byte("left over from the last input"))
+			h.Reset()
+			for b := in; len(b) > 0; {
+				k := min(piece, len(b))
+				h.Write(b[:k])
+				b = b[k:]
+			}
+			got := hex.EncodeToString(h.Sum(nil))
+			if got != v.want {
+				t.Errorf("XXH128 of %d bytes in pieces of %d = %s, want %s", v.n, piece, got, v.want)
+			}
+			if again := hex.EncodeToString(h.Sum(nil)); again != got {
+				t.Errorf("XXH128 of %d bytes: a second Sum gives %s after %s", v.n, again, got)
+			}
+		}
+		if got := hex.EncodeToString(digestXXH128.newHash().Sum(nil)); v.n == 0 && got != v.want {
+			t.Errorf("XXH128 of a new hash = %s, want %s", got, v.want)
+		}
+	}
+}
+
 // TestBLAKE3Differential compares blake3Hasher with the library's own
 // Hasher (lukechampine.com/blake3, which builds the tree its own way) on
 // random inputs up to 600 KiB fed in random pieces, Sum taken midway
@@ -130,12 +186,13 @@ func TestDigestNewHash(t *testing.T) {
 		{digestNone, "none", ""},
 		{digestSHA256, "sha256", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
 		{digestBLAKE3, "blake3", "6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85"},
-		{3, "digest(3)", ""},
+		{digestXXH128, "xxh128", "06b05ab6733a618578af5f94892f3950"},
+		{4, "digest(4)", ""},
 	} {
 		if tt.d.String() != tt.name {
 			t.Errorf("digest %d: String = %q, want %q", tt.d, tt.d, tt.name)
 		}
-		if known := tt.d <= digestBLAKE3; tt.d.known() != known {
+		if known := tt.d <= digestXXH128; tt.d.known() != known {
 			t.Errorf("digest %d: known = %v", tt.d, !known)
 		}
 		h := tt.d.newHash()
@@ -145,8 +202,8 @@ func TestDigestNewHash(t *testing.T) {
 			}
 			continue
 		}
-		if h.Size() != digestLen {
-			t.Errorf("%s: %d-byte output, want %d", tt.d, h.Size(), digestLen)
+		if h.Size() != len(tt.abc)/2 || h.Size() > digestLen {
+			t.Errorf("%s: %d-byte output, want %d (at most a reply's %d)", tt.d, h.Size(), len(tt.abc)/2, digestLen)
 		}
 		h.Write([]byte("abc"))
 		if got := hex.EncodeToString(h.Sum(nil)); got != tt.abc {
@@ -165,6 +222,7 @@ func BenchmarkDigest(b *testing.B) {
 		name string
 		new  func() hash.Hash
 	}{
+		{"XXH128", digestXXH128.newHash},
 		{"BLAKE3", digestBLAKE3.newHash},
 		{"BLAKE3-lukechampine-Hasher", func() hash.Hash { return lblake3.New(32, nil) }},
 		{"SHA-256", digestSHA256.newHash},

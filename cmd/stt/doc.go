@@ -7,7 +7,7 @@
 // run removed at start when no other listener uses the directory, a UDP
 // port another process holds refused), `stt send` pushes files over
 // several concurrent streams and checks the peer's digest of each
-// (BLAKE3 unless --digest says sha256 or none; computed beside the
+// (XXH128 unless --digest says blake3, sha256 or none; computed beside the
 // stream on both ends; progress bars fit the terminal's width), `stt
 // bench` measures throughput, 64-byte message rate
 // and round-trip time (on loopback with two in-process nodes, or against a

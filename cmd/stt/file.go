@@ -28,7 +28,7 @@ import (
 //	0      1    version (protoVersion = 2)
 //	1      1    kind
 //	2      1    digest the receiver computes over the body: digestNone,
-//	            digestSHA256 or digestBLAKE3 for kindFile; must be
+//	            digestSHA256, digestBLAKE3 or digestXXH128 for kindFile; must be
 //	            digestNone for the others
 //	3      8    size: body bytes, or message count for kindMessages; 0 for kindEcho
 //	11     8    seed of the deterministic generator for kindPattern and
@@ -74,13 +74,18 @@ const (
 	// digestSHA256: SHA-256 (FIPS 180-4) of the body, compared by the
 	// sender with its own (stt send --digest sha256).
 	digestSHA256 digest = 1
-	// digestBLAKE3: BLAKE3 of the body, its default 32-byte output (the
-	// default of stt send since protocol 2's digest 2).
+	// digestBLAKE3: BLAKE3 of the body, its default 32-byte output
+	// (stt send --digest blake3).
 	digestBLAKE3 digest = 2
+	// digestXXH128: XXH3's 128-bit hash of the body (XXH128), the
+	// default of stt send: a check against accidental corruption at a
+	// tenth of BLAKE3's cost, where the transport's AEAD is what
+	// authenticates (digest.go).
+	digestXXH128 digest = 3
 )
 
 // String returns the name stt send's --digest flag and the result lines
-// use: "none", "sha256" or "blake3".
+// use: "none", "sha256", "blake3" or "xxh128".
 func (d digest) String() string {
 	switch d {
 	case digestNone:
@@ -89,13 +94,15 @@ func (d digest) String() string {
 		return "sha256"
 	case digestBLAKE3:
 		return "blake3"
+	case digestXXH128:
+		return "xxh128"
 	}
 	return fmt.Sprintf("digest(%d)", byte(d))
 }
 
 // known reports whether d is a digest of protocol version 2.
 func (d digest) known() bool {
-	return d == digestNone || d == digestSHA256 || d == digestBLAKE3
+	return d <= digestXXH128
 }
 
 // kind says what a transfer is and how the receiver verifies it.

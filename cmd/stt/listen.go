@@ -122,7 +122,7 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			digest := ""
 			switch {
 			case r.Kind == kindFile && r.Digest != digestNone:
-				digest = fmt.Sprintf(" %s %x", r.Digest, r.Sum) // as sha256sum and b3sum print it
+				digest = fmt.Sprintf(" %s %x", r.Digest, r.Digest.of(r.Sum)) // as sha256sum, b3sum and xxhsum -H2 print it
 			case r.Kind == kindFile:
 				digest = " (no digest asked)"
 			}

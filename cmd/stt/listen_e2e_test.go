@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zeebo/xxh3"
 	"lukechampine.com/blake3"
 )
 
@@ -56,10 +57,11 @@ func TestListenAddressInUse(t *testing.T) {
 		t.Fatalf("send to the first listener after the refused one: %d %s", r.code, r.stderr)
 	}
 	line := first.waitLine(t, first.stdout, `received "after.bin"`)
-	// The default digest is the file's ordinary BLAKE3, as b3sum prints it.
+	// The default digest is the file's ordinary XXH128, as xxhsum -H2
+	// prints it.
 	data, _ := os.ReadFile(f)
-	if sum := blake3.Sum256(data); !strings.HasSuffix(line, " blake3 "+hex.EncodeToString(sum[:])) {
-		t.Errorf("received line %q does not end with the file's BLAKE3 %x", line, sum)
+	if sum := xxh3.Hash128(data).Bytes(); !strings.HasSuffix(line, " xxh128 "+hex.EncodeToString(sum[:])) {
+		t.Errorf("received line %q does not end with the file's XXH128 %x", line, sum)
 	}
 	if code := first.interrupt(t); code != 0 {
 		t.Fatalf("first listener exit %d", code)
@@ -323,8 +325,9 @@ func TestListenerStopsMidTransfer(t *testing.T) {
 }
 
 // TestSendDigests: each --digest moves the file; with a digest both ends
-// print the file's ordinary hash (as sha256sum and b3sum print it, BLAKE3
-// by default), and without one neither end hashes and both say so.
+// print the file's ordinary hash (as sha256sum, b3sum and xxhsum -H2
+// print it, XXH128 by default), and without one neither end hashes and
+// both say so.
 func TestSendDigests(t *testing.T) {
 	tmp := t.TempDir()
 	ns, ss, other := keygen(t, tmp, "n"), keygen(t, tmp, "s"), keygen(t, tmp, "o")
@@ -333,12 +336,15 @@ func TestSendDigests(t *testing.T) {
 	f := randomFile(t, tmp, "plain.bin", 1_000_000)
 	want, _ := os.ReadFile(f)
 	s2, s3 := sha256.Sum256(want), blake3.Sum256(want)
+	x := xxh3.Hash128(want).Bytes()
+	sx := hex.EncodeToString(x[:])
 	for _, tt := range []struct {
 		flag []string // --digest, or none for the default
 		sent string   // the sender's line ends so
 		recv string   // the receiver's line ends so
 	}{
-		{nil, "blake3 " + hex.EncodeToString(s3[:]) + " verified by the peer", " blake3 " + hex.EncodeToString(s3[:])},
+		{nil, "xxh128 " + sx + " verified by the peer", " xxh128 " + sx},
+		{[]string{"--digest", "xxh128"}, "xxh128 " + sx + " verified by the peer", " xxh128 " + sx},
 		{[]string{"--digest", "blake3"}, "blake3 " + hex.EncodeToString(s3[:]) + " verified by the peer", " blake3 " + hex.EncodeToString(s3[:])},
 		{[]string{"--digest", "sha256"}, "sha256 " + hex.EncodeToString(s2[:]) + " verified by the peer", " sha256 " + hex.EncodeToString(s2[:])},
 		{[]string{"--digest", "none"}, "(no digest: the transport authenticated every byte)", "(no digest asked)"},
@@ -358,7 +364,7 @@ func TestSendDigests(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	wantFailure(t, runStt(t, nil, append(sendArgs(addr, other, ss), "--digest", "md5", f)...), exitUsage, "send", "--digest must be blake3, sha256 or none")
+	wantFailure(t, runStt(t, nil, append(sendArgs(addr, other, ss), "--digest", "md5", f)...), exitUsage, "send", "--digest must be xxh128, blake3, sha256 or none")
 	if code := l.interrupt(t); code != 0 {
 		t.Fatalf("listener exit %d", code)
 	}
