@@ -682,3 +682,63 @@ func TestTxLost(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteTo: the one-datagram path a handshake message takes (conn's
+// WriteTo, beside WriteBatch) maps addresses and reports errors as
+// WriteBatch does, and counts in Stats.
+func TestWriteTo(t *testing.T) {
+	tx := listenT(t, "127.0.0.1:0", nil)
+	rx := listenT(t, "127.0.0.1:0", &Options{DisableGRO: true})
+	w, ok := tx.(interface {
+		WriteTo([]byte, netip.AddrPort) error
+	})
+	if !ok {
+		t.Fatalf("%T has no WriteTo", tx)
+	}
+	dst := rx.LocalAddr()
+	mapped := netip.AddrPortFrom(netip.AddrFrom16(dst.Addr().As16()), dst.Port())
+	for _, tc := range []struct {
+		name  string
+		to    netip.AddrPort
+		size  int
+		check func(error) bool // nil: must succeed and arrive
+	}{
+		{"IPv4", dst, 300, nil},
+		{"IPv4-mapped on an IPv4 socket", mapped, 301, nil},
+		{"IPv6 on an IPv4 socket", netip.MustParseAddrPort("[2001:db8::1]:9"), 10, func(err error) bool { return errors.Is(err, ErrBadAddr) }},
+		{"invalid address", netip.AddrPort{}, 10, func(err error) bool { return errors.Is(err, ErrBadAddr) }},
+		{"oversize", dst, 70000, isMsgSize(dst, 70000)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := makePacket(1, tc.size)
+			err := w.WriteTo(p, tc.to)
+			if tc.check != nil {
+				if !tc.check(err) {
+					t.Fatalf("WriteTo = %v, want the typed error", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := receiveAll(t, rx, 1)
+			if !bytes.Equal(got.pkts[0], p) {
+				t.Fatal("received a different datagram")
+			}
+		})
+	}
+	if s := tx.Stats(); s.TxMessages != 2 || s.TxLost != 0 {
+		t.Fatalf("Stats %+v; want 2 sent", s)
+	}
+	// An ICMP-refused destination is counted lost, as in WriteBatch.
+	closed := netip.MustParseAddrPort("127.0.0.1:9")
+	for range 3 {
+		if err := w.WriteTo(makePacket(2, 100), closed); err != nil {
+			t.Fatalf("WriteTo a closed port = %v, want nil (counted)", err)
+		}
+		time.Sleep(5 * time.Millisecond) // let the port-unreachable come back
+	}
+	if s := tx.Stats(); s.TxMessages+s.TxLost != 5 {
+		t.Fatalf("Stats %+v; want 3 more sent or lost", s)
+	}
+}

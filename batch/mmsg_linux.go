@@ -522,3 +522,42 @@ func (c *conn) readErrQueue() *UnreachableError {
 	})
 	return ue
 }
+
+// WriteTo sends b to addr as one datagram with a plain sendto, from any
+// goroutine: it shares no scratch with WriteBatch and uses no GSO, so a
+// rare datagram (a handshake message) can leave without waiting for the
+// goroutine that owns WriteBatch. It never parks: with the send buffer
+// full it returns an error matching syscall.EAGAIN (the caller may queue
+// the datagram for WriteBatch instead). Addresses are mapped as for
+// WriteBatch (an unusable one gives ErrBadAddr); the errors WriteBatch
+// counts in Stats.TxLost are counted there and return nil. It allocates
+// (its closure: it shares no scratch, being callable from any goroutine).
+func (c *conn) WriteTo(b []byte, addr netip.AddrPort) error {
+	var sa unix.RawSockaddrInet6
+	salen, ok := putSockaddr(&sa, addr, c.family)
+	if !ok {
+		return fmt.Errorf("%w: %v", ErrBadAddr, addr)
+	}
+	var serr syscall.Errno
+	err := c.rc.Write(func(fd uintptr) bool {
+		_, _, serr = unix.Syscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)),
+			0, uintptr(unsafe.Pointer(&sa)), uintptr(salen))
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	switch serr {
+	case 0:
+	case unix.ENOBUFS, unix.EPERM, unix.ECONNREFUSED, unix.EHOSTUNREACH, unix.ENETUNREACH:
+		c.stats.txLost.Add(1)
+		return nil
+	case unix.EMSGSIZE:
+		return &MsgSizeError{Addr: addr, Size: len(b)}
+	default:
+		return os.NewSyscallError("sendto", serr)
+	}
+	c.stats.txBatches.Add(1)
+	c.stats.txMessages.Add(1)
+	return nil
+}

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/stt-go/stt/batch"
@@ -377,6 +378,16 @@ func (e *Engine) SendRaw(pkt []byte, to netip.AddrPort) error {
 		return errors.New("stt: datagram larger than a packet buffer")
 	}
 	l := e.loops[int(to.Port())%len(e.loops)]
+	if w, ok := l.conn.(directWriter); ok {
+		// Straight out, from the caller's goroutine: posting to the loop
+		// costs a wake-up of its goroutine on every handshake message's
+		// path (sequential resumed handshakes: 4050-4210/s through the
+		// loop, 4310-4590/s direct, three interleaved runs each). With
+		// the socket's send buffer full the loop sends it instead.
+		if err := w.WriteTo(pkt, to); !errors.Is(err, syscall.EAGAIN) {
+			return err
+		}
+	}
 	l.post(cmd{op: opSendRaw, pkt: append([]byte(nil), pkt...), addr: to})
 	return nil
 }
@@ -436,3 +447,10 @@ func fillRandom(b []byte) {
 
 // Config returns the engine's effective configuration (defaults filled).
 func (e *Engine) Config() Config { return *e.cfg }
+
+// directWriter is a batch.Conn that can also send one datagram from any
+// goroutine without parking (batch's own conns on Linux can; SendRaw uses
+// it).
+type directWriter interface {
+	WriteTo(b []byte, addr netip.AddrPort) error
+}
