@@ -221,18 +221,15 @@ type Session struct {
 	peerStreamMax uint64 // peer's initial per-stream credit (transport parameter)
 	peerIdle      time.Duration
 	sendSecret    stc.Secret // secret of sendKey
-	sendPhase     bool
-	keyPackets    uint64 // packets sealed with sendKey
+	keyPackets    uint64     // packets sealed with sendKey
 	keyBytes      uint64
 	keyStart      monotime.Time
 	keyUpdPN      uint64        // first PN sealed with the current key after an update
-	keyUpdAcked   bool          // a packet sealed with the current key has been acknowledged
 	keyAckedAt    monotime.Time // when keyUpdAcked last became true (0: initial keys)
 	rotateAt      uint64        // packets under the current key before the next rotation
 
 	recvSecret stc.Secret // secret of recvKey
-	recvPhase  bool
-	recvFirst  uint64 // first PN opened under recvKey
+	recvFirst  uint64     // first PN opened under recvKey
 	prevExpiry monotime.Time
 	replayMax  uint64 // replay window's highest PN while hibernating
 	failed     uint64 // failed opens across keys (integrity limit)
@@ -246,7 +243,6 @@ type Session struct {
 	lastSend    monotime.Time
 	wokeAt      monotime.Time // last wake from hibernation
 	installedAt monotime.Time // when the loop installed the session (the initiator's AUTH_PROOF went out)
-	resumed     bool          // from a resumed handshake (SessionParams.Resumed)
 	confirmWait time.Duration // a resumed responder's wait for the initiator's first packet (0: idle timeout)
 	ticket      []byte        // responder: the NEW_TICKET blob to send; nil once acknowledged
 	sleptBW     float64       // BBR's bandwidth estimate (bytes/s) when the session last hibernated
@@ -267,13 +263,9 @@ type Session struct {
 
 	closeCode    uint64
 	closeReason  string
-	closedByPeer bool
-	draining     bool // Close called: send CLOSE once all streams are done
 	drainDL      monotime.Time
-	closingUntil monotime.Time // after CLOSE sent: linger, answer packets with CLOSE
-	closingRecv  uint64        // packets received while closing (rate-limits CLOSE replies)
-	dirty        bool          // queued in the loop's flush list
-	pathValid    bool
+	closingUntil monotime.Time            // after CLOSE sent: linger, answer packets with CLOSE
+	closingRecv  uint64                   // packets received while closing (rate-limits CLOSE replies)
 	pathRecv     uint64                   // bytes received on an unvalidated new path
 	pathSent     uint64                   // bytes sent on an unvalidated new path
 	validPeer    netip.AddrPort           // the last validated address (fallback during a validation)
@@ -282,6 +274,18 @@ type Session struct {
 	peerToken    [wire.ResetTokenLen]byte // the peer's stateless reset token (RESET_TOKEN)
 	localToken   [wire.ResetTokenLen]byte // ours for this session (Config.ResetToken), sent in RESET_TOKEN
 	peerTokenSet bool
+
+	// Flags, kept together: each bool among 8-byte fields costs 7 bytes of
+	// padding, and the struct must stay within malloc's 1280-byte size
+	// class (TestSessionSize), which every idle session pays.
+	sendPhase    bool // key phase of sendKey
+	keyUpdAcked  bool // a packet sealed with the current key has been acknowledged
+	recvPhase    bool // key phase of recvKey
+	resumed      bool // from a resumed handshake (SessionParams.Resumed)
+	closedByPeer bool
+	draining     bool // Close called: send CLOSE once all streams are done
+	dirty        bool // queued in the loop's flush list
+	pathValid    bool
 }
 
 // ID returns the session ID: the XOR of both nonces and node IDs (first 8
