@@ -247,12 +247,12 @@ func (l *loop) run() {
 // packets or commands, before it blocks (linger); lingerBytes is what
 // makes a loop iteration busy: bytes received plus bytes queued to send.
 const (
-	loopSpins   = 50
+	loopSpins   = 100
 	lingerBytes = 16 << 10
 )
 
 // linger keeps the loop's goroutine runnable for a few microseconds after
-// an iteration that moved many bytes (loopSpins yields, ~4 us when
+// an iteration that moved many bytes (loopSpins yields, ~8 us when
 // nothing else runs), returning as soon as a batch or a command is
 // waiting.
 //
@@ -270,7 +270,9 @@ const (
 // 15.1-15.6) against 3-6 rounds per run below that without (slowest
 // 11.3-13.1); go test -bench 'Bulk/streams=4/gso-gro=true/cc=bbr$', five
 // interleaved runs: 15.5-16.5 Gbit/s at 1.03-1.08 CPU-s per GiB against
-// 12.1-13.4 at 1.23-1.33.
+// 12.1-13.4 at 1.23-1.33 (those with 50 yields; 100 gave the slowest
+// round 14.3-14.6 against 12.7-13.9 with 50 in the same test, two runs
+// each, with 64-byte messages 2-3% slower; 200 was worse).
 //
 // Only busy iterations linger. Lingering after every one took RTT p50
 // from 12-13 to 21 us and sequential handshakes down 13%: a lone packet (a
