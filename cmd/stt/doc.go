@@ -3,7 +3,8 @@
 // from a broken random source is refused), `stt listen` accepts sessions
 // and stores every file peers send into a directory (created when missing;
 // atomically, names sanitised, an existing name refused unless
-// --overwrite, files 0666 less the umask, partial files of an interrupted
+// --overwrite, files 0666 less the umask, written with O_DIRECT on local
+// file systems unless --direct-io says off or on, partial files of an interrupted
 // run removed at start when no other listener uses the directory, a UDP
 // port another process holds refused), `stt send` pushes files over
 // several concurrent streams and checks the peer's digest of each

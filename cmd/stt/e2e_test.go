@@ -399,6 +399,7 @@ func TestListenBadInputs(t *testing.T) {
 		{"no out dir", nil, exitUsage, "--out DIR is required"},
 		{"bad log level", []string{"--out", tmp, "--log-level", "loud"}, exitUsage, "--log-level"},
 		{"bad address", []string{"--out", tmp, "--addr", "127.0.0.1:notaport"}, exitFailure, "ListenAddr"},
+		{"bad --direct-io", []string{"--out", tmp, "--direct-io", "maybe"}, exitUsage, "--direct-io must be auto, on or off"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

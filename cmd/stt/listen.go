@@ -25,6 +25,7 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	addr := fs.String("addr", defaultListenAddr, "UDP `HOST:PORT` to listen on (port 0 picks a free one)")
 	out := fs.String("out", "", "store received files in `DIR` (required; created, mode 0755 less the umask, when missing)")
 	overwrite := fs.Bool("overwrite", false, "let a received file replace an existing file of the same name (default: refuse the transfer)")
+	directS := fs.String("direct-io", "auto", "how received files are written (Linux): auto (O_DIRECT on local file systems, through the page cache on network and FUSE ones, where a direct write is a round trip per 1 MiB), on (O_DIRECT wherever the file system takes it), off (always through the page cache)")
 	reject := fs.Bool("reject-wrong-seed", false, "answer peers holding another shared seed with an explicit rejection (reveals that a node listens here)")
 	forceCookies := fs.Bool("force-cookies", false, "answer every HELLO without a valid cookie with a COOKIE_REPLY, as under load (for testing other implementations' cookie path)")
 	var rf relayFlags
@@ -37,6 +38,10 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if *out == "" {
 		return usagef("--out DIR is required")
+	}
+	direct, err := parseDirectMode(*directS)
+	if err != nil {
+		return err
 	}
 	if err := rf.check(fs.given()); err != nil {
 		return err
@@ -107,6 +112,7 @@ func runListen(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	srv := &server{
 		outDir:    *out,
 		overwrite: *overwrite,
+		direct:    direct,
 		log:       log,
 		onSession: mx.tracker(node),
 		onDone: func(r received, err error) {

@@ -55,7 +55,9 @@ type server struct {
 	// overwrite lets a received file replace an existing one of the same
 	// name; without it such a transfer is refused.
 	overwrite bool
-	log       *slog.Logger
+	// direct is how received files are written (stt listen --direct-io).
+	direct directMode
+	log    *slog.Logger
 	// onDone is called (from stream goroutines) for each completed transfer
 	// and for each refused one (err non-nil); it may be nil.
 	onDone func(r received, err error)
@@ -254,7 +256,7 @@ func (s *server) receiveFile(st *stt.Stream, h header) (rep reply, err error) {
 			os.Remove(f.Name())
 		}
 	}()
-	fw := newFileWriter(f)
+	fw := newFileWriter(f, s.direct)
 	rep, err = receiveBody(st, h.Size, func(b []byte, _ uint64) error {
 		if _, err := fw.Write(b); err != nil {
 			return fmt.Errorf("writing %q: %v", name, pathless(err))
@@ -468,4 +470,27 @@ func (s *server) serveInProcess(ctx context.Context, a, b *stt.Node) (shutdown f
 		stopNode(b)
 		wg.Wait()
 	}
+}
+
+// directMode is how a receiver writes files (stt listen --direct-io; see
+// fileWriter).
+type directMode int
+
+const (
+	directAuto directMode = iota // O_DIRECT on local file systems that take it
+	directOn                     // O_DIRECT wherever the file system takes it
+	directOff                    // always through the page cache
+)
+
+// parseDirectMode parses --direct-io.
+func parseDirectMode(s string) (directMode, error) {
+	switch s {
+	case "auto":
+		return directAuto, nil
+	case "on":
+		return directOn, nil
+	case "off":
+		return directOff, nil
+	}
+	return 0, usagef("--direct-io must be auto, on or off, not %q", s)
 }

@@ -47,10 +47,17 @@ type fileWriter struct {
 }
 
 // newFileWriter returns a writer for f, a new, empty file open for
-// writing, with O_DIRECT on where the file system takes it and is local.
-func newFileWriter(f *os.File) *fileWriter {
+// writing, with O_DIRECT as mode says: directAuto turns it on where the
+// file system takes it and is local, directOn wherever the file system
+// takes it, directOff never.
+func newFileWriter(f *os.File, mode directMode) *fileWriter {
 	w := &fileWriter{f: f}
-	w.direct = !onNetworkFS(f) && w.setDirect(true) == nil
+	switch mode {
+	case directAuto:
+		w.direct = !onNetworkFS(f) && w.setDirect(true) == nil
+	case directOn:
+		w.direct = w.setDirect(true) == nil
+	}
 	return w
 }
 

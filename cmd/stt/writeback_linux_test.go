@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"unsafe"
@@ -40,7 +41,7 @@ func TestFileWriter(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			w := newFileWriter(f)
+			w := newFileWriter(f, directAuto)
 			if !w.direct {
 				t.Logf("the file system of %s refuses O_DIRECT: checking buffered writes only", f.Name())
 			}
@@ -75,6 +76,67 @@ func TestFileWriter(t *testing.T) {
 	}
 }
 
+// TestFileWriterModes: stt listen --direct-io decides whether a file is
+// written with O_DIRECT: off never, on and auto on a local file system
+// that takes it (t.TempDir's; on one that refuses it, all three write
+// through the page cache), and every mode writes the bytes.
+func TestFileWriterModes(t *testing.T) {
+	probe, err := os.OpenFile(filepath.Join(t.TempDir(), "probe"), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+	if err != nil {
+		t.Fatal(err)
+	}
+	takes := (&fileWriter{f: probe}).setDirect(true) == nil
+	probe.Close()
+	local := true
+	if f, err := os.Open(t.TempDir()); err == nil {
+		local = !onNetworkFS(f)
+		f.Close()
+	}
+	data := alignedBuffer(2*recvChunk, directAlign)
+	patternAt(data, 4, 0)
+	for _, tt := range []struct {
+		mode       directMode
+		wantDirect bool
+	}{
+		{directOff, false},
+		{directOn, takes},
+		{directAuto, takes && local},
+	} {
+		f, err := os.OpenFile(filepath.Join(t.TempDir(), "f"), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := newFileWriter(f, tt.mode)
+		if w.direct != tt.wantDirect {
+			t.Errorf("mode %d: O_DIRECT %v, want %v", tt.mode, w.direct, tt.wantDirect)
+		}
+		if _, err := w.Write(data); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		if got, err := os.ReadFile(f.Name()); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("mode %d: file differs (%v)", tt.mode, err)
+		}
+	}
+	if !takes {
+		t.Logf("the file system of %s refuses O_DIRECT: on and auto were checked buffered", t.TempDir())
+	}
+}
+
+// TestParseDirectMode: the flag's words and a refusal that names them.
+func TestParseDirectMode(t *testing.T) {
+	for s, want := range map[string]directMode{"auto": directAuto, "on": directOn, "off": directOff} {
+		if got, err := parseDirectMode(s); err != nil || got != want {
+			t.Errorf("parseDirectMode(%q) = %d, %v", s, got, err)
+		}
+	}
+	for _, s := range []string{"", "yes", "ON", "direct"} {
+		if _, err := parseDirectMode(s); err == nil || !strings.Contains(err.Error(), "auto, on or off") {
+			t.Errorf("parseDirectMode(%q) = %v, want a refusal naming auto, on or off", s, err)
+		}
+	}
+}
+
 // TestFileWriterError: a write the file refuses is reported, not
 // swallowed by the fallback from O_DIRECT.
 func TestFileWriterError(t *testing.T) {
@@ -87,7 +149,7 @@ func TestFileWriterError(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	w := newFileWriter(f)
+	w := newFileWriter(f, directAuto)
 	for _, n := range []int{recvChunk, 10} {
 		if _, err := w.Write(alignedBuffer(n, directAlign)); err == nil {
 			t.Fatalf("Write of %d bytes to a read-only file succeeded", n)

@@ -13,7 +13,9 @@ const directAlign = 4096
 // writeback_linux.go).
 type fileWriter struct{ f *os.File }
 
-func newFileWriter(f *os.File) *fileWriter { return &fileWriter{f: f} }
+// newFileWriter returns a writer for f; mode (stt listen --direct-io)
+// matters only on Linux.
+func newFileWriter(f *os.File, mode directMode) *fileWriter { return &fileWriter{f: f} }
 
 // Write writes b at the end of the file.
 func (w *fileWriter) Write(b []byte) (int, error) { return w.f.Write(b) }
