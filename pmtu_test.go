@@ -17,8 +17,12 @@ import (
 // within 2 s (issue 10 item 3).
 func TestPMTULoopback(t *testing.T) {
 	_, _, sa, sb := newPair(t, nil)
-	if got := sa.Stats().DatagramSize; got != 1452 {
-		t.Fatalf("DatagramSize at the start = %d, want 1452", got)
+	// The search starts at 1452 bytes. On loopback its first probe may
+	// have been sent and acknowledged before Connect's caller looks (tens
+	// of microseconds), so the size is only exact while no probe has gone
+	// out.
+	if st := sa.Stats(); st.DatagramSize < 1452 || (st.PMTUProbes == 0 && st.DatagramSize != 1452) {
+		t.Fatalf("DatagramSize at the start = %d after %d probes, want 1452 (or more once a probe went out)", st.DatagramSize, st.PMTUProbes)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
