@@ -303,11 +303,11 @@ build:
 			}
 			e := tx.from
 			first, end := done+c.entryStart(e), done+tx.end[e]
-			switch errno := tx.errno; errno {
-			case unix.ENOBUFS, unix.EPERM, unix.ECONNREFUSED, unix.EHOSTUNREACH, unix.ENETUNREACH:
+			switch errno := tx.errno; {
+			case txLoss(errno):
 				c.stats.txLost.Add(uint64(end - first))
 				tx.from++
-			case unix.EIO, unix.EINVAL, unix.EMSGSIZE:
+			case errno == unix.EIO || errno == unix.EINVAL || errno == unix.EMSGSIZE:
 				if end-first == 1 {
 					if errno == unix.EMSGSIZE {
 						c.releaseTx(iovs)
@@ -547,12 +547,12 @@ func (c *conn) WriteTo(b []byte, addr netip.AddrPort) error {
 	if err != nil {
 		return err
 	}
-	switch serr {
-	case 0:
-	case unix.ENOBUFS, unix.EPERM, unix.ECONNREFUSED, unix.EHOSTUNREACH, unix.ENETUNREACH:
+	switch {
+	case serr == 0:
+	case txLoss(serr):
 		c.stats.txLost.Add(1)
 		return nil
-	case unix.EMSGSIZE:
+	case serr == unix.EMSGSIZE:
 		return &MsgSizeError{Addr: addr, Size: len(b)}
 	default:
 		return os.NewSyscallError("sendto", serr)
@@ -560,4 +560,14 @@ func (c *conn) WriteTo(b []byte, addr netip.AddrPort) error {
 	c.stats.txBatches.Add(1)
 	c.stats.txMessages.Add(1)
 	return nil
+}
+
+// txLoss reports whether a send's errno means "this datagram is lost, go
+// on" (counted in Stats.TxLost): WriteBatch and WriteTo treat these alike.
+func txLoss(errno syscall.Errno) bool {
+	switch errno {
+	case unix.ENOBUFS, unix.EPERM, unix.ECONNREFUSED, unix.EHOSTUNREACH, unix.ENETUNREACH:
+		return true
+	}
+	return false
 }
