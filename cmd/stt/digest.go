@@ -62,7 +62,7 @@ func (d digest) newHash() hash.Hash {
 // field (the rest is zero): all 32 bytes but for XXH128's 16.
 func (d digest) of(sum [digestLen]byte) []byte {
 	if d == digestXXH128 {
-		return sum[:16]
+		return sum[:xxh128Len]
 	}
 	return sum[:]
 }

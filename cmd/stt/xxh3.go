@@ -11,9 +11,13 @@ import "github.com/zeebo/xxh3"
 // (AVX-512); see digest.go.
 type xxh128Hasher struct{ h xxh3.Hasher }
 
+// xxh128Len is the length of an XXH128 digest; a reply's 32-byte digest
+// field carries it first, then zeros (digest.of).
+const xxh128Len = 16
+
 func (x *xxh128Hasher) Write(p []byte) (int, error) { return x.h.Write(p) }
 func (x *xxh128Hasher) Reset()                      { x.h.Reset() }
-func (x *xxh128Hasher) Size() int                   { return 16 }
+func (x *xxh128Hasher) Size() int                   { return xxh128Len }
 func (x *xxh128Hasher) BlockSize() int              { return x.h.BlockSize() }
 
 func (x *xxh128Hasher) Sum(b []byte) []byte {
