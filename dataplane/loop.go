@@ -100,12 +100,11 @@ type loop struct {
 	// The tx batch: packets are built back to back in txSlab (each slot
 	// as large as the packet being built may get, then trimmed to what it
 	// used), txN of them queued in tx, flushed when either runs out.
-	tx      []batch.Message
-	txSlab  []byte
-	txOff   int // first free byte of txSlab
-	txN     int
-	queued  uint64 // bytes queued for sending, ever (linger's activity test)
-	handled uint64 // bytes received and handled, ever (linger's activity test)
+	tx     []batch.Message
+	txSlab []byte
+	txOff  int // first free byte of txSlab
+	txN    int
+	moved  uint64 // bytes received and handled plus bytes queued to send, ever (linger's activity test)
 
 	dirty    []*Session
 	needKeys []*Session
@@ -217,7 +216,7 @@ func (l *loop) readLoop() {
 func (l *loop) run() {
 	defer close(l.done)
 	for {
-		moved := l.queued + l.handled
+		moved := l.moved
 		select {
 		case b := <-l.rxFull:
 			l.now = monotime.Now()
@@ -237,7 +236,7 @@ func (l *loop) run() {
 		l.flushDirty(now)
 		l.afterBatch()
 		l.rearmTimer(now)
-		if l.queued+l.handled-moved >= lingerBytes {
+		if l.moved-moved >= lingerBytes {
 			l.linger()
 		}
 	}
@@ -299,7 +298,7 @@ func (l *loop) processRx(now monotime.Time, b *rxBatch) {
 		for len(buf) > 0 {
 			k := min(seg, len(buf))
 			l.processPacket(now, buf[:k], m.Addr)
-			l.handled += uint64(k)
+			l.moved += uint64(k)
 			buf = buf[k:]
 		}
 	}
@@ -490,7 +489,7 @@ func (l *loop) txCommit(n int) {
 	l.tx[l.txN].Buf = l.txSlab[l.txOff : l.txOff+n : l.txOff+n]
 	l.txOff += n
 	l.txN++
-	l.queued += uint64(n)
+	l.moved += uint64(n)
 	if l.txN == len(l.tx) {
 		l.txFlush()
 	}
