@@ -816,7 +816,8 @@ func TestRestartedPeerResets(t *testing.T) {
 	}
 	var se *stt.SessionError
 	if err := p.sa.Err(); !errors.As(err, &se) || se.Code != stt.CodeStatelessReset || !se.Remote {
-		t.Fatalf("Err() = %v; want a remote *SessionError with CodeStatelessReset", err)
+		t.Fatalf("Err() = %v; want a remote *SessionError with CodeStatelessReset\nrestarted node: %+v\nproxy to it: %+v",
+			err, b2.Stats().Dataplane, p.proxy.Stats(lossy.ToTarget))
 	}
 	if b2.Stats().Dataplane.StatelessResets == 0 {
 		t.Error("the restarted node counts no stateless reset sent")

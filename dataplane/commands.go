@@ -118,7 +118,12 @@ func (l *loop) execHandoff(now monotime.Time, pkt []byte, from netip.AddrPort) {
 	if s := l.sessions[id]; s != nil {
 		s.onPacket(now, pkt, from)
 	} else {
+		// The owner does not hold it either: answer as the receiving loop
+		// would have (processPacket), or a restarted node whose socket
+		// happened to give the packet to another loop would leave its peer
+		// waiting out its probe timeouts.
 		l.e.stats.dropUnknownSession.Add(1)
+		l.statelessReset(pkt, id, from)
 	}
 	l.e.putHandoff(pkt)
 }

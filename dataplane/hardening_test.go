@@ -14,8 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stt-go/stt/batch"
 	"github.com/stt-go/stt/dataplane"
+	"github.com/stt-go/stt/internal/batchtest"
 	"github.com/stt-go/stt/wire"
+	"go.uber.org/goleak"
 )
 
 var attacker = netip.MustParseAddrPort("127.0.0.1:7666")
@@ -295,5 +298,106 @@ func TestKeysWipedAtClose(t *testing.T) {
 	<-p.sess.Done()
 	if !dataplane.KeysWiped(p.sess) {
 		t.Fatal("traffic secrets survive the session's close")
+	}
+}
+
+// TestProbesLongEnoughToReset: a session whose peer acknowledges nothing,
+// with no stream data in flight, probes with lone PINGs; each must be
+// longer than the 40 bytes below which a node that lost the session never
+// answers with a stateless reset (docs/PROTOCOL.md §Stateless reset), or a
+// restarted peer goes unnoticed until the probes give up. Found by a CI run
+// of TestRestartedPeerResets under load: 34-byte probes, no reset, the
+// session ended "unresponsive" 15 s later. Fails on the code before the fix.
+func TestProbesLongEnoughToReset(t *testing.T) {
+	p := newScriptedPeer(t, dataplane.Config{})
+	var (
+		mu    sync.Mutex
+		sizes []int
+	)
+	p.engConn.SetTap(func(_ netip.AddrPort, n int) {
+		mu.Lock()
+		sizes = append(sizes, n)
+		mu.Unlock()
+	})
+	small := func() (n int) { // datagrams below any path MTU probe: PTO probes
+		mu.Lock()
+		defer mu.Unlock()
+		for _, s := range sizes {
+			if s < 200 {
+				n++
+			}
+		}
+		return n
+	}
+	deadline := time.Now().Add(waitFor)
+	for small() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no two probe timeouts' PINGs within %v", waitFor)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, n := range sizes {
+		if n <= 40 {
+			t.Fatalf("the engine sent an ack-eliciting packet of %d bytes (all: %v); a peer that lost the session cannot answer it with a stateless reset", n, sizes)
+		}
+	}
+}
+
+// TestStatelessResetAfterHandoff: without steering any loop may receive a
+// packet; one for a session ID owned by another loop is handed to that
+// loop, which must answer it with a stateless reset when it does not hold
+// the session either, as the receiving loop does for its own IDs. Before
+// the fix the owner dropped it silently.
+func TestStatelessResetAfterHandoff(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	token := func(id wire.SessionID) (t [wire.ResetTokenLen]byte) {
+		for i := range t {
+			t[i] = byte(uint64(id)>>(8*(i%8))) ^ byte(0x5A+i)
+		}
+		return t
+	}
+	e0, p0 := batchtest.NewPair(engAddr, peerAddr)
+	e1, p1 := batchtest.NewPair(engAddr, peerAddr) // the reuseport group's second socket
+	eng, err := dataplane.New(&dataplane.Config{ResetToken: token}, []batch.Conn{e0, e1}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng.Start()
+	defer func() {
+		_ = eng.Close()
+		_ = p0.Close()
+		_ = p1.Close()
+	}()
+	const id = wire.SessionID(0xdead_beef_0000_0003) // owned by loop 1 of 2
+	if id.Loop(2) != 1 {
+		t.Fatalf("test ID belongs to loop %d", id.Loop(2))
+	}
+	trigger := make([]byte, 200)
+	wire.Header{Kind: wire.KindTransport, SessionID: id, PacketNumber: 9}.PutTo(trigger)
+	if err := p0.InjectFrom(peerAddr, trigger); err != nil { // arrives at loop 0
+		t.Fatal(err)
+	}
+	msgs := []batch.Message{{Buf: make([]byte, 2048)}}
+	got := make(chan []byte, 1)
+	go func() {
+		if n, err := p1.ReadBatch(msgs); err == nil && n == 1 {
+			got <- msgs[0].Buf[:msgs[0].N]
+		}
+		close(got)
+	}()
+	var r []byte
+	select {
+	case r = <-got:
+	case <-time.After(waitFor):
+		t.Fatalf("no stateless reset within %v; engine stats %+v", waitFor, eng.Stats())
+	}
+	want := token(id)
+	if len(r) < 41 || len(r) >= len(trigger) || !bytes.Equal(r[len(r)-wire.ResetTokenLen:], want[:]) {
+		t.Fatalf("answer of %d bytes %x; want a stateless reset shorter than %d bytes ending with %x", len(r), r, len(trigger), want)
+	}
+	if st := eng.Stats(); st.Handoffs != 1 || st.StatelessResets != 1 {
+		t.Fatalf("Handoffs = %d, StatelessResets = %d; want 1 and 1", st.Handoffs, st.StatelessResets)
 	}
 }

@@ -237,6 +237,13 @@ func (s *Session) buildPacket(now monotime.Time, maxPayload int, wantAck, work b
 	if p.empty() {
 		return false
 	}
+	if short := minResetPacket + 1 - (len(p.b) + stc.Overhead); p.el && short > 0 {
+		// A peer that lost the session answers only packets longer than
+		// minResetPacket with a stateless reset (loop.statelessReset): a
+		// lone PING probe (34 bytes) would go unanswered until the probes
+		// give up, as it did when the only packet in flight held no data.
+		p.b = wire.PaddingFrame{N: short}.AppendTo(p.b)
+	}
 	size := s.seal(p, pn)
 	s.lastSend = now
 	if !s.pathValid {
