@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -18,6 +19,19 @@ import (
 // sttInfo describes STT's chosen suite and offloads for the machine line.
 var sttInfo = "not run"
 
+// tlsSuite is the cipher suite crypto/tls negotiated for the TLS/TCP
+// baseline (its own choice: AES-128-GCM first where the CPU has AES-GCM
+// instructions, ChaCha20-Poly1305 otherwise), recorded at its first dial,
+// so the table says which cipher STT's suite is compared with.
+var tlsSuite atomic.Value // string
+
+func tlsDetail() string {
+	if s, ok := tlsSuite.Load().(string); ok {
+		return "cipher suite " + s + " (crypto/tls's choice on this CPU; STT_SUITE=aes128gcm gives STT the same cipher)"
+	}
+	return ""
+}
+
 // How the byte-stream transports carry the 64-byte message workload (see
 // messages and serve); said in each of their notes.
 const byteStreamMsgs = "64 B messages written through a bufio.Writer (4 KiB) flushed when the sender has nothing more queued, read through a bufio.Reader"
@@ -28,7 +42,7 @@ func transports() []transport {
 			note: "hybrid X25519+ML-KEM-768 handshake; streams multiplexed on one session; bulk: 256 KiB Stream.Write calls; 64 B messages: one SendMessage per message, one ReceiveMessage per message"},
 		{name: "quic-go v0.65", start: startQUIC,
 			note: "TLS 1.3 (AES-128-GCM), streams multiplexed on one connection; bulk: 256 KiB Stream.Write calls; " + byteStreamMsgs},
-		{name: "TLS 1.3/TCP", start: startTLS,
+		{name: "TLS 1.3/TCP", start: startTLS, detail: tlsDetail,
 			note: "crypto/tls over loopback TCP (kernel TSO/GRO), one connection per stream; bulk: 256 KiB tls.Conn.Write calls; " + byteStreamMsgs},
 		{name: "kcp-go v5 AES", start: func() (server, error) { return startKCP(true) }, noHandshake: true,
 			note: "kcp-go with AES block crypt (no authentication), no FEC, one session per stream, no handshake; " + byteStreamMsgs},
@@ -285,7 +299,9 @@ func startTLS() (server, error) {
 		if err != nil {
 			return nil, err
 		}
-		return c.(*tls.Conn), nil
+		tc := c.(*tls.Conn)
+		tlsSuite.CompareAndSwap(nil, tls.CipherSuiteName(tc.ConnectionState().CipherSuite))
+		return tc, nil
 	}
 	dial := func(ctx context.Context) (client, error) {
 		// A handshake per "dial" so handshakes/s measures TLS set-up.
