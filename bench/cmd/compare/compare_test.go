@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"runtime"
 	"slices"
 	"strings"
@@ -183,6 +184,30 @@ func TestBimodalNote(t *testing.T) {
 	printTable(&out, ts[1:], res[1:], params{size: 1 << 30, messages: 1, handshakes: 1, rtt: 1}, 3, "", "")
 	if !strings.Contains(out.String(), "No cell is bimodal") {
 		t.Errorf("no-bimodal line missing:\n%s", out.String())
+	}
+}
+
+// TestRatios: STT's bulk rates over another transport's are listed round
+// by round, with the lowest; a transport that failed, the raw rows, and a
+// single round print nothing.
+func TestRatios(t *testing.T) {
+	ts := []transport{{name: "TLS 1.3/TCP"}, {name: "STT"}, {name: "raw UDP + GSO/GRO", raw: true}, {name: "quic-go v0.65"}}
+	res := []results{
+		{bulk1: sample{10, 12, 14}, bulk4: sample{20, 20, 20}},
+		{bulk1: sample{12, 12, 14}, bulk4: sample{19, 21, 20}},
+		{bulk1: sample{30, 30, 30}, bulk4: sample{30, 30, 30}},
+		{err: errors.New("down")},
+	}
+	var out bytes.Buffer
+	printRatios(&out, ts, res, 3)
+	want := "- over TLS 1.3/TCP: bulk 1 stream 1.20x, 1.00x, 1.00x (lowest 1.00x); bulk 4 streams 0.95x, 1.05x, 1.00x (lowest 0.95x)\n"
+	if got := out.String(); !strings.Contains(got, want) || strings.Contains(got, "raw") || strings.Contains(got, "quic") {
+		t.Errorf("ratios:\n%s\nwant the line\n%s", got, want)
+	}
+	out.Reset()
+	printRatios(&out, ts, res, 1)
+	if out.Len() != 0 {
+		t.Errorf("one round printed ratios:\n%s", out.String())
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"slices"
@@ -584,6 +585,53 @@ func printTable(w io.Writer, ts []transport, res []results, p params, rounds int
 		}
 	} else if rounds > 1 {
 		fmt.Fprintf(w, "\nNo cell is bimodal (max/min ≤ %.2f in every cell).\n", bimodalRatio)
+	}
+	printRatios(w, ts, res, rounds)
+}
+
+// printRatios lists, round by round, STT's bulk rate divided by each other
+// connection-oriented transport's: the rounds are interleaved, so round i
+// of every transport ran within minutes of the others, and a bar that must
+// hold "in every round" is judged on these pairs, not on one transport's
+// minimum against another's maximum. Nothing is printed for one round or
+// when STT or the other transport did not finish every round.
+func printRatios(w io.Writer, ts []transport, res []results, rounds int) {
+	stt := slices.IndexFunc(ts, func(t transport) bool { return t.name == "STT" })
+	if rounds < 2 || stt < 0 || res[stt].err != nil {
+		return
+	}
+	metrics := []struct {
+		name string
+		get  func(*results) sample
+	}{{"bulk 1 stream", func(r *results) sample { return r.bulk1 }}, {"bulk 4 streams", func(r *results) sample { return r.bulk4 }}}
+	header := false
+	for i, t := range ts {
+		if i == stt || t.raw || res[i].err != nil {
+			continue
+		}
+		var parts []string
+		for _, m := range metrics {
+			a, b := m.get(&res[stt]), m.get(&res[i])
+			if len(a) != rounds || len(b) != rounds {
+				continue
+			}
+			rs := make([]string, rounds)
+			lo := math.Inf(1)
+			for r := range rounds {
+				q := a[r] / b[r]
+				lo = min(lo, q)
+				rs[r] = fmt.Sprintf("%.2fx", q)
+			}
+			parts = append(parts, fmt.Sprintf("%s %s (lowest %.2fx)", m.name, strings.Join(rs, ", "), lo))
+		}
+		if len(parts) == 0 {
+			continue
+		}
+		if !header {
+			fmt.Fprintf(w, "\nSTT's bulk rate over each transport's, round by round (interleaved rounds):\n\n")
+			header = true
+		}
+		fmt.Fprintf(w, "- over %s: %s\n", t.name, strings.Join(parts, "; "))
 	}
 }
 
