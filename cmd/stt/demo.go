@@ -21,6 +21,13 @@ type demoSizes struct {
 	messages     int64 // 64-byte messages on the message stream
 }
 
+// settleStats bounds the wait for the streams' closing acknowledgements
+// before the demo prints the session counters: forty of the peer's ACK
+// delays (25 ms), ample on a loaded machine; the wait ends as soon as
+// both ends count no active stream (within ~30 ms here), and a stream
+// still open after it is shown as it is.
+const settleStats = time.Second
+
 // Demo presets: "full" is what `make demo` runs (well under a minute on
 // two cores); "small" is for tests.
 var demoPresets = map[string]demoSizes{
@@ -173,10 +180,20 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		total += r.bytes
 		fmt.Fprintf(stdout, "%-8s verified  %s in %.3fs  %s\n", r.name, formatBytes(r.bytes), r.elapsed.Seconds(), formatRate(r.bytes, r.elapsed))
 	}
+	// Every job has its reply, but the receiver's last streams are still
+	// open until the sender's acknowledgement of their FIN arrives (an ACK
+	// may wait up to the peer's ACK delay): give the counters that long to
+	// settle, so "active streams" shows what stays open, not what is in
+	// flight.
 	var sb stt.SessionStats
-	for _, s := range b.Sessions() {
-		if s.PeerID() == a.ID() {
-			sb = s.Stats()
+	for settle := time.Now().Add(settleStats); ; time.Sleep(time.Millisecond) {
+		for _, s := range b.Sessions() {
+			if s.PeerID() == a.ID() {
+				sb = s.Stats()
+			}
+		}
+		if (sb.ActiveStreams == 0 && sa.Stats().ActiveStreams == 0) || time.Now().After(settle) {
+			break
 		}
 	}
 	printSessionStats(stdout, sa.Stats(), sb)

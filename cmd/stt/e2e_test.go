@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -461,6 +462,11 @@ func TestDemo(t *testing.T) {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, r.stdout)
 		}
+	}
+	// Once every job is verified no stream stays open on either end (the
+	// demo waits for the last FIN's acknowledgement before it prints).
+	if !regexp.MustCompile(`(?m)^active streams +0 +0$`).MatchString(r.stdout) {
+		t.Errorf("demo output does not show 0 active streams on both ends:\n%s", r.stdout)
 	}
 }
 
