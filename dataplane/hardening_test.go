@@ -397,7 +397,15 @@ func TestStatelessResetAfterHandoff(t *testing.T) {
 	if len(r) < 41 || len(r) >= len(trigger) || !bytes.Equal(r[len(r)-wire.ResetTokenLen:], want[:]) {
 		t.Fatalf("answer of %d bytes %x; want a stateless reset shorter than %d bytes ending with %x", len(r), r, len(trigger), want)
 	}
-	if st := eng.Stats(); st.Handoffs != 1 || st.StatelessResets != 1 {
-		t.Fatalf("Handoffs = %d, StatelessResets = %d; want 1 and 1", st.Handoffs, st.StatelessResets)
+	// The receiving loop counts its hand-off after passing the packet on,
+	// so the reset can arrive first: wait for the counters.
+	for deadline := time.Now().Add(waitFor); ; time.Sleep(time.Millisecond) {
+		st := eng.Stats()
+		if st.Handoffs == 1 && st.StatelessResets == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Handoffs = %d, StatelessResets = %d; want 1 and 1", st.Handoffs, st.StatelessResets)
+		}
 	}
 }
