@@ -32,6 +32,7 @@ import (
 
 	"github.com/stt-go/stt/batch"
 	"github.com/stt-go/stt/dataplane/internal/recovery"
+	"github.com/stt-go/stt/dataplane/internal/streambuf"
 	"github.com/stt-go/stt/internal/monotime"
 	"github.com/stt-go/stt/ring"
 	"github.com/stt-go/stt/wire"
@@ -106,6 +107,12 @@ type loop struct {
 	txN    int
 	moved  uint64 // bytes received and handled plus bytes queued to send, ever (linger's activity test)
 
+	// The DATA frame being laid out (appendStreamData) and layoutData
+	// bound once as a method value, so that passing it does not allocate.
+	layoutID   wire.StreamID
+	layoutRoom int
+	layoutFn   streambuf.Layout
+
 	dirty    []*Session
 	needKeys []*Session
 	timer    *time.Timer
@@ -154,6 +161,7 @@ func newLoop(e *Engine, idx int, conn batch.Conn, now monotime.Time) *loop {
 		}
 		l.rxFree <- b
 	}
+	l.layoutFn = l.layoutData
 	l.timer = time.NewTimer(time.Hour)
 	l.timer.Stop()
 	return l

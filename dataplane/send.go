@@ -552,25 +552,31 @@ func (s *Session) appendStreamData(p *packet) {
 			break
 		}
 		st := h.active[0]
-		hdrMax := wire.DataFrameOverhead(st.id, wire.MaxStreamOffset-1, room)
-		maxData := room - hdrMax
-		if maxData <= 0 {
-			break
+		if room-wire.DataFrameOverhead(st.id, wire.MaxStreamOffset-1, room) <= 0 {
+			break // no data byte fits behind the longest header
 		}
-		// Copy data at the position after the largest possible header, then
-		// slide it down behind the real header (one small memmove).
+		// The send buffer picks the frame's offset, then copies the data
+		// behind the header that offset needs (layoutData); only a frame
+		// whose data is shorter than the room, with a shorter length field
+		// than the room's, moves its (then small) data down behind the real
+		// header. Stream credit and session credit limit new bytes (the
+		// send buffer consumes session credit); retransmissions are free.
 		b := p.b
-		dst := b[len(b)+hdrMax : p.limit]
-		// Stream credit and session credit limit new bytes (the send buffer
-		// consumes session credit); retransmissions are free.
-		n, off, fin, _ := st.send.NextFrameWithin(dst, maxData, st.peerMaxData, &s.sendWin)
+		start := len(b)
+		s.loop.layoutID, s.loop.layoutRoom = st.id, room
+		n, off, fin, _ := st.send.NextFrameLayout(b[start:p.limit], s.loop.layoutFn, st.peerMaxData, &s.sendWin)
 		if n == 0 && !fin {
 			s.deactivateFront()
 			continue
 		}
-		start := len(b)
+		fit := 0
+		if n > 0 {
+			fit = wire.MaxDataFit(st.id, off, room)
+			if hdr, at := wire.DataFrameOverhead(st.id, off, n), wire.DataFrameOverhead(st.id, off, fit); hdr != at {
+				copy(b[start+hdr:start+hdr+n], b[start+at:start+at+n])
+			}
+		}
 		b = wire.AppendDataHeader(b, st.id, off, n, fin, false)
-		copy(b[len(b):len(b)+n], b[start+hdrMax:start+hdrMax+n])
 		p.b = b[:len(b)+n]
 		p.sp.Ranges[p.sp.NRanges] = recovery.StreamRange{StreamID: uint64(st.id), Offset: off, Len: uint32(n), Fin: fin}
 		p.sp.NRanges++
@@ -582,10 +588,18 @@ func (s *Session) appendStreamData(p *packet) {
 		}
 		// Flow-limited or the packet is full: rotate for fairness.
 		s.rotateActive()
-		if n == maxData {
+		if n > 0 && n == fit {
 			break
 		}
 	}
+}
+
+// layoutData is the loop's streambuf.Layout for appendStreamData: a DATA
+// frame of stream layoutID at off, in layoutRoom bytes, takes the header
+// its offset and the most data that fits need, and that much data.
+func (l *loop) layoutData(off uint64) (skip, max int) {
+	fit := wire.MaxDataFit(l.layoutID, off, l.layoutRoom)
+	return wire.DataFrameOverhead(l.layoutID, off, fit), fit
 }
 
 func (s *Session) deactivateFront() {

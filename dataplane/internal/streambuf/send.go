@@ -230,6 +230,29 @@ func (s *Send) NextFrame(dst []byte, max int, peerLimit uint64) (n int, offset u
 // (retransmissions consume nothing). blocked reports the stream limit only;
 // ask conn.Blocked for the session's. A nil conn means no session limit.
 func (s *Send) NextFrameWithin(dst []byte, max int, peerLimit uint64, conn *SendWindow) (n int, offset uint64, fin bool, blocked bool) {
+	return s.nextFrame(dst, max, nil, peerLimit, conn)
+}
+
+// Layout tells NextFrameLayout, once it has chosen a frame's stream
+// offset, where the frame's bytes go: skip bytes of dst are left for the
+// frame header (whose length depends on the offset), and at most max bytes
+// of data follow.
+type Layout func(offset uint64) (skip, max int)
+
+// NextFrameLayout is NextFrameWithin for a caller that writes the frame
+// header in front of the data in the same buffer: the data is copied to
+// dst[skip:], where skip and the data limit come from layout for the
+// chosen offset, so the caller never has to reserve the longest possible
+// header and move the data behind the real one. layout is called at most
+// once, under the buffer's lock, and not for a FIN-only frame. Loop side;
+// does not allocate.
+func (s *Send) NextFrameLayout(dst []byte, layout Layout, peerLimit uint64, conn *SendWindow) (n int, offset uint64, fin bool, blocked bool) {
+	return s.nextFrame(dst, len(dst), layout, peerLimit, conn)
+}
+
+// nextFrame is NextFrameWithin and NextFrameLayout: with a layout, the
+// data goes to dst[skip:] and max is the layout's.
+func (s *Send) nextFrame(dst []byte, max int, layout Layout, peerLimit uint64, conn *SendWindow) (n int, offset uint64, fin bool, blocked bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.reset {
@@ -237,43 +260,21 @@ func (s *Send) NextFrameWithin(dst []byte, max int, peerLimit uint64, conn *Send
 	}
 	s.raisePeerLimit(peerLimit)
 	max = min(max, len(dst))
-	if max > 0 {
-		// 1. Retransmissions, lowest offset first.
-		s.lost.RemoveBelow(s.acked)
-		for s.lost.Len() > 0 {
-			f := s.lost.At(0)
-			a, b := f.Start, min(f.End, f.Start+uint64(max))
-			if i := s.ackRanges.Overlapping(a); i < s.ackRanges.Len() {
-				if g := s.ackRanges.At(i); g.Start <= a {
-					s.lost.RemoveBelow(min(f.End, g.End)) // acknowledged meanwhile
-					continue
-				} else {
-					b = min(b, g.Start)
-				}
-			}
-			ringRead(dst[:b-a], s.buf, a)
-			s.lost.RemoveBelow(b)
-			return int(b - a), a, s.takeFin(b), false
+	// place returns where the data of a frame at off goes and how much fits.
+	place := func(off uint64) ([]byte, int) {
+		if layout == nil {
+			return dst, max
 		}
-		// 2. New data within the stream's and the session's credit.
-		if s.written > s.sent {
-			want := min(s.written, s.sent+uint64(max))
-			lim := s.peerLimit
-			if conn != nil {
-				lim = min(lim, s.sent+conn.Available())
-			}
-			e := min(want, lim)
-			blocked = s.peerLimit < want
-			if e <= s.sent {
-				return 0, 0, false, blocked
-			}
-			a := s.sent
-			ringRead(dst[:e-a], s.buf, a)
-			s.sent = e
-			if conn != nil {
-				conn.Consume(int(e - a))
-			}
-			return int(e - a), a, s.takeFin(e), blocked
+		skip, m := layout(off)
+		if skip < 0 || skip > len(dst) {
+			return nil, 0
+		}
+		return dst[skip:], min(m, len(dst)-skip)
+	}
+	if max > 0 {
+		s.lost.RemoveBelow(s.acked)
+		if n, offset, fin, blocked, done := s.dataFrame(place, conn); done {
+			return n, offset, fin, blocked
 		}
 	}
 	// 3. A FIN on its own. Its offset, the final size, counts against
@@ -296,6 +297,60 @@ func (s *Send) NextFrameWithin(dst []byte, max int, peerLimit uint64, conn *Send
 		return 0, s.written, true, false
 	}
 	return 0, 0, false, false
+}
+
+// dataFrame is steps 1 and 2 of nextFrame (its caller holds mu): the
+// lowest lost range, else new data within the stream's and the session's
+// credit, copied where place says. done is false when neither applies or
+// the chosen offset leaves no room for data, so that a FIN on its own may
+// still go (step 3).
+func (s *Send) dataFrame(place func(off uint64) ([]byte, int), conn *SendWindow) (n int, offset uint64, fin, blocked, done bool) {
+	// 1. Retransmissions, lowest offset first.
+	for s.lost.Len() > 0 {
+		f := s.lost.At(0)
+		a, b := f.Start, f.End
+		if i := s.ackRanges.Overlapping(a); i < s.ackRanges.Len() {
+			if g := s.ackRanges.At(i); g.Start <= a {
+				s.lost.RemoveBelow(min(f.End, g.End)) // acknowledged meanwhile
+				continue
+			} else {
+				b = min(b, g.Start)
+			}
+		}
+		out, m := place(a)
+		if m <= 0 {
+			return 0, 0, false, false, false
+		}
+		b = min(b, a+uint64(m))
+		ringRead(out[:b-a], s.buf, a)
+		s.lost.RemoveBelow(b)
+		return int(b - a), a, s.takeFin(b), false, true
+	}
+	// 2. New data within the stream's and the session's credit.
+	if s.written <= s.sent {
+		return 0, 0, false, false, false
+	}
+	a := s.sent
+	out, m := place(a)
+	if m <= 0 {
+		return 0, 0, false, false, false
+	}
+	want := min(s.written, a+uint64(m))
+	lim := s.peerLimit
+	if conn != nil {
+		lim = min(lim, a+conn.Available())
+	}
+	e := min(want, lim)
+	blocked = s.peerLimit < want
+	if e <= a {
+		return 0, 0, false, blocked, true
+	}
+	ringRead(out[:e-a], s.buf, a)
+	s.sent = e
+	if conn != nil {
+		conn.Consume(int(e - a))
+	}
+	return int(e - a), a, s.takeFin(e), blocked, true
 }
 
 // takeFin reports whether a frame ending at end carries the FIN, marking it

@@ -505,3 +505,56 @@ func TestSendGrowLimit(t *testing.T) {
 		t.Fatal("a fixed NewSend buffer grew")
 	}
 }
+
+// TestSendNextFrameLayout: the layout is asked once per frame, with the
+// offset the frame gets (the lowest lost range before new data); the data
+// lands at dst[skip:], at most the layout's max; a layout that leaves no
+// room sends nothing but lets a FIN on its own go.
+func TestSendNextFrameLayout(t *testing.T) {
+	s := NewSend(10000)
+	s.Write(pattern(0, 1000, 0))
+	var asked []uint64
+	layout := func(off uint64) (int, int) {
+		asked = append(asked, off)
+		return int(off%7) + 1, 300
+	}
+	dst := make([]byte, 400)
+	var got []frame
+	for range 4 {
+		n, off, fin, _ := s.NextFrameLayout(dst, layout, 10000, nil)
+		skip := int(off%7) + 1
+		if !bytes.Equal(dst[skip:skip+n], pattern(off, n, 0)) {
+			t.Fatalf("frame at %d: data not at dst[%d:]", off, skip)
+		}
+		got = append(got, frame{off, n, fin})
+	}
+	if want := []frame{{0, 300, false}, {300, 300, false}, {600, 300, false}, {900, 100, false}}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("frames %v, want %v", got, want)
+	}
+	s.OnLost(300, 300, false)
+	asked = asked[:0]
+	n, off, _, _ := s.NextFrameLayout(dst, layout, 10000, nil)
+	if off != 300 || n != 300 || fmt.Sprint(asked) != "[300]" || !bytes.Equal(dst[off%7+1:off%7+1+300], pattern(300, 300, 0)) {
+		t.Fatalf("retransmission: off %d n %d, layout asked %v", off, n, asked)
+	}
+	// The layout's max is capped by what is left of dst after skip.
+	s.OnLost(0, 300, false)
+	n, off, _, _ = s.NextFrameLayout(dst[:100], layout, 10000, nil)
+	if off != 0 || n != 99 {
+		t.Fatalf("capped frame: off %d n %d, want 0 and 99", off, n)
+	}
+	s.OnAcked(0, 1000, false)
+	// No room behind the header: nothing goes, until the FIN alone.
+	s.Write(pattern(1000, 10, 0))
+	none := func(uint64) (int, int) { return 4, 0 }
+	if n, _, fin, _ := s.NextFrameLayout(dst, none, 10000, nil); n != 0 || fin {
+		t.Fatalf("no room: n %d fin %v", n, fin)
+	}
+	s.NextFrameLayout(dst, layout, 10000, nil) // the 10 bytes
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n, off, fin, _ := s.NextFrameLayout(dst, none, 10000, nil); n != 0 || !fin || off != 1010 {
+		t.Fatalf("FIN alone: n %d off %d fin %v", n, off, fin)
+	}
+}
