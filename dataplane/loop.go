@@ -107,11 +107,13 @@ type loop struct {
 	txN    int
 	moved  uint64 // bytes received and handled plus bytes queued to send, ever (linger's activity test)
 
-	// The DATA frame being laid out (appendStreamData) and layoutData
-	// bound once as a method value, so that passing it does not allocate.
-	layoutID   wire.StreamID
-	layoutRoom int
-	layoutFn   streambuf.Layout
+	// The DATA frame being laid out (appendStreamData): its stream and
+	// room, what layoutData chose for them, and layoutData bound once as a
+	// method value, so that passing it does not allocate.
+	layoutID              wire.StreamID
+	layoutRoom            int
+	layoutSkip, layoutFit int
+	layoutFn              streambuf.Layout
 
 	dirty    []*Session
 	needKeys []*Session

@@ -570,9 +570,9 @@ func (s *Session) appendStreamData(p *packet) {
 			continue
 		}
 		fit := 0
-		if n > 0 {
-			fit = wire.MaxDataFit(st.id, off, room)
-			if hdr, at := wire.DataFrameOverhead(st.id, off, n), wire.DataFrameOverhead(st.id, off, fit); hdr != at {
+		if n > 0 { // the layout ran: the data sits at start+layoutSkip
+			fit = s.loop.layoutFit
+			if hdr, at := wire.DataFrameOverhead(st.id, off, n), s.loop.layoutSkip; hdr != at {
 				copy(b[start+hdr:start+hdr+n], b[start+at:start+at+n])
 			}
 		}
@@ -596,10 +596,12 @@ func (s *Session) appendStreamData(p *packet) {
 
 // layoutData is the loop's streambuf.Layout for appendStreamData: a DATA
 // frame of stream layoutID at off, in layoutRoom bytes, takes the header
-// its offset and the most data that fits need, and that much data.
+// its offset and the most data that fits need, and that much data; both
+// are kept in layoutSkip and layoutFit for appendStreamData.
 func (l *loop) layoutData(off uint64) (skip, max int) {
-	fit := wire.MaxDataFit(l.layoutID, off, l.layoutRoom)
-	return wire.DataFrameOverhead(l.layoutID, off, fit), fit
+	l.layoutFit = wire.MaxDataFit(l.layoutID, off, l.layoutRoom)
+	l.layoutSkip = wire.DataFrameOverhead(l.layoutID, off, l.layoutFit)
+	return l.layoutSkip, l.layoutFit
 }
 
 func (s *Session) deactivateFront() {
