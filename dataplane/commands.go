@@ -118,12 +118,11 @@ func (l *loop) execHandoff(now monotime.Time, pkt []byte, from netip.AddrPort) {
 	if s := l.sessions[id]; s != nil {
 		s.onPacket(now, pkt, from)
 	} else {
-		// The owner does not hold it either: answer as the receiving loop
-		// would have (processPacket), or a restarted node whose socket
-		// happened to give the packet to another loop would leave its peer
-		// waiting out its probe timeouts.
-		l.e.stats.dropUnknownSession.Add(1)
-		l.statelessReset(pkt, id, from)
+		// The owner does not hold it either: answered as on the receiving
+		// loop, or a restarted node whose socket happened to give the
+		// packet to another loop would leave its peer waiting out its
+		// probe timeouts.
+		l.unknownSession(pkt, id, from)
 	}
 	l.e.putHandoff(pkt)
 }
@@ -142,6 +141,15 @@ func (s *Session) ticketBit() uint32 {
 		return 0
 	}
 	return ctrlNewTicket
+}
+
+// unknownSession handles a TRANSPORT packet for a session ID no loop of
+// this node holds (the loop that owns the ID by steering): it is counted
+// and answered with a stateless reset. processPacket and execHandoff both
+// end here.
+func (l *loop) unknownSession(pkt []byte, id wire.SessionID, from netip.AddrPort) {
+	l.e.stats.dropUnknownSession.Add(1)
+	l.statelessReset(pkt, id, from)
 }
 
 // statelessReset answers a TRANSPORT packet for a session this node does

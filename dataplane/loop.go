@@ -356,8 +356,7 @@ func (l *loop) processPacket(now monotime.Time, pkt []byte, from netip.AddrPort)
 			l.e.stats.handoffs.Add(1)
 			return
 		}
-		l.e.stats.dropUnknownSession.Add(1)
-		l.statelessReset(pkt, id, from)
+		l.unknownSession(pkt, id, from)
 	default:
 		l.e.stats.dropMalformed.Add(1)
 	}
